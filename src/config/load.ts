@@ -1,0 +1,192 @@
+import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import { DfsError } from "../errors.ts";
+import {
+  ClusterSchema,
+  FileSchema,
+  GatewaySchema,
+  type GatewaySettings,
+  NodeSchema,
+  type NodeSettings,
+  type RegistryConfig,
+  RegistrySchema,
+} from "./schema.ts";
+import { type Setting, settingsFor } from "./settings.ts";
+import { type HostPort, parseHostPort } from "./units.ts";
+
+export type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
+
+export interface Sources {
+  /** Path of config.json; also taken from DFS_CONFIG. Missing means none. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  flags?: FlagValues;
+}
+
+export interface NodeConfig {
+  readonly node: NodeSettings & { readonly listenAddr: HostPort; readonly advertiseAddr: HostPort };
+  /** Absent when neither a Redis URL nor Sentinels are configured: the node runs unregistered. */
+  readonly registry: RegistryConfig | undefined;
+  readonly secret: Buffer;
+}
+
+export interface GatewayConfig {
+  readonly gateway: GatewaySettings & { readonly listenAddr: HostPort };
+  readonly registry: RegistryConfig;
+  readonly secret: Buffer;
+  /** 32 bytes. Stays in the gateway's memory; never logged, never sent. */
+  readonly key: Buffer;
+}
+
+type Tree = Record<string, Record<string, unknown>>;
+
+function configError(message: string, cause?: unknown): DfsError {
+  return new DfsError("DFS_ERR_CONFIG", message, cause === undefined ? {} : { cause });
+}
+
+function readFileTree(path: string | undefined): Tree {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw configError(`cannot read config file ${path}: ${(err as Error).message}`, err);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw configError(`config file ${path} is not valid JSON: ${(err as Error).message}`, err);
+  }
+  const parsed = FileSchema.safeParse(json);
+  if (!parsed.success) throw configError(`config file ${path}: ${describeIssues(parsed.error)}`);
+  // Keep the raw (un-defaulted) values so env and flags can override them before validation.
+  return json as Tree;
+}
+
+function convert(setting: Setting, raw: string | boolean, origin: string): unknown {
+  switch (setting.kind) {
+    case "bool":
+      if (typeof raw === "boolean") return raw;
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw configError(`${origin}: expected true or false, got "${raw}"`);
+    case "int": {
+      const n = Number(raw);
+      if (typeof raw === "boolean" || !Number.isSafeInteger(n)) {
+        throw configError(`${origin}: expected a whole number, got "${String(raw)}"`);
+      }
+      return n;
+    }
+    case "list":
+      return String(raw)
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x !== "");
+    case "string":
+      return String(raw);
+  }
+}
+
+function overlay(tree: Tree, section: "node" | "gateway", sources: Sources): Tree {
+  const out: Tree = {};
+  for (const [k, v] of Object.entries(tree)) out[k] = { ...v };
+  const env = sources.env ?? {};
+  for (const setting of settingsFor(section)) {
+    const [sec, key] = setting.path;
+    const fromEnv = env[setting.env];
+    const fromFlag = sources.flags?.[setting.flag];
+    out[sec] ??= {};
+    if (fromEnv !== undefined && fromEnv !== "") out[sec][key] = convert(setting, fromEnv, setting.env);
+    if (fromFlag !== undefined) out[sec][key] = convert(setting, fromFlag, `--${setting.flag}`);
+  }
+  return out;
+}
+
+export function describeIssues(error: z.ZodError, prefix = ""): string {
+  return error.issues
+    .map((i) => {
+      const path = [prefix, ...i.path.map(String)].filter((x) => x !== "").join(".");
+      return `${path || "(root)"}: ${i.message}`;
+    })
+    .join("; ");
+}
+
+function parseSection<S extends z.ZodType>(schema: S, value: unknown, name: string): z.output<S> {
+  const parsed = schema.safeParse(value ?? {});
+  if (!parsed.success) throw configError(describeIssues(parsed.error, name));
+  return parsed.data;
+}
+
+function readSecretFile(path: string, field: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw configError(`${field}: cannot read ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+function resolveSecret(cluster: z.output<typeof ClusterSchema>): Buffer {
+  const value =
+    cluster.secret ?? (cluster.secretFile ? readSecretFile(cluster.secretFile, "cluster.secretFile") : "");
+  if (value.length < 16) {
+    throw configError(
+      "cluster.secret: a cluster secret of at least 16 characters is required (DFS_CLUSTER_SECRET or --secret-file)",
+    );
+  }
+  return Buffer.from(value, "utf8");
+}
+
+function resolveKey(cluster: z.output<typeof ClusterSchema>): Buffer {
+  const value =
+    cluster.key ?? (cluster.keyFile ? readSecretFile(cluster.keyFile, "cluster.keyFile") : undefined);
+  if (value === undefined) {
+    throw configError("cluster.key: the cluster key is required (DFS_CLUSTER_KEY or --key-file)");
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(value))
+    throw configError("cluster.key: expected 64 hex characters (32 bytes)");
+  return Buffer.from(value, "hex");
+}
+
+function resolveRegistry(tree: Tree): RegistryConfig | undefined {
+  const registry = parseSection(RegistrySchema, tree.redis, "redis");
+  if (registry.url === undefined && registry.sentinelAddrs.length === 0) return undefined;
+  return Object.freeze(registry);
+}
+
+function sourceTree(section: "node" | "gateway", sources: Sources): Tree {
+  const file = sources.file ?? sources.env?.DFS_CONFIG;
+  return overlay(readFileTree(file), section, sources);
+}
+
+export function loadNodeConfig(sources: Sources): NodeConfig {
+  const tree = sourceTree("node", sources);
+  if (tree.node?.dataDir === undefined) throw configError("node.dataDir: required (--data DIR or DFS_DATA)");
+  const node = parseSection(NodeSchema, tree.node, "node");
+  const listenAddr = parseHostPort(node.listen)!;
+  const advertiseAddr = node.advertise ? parseHostPort(node.advertise)! : listenAddr;
+  const cluster = parseSection(ClusterSchema, tree.cluster, "cluster");
+  return Object.freeze({
+    node: Object.freeze({ ...node, listenAddr, advertiseAddr }),
+    registry: resolveRegistry(tree),
+    secret: resolveSecret(cluster),
+  });
+}
+
+export function loadGatewayConfig(sources: Sources): GatewayConfig {
+  const tree = sourceTree("gateway", sources);
+  const gateway = parseSection(GatewaySchema, tree.gateway, "gateway");
+  const cluster = parseSection(ClusterSchema, tree.cluster, "cluster");
+  const registry = resolveRegistry(tree);
+  if (registry === undefined) {
+    throw configError(
+      "redis: a registry is required (--sentinels HOST:PORT,... --master-name NAME, or --redis URL)",
+    );
+  }
+  return Object.freeze({
+    gateway: Object.freeze({ ...gateway, listenAddr: parseHostPort(gateway.listen)! }),
+    registry,
+    secret: resolveSecret(cluster),
+    key: resolveKey(cluster),
+  });
+}

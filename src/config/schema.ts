@@ -1,0 +1,102 @@
+import { z } from "zod";
+import { parseBytes, parseHostPort } from "./units.ts";
+
+/** A size in bytes: a number, or a string such as "1MiB" or "10 GB". */
+const bytes = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const n = parseBytes(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a size such as 1048576 or "1MiB", got "${v}"` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const hostPort = z.string().refine((v) => parseHostPort(v) !== undefined, {
+  message: 'expected "host:port"',
+});
+
+const ms = z.number().int().positive();
+
+/** Redis membership registry. Keys follow the Go original's config.json: redis.masterName, redis.sentinelAddrs. */
+export const RegistrySchema = z
+  .object({
+    url: z
+      .string()
+      .startsWith("redis://", { message: 'expected a URL such as "redis://127.0.0.1:6379"' })
+      .optional(),
+    sentinelAddrs: z.array(hostPort).default([]),
+    masterName: z.string().min(1).default("mymaster"),
+    prefix: z.string().default("dfs:"),
+    heartbeatIntervalMs: ms.default(1000),
+    /** Must outlast a heartbeat interval plus the worst Sentinel failover (~4 s measured) plus margin. */
+    heartbeatTtlMs: ms.default(10_000),
+    resyncIntervalMs: ms.default(2000),
+    /** After a reconnect, nobody is evicted for this long: keys may still be catching up. */
+    reconnectGraceMs: ms.default(5000),
+  })
+  .strict();
+
+/** Secrets: each from a value or a file. Values never appear in logs. */
+export const ClusterSchema = z
+  .object({
+    /** Shared by nodes and gateways to authenticate node-protocol connections. */
+    secret: z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+    secretFile: z.string().min(1).optional(),
+    /** The cluster key (64 hex chars = 32 bytes): gateways only, never sent to nodes. */
+    key: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, { message: "expected 64 hex characters (32 bytes)" })
+      .optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const NodeSchema = z
+  .object({
+    listen: hostPort.default("127.0.0.1:7100"),
+    /** The address peers and gateways dial; defaults to `listen`. */
+    advertise: hostPort.optional(),
+    dataDir: z.string().min(1),
+    zone: z.string().min(1).default("default"),
+    /** Bytes this node offers; 0 means the size of its disk. */
+    capacityBytes: bytes.default(0),
+    /** Writes are refused once free disk space would fall below this. */
+    reserveBytes: bytes.default(64 * 1024 * 1024),
+    maxObjectBytes: bytes.default(64 * 1024 * 1024),
+    fsync: z.boolean().default(true),
+  })
+  .strict();
+
+export const GatewaySchema = z
+  .object({
+    listen: hostPort.default("127.0.0.1:8080"),
+    chunkBytes: bytes.default(1024 * 1024),
+    replicas: z.number().int().min(1).max(16).default(3),
+    writeQuorum: z.number().int().min(1).max(16).default(2),
+    maxUploadBytes: bytes.default(64 * 1024 ** 3),
+    uploadConcurrency: z.number().int().min(1).max(64).default(4),
+    apiKeys: z.array(z.string().min(16)).default([]),
+    protectReads: z.boolean().default(false),
+  })
+  .strict()
+  .refine((g) => g.writeQuorum <= g.replicas, {
+    message: "writeQuorum must not exceed replicas",
+    path: ["writeQuorum"],
+  });
+
+/** The whole of config.json; every section optional, each command reads the ones it needs. */
+export const FileSchema = z
+  .object({
+    redis: RegistrySchema.optional(),
+    cluster: ClusterSchema.optional(),
+    node: z.record(z.string(), z.unknown()).optional(),
+    gateway: z.record(z.string(), z.unknown()).optional(),
+    dev: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export type RegistryConfig = z.output<typeof RegistrySchema>;
+export type NodeSettings = z.output<typeof NodeSchema>;
+export type GatewaySettings = z.output<typeof GatewaySchema>;
+export type ClusterSettings = z.output<typeof ClusterSchema>;

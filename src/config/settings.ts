@@ -1,0 +1,62 @@
+/**
+ * Every setting that can come from the environment or a flag, in one table. The CLI builds its
+ * flag parser from it and the loader its env reader, so the three sources cannot drift apart.
+ * `path` is where the value lands in config.json's shape.
+ */
+export type SettingKind = "string" | "list" | "int" | "bool";
+
+export interface Setting {
+  path: readonly [section: string, key: string];
+  env: string;
+  flag: string;
+  kind: SettingKind;
+  help: string;
+}
+
+const s = (path: Setting["path"], env: string, flag: string, kind: SettingKind, help: string): Setting => ({
+  path,
+  env,
+  flag,
+  kind,
+  help,
+});
+
+export const SETTINGS: readonly Setting[] = [
+  s(["redis", "url"], "DFS_REDIS_URL", "redis", "string", "plain Redis URL (development only)"),
+  s(["redis", "sentinelAddrs"], "DFS_SENTINELS", "sentinels", "list", "Sentinel addresses, host:port,..."),
+  s(["redis", "masterName"], "DFS_MASTER_NAME", "master-name", "string", "Sentinel master name"),
+  s(["redis", "prefix"], "DFS_REDIS_PREFIX", "redis-prefix", "string", "prefix of every registry key"),
+  s(["redis", "heartbeatIntervalMs"], "DFS_HEARTBEAT_MS", "heartbeat-ms", "int", "heartbeat interval"),
+  s(["redis", "heartbeatTtlMs"], "DFS_HEARTBEAT_TTL_MS", "heartbeat-ttl-ms", "int", "heartbeat key TTL"),
+  s(["cluster", "secret"], "DFS_CLUSTER_SECRET", "secret", "string", "node-protocol secret (prefer a file)"),
+  s(["cluster", "secretFile"], "DFS_CLUSTER_SECRET_FILE", "secret-file", "string", "file holding the secret"),
+  s(["cluster", "key"], "DFS_CLUSTER_KEY", "key", "string", "cluster key, 64 hex chars (prefer a file)"),
+  s(["cluster", "keyFile"], "DFS_CLUSTER_KEY_FILE", "key-file", "string", "file holding the cluster key"),
+  s(["node", "listen"], "DFS_NODE_LISTEN", "listen", "string", "host:port to listen on"),
+  s(["node", "advertise"], "DFS_NODE_ADVERTISE", "advertise", "string", "host:port peers dial"),
+  s(["node", "dataDir"], "DFS_DATA", "data", "string", "data directory"),
+  s(["node", "zone"], "DFS_ZONE", "zone", "string", "failure zone"),
+  s(["node", "capacityBytes"], "DFS_CAPACITY", "capacity", "string", "bytes offered (0 = disk size)"),
+  s(["node", "reserveBytes"], "DFS_RESERVE", "reserve", "string", "free space kept in reserve"),
+  s(["node", "maxObjectBytes"], "DFS_MAX_OBJECT", "max-object", "string", "largest object accepted"),
+  s(["node", "fsync"], "DFS_FSYNC", "fsync", "bool", "fsync every write (default true)"),
+  s(["gateway", "listen"], "DFS_GATEWAY_LISTEN", "listen", "string", "host:port to listen on"),
+  s(["gateway", "chunkBytes"], "DFS_CHUNK_SIZE", "chunk-size", "string", "chunk size"),
+  s(["gateway", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R"),
+  s(["gateway", "writeQuorum"], "DFS_WRITE_QUORUM", "write-quorum", "int", "copies W before a write counts"),
+  s(["gateway", "maxUploadBytes"], "DFS_MAX_UPLOAD", "max-upload", "string", "largest upload accepted"),
+  s(
+    ["gateway", "uploadConcurrency"],
+    "DFS_UPLOAD_CONCURRENCY",
+    "upload-concurrency",
+    "int",
+    "chunks in flight",
+  ),
+  s(["gateway", "apiKeys"], "DFS_API_KEYS", "api-keys", "list", "Bearer keys for writes, comma separated"),
+  s(["gateway", "protectReads"], "DFS_PROTECT_READS", "protect-reads", "bool", "require a key for reads too"),
+];
+
+/** The settings a command accepts: its own section plus the shared ones. */
+export function settingsFor(section: "node" | "gateway"): Setting[] {
+  return SETTINGS.filter((x) => x.path[0] === section || x.path[0] === "redis" || x.path[0] === "cluster");
+}

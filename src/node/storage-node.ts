@@ -1,0 +1,73 @@
+import type { NodeConfig } from "../config/index.ts";
+import { formatHostPort, type HostPort } from "../config/index.ts";
+import type { Logger } from "../logger.ts";
+import { NodeClient, ProtocolServer, type Timeouts } from "../transport/index.ts";
+import { NodeHandlers } from "./handlers.ts";
+import { ChunkStore } from "./store/index.ts";
+
+export const NODE_VERSION = "0.1.0";
+
+/** A running storage node: its store, its protocol server, and a client for its peers. */
+export class StorageNode {
+  readonly store: ChunkStore;
+  readonly address: HostPort;
+  /** The address peers and gateways dial (advertise, or the bound listen address). */
+  readonly advertise: string;
+  readonly startedAt = Date.now();
+  readonly #server: ProtocolServer;
+  readonly #peers: NodeClient;
+
+  private constructor(
+    store: ChunkStore,
+    server: ProtocolServer,
+    peers: NodeClient,
+    address: HostPort,
+    advertise: string,
+  ) {
+    this.store = store;
+    this.#server = server;
+    this.#peers = peers;
+    this.address = address;
+    this.advertise = advertise;
+  }
+
+  static async start(config: NodeConfig, logger: Logger, timeouts?: Partial<Timeouts>): Promise<StorageNode> {
+    const n = config.node;
+    const store = await ChunkStore.open({
+      dataDir: n.dataDir,
+      fsync: n.fsync,
+      reserveBytes: n.reserveBytes,
+      capacityBytes: n.capacityBytes,
+      maxObjectBytes: n.maxObjectBytes,
+    });
+    const peers = new NodeClient({ secret: config.secret, ...(timeouts ? { timeouts } : {}) });
+    // Handlers need the advertised address before the port is known when listening on port 0.
+    let selfAddr = "";
+    const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone);
+    const server = new ProtocolServer({
+      secret: config.secret,
+      handlers,
+      logger: logger.child({ component: "protocol" }),
+      ...(timeouts ? { timeouts } : {}),
+    });
+    const address = await server.listen(n.listenAddr);
+    const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };
+    selfAddr = formatHostPort(advertised);
+    return new StorageNode(store, server, peers, address, selfAddr);
+  }
+
+  get nodeId(): string {
+    return this.store.nodeId;
+  }
+
+  get peers(): NodeClient {
+    return this.#peers;
+  }
+
+  /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes the store. */
+  async close(graceMs = 5000): Promise<void> {
+    await this.#server.close(graceMs);
+    await this.#peers.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Frame layout, version 1. Every message on a node-protocol connection is one frame:
+ *
+ *   0       1       2       3       4       5       6       7       8       9       10      11
+ *   +-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+
+ *   | ver   | type  | flags (u16 BE)| request id (u32 BE)           | body length (u32 BE)          |
+ *   +-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+
+ *   | body (length bytes) ...
+ *
+ * - ver: PROTOCOL_VERSION; a peer speaking another version gets ERROR(DFS_ERR_VERSION) and a close.
+ * - request id: chosen by the requester, unique among its requests in flight on this connection;
+ *   0 is reserved for the handshake. Replies and stream frames carry the request's id.
+ * - body length: checked against the limit for the frame type BEFORE anything is allocated.
+ * Mirrored byte for byte in docs/protocol.md.
+ */
+export const PROTOCOL_VERSION = 1;
+export const HEADER_BYTES = 12;
+
+export const FrameType = {
+  HELLO: 0x01,
+  CHALLENGE: 0x02,
+  AUTH: 0x03,
+  READY: 0x04,
+  PING: 0x10,
+  PUT: 0x11,
+  GET: 0x12,
+  HAS: 0x13,
+  DELETE: 0x14,
+  STAT: 0x15,
+  LIST: 0x16,
+  DATA: 0x20,
+  RESULT: 0x21,
+  ERROR: 0x22,
+  CANCEL: 0x23,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
+export function isFrameType(value: number): value is FrameType {
+  return KNOWN_TYPES.has(value);
+}
+
+export const FrameFlags = {
+  /** On DATA: the last frame of the stream. */
+  END: 0x0001,
+} as const;
+
+/** Hard limits. A frame over its limit is a protocol violation: ERROR, then close. */
+export const Limits = {
+  /** Any non-DATA frame body. */
+  MAX_CONTROL_BODY: 64 * 1024,
+  /** One DATA frame body; streams are split into pieces of at most this. */
+  MAX_DATA_BODY: 1024 * 1024,
+  /** The piece size senders use for DATA frames: about what one socket read delivers. */
+  DATA_PIECE: 256 * 1024,
+  MAX_FORWARD: 15,
+  MAX_HAS_IDS: 1024,
+  MAX_LIST_LIMIT: 1000,
+  MAX_STRING: 1024,
+} as const;
+
+export interface FrameHeader {
+  version: number;
+  type: number;
+  flags: number;
+  requestId: number;
+  length: number;
+}
+
+export function maxBodyFor(type: number): number {
+  return type === FrameType.DATA ? Limits.MAX_DATA_BODY : Limits.MAX_CONTROL_BODY;
+}
+
+export function encodeHeader(type: FrameType, requestId: number, length: number, flags = 0): Buffer {
+  const h = Buffer.allocUnsafe(HEADER_BYTES);
+  h[0] = PROTOCOL_VERSION;
+  h[1] = type;
+  h.writeUInt16BE(flags, 2);
+  h.writeUInt32BE(requestId >>> 0, 4);
+  h.writeUInt32BE(length, 8);
+  return h;
+}
+
+export function decodeHeader(buf: Buffer, offset = 0): FrameHeader {
+  return {
+    version: buf[offset]!,
+    type: buf[offset + 1]!,
+    flags: buf.readUInt16BE(offset + 2),
+    requestId: buf.readUInt32BE(offset + 4),
+    length: buf.readUInt32BE(offset + 8),
+  };
+}
+
+/** A whole frame in one buffer: for small control frames and tests. */
+export function encodeFrame(type: FrameType, requestId: number, body: Buffer = EMPTY, flags = 0): Buffer {
+  return Buffer.concat([encodeHeader(type, requestId, body.length, flags), body]);
+}
+
+export const EMPTY: Buffer = Buffer.alloc(0);

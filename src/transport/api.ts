@@ -1,0 +1,55 @@
+import type { Readable } from "node:stream";
+import type { ListPage, NodeStat, ObjectKind, PutResult } from "../protocol/types.ts";
+
+export type { ListPage, NodeStat, ObjectKind, PutResult, ReplicaFailure } from "../protocol/types.ts";
+
+/**
+ * What a caller (gateway, CLI, a node repairing) can ask of storage nodes over the node protocol.
+ * Addresses are "host:port" strings as nodes advertise them in the registry. Ids are lowercase hex
+ * SHA-256 (64 chars). Every method rejects with a DfsError carrying a stable code.
+ */
+
+export interface PutOptions {
+  kind?: ObjectKind;
+  /** For manifests: SHA-256 of the bytes, which the node verifies instead of the id. */
+  checksum?: string;
+  /** Further owners; the first node stores and forwards along this chain (HDFS-style pipeline). */
+  forward?: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  kind?: ObjectKind;
+  offset?: number;
+  /** Bytes to read from offset; default to the end. */
+  length?: number;
+  signal?: AbortSignal;
+}
+
+export interface GetResult {
+  /** Total size of the stored object (not of the range). */
+  size: number;
+  /** The requested bytes, streamed with backpressure. Destroying it cancels the request. */
+  body: Readable;
+}
+
+export interface NodeApi {
+  put(
+    addr: string,
+    id: string,
+    data: Buffer | Readable,
+    size: number,
+    options?: PutOptions,
+  ): Promise<PutResult>;
+  get(addr: string, id: string, options?: GetOptions): Promise<GetResult>;
+  /** Reads a whole object into memory: only for objects known to be small (chunks, manifests). */
+  getBuffer(addr: string, id: string, options?: GetOptions): Promise<Buffer>;
+  has(addr: string, ids: readonly string[], kind?: ObjectKind): Promise<boolean[]>;
+  /** Resolves true when something was deleted, false when it was not there. */
+  delete(addr: string, id: string, kind?: ObjectKind): Promise<boolean>;
+  stat(addr: string): Promise<NodeStat>;
+  list(addr: string, options?: { kind?: ObjectKind; after?: string; limit?: number }): Promise<ListPage>;
+  ping(addr: string): Promise<{ nodeId: string; rttMs: number }>;
+  /** Closes pooled connections; in-flight requests finish first. Idempotent. */
+  close(): Promise<void>;
+}

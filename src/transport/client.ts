@@ -1,0 +1,149 @@
+import type { Readable } from "node:stream";
+import { DfsError } from "../errors.ts";
+import {
+  BoolRes,
+  DeleteReq,
+  EMPTY,
+  FrameType,
+  GetReq,
+  GetRes,
+  HasReq,
+  HasRes,
+  Limits,
+  ListReq,
+  ListRes,
+  NodeIdMsg,
+  PutReq,
+  PutRes,
+  StatRes,
+} from "../protocol/index.ts";
+import type {
+  GetOptions,
+  GetResult,
+  ListPage,
+  NodeApi,
+  NodeStat,
+  ObjectKind,
+  PutOptions,
+  PutResult,
+} from "./api.ts";
+import type { Reply, RequestOptions } from "./connection.ts";
+import { ConnectionPool } from "./pool.ts";
+import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
+
+export interface NodeClientOptions {
+  secret: Buffer;
+  timeouts?: Partial<Timeouts>;
+  maxConnectionsPerPeer?: number;
+}
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) throw new DfsError("DFS_ERR_INVALID_HASH", `not a lowercase hex SHA-256: ${id}`);
+}
+
+/** The one client of the node protocol, used by gateways, nodes (forwarding, repair) and the CLI. */
+export class NodeClient implements NodeApi {
+  readonly #pool: ConnectionPool;
+
+  constructor(options: NodeClientOptions) {
+    this.#pool = new ConnectionPool(
+      options.secret,
+      { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      options.maxConnectionsPerPeer ?? 4,
+    );
+  }
+
+  async #call(addr: string, type: FrameType, body: Buffer, options?: RequestOptions): Promise<Reply> {
+    const conn = await this.#pool.acquire(addr);
+    return conn.request(type, body, options);
+  }
+
+  async put(
+    addr: string,
+    id: string,
+    data: Buffer | Readable,
+    size: number,
+    options: PutOptions = {},
+  ): Promise<PutResult> {
+    checkId(id);
+    if (options.checksum !== undefined) checkId(options.checksum);
+    if (Buffer.isBuffer(data) && data.length !== size) {
+      throw new DfsError("DFS_ERR_BAD_REQUEST", `size ${size} does not match the ${data.length} bytes given`);
+    }
+    const forward = [...(options.forward ?? [])];
+    if (forward.length > Limits.MAX_FORWARD)
+      throw new DfsError("DFS_ERR_BAD_REQUEST", "forward list too long");
+    const body = PutReq.encode({
+      kind: options.kind ?? "chunk",
+      id,
+      size,
+      checksum: options.checksum,
+      forward,
+    });
+    const reply = await this.#call(addr, FrameType.PUT, body, { data, signal: options.signal });
+    return PutRes.decode(reply.payload);
+  }
+
+  async get(addr: string, id: string, options: GetOptions = {}): Promise<GetResult> {
+    checkId(id);
+    const body = GetReq.encode({
+      kind: options.kind ?? "chunk",
+      id,
+      offset: options.offset ?? 0,
+      length: options.length,
+    });
+    const reply = await this.#call(addr, FrameType.GET, body, { stream: true, signal: options.signal });
+    const head = GetRes.decode(reply.payload);
+    return { size: head.size, body: reply.stream! };
+  }
+
+  async getBuffer(addr: string, id: string, options: GetOptions = {}): Promise<Buffer> {
+    const { body } = await this.get(addr, id, options);
+    const pieces: Buffer[] = [];
+    for await (const piece of body) pieces.push(piece as Buffer);
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  }
+
+  async has(addr: string, ids: readonly string[], kind: ObjectKind = "chunk"): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = 0; i < ids.length; i += Limits.MAX_HAS_IDS) {
+      const batch = ids.slice(i, i + Limits.MAX_HAS_IDS);
+      for (const id of batch) checkId(id);
+      const reply = await this.#call(addr, FrameType.HAS, HasReq.encode(kind, batch));
+      out.push(...HasRes.decode(reply.payload));
+    }
+    return out;
+  }
+
+  async delete(addr: string, id: string, kind: ObjectKind = "chunk"): Promise<boolean> {
+    checkId(id);
+    const reply = await this.#call(addr, FrameType.DELETE, DeleteReq.encode(kind, id));
+    return BoolRes.decode(reply.payload);
+  }
+
+  async stat(addr: string): Promise<NodeStat> {
+    return StatRes.decode((await this.#call(addr, FrameType.STAT, EMPTY)).payload);
+  }
+
+  async list(
+    addr: string,
+    options: { kind?: ObjectKind; after?: string; limit?: number } = {},
+  ): Promise<ListPage> {
+    if (options.after !== undefined) checkId(options.after);
+    const limit = Math.min(Math.max(options.limit ?? Limits.MAX_LIST_LIMIT, 1), Limits.MAX_LIST_LIMIT);
+    const body = ListReq.encode({ kind: options.kind ?? "chunk", after: options.after, limit });
+    return ListRes.decode((await this.#call(addr, FrameType.LIST, body)).payload);
+  }
+
+  async ping(addr: string): Promise<{ nodeId: string; rttMs: number }> {
+    const started = performance.now();
+    const reply = await this.#call(addr, FrameType.PING, EMPTY);
+    return { nodeId: NodeIdMsg.decode(reply.payload), rttMs: performance.now() - started };
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}

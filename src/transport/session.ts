@@ -1,0 +1,269 @@
+import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+import type { Logger } from "pino";
+import { DfsError, isDfsError, toDfsError } from "../errors.ts";
+import {
+  BoolRes,
+  clientProof,
+  DeleteReq,
+  EMPTY,
+  type FrameHeader,
+  FrameType,
+  GetReq,
+  GetRes,
+  HasReq,
+  HasRes,
+  ListReq,
+  ListRes,
+  NONCE_BYTES,
+  NodeIdMsg,
+  newNonce,
+  PROOF_BYTES,
+  PutReq,
+  PutRes,
+  proofsEqual,
+  StatRes,
+  serverProof,
+} from "../protocol/index.ts";
+import { FrameSocket, isEnd } from "./frame-socket.ts";
+import type { RequestHandlers } from "./handlers.ts";
+import type { Timeouts } from "./timeouts.ts";
+
+const MAX_IN_FLIGHT = 256;
+
+interface Incoming {
+  readonly abort: AbortController;
+  /** PUT only: the stream the handler reads, and how many bytes the peer may still send. */
+  body?: Readable;
+  remaining?: number;
+}
+
+type State = "hello" | "auth" | "ready";
+
+/**
+ * The server side of one connection: handshake first, then many requests at once, each a call
+ * into the handlers. A request's failure is an ERROR frame for that request id; a protocol
+ * violation (garbage, bad lengths, unauthenticated commands) is an ERROR frame and a close.
+ */
+export class ServerSession {
+  readonly #fs: FrameSocket;
+  readonly #secret: Buffer;
+  readonly #handlers: RequestHandlers;
+  readonly #log: Logger;
+  readonly #timeouts: Timeouts;
+  readonly #requests = new Map<number, Incoming>();
+  #state: State = "hello";
+  #nonceC: Buffer = EMPTY;
+  #nonceS: Buffer = EMPTY;
+  #idleTicks = 0;
+  readonly closed: Promise<void>;
+
+  constructor(socket: Socket, secret: Buffer, handlers: RequestHandlers, log: Logger, timeouts: Timeouts) {
+    this.#secret = secret;
+    this.#handlers = handlers;
+    this.#log = log;
+    this.#timeouts = timeouts;
+    this.#fs = new FrameSocket(socket, {
+      onFrame: (h, body) => this.#onFrame(h, body),
+      onData: (h, piece) => this.#onData(h, piece),
+      onDataEnd: (h) => this.#onDataEnd(h),
+    });
+    this.closed = new Promise((resolve) => {
+      this.#fs.onClose((err) => {
+        if (err && err.code !== "DFS_ERR_CLOSED")
+          this.#log.warn({ code: err.code, err: err.message }, "peer dropped");
+        for (const req of this.#requests.values()) {
+          req.abort.abort(err ?? new DfsError("DFS_ERR_CLOSED"));
+          req.body?.destroy(err ?? new DfsError("DFS_ERR_CLOSED"));
+        }
+        this.#requests.clear();
+        resolve();
+      });
+    });
+    socket.setTimeout(timeouts.frameMs);
+    socket.on("timeout", () => this.#onTimeout());
+    socket.on("data", () => {
+      this.#idleTicks = 0;
+    });
+  }
+
+  get inFlight(): number {
+    return this.#requests.size;
+  }
+
+  /** Closes once in-flight requests are done (the caller bounds how long it waits). */
+  close(): void {
+    this.#fs.close();
+  }
+
+  destroy(): void {
+    this.#fs.destroy();
+  }
+
+  #onTimeout(): void {
+    if (this.#state !== "ready") return this.#fs.fail(new DfsError("DFS_ERR_TIMEOUT", "handshake timed out"));
+    if (this.#fs.socket.readableLength === 0 && this.#requests.size === 0) {
+      this.#idleTicks++;
+      if (this.#idleTicks * this.#timeouts.frameMs >= this.#timeouts.idleMs) return this.#fs.close();
+    }
+    this.#fs.socket.setTimeout(this.#timeouts.frameMs);
+  }
+
+  #onFrame(h: FrameHeader, body: Buffer): void {
+    if (this.#state !== "ready") return this.#handshake(h, body);
+    switch (h.type) {
+      case FrameType.CANCEL:
+      case FrameType.ERROR:
+        return this.#cancel(h.requestId);
+      case FrameType.PING:
+      case FrameType.PUT:
+      case FrameType.GET:
+      case FrameType.HAS:
+      case FrameType.DELETE:
+      case FrameType.STAT:
+      case FrameType.LIST:
+        return this.#start(h, body);
+      default:
+        return this.#fs.fail(
+          new DfsError("DFS_ERR_PROTOCOL", `unexpected frame type 0x${h.type.toString(16)}`),
+        );
+    }
+  }
+
+  #handshake(h: FrameHeader, body: Buffer): void {
+    if (this.#state === "hello" && h.type === FrameType.HELLO && body.length === NONCE_BYTES) {
+      this.#nonceC = body;
+      this.#nonceS = newNonce();
+      this.#fs.send(
+        FrameType.CHALLENGE,
+        0,
+        Buffer.concat([this.#nonceS, serverProof(this.#secret, this.#nonceC, this.#nonceS)]),
+      );
+      this.#state = "auth";
+      return;
+    }
+    if (this.#state === "auth" && h.type === FrameType.AUTH && body.length === PROOF_BYTES) {
+      if (!proofsEqual(body, clientProof(this.#secret, this.#nonceC, this.#nonceS))) {
+        return this.#fs.fail(new DfsError("DFS_ERR_AUTH", "peer does not know the cluster secret"));
+      }
+      this.#state = "ready";
+      this.#fs.send(FrameType.READY, 0, NodeIdMsg.encode(this.#handlers.nodeId));
+      return;
+    }
+    this.#fs.fail(new DfsError("DFS_ERR_AUTH", "authenticate first (HELLO, AUTH)"));
+  }
+
+  #onData(h: FrameHeader, piece: Buffer): void {
+    if (this.#state !== "ready") return this.#fs.fail(new DfsError("DFS_ERR_AUTH", "authenticate first"));
+    const req = this.#requests.get(h.requestId);
+    // DATA for a request that already failed or was cancelled: the peer had not heard yet. Drop it.
+    if (!req?.body || piece.length === 0) return;
+    req.remaining! -= piece.length;
+    if (req.remaining! < 0) {
+      return this.#failRequest(
+        h.requestId,
+        new DfsError("DFS_ERR_TOO_LARGE", "more bytes than the declared size"),
+      );
+    }
+    if (!req.body.push(piece)) this.#fs.pause(req);
+  }
+
+  #onDataEnd(h: FrameHeader): void {
+    if (!isEnd(h)) return;
+    this.#requests.get(h.requestId)?.body?.push(null);
+  }
+
+  #cancel(requestId: number): void {
+    const req = this.#requests.get(requestId);
+    if (!req) return;
+    this.#requests.delete(requestId);
+    this.#fs.resume(req);
+    req.abort.abort(new DfsError("DFS_ERR_CANCELLED"));
+    req.body?.destroy(new DfsError("DFS_ERR_CANCELLED"));
+  }
+
+  #failRequest(requestId: number, err: DfsError): void {
+    this.#cancel(requestId);
+    this.#fs.sendError(requestId, err);
+  }
+
+  #start(h: FrameHeader, body: Buffer): void {
+    const id = h.requestId;
+    if (id === 0 || this.#requests.has(id)) {
+      return this.#fs.fail(
+        new DfsError("DFS_ERR_PROTOCOL", `request id ${id} is reserved or already in use`),
+      );
+    }
+    if (this.#requests.size >= MAX_IN_FLIGHT) return this.#fs.sendError(id, new DfsError("DFS_ERR_BUSY"));
+    const req: Incoming = { abort: new AbortController() };
+    this.#requests.set(id, req);
+    this.#run(h.type, id, body, req).then(
+      () => this.#done(id, req),
+      (err: unknown) => {
+        const e = toDfsError(err);
+        if (this.#requests.get(id) === req) this.#fs.sendError(id, e);
+        this.#done(id, req);
+        if (e.code === "DFS_ERR_PROTOCOL") this.#fs.fail(e);
+        else if (e.code === "DFS_ERR_INTERNAL") this.#log.error({ err: e.cause ?? e }, "request failed");
+      },
+    );
+  }
+
+  #done(id: number, req: Incoming): void {
+    if (this.#requests.get(id) === req) this.#requests.delete(id);
+    this.#fs.resume(req);
+    req.body?.destroy();
+  }
+
+  /** Decodes, calls the handler, and sends the result. Throws what should become an ERROR frame. */
+  async #run(type: number, id: number, body: Buffer, req: Incoming): Promise<void> {
+    const h = this.#handlers;
+    const signal = req.abort.signal;
+    switch (type) {
+      case FrameType.PING:
+        return this.#reply(id, req, NodeIdMsg.encode(h.nodeId));
+      case FrameType.PUT: {
+        const put = PutReq.decode(body);
+        req.remaining = put.size;
+        req.body = new Readable({ highWaterMark: 1024 * 1024, read: () => this.#fs.resume(req) });
+        return this.#reply(id, req, PutRes.encode(await h.put(put, req.body, signal)));
+      }
+      case FrameType.GET: {
+        const got = await h.get(GetReq.decode(body), signal);
+        return this.#stream(id, req, GetRes.encode({ size: got.size, length: got.length }), got.body);
+      }
+      case FrameType.HAS: {
+        const has = HasReq.decode(body);
+        return this.#reply(id, req, HasRes.encode(await h.has(has.kind, has.ids)));
+      }
+      case FrameType.DELETE: {
+        const del = DeleteReq.decode(body);
+        return this.#reply(id, req, BoolRes.encode(await h.delete(del.kind, del.id)));
+      }
+      case FrameType.STAT:
+        return this.#reply(id, req, StatRes.encode(await h.stat()));
+      case FrameType.LIST:
+        return this.#reply(id, req, ListRes.encode(await h.list(ListReq.decode(body))));
+    }
+  }
+
+  #reply(id: number, req: Incoming, payload: Buffer): void {
+    if (this.#requests.get(id) === req) this.#fs.send(FrameType.RESULT, id, payload);
+  }
+
+  async #stream(id: number, req: Incoming, head: Buffer, body: Readable): Promise<void> {
+    try {
+      this.#reply(id, req, head);
+      for await (const piece of body) {
+        if (this.#requests.get(id) !== req) return;
+        if (!this.#fs.sendData(id, piece as Buffer)) await this.#fs.drained();
+      }
+      if (this.#requests.get(id) === req) this.#fs.sendData(id, EMPTY, true);
+    } catch (err) {
+      // Headers are out: an ERROR frame tells the client the stream is incomplete.
+      if (!isDfsError(err, "DFS_ERR_CANCELLED")) throw err;
+    } finally {
+      body.destroy();
+    }
+  }
+}
