@@ -11,7 +11,7 @@ import {
   type RegistryConfig,
   RegistrySchema,
 } from "./schema.ts";
-import { type Setting, settingsFor } from "./settings.ts";
+import { SETTINGS, type Setting, settingsFor } from "./settings.ts";
 import { type HostPort, parseHostPort } from "./units.ts";
 
 export type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
@@ -88,11 +88,11 @@ function convert(setting: Setting, raw: string | boolean, origin: string): unkno
   }
 }
 
-function overlay(tree: Tree, section: "node" | "gateway", sources: Sources): Tree {
+function overlay(tree: Tree, settings: readonly Setting[], sources: Sources): Tree {
   const out: Tree = {};
   for (const [k, v] of Object.entries(tree)) out[k] = { ...v };
   const env = sources.env ?? {};
-  for (const setting of settingsFor(section)) {
+  for (const setting of settings) {
     const [sec, key] = setting.path;
     const fromEnv = env[setting.env];
     const fromFlag = sources.flags?.[setting.flag];
@@ -156,7 +156,7 @@ function resolveRegistry(tree: Tree): RegistryConfig | undefined {
 
 function sourceTree(section: "node" | "gateway", sources: Sources): Tree {
   const file = sources.file ?? sources.env?.DFS_CONFIG;
-  return overlay(readFileTree(file), section, sources);
+  return overlay(readFileTree(file), settingsFor(section), sources);
 }
 
 export function loadNodeConfig(sources: Sources): NodeConfig {
@@ -189,4 +189,17 @@ export function loadGatewayConfig(sources: Sources): GatewayConfig {
     secret: resolveSecret(cluster),
     key: resolveKey(cluster),
   });
+}
+
+/** The registry settings alone (`dfs nodes`): the `redis` section of config.json, env and flags. */
+export function loadRegistryConfig(sources: Sources): RegistryConfig {
+  const file = sources.file ?? sources.env?.DFS_CONFIG;
+  const redisSettings = SETTINGS.filter((x) => x.path[0] === "redis");
+  const registry = resolveRegistry(overlay(readFileTree(file), redisSettings, sources));
+  if (registry === undefined) {
+    throw configError(
+      "redis: a registry is required (--sentinels HOST:PORT,... --master-name NAME, or --redis URL)",
+    );
+  }
+  return registry;
 }

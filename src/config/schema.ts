@@ -65,6 +65,8 @@ export const NodeSchema = z
     reserveBytes: bytes.default(64 * 1024 * 1024),
     maxObjectBytes: bytes.default(64 * 1024 * 1024),
     fsync: z.boolean().default(true),
+    /** A frame or handshake stalled part-way this long gets its connection closed. */
+    frameTimeoutMs: ms.default(10_000),
   })
   .strict();
 

@@ -40,6 +40,7 @@ export const SETTINGS: readonly Setting[] = [
   s(["node", "reserveBytes"], "DFS_RESERVE", "reserve", "string", "free space kept in reserve"),
   s(["node", "maxObjectBytes"], "DFS_MAX_OBJECT", "max-object", "string", "largest object accepted"),
   s(["node", "fsync"], "DFS_FSYNC", "fsync", "bool", "fsync every write (default true)"),
+  s(["node", "frameTimeoutMs"], "DFS_FRAME_TIMEOUT_MS", "frame-timeout-ms", "int", "close peers stalled mid-frame"),
   s(["gateway", "listen"], "DFS_GATEWAY_LISTEN", "listen", "string", "host:port to listen on"),
   s(["gateway", "chunkBytes"], "DFS_CHUNK_SIZE", "chunk-size", "string", "chunk size"),
   s(["gateway", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R"),

@@ -1,13 +1,65 @@
 import type { NodeConfig } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
-import { StorageNode } from "./storage-node.ts";
+import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
+import { NODE_VERSION, StorageNode } from "./storage-node.ts";
+
+/** Joins the registry, when one is configured: the node's entry is re-asserted on every heartbeat. */
+async function join(
+  node: StorageNode,
+  config: NodeConfig,
+  logger: Logger,
+): Promise<NodeMembership | undefined> {
+  if (!config.registry) {
+    logger.warn("no registry configured (--sentinels or --redis): running unregistered");
+    return undefined;
+  }
+  const initial = await node.store.stats();
+  let free = initial.freeBytes;
+  let capacity = initial.capacityBytes;
+  const membership = await startNodeMembership(
+    config.registry,
+    () => {
+      // Refresh for the next beat; the registry must not wait on the disk.
+      void node.store.stats().then((s) => {
+        free = s.freeBytes;
+        capacity = s.capacityBytes;
+      });
+      return {
+        id: node.nodeId,
+        addr: node.advertise,
+        zone: config.node.zone,
+        capacityBytes: capacity,
+        freeBytes: free,
+        version: NODE_VERSION,
+        startedAt: node.startedAt,
+      };
+    },
+    {
+      logger: logger.child({ component: "registry" }),
+      probe: (addr) =>
+        node.peers.ping(addr).then(
+          () => true,
+          () => false,
+        ),
+    },
+  );
+  logger.info({ incarnation: membership.incarnation }, "node registered");
+  return membership;
+}
 
 /**
- * Runs a storage node until SIGTERM/SIGINT: listen, (register,) serve, then shut down gracefully:
- * leave the registry at once, finish in-flight requests, close the store.
+ * Runs a storage node until SIGTERM/SIGINT: listen, register, serve; then leave the registry at
+ * once (so gateways stop choosing it), finish in-flight requests, close the store.
  */
 export async function runNode(config: NodeConfig, logger: Logger): Promise<void> {
   const node = await StorageNode.start(config, logger);
+  let membership: NodeMembership | undefined;
+  try {
+    membership = await join(node, config, logger);
+  } catch (err) {
+    await node.close(0);
+    throw err;
+  }
   logger.info(
     { address: node.advertise, nodeId: node.nodeId, dataDir: config.node.dataDir, zone: config.node.zone },
     "node listening",
@@ -22,6 +74,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+  await membership?.close();
   await node.close();
   logger.info("node stopped");
 }

@@ -31,8 +31,9 @@ export class StorageNode {
     this.advertise = advertise;
   }
 
-  static async start(config: NodeConfig, logger: Logger, timeouts?: Partial<Timeouts>): Promise<StorageNode> {
+  static async start(config: NodeConfig, logger: Logger): Promise<StorageNode> {
     const n = config.node;
+    const timeouts: Partial<Timeouts> = { frameMs: n.frameTimeoutMs };
     const store = await ChunkStore.open({
       dataDir: n.dataDir,
       fsync: n.fsync,
@@ -40,7 +41,7 @@ export class StorageNode {
       capacityBytes: n.capacityBytes,
       maxObjectBytes: n.maxObjectBytes,
     });
-    const peers = new NodeClient({ secret: config.secret, ...(timeouts ? { timeouts } : {}) });
+    const peers = new NodeClient({ secret: config.secret, timeouts });
     // Handlers need the advertised address before the port is known when listening on port 0.
     let selfAddr = "";
     const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone);
@@ -48,7 +49,7 @@ export class StorageNode {
       secret: config.secret,
       handlers,
       logger: logger.child({ component: "protocol" }),
-      ...(timeouts ? { timeouts } : {}),
+      timeouts,
     });
     const address = await server.listen(n.listenAddr);
     const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { Socket } from "node:net";
 import { DfsError, toDfsError } from "../errors.ts";
 import {
@@ -52,6 +51,11 @@ export class FrameSocket {
     return this.#closed;
   }
 
+  /** True while a frame has started to arrive but is not complete. */
+  get midFrame(): boolean {
+    return this.#decoder.midFrame;
+  }
+
   /** Called once, when the socket is gone; `err` says why. */
   onClose(handler: (err: DfsError | undefined) => void): void {
     this.#onClose = handler;
@@ -88,9 +92,18 @@ export class FrameSocket {
   }
 
   /** Resolves when the socket can take more, or it closed. */
-  async drained(): Promise<void> {
-    if (this.#closed || !this.socket.writableNeedDrain) return;
-    await Promise.race([once(this.socket, "drain"), once(this.socket, "close")]);
+  drained(): Promise<void> {
+    const socket = this.socket;
+    if (this.#closed || !socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
+    });
   }
 
   /** Stop reading on behalf of `holder` (a stream whose consumer is behind). */

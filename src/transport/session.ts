@@ -102,6 +102,7 @@ export class ServerSession {
 
   #onTimeout(): void {
     if (this.#state !== "ready") return this.#fs.fail(new DfsError("DFS_ERR_TIMEOUT", "handshake timed out"));
+    if (this.#fs.midFrame) return this.#fs.fail(new DfsError("DFS_ERR_TIMEOUT", "frame stalled part-way"));
     if (this.#fs.socket.readableLength === 0 && this.#requests.size === 0) {
       this.#idleTicks++;
       if (this.#idleTicks * this.#timeouts.frameMs >= this.#timeouts.idleMs) return this.#fs.close();

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { readdir } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parseHostPort } from "../src/config/index.ts";
+import {
+  clientProof,
+  ErrorMsg,
+  encodeFrame,
+  encodeHeader,
+  FrameType,
+  NONCE_BYTES,
+  PutReq,
+} from "../src/protocol/index.ts";
+import { NodeClient } from "../src/transport/index.ts";
+import { type NodeProc, startNode, TEST_SECRET } from "./helpers/cluster.ts";
+import { patternBytes, sha256 } from "./helpers/data.ts";
+import { makeTempDir } from "./helpers/tmp.ts";
+
+const SECRET = Buffer.from(TEST_SECRET);
+
+/** Opens a raw socket and collects everything the node sends until it closes. */
+async function rawSession(addr: string, send: (s: Socket) => void | Promise<void>): Promise<Buffer> {
+  const { host, port } = parseHostPort(addr)!;
+  const socket = connect({ host, port });
+  await once(socket, "connect");
+  const received: Buffer[] = [];
+  socket.on("data", (d: Buffer) => received.push(d));
+  socket.on("error", () => {});
+  const closed = once(socket, "close");
+  await send(socket);
+  const timer = setTimeout(() => socket.destroy(), 15_000);
+  await closed;
+  clearTimeout(timer);
+  return Buffer.concat(received);
+}
+
+/** Performs the client side of the handshake on a raw socket; resolves once READY arrived. */
+async function authenticate(socket: Socket): Promise<void> {
+  const nonceC = randomBytes(NONCE_BYTES);
+  socket.write(encodeFrame(FrameType.HELLO, 0, nonceC));
+  const challenge = await new Promise<Buffer>((resolve) => {
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length < 12 + 64) return;
+      socket.off("data", onData);
+      resolve(buf);
+    };
+    socket.on("data", onData);
+  });
+  const nonceS = challenge.subarray(12, 12 + 32);
+  socket.write(encodeFrame(FrameType.AUTH, 0, clientProof(SECRET, nonceC, nonceS)));
+}
+
+function firstErrorCode(bytes: Buffer): string | undefined {
+  for (let pos = 0; pos + 12 <= bytes.length; ) {
+    const type = bytes[pos + 1];
+    const len = bytes.readUInt32BE(pos + 8);
+    if (type === FrameType.ERROR) return ErrorMsg.decode(bytes.subarray(pos + 12, pos + 12 + len)).code;
+    pos += 12 + len;
+  }
+  return undefined;
+}
+
+function openFds(pid: number): Promise<number> {
+  return readdir(`/proc/${pid}/fd`).then((fds) => fds.length);
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("a storage node facing hostile input", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let node: NodeProc;
+  let client: NodeClient;
+  const keep = patternBytes(600_000, 11);
+  const keepId = sha256(keep);
+  let baselineFds = 0;
+
+  before(async () => {
+    dir = await makeTempDir();
+    node = await startNode({ dataDir: join(dir.path, "n"), env: { DFS_FRAME_TIMEOUT_MS: "1500" } });
+    client = new NodeClient({ secret: SECRET });
+    await client.put(node.addr, keepId, keep, keep.length);
+    baselineFds = await openFds(node.proc.pid);
+  });
+
+  after(async () => {
+    await client?.close();
+    await node?.stop("SIGKILL");
+    await dir?.remove();
+  });
+
+  /** After every attack: still serving, earlier data intact, no temp files, no leaked descriptors. */
+  async function assertHealthy(): Promise<void> {
+    assert.equal((await client.ping(node.addr)).nodeId, node.nodeId);
+    assert.ok((await client.getBuffer(node.addr, keepId)).equals(keep), "earlier chunk intact");
+    await waitFor(async () => (await readdir(join(node.dataDir, "tmp"))).length === 0, 5000, "tmp/ to empty");
+    await waitFor(
+      async () => (await openFds(node.proc.pid)) <= baselineFds + 8,
+      5000,
+      "descriptors to be released",
+    );
+  }
+
+  test("random bytes get an error and a close", async () => {
+    const reply = await rawSession(node.addr, (s) => void s.write(randomBytes(4096)));
+    assert.ok(["DFS_ERR_VERSION", "DFS_ERR_PROTOCOL", "DFS_ERR_AUTH"].includes(firstErrorCode(reply) ?? ""));
+    await assertHealthy();
+  });
+
+  test("a length field of 4 GiB is refused", async () => {
+    const reply = await rawSession(node.addr, async (s) => {
+      await authenticate(s);
+      const h = encodeHeader(FrameType.DATA, 1, 0);
+      h.writeUInt32BE(0xffffffff, 8);
+      s.write(h);
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_PROTOCOL");
+    await assertHealthy();
+  });
+
+  test("an unknown frame type is refused", async () => {
+    const reply = await rawSession(node.addr, async (s) => {
+      await authenticate(s);
+      const h = encodeHeader(FrameType.PING, 1, 0);
+      h[1] = 0x7e;
+      s.write(h);
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_PROTOCOL");
+    await assertHealthy();
+  });
+
+  test("commands without the handshake are refused", async () => {
+    const reply = await rawSession(node.addr, (s) => void s.write(encodeFrame(FrameType.PING, 1)));
+    assert.equal(firstErrorCode(reply), "DFS_ERR_AUTH");
+    await assertHealthy();
+  });
+
+  test("a peer without the cluster secret is refused", async () => {
+    const reply = await rawSession(node.addr, (s) => {
+      s.write(encodeFrame(FrameType.HELLO, 0, randomBytes(NONCE_BYTES)));
+      s.write(encodeFrame(FrameType.AUTH, 0, randomBytes(32)));
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_AUTH");
+    await assertHealthy();
+  });
+
+  test("a truncated frame, then silence: the node closes the connection", async () => {
+    const closedAfter = Date.now();
+    const reply = await rawSession(node.addr, async (s) => {
+      await authenticate(s);
+      s.write(encodeFrame(FrameType.PING, 1).subarray(0, 7));
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_TIMEOUT");
+    assert.ok(Date.now() - closedAfter < 10_000, "closed by the node's frame timeout, not ours");
+    await assertHealthy();
+  });
+
+  test("a peer that connects and says nothing is closed after the handshake timeout", async () => {
+    const reply = await rawSession(node.addr, () => {});
+    assert.equal(firstErrorCode(reply), "DFS_ERR_TIMEOUT");
+    await assertHealthy();
+  });
+
+  test("a client that stops mid-chunk leaves nothing behind", async () => {
+    const data = patternBytes(4 * 1024 * 1024, 13);
+    const id = sha256(data);
+    await rawSession(node.addr, async (s) => {
+      await authenticate(s);
+      s.write(
+        encodeFrame(
+          FrameType.PUT,
+          5,
+          PutReq.encode({ kind: "chunk", id, size: data.length, checksum: undefined, forward: [] }),
+        ),
+      );
+      s.write(encodeFrame(FrameType.DATA, 5, data.subarray(0, 300_000)));
+      await new Promise((r) => setTimeout(r, 100));
+      s.destroy();
+    });
+    await assertHealthy();
+    assert.deepEqual(await client.has(node.addr, [id]), [false]);
+  });
+
+  test("more bytes than declared are refused", async () => {
+    const data = patternBytes(1000, 14);
+    const reply = await rawSession(node.addr, async (s) => {
+      await authenticate(s);
+      s.write(
+        encodeFrame(
+          FrameType.PUT,
+          9,
+          PutReq.encode({ kind: "chunk", id: sha256(data), size: 10, checksum: undefined, forward: [] }),
+        ),
+      );
+      s.write(encodeFrame(FrameType.DATA, 9, data));
+      setTimeout(() => s.end(), 300);
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_TOO_LARGE");
+    await assertHealthy();
+  });
+
+  test("1000 connections opened and dropped", async () => {
+    const { host, port } = parseHostPort(node.addr)!;
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          const s = connect({ host, port });
+          s.on("error", () => {});
+          await once(s, "connect").catch(() => {});
+          s.destroy();
+        }),
+      );
+    }
+    await assertHealthy();
+  });
+});
