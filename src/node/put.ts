@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { DfsError, toDfsError } from "../errors.ts";
 import type { PutRequest } from "../protocol/messages.ts";
 import type { PutResult } from "../protocol/types.ts";
-import type { NodeApi } from "../transport/index.ts";
+import { type NodeApi, pieces } from "../transport/index.ts";
 import type { ChunkStore, ObjectWriter } from "./store/index.ts";
 import { drainOrClose } from "./streams.ts";
 
@@ -55,8 +55,7 @@ export async function chainPut(
   });
   tee?.on("error", () => {});
   try {
-    for await (const piece of body) {
-      const buf = piece as Buffer;
+    for await (const buf of pieces(body)) {
       const localOk = writer && !localError ? writer.write(buf) : true;
       const forwardOk = tee && !tee.destroyed ? tee.write(buf) : true;
       if (!localOk) await drainOrClose(writer!);

@@ -28,6 +28,7 @@ import type {
   PutResult,
 } from "./api.ts";
 import type { Reply, RequestOptions } from "./connection.ts";
+import { pieces } from "./pieces.ts";
 import { ConnectionPool } from "./pool.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 
@@ -100,10 +101,20 @@ export class NodeClient implements NodeApi {
   }
 
   async getBuffer(addr: string, id: string, options: GetOptions = {}): Promise<Buffer> {
-    const { body } = await this.get(addr, id, options);
-    const pieces: Buffer[] = [];
-    for await (const piece of body) pieces.push(piece as Buffer);
-    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    checkId(id);
+    const offset = options.offset ?? 0;
+    const body = GetReq.encode({ kind: options.kind ?? "chunk", id, offset, length: options.length });
+    const reply = await this.#call(addr, FrameType.GET, body, { stream: true, signal: options.signal });
+    // The length is known up front: copy each piece once into its final place.
+    const out = Buffer.allocUnsafe(GetRes.decode(reply.payload).length);
+    let filled = 0;
+    for await (const piece of pieces(reply.stream!)) {
+      if (filled + piece.length > out.length)
+        throw new DfsError("DFS_ERR_PROTOCOL", `${addr} sent more than announced`);
+      filled += piece.copy(out, filled);
+    }
+    if (filled !== out.length) throw new DfsError("DFS_ERR_PROTOCOL", `${addr} sent less than announced`);
+    return out;
   }
 
   async has(addr: string, ids: readonly string[], kind: ObjectKind = "chunk"): Promise<boolean[]> {

@@ -16,6 +16,7 @@ import {
   serverProof,
 } from "../protocol/index.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
+import { pieces } from "./pieces.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 export interface RequestOptions {
@@ -192,9 +193,9 @@ export class ClientConnection {
       }
     } else {
       try {
-        for await (const piece of data) {
+        for await (const piece of pieces(data)) {
           if (!alive()) break;
-          await send(piece as Buffer);
+          await send(piece);
         }
       } finally {
         if (!alive()) data.destroy();

@@ -27,6 +27,7 @@ import {
 } from "../protocol/index.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
 import type { RequestHandlers } from "./handlers.ts";
+import { pieces } from "./pieces.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 const MAX_IN_FLIGHT = 256;
@@ -227,6 +228,8 @@ export class ServerSession {
         const put = PutReq.decode(body);
         req.remaining = put.size;
         req.body = new Readable({ highWaterMark: 1024 * 1024, read: () => this.#fs.resume(req) });
+        // A cancel may destroy the body before the handler reads it; the handler learns of it by reading.
+        req.body.on("error", () => {});
         return this.#reply(id, req, PutRes.encode(await h.put(put, req.body, signal)));
       }
       case FrameType.GET: {
@@ -255,9 +258,9 @@ export class ServerSession {
   async #stream(id: number, req: Incoming, head: Buffer, body: Readable): Promise<void> {
     try {
       this.#reply(id, req, head);
-      for await (const piece of body) {
+      for await (const piece of pieces(body)) {
         if (this.#requests.get(id) !== req) return;
-        if (!this.#fs.sendData(id, piece as Buffer)) await this.#fs.drained();
+        if (!this.#fs.sendData(id, piece)) await this.#fs.drained();
       }
       if (this.#requests.get(id) === req) this.#fs.sendData(id, EMPTY, true);
     } catch (err) {

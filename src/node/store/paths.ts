@@ -1,0 +1,64 @@
+import { join } from "node:path";
+import { DfsError } from "../../errors.ts";
+import type { ObjectKind } from "../../transport/api.ts";
+
+/** A manifest file starts with the raw SHA-256 of its body, so a node can scrub it without keys. */
+export const MANIFEST_HEADER_BYTES = 32;
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+export function isObjectId(value: unknown): value is string {
+  return typeof value === "string" && ID_RE.test(value);
+}
+
+/** Every id is checked before it becomes part of a path: no "..", no "/", nothing but 64 hex. */
+export function assertObjectId(value: unknown, what = "id"): asserts value is string {
+  if (!isObjectId(value)) {
+    throw new DfsError("DFS_ERR_BAD_REQUEST", `${what} must be 64 lowercase hex characters (a SHA-256)`);
+  }
+}
+
+export function assertKind(kind: unknown): asserts kind is ObjectKind {
+  if (kind !== "chunk" && kind !== "manifest") {
+    throw new DfsError("DFS_ERR_BAD_REQUEST", `unknown object kind: ${String(kind)}`);
+  }
+}
+
+export function headerBytes(kind: ObjectKind): number {
+  return kind === "manifest" ? MANIFEST_HEADER_BYTES : 0;
+}
+
+/** Where everything lives under the data dir (see the layout comment in store.ts). */
+export class Layout {
+  readonly dataDir: string;
+  readonly tmp: string;
+  readonly quarantine: string;
+  readonly nodeIdFile: string;
+  readonly #roots: Record<ObjectKind, string>;
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+    this.tmp = join(dataDir, "tmp");
+    this.quarantine = join(dataDir, "quarantine");
+    this.nodeIdFile = join(dataDir, "node-id");
+    this.#roots = { chunk: join(dataDir, "chunks"), manifest: join(dataDir, "manifests") };
+  }
+
+  root(kind: ObjectKind): string {
+    return this.#roots[kind];
+  }
+
+  /** The fan-out directory `<root>/ab/cd` of a validated id. */
+  dirOf(kind: ObjectKind, id: string): string {
+    return join(this.#roots[kind], id.slice(0, 2), id.slice(2, 4));
+  }
+
+  /** The object's path; the id must have been validated (assertObjectId) by the caller. */
+  pathOf(kind: ObjectKind, id: string): string {
+    return join(this.dirOf(kind, id), id);
+  }
+
+  quarantinePathOf(kind: ObjectKind, id: string): string {
+    return join(this.quarantine, `${kind}-${id}`);
+  }
+}

@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { type FileHandle, open } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { DfsError } from "../../errors.ts";
+import type { ObjectKind } from "../../transport/api.ts";
+import { isNotFound } from "./fsutil.ts";
+import { MANIFEST_HEADER_BYTES } from "./paths.ts";
+
+/**
+ * 256 KiB reads, the protocol's DATA piece size: one file read per frame. Measured here on a
+ * cached 64 MiB object: ~2 GiB/s, against ~0.7-1 GiB/s with fs' default 64 KiB. The buffers are
+ * handed to the consumer (a socket), so they cannot be reused here.
+ */
+const READ_HIGH_WATER_MARK = 256 * 1024;
+
+/** Opens an object for reading; the handle pins the inode, so a concurrent replace or delete is harmless. */
+async function openObject(path: string, kind: ObjectKind, id: string): Promise<FileHandle> {
+  try {
+    return await open(path, "r");
+  } catch (err) {
+    if (isNotFound(err)) throw new DfsError("DFS_ERR_NOT_FOUND", `${kind} ${id} not found`);
+    throw err;
+  }
+}
+
+export async function openReader(
+  path: string,
+  kind: ObjectKind,
+  id: string,
+  header: number,
+  offset = 0,
+  length?: number,
+): Promise<{ size: number; body: Readable }> {
+  const handle = await openObject(path, kind, id);
+  let handedOver = false;
+  try {
+    const size = (await handle.stat()).size - header;
+    if (size < 0) throw new DfsError("DFS_ERR_CORRUPT", `${kind} ${id} is shorter than its header`);
+    const count = length ?? size - offset;
+    if (!isCount(offset) || !isCount(count) || offset + count > size) {
+      throw new DfsError(
+        "DFS_ERR_RANGE",
+        `range offset=${offset} length=${String(length)} is outside ${kind} ${id} of ${size} bytes`,
+        { details: { size } },
+      );
+    }
+    if (count === 0) return { size, body: Readable.from([], { objectMode: false }) };
+    const start = header + offset;
+    const body = handle.createReadStream({
+      start,
+      end: start + count - 1,
+      highWaterMark: READ_HIGH_WATER_MARK,
+      autoClose: true,
+    });
+    handedOver = true;
+    return { size, body };
+  } finally {
+    if (!handedOver) await handle.close();
+  }
+}
+
+/**
+ * Re-hashes a stored object into `scratch` (a reused buffer: hash.update consumes it at once).
+ * A chunk must hash to its id; a manifest's body to the checksum in its header.
+ */
+export async function verifyObject(
+  path: string,
+  kind: ObjectKind,
+  id: string,
+  scratch: Buffer,
+): Promise<boolean> {
+  const handle = await openObject(path, kind, id);
+  try {
+    let position = 0;
+    let expected = id;
+    if (kind === "manifest") {
+      const { bytesRead } = await handle.read(scratch, 0, MANIFEST_HEADER_BYTES, 0);
+      if (bytesRead < MANIFEST_HEADER_BYTES) return false;
+      expected = scratch.toString("hex", 0, MANIFEST_HEADER_BYTES);
+      position = MANIFEST_HEADER_BYTES;
+    }
+    const hash = createHash("sha256");
+    for (;;) {
+      const { bytesRead } = await handle.read(scratch, 0, scratch.length, position);
+      if (bytesRead === 0) break;
+      hash.update(scratch.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+    return hash.digest("hex") === expected;
+  } finally {
+    await handle.close();
+  }
+}
+
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}

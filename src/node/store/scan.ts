@@ -1,0 +1,70 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { isNotFound } from "./fsutil.ts";
+import { isObjectId } from "./paths.ts";
+
+const FANOUT_RE = /^[0-9a-f]{2}$/;
+
+/** Sorted fan-out directory names (`ab`) of a directory; anything else there is ignored. */
+async function fanoutDirs(dir: string): Promise<string[]> {
+  return (await readdirOrEmpty(dir)).filter((name) => FANOUT_RE.test(name)).sort();
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+/** Counts the objects under one kind's root and sums their body sizes (file size minus header). */
+export async function countObjects(root: string, header: number): Promise<{ count: number; bytes: number }> {
+  let count = 0;
+  let bytes = 0;
+  for (const ab of await fanoutDirs(root)) {
+    for (const cd of await fanoutDirs(join(root, ab))) {
+      const dir = join(root, ab, cd);
+      const ids = (await readdirOrEmpty(dir)).filter(isObjectId);
+      const sizes = await Promise.all(
+        ids.map((id) =>
+          stat(join(dir, id)).then(
+            (s) => (s.isFile() ? Math.max(0, s.size - header) : -1),
+            () => -1, // deleted while we counted
+          ),
+        ),
+      );
+      for (const size of sizes) {
+        if (size < 0) continue;
+        count++;
+        bytes += size;
+      }
+    }
+  }
+  return { count, bytes };
+}
+
+/**
+ * Ids under a kind's root in ascending order, strictly after `after`, at most `max`. The fan-out
+ * directories are the ids' first characters, so whole directories before `after` are skipped
+ * unread, and the walk stops as soon as it has enough.
+ */
+export async function listIds(root: string, after: string, max: number): Promise<string[]> {
+  const out: string[] = [];
+  const afterAb = after.slice(0, 2);
+  const afterCd = after.slice(2, 4);
+  for (const ab of await fanoutDirs(root)) {
+    if (ab < afterAb) continue;
+    for (const cd of await fanoutDirs(join(root, ab))) {
+      if (ab === afterAb && cd < afterCd) continue;
+      const ids = (await readdirOrEmpty(join(root, ab, cd))).filter((id) => isObjectId(id) && id > after);
+      ids.sort();
+      for (const id of ids) {
+        out.push(id);
+        if (out.length >= max) return out;
+      }
+    }
+  }
+  return out;
+}

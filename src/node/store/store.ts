@@ -1,0 +1,319 @@
+/*
+ * The storage node's object store on disk. Layout under the data dir:
+ *
+ *   node-id                this node's id: 32 lowercase hex chars, random, created once (temp file,
+ *                          fsync, link into place) and kept across restarts.
+ *   chunks/ab/cd/<id>      a chunk: its bytes, id = SHA-256 hex of them (ab = id[0..2], cd = id[2..4]).
+ *   manifests/ab/cd/<id>   a manifest: a 32-byte raw SHA-256 of the body, then the body. The id is the
+ *                          gateway's; the header lets the node scrub it without keys. Sizes are body sizes.
+ *   tmp/                   writes in progress; emptied on open, so a crash never leaves a partial object.
+ *   quarantine/<kind>-<id> copies that failed verification, moved aside for inspection.
+ *
+ * A write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
+ * fdatasync (fsync on) -> rename into chunks/ or manifests/ -> fsync of the directory (fsync on).
+ * Only then does commit() resolve: an object is either absent or whole and verified.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, stat, statfs, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { DfsError, toDfsError } from "../../errors.ts";
+import type { ListPage, ObjectKind } from "../../transport/api.ts";
+import { closeFd, fsyncDir, isNotFound, KeyedMutex, openFd, writeFd } from "./fsutil.ts";
+import { loadOrCreateNodeId } from "./node-id.ts";
+import { assertKind, assertObjectId, headerBytes, Layout, MANIFEST_HEADER_BYTES } from "./paths.ts";
+import { openReader, verifyObject } from "./reader.ts";
+import { countObjects, listIds } from "./scan.ts";
+import type { ObjectWriter, StoreOptions, StoreStats } from "./types.ts";
+import { StoreWriter } from "./writer.ts";
+
+const DEFAULT_LIST_LIMIT = 1000;
+const MAX_LIST_LIMIT = 10_000;
+const VERIFY_BUFFER_BYTES = 256 * 1024;
+
+export class ChunkStore {
+  readonly nodeId: string;
+  readonly dataDir: string;
+  readonly #options: Readonly<StoreOptions>;
+  readonly #layout: Layout;
+  readonly #locks = new KeyedMutex();
+  readonly #counts: Record<ObjectKind, number>;
+  #storedBytes: number;
+  /** Declared sizes of writes in progress: promised space, not yet on the disk. */
+  #pendingBytes = 0;
+  readonly #writers = new Set<StoreWriter>();
+  /** Fan-out directories known to exist (the store never removes them). */
+  readonly #knownDirs = new Set<string>();
+  /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
+  readonly #scratch: Buffer[] = [];
+  #seq = 0;
+  #closed = false;
+  readonly #tmpPrefix = `${process.pid}.${randomBytes(4).toString("hex")}`;
+
+  private constructor(
+    options: StoreOptions,
+    layout: Layout,
+    nodeId: string,
+    counts: Record<ObjectKind, number>,
+    storedBytes: number,
+  ) {
+    this.#options = Object.freeze({ ...options });
+    this.#layout = layout;
+    this.dataDir = options.dataDir;
+    this.nodeId = nodeId;
+    this.#counts = counts;
+    this.#storedBytes = storedBytes;
+  }
+
+  /** Creates the layout, empties tmp/, loads or creates the node id, counts what is stored. */
+  static async open(options: StoreOptions): Promise<ChunkStore> {
+    const layout = new Layout(options.dataDir);
+    for (const dir of [layout.root("chunk"), layout.root("manifest"), layout.tmp, layout.quarantine]) {
+      await mkdir(dir, { recursive: true });
+    }
+    // Whatever is in tmp/ was being written when the last process stopped: none of it was acked.
+    for (const name of await readdir(layout.tmp)) {
+      await rm(join(layout.tmp, name), { recursive: true, force: true });
+    }
+    const nodeId = await loadOrCreateNodeId(layout.nodeIdFile, layout.tmp);
+    const chunks = await countObjects(layout.root("chunk"), 0);
+    const manifests = await countObjects(layout.root("manifest"), MANIFEST_HEADER_BYTES);
+    const counts = { chunk: chunks.count, manifest: manifests.count };
+    return new ChunkStore(options, layout, nodeId, counts, chunks.bytes + manifests.bytes);
+  }
+
+  /**
+   * Starts a write after checking the id, the size limit and the free space. A manifest needs
+   * `checksum` (SHA-256 hex of its bytes); a chunk's checksum, if given, must be its id.
+   * Writing an object that exists is allowed: it is verified again and replaces the old file.
+   */
+  async createWriter(kind: ObjectKind, id: string, size: number, checksum?: string): Promise<ObjectWriter> {
+    this.#assertOpen();
+    assertKind(kind);
+    assertObjectId(id);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new DfsError("DFS_ERR_BAD_REQUEST", `size must be a non-negative integer, got ${size}`);
+    }
+    let expectedHash = id;
+    if (kind === "manifest") {
+      assertObjectId(checksum, "a manifest's checksum");
+      expectedHash = checksum;
+    } else if (checksum !== undefined && checksum !== id) {
+      throw new DfsError("DFS_ERR_BAD_REQUEST", "a chunk's checksum, when given, must equal its id");
+    }
+    if (size > this.#options.maxObjectBytes) {
+      throw new DfsError(
+        "DFS_ERR_TOO_LARGE",
+        `object of ${size} bytes exceeds the limit of ${this.#options.maxObjectBytes}`,
+        { details: { maxObjectBytes: this.#options.maxObjectBytes } },
+      );
+    }
+    // Promise the space before the first await, so concurrent writes cannot both take the last of it.
+    this.#checkCapacity(size);
+    this.#pendingBytes += size;
+    const tmpPath = join(this.#layout.tmp, `${kind}-${id}-${this.#tmpPrefix}.${++this.#seq}`);
+    let fd: number | undefined;
+    try {
+      await this.#checkDisk(size);
+      fd = await openFd(tmpPath, "wx", 0o640);
+      if (kind === "manifest") await writeFd(fd, Buffer.from(expectedHash, "hex"));
+      const writer: StoreWriter = new StoreWriter({
+        kind,
+        id,
+        size,
+        expectedHash,
+        tmpPath,
+        fd,
+        fsync: this.#options.fsync,
+        publish: (path) => this.#publish(kind, id, path, size),
+        settle: () => {
+          this.#pendingBytes -= size;
+          this.#writers.delete(writer);
+        },
+      });
+      this.#writers.add(writer);
+      return writer;
+    } catch (err) {
+      this.#pendingBytes -= size;
+      if (fd !== undefined) await closeFd(fd).catch(() => {});
+      await rm(tmpPath, { force: true });
+      throw toDfsError(err);
+    }
+  }
+
+  async has(kind: ObjectKind, id: string): Promise<boolean> {
+    return (await this.size(kind, id)) !== undefined;
+  }
+
+  /** Body size, or undefined when absent. */
+  async size(kind: ObjectKind, id: string): Promise<number | undefined> {
+    const path = this.#pathOf(kind, id);
+    try {
+      return Math.max(0, (await stat(path)).size - headerBytes(kind));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Streams [offset, offset+length) of the body; length defaults to the rest. */
+  async createReader(
+    kind: ObjectKind,
+    id: string,
+    offset = 0,
+    length?: number,
+  ): Promise<{ size: number; body: Readable }> {
+    const path = this.#pathOf(kind, id);
+    return openReader(path, kind, id, headerBytes(kind), offset, length);
+  }
+
+  /** Resolves true when something was deleted, false when it was not there. */
+  async delete(kind: ObjectKind, id: string): Promise<boolean> {
+    const path = this.#pathOf(kind, id);
+    return this.#locks.run(path, async () => {
+      const size = await this.size(kind, id);
+      if (size === undefined) return false;
+      try {
+        await unlink(path);
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+      this.#forget(kind, size);
+      return true;
+    });
+  }
+
+  /** Moves a corrupt object to quarantine/ (replacing an older copy there). False when absent. */
+  async quarantine(kind: ObjectKind, id: string): Promise<boolean> {
+    const path = this.#pathOf(kind, id);
+    return this.#locks.run(path, async () => {
+      const size = await this.size(kind, id);
+      if (size === undefined) return false;
+      await rename(path, this.#layout.quarantinePathOf(kind, id));
+      this.#forget(kind, size);
+      return true;
+    });
+  }
+
+  /** Ids in ascending order strictly after `after`, at most `limit` (default 1000, cap 10000). */
+  async list(kind: ObjectKind, after?: string, limit = DEFAULT_LIST_LIMIT): Promise<ListPage> {
+    assertKind(kind);
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new DfsError("DFS_ERR_BAD_REQUEST", `list limit must be a positive integer, got ${limit}`);
+    }
+    const max = Math.min(limit, MAX_LIST_LIMIT);
+    // One more than asked tells whether another page exists.
+    const ids = await listIds(this.#layout.root(kind), after ?? "", max + 1);
+    if (ids.length <= max) return { ids };
+    ids.length = max;
+    return { ids, next: ids[max - 1]! };
+  }
+
+  /** Re-hashes a stored object: true when it matches its id (chunk) or checksum (manifest). */
+  async verify(kind: ObjectKind, id: string): Promise<boolean> {
+    const path = this.#pathOf(kind, id);
+    const scratch = this.#scratch.pop() ?? Buffer.allocUnsafeSlow(VERIFY_BUFFER_BYTES);
+    try {
+      return await verifyObject(path, kind, id, scratch);
+    } finally {
+      this.#scratch.push(scratch);
+    }
+  }
+
+  /**
+   * freeBytes = min(disk available − reserve, capacity − stored when a capacity is set), never
+   * negative. capacityBytes is the configured capacity, or the disk's size when none is set.
+   */
+  async stats(): Promise<StoreStats> {
+    const disk = await this.#disk();
+    const { capacityBytes, reserveBytes } = this.#options;
+    let freeBytes = disk.available - reserveBytes;
+    if (capacityBytes > 0) freeBytes = Math.min(freeBytes, capacityBytes - this.#storedBytes);
+    return {
+      capacityBytes: capacityBytes > 0 ? capacityBytes : disk.total,
+      freeBytes: Math.max(0, freeBytes),
+      chunkCount: this.#counts.chunk,
+      manifestCount: this.#counts.manifest,
+      storedBytes: this.#storedBytes,
+    };
+  }
+
+  /** Refuses new writes and drops the ones still open (their temp files go). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#writers].map((w) => w.abort(new DfsError("DFS_ERR_SHUTTING_DOWN"))));
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new DfsError("DFS_ERR_SHUTTING_DOWN", "the store is closed");
+  }
+
+  #pathOf(kind: ObjectKind, id: string): string {
+    assertKind(kind);
+    assertObjectId(id);
+    return this.#layout.pathOf(kind, id);
+  }
+
+  async #disk(): Promise<{ available: number; total: number }> {
+    const s = await statfs(this.dataDir);
+    return { available: s.bavail * s.bsize, total: s.blocks * s.bsize };
+  }
+
+  /** Space promised to writes in progress counts as used, so concurrent writes cannot overbook. */
+  #checkCapacity(size: number): void {
+    const { capacityBytes } = this.#options;
+    if (capacityBytes > 0 && this.#storedBytes + this.#pendingBytes + size > capacityBytes) {
+      throw new DfsError(
+        "DFS_ERR_DISK_FULL",
+        `capacity of ${capacityBytes} bytes reached: ${this.#storedBytes} stored, ` +
+          `${this.#pendingBytes} promised to writes in progress, ${size} requested`,
+      );
+    }
+  }
+
+  /** Called with `size` already counted in #pendingBytes. */
+  async #checkDisk(size: number): Promise<void> {
+    const { reserveBytes } = this.#options;
+    const { available } = await this.#disk();
+    if (available - this.#pendingBytes < reserveBytes) {
+      throw new DfsError(
+        "DFS_ERR_DISK_FULL",
+        `not enough free space for ${size} bytes: ${available} available on disk, ` +
+          `${this.#pendingBytes - size} promised to other writes in progress, ${reserveBytes} kept in reserve`,
+      );
+    }
+  }
+
+  /** Renames a verified temp file into place and keeps the counters exact when it replaces one. */
+  async #publish(kind: ObjectKind, id: string, tmpPath: string, size: number): Promise<void> {
+    const path = this.#layout.pathOf(kind, id);
+    await this.#ensureDir(kind, id);
+    await this.#locks.run(path, async () => {
+      const before = await this.size(kind, id);
+      await rename(tmpPath, path);
+      if (before === undefined) this.#counts[kind]++;
+      this.#storedBytes += size - (before ?? 0);
+    });
+    if (this.#options.fsync) await fsyncDir(dirname(path));
+  }
+
+  async #ensureDir(kind: ObjectKind, id: string): Promise<void> {
+    const dir = this.#layout.dirOf(kind, id);
+    if (this.#knownDirs.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    // A new directory's own entry must reach the disk too, up to the first one that existed.
+    if (created !== undefined && this.#options.fsync) {
+      for (let d = dir; ; d = dirname(d)) {
+        await fsyncDir(dirname(d));
+        if (d === created || d === this.#layout.root(kind)) break;
+      }
+    }
+    this.#knownDirs.add(dir);
+  }
+
+  #forget(kind: ObjectKind, size: number): void {
+    this.#counts[kind]--;
+    this.#storedBytes -= size;
+  }
+}

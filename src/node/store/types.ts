@@ -1,0 +1,35 @@
+import type { Writable } from "node:stream";
+
+export interface StoreOptions {
+  dataDir: string;
+  /** fsync each object and its directory before a commit resolves (what makes an ack durable). */
+  fsync: boolean;
+  /** Disk space never given to objects, so the machine and its logs keep room to breathe. */
+  reserveBytes: number;
+  /** Bytes offered to the cluster; 0 means the disk's size. */
+  capacityBytes: number;
+  maxObjectBytes: number;
+}
+
+export interface StoreStats {
+  capacityBytes: number;
+  freeBytes: number;
+  chunkCount: number;
+  manifestCount: number;
+  storedBytes: number;
+}
+
+/**
+ * One object being written. Pieces go in with write() (false => wait for 'drain'); end() or
+ * commit() finishes it. Failures (TOO_LARGE, DISK_FULL, ...) are reported by commit()'s rejection
+ * and as 'error' events; a listener is not required.
+ */
+export interface ObjectWriter extends Writable {
+  /**
+   * Ends the stream, verifies size and hash, syncs and renames. Resolves once the object is
+   * visible (and durable when fsync is on). Rejects with a DfsError; nothing is visible then.
+   */
+  commit(): Promise<void>;
+  /** Drops the write and its temp file. Idempotent; safe after a failed commit; a no-op after a good one. */
+  abort(reason?: Error): Promise<void>;
+}

@@ -1,0 +1,219 @@
+import { createHash, type Hash } from "node:crypto";
+import { close, fdatasync, write, writev } from "node:fs";
+import { Writable } from "node:stream";
+import { DfsError, toDfsError } from "../../errors.ts";
+import type { ObjectKind } from "../../transport/api.ts";
+import { unlinkQuietly } from "./fsutil.ts";
+import type { ObjectWriter } from "./types.ts";
+
+/**
+ * Pieces queued before write() says "wait": a few socket reads, so the disk write of one piece
+ * overlaps the hashing and arrival of the next, and _writev hands several to one syscall.
+ */
+const WRITER_HIGH_WATER_MARK = 1024 * 1024;
+
+export interface WriterPlan {
+  kind: ObjectKind;
+  id: string;
+  size: number;
+  /** Hex SHA-256 the body must have: the id of a chunk, the checksum of a manifest. */
+  expectedHash: string;
+  tmpPath: string;
+  /** Open for writing, positioned after any header. The writer owns it from now on. */
+  fd: number;
+  fsync: boolean;
+  /** Renames the verified temp file into place (and keeps the store's counters). */
+  publish(tmpPath: string): Promise<void>;
+  /** Called exactly once when the writer is done, committed or not. */
+  settle(): void;
+}
+
+/**
+ * Streams one object into its temp file, hashing each piece as it arrives (the one hash pass
+ * over these bytes). Pieces are written as they are given: no copies, no buffering of the whole.
+ * end() runs the commit (_final): size check, hash check, fdatasync, rename. Any failure destroys
+ * the stream, and _destroy closes the file and removes it, so nothing partial is ever visible.
+ */
+export class StoreWriter extends Writable implements ObjectWriter {
+  readonly #plan: WriterPlan;
+  readonly #hash: Hash = createHash("sha256");
+  #fd: number;
+  #received = 0;
+  #committed = false;
+  #failure: Error | undefined;
+  /** A file operation is running on #fd; closing the fd under it could hit a reused descriptor. */
+  #busy = false;
+  #whenIdle: (() => void) | undefined;
+  #commit: Promise<void> | undefined;
+  #settled = false;
+
+  constructor(plan: WriterPlan) {
+    super({ highWaterMark: WRITER_HIGH_WATER_MARK, decodeStrings: true });
+    this.#plan = plan;
+    this.#fd = plan.fd;
+    // Failures surface through commit(); a stray 'error' with no listener must not end the process.
+    this.on("error", () => {});
+  }
+
+  get bytesReceived(): number {
+    return this.#received;
+  }
+
+  override _write(piece: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.#accept(piece.length, callback)) return;
+    this.#hash.update(piece);
+    this.#busy = true;
+    writeAll(this.#fd, [piece], piece.length, (err) => this.#opDone(err, callback));
+  }
+
+  override _writev(
+    pieces: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    let total = 0;
+    for (const p of pieces) total += p.chunk.length;
+    if (!this.#accept(total, callback)) return;
+    const buffers = pieces.map((p) => p.chunk);
+    for (const b of buffers) this.#hash.update(b);
+    this.#busy = true;
+    writeAll(this.#fd, buffers, total, (err) => this.#opDone(err, callback));
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#busy = true;
+    this.#finish().then(
+      () => this.#opDone(null, callback),
+      (err: unknown) => this.#opDone(err as Error, callback),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (error) this.#failure ??= error;
+    this.#idle()
+      .then(() => this.#cleanup())
+      .then(
+        () => callback(error),
+        (err: unknown) => callback(error ?? (err as Error)),
+      );
+  }
+
+  commit(): Promise<void> {
+    this.#commit ??= this.#awaitCommit();
+    return this.#commit;
+  }
+
+  async abort(reason?: Error): Promise<void> {
+    if (!this.destroyed) {
+      this.#failure ??= reason ?? new DfsError("DFS_ERR_CANCELLED", "write aborted");
+      // No error argument: the reason is kept for commit(), not emitted as an 'error' event.
+      this.destroy();
+    }
+    await this.#closed();
+  }
+
+  async #awaitCommit(): Promise<void> {
+    if (!this.writableEnded && !this.destroyed) this.end();
+    await this.#closed();
+    if (!this.#committed) {
+      throw toDfsError(this.#failure ?? new DfsError("DFS_ERR_CANCELLED", "write aborted"));
+    }
+  }
+
+  /** Resolves once the stream is closed: committed, or failed and cleaned up. */
+  #closed(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.once("close", () => resolve()));
+  }
+
+  #accept(n: number, callback: (error?: Error | null) => void): boolean {
+    if (this.#received + n > this.#plan.size) {
+      callback(
+        new DfsError("DFS_ERR_TOO_LARGE", `more bytes than the declared size of ${this.#plan.size}`, {
+          details: { size: this.#plan.size },
+        }),
+      );
+      return false;
+    }
+    this.#received += n;
+    return true;
+  }
+
+  async #finish(): Promise<void> {
+    const plan = this.#plan;
+    if (this.#received !== plan.size) {
+      throw new DfsError(
+        "DFS_ERR_BAD_REQUEST",
+        `object ended after ${this.#received} of its declared ${plan.size} bytes`,
+      );
+    }
+    const digest = this.#hash.digest("hex");
+    if (digest !== plan.expectedHash) {
+      const against = plan.kind === "chunk" ? "its id" : "its checksum";
+      throw new DfsError("DFS_ERR_HASH_MISMATCH", `${plan.kind} ${plan.id}: bytes do not match ${against}`);
+    }
+    // fdatasync is enough: it flushes the data and the size, the metadata needed to read it back.
+    if (plan.fsync) await call((cb) => fdatasync(this.#fd, cb));
+    const fd = this.#fd;
+    this.#fd = -1;
+    await call((cb) => close(fd, cb));
+    if (this.destroyed) throw this.#failure ?? new DfsError("DFS_ERR_CANCELLED", "write aborted");
+    await plan.publish(plan.tmpPath);
+    this.#committed = true;
+  }
+
+  #opDone(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#busy = false;
+    const waiter = this.#whenIdle;
+    this.#whenIdle = undefined;
+    waiter?.();
+    callback(err ? toDfsError(err) : null);
+  }
+
+  #idle(): Promise<void> {
+    if (!this.#busy) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#whenIdle = resolve;
+    });
+  }
+
+  async #cleanup(): Promise<void> {
+    try {
+      if (this.#fd >= 0) {
+        const fd = this.#fd;
+        this.#fd = -1;
+        await call((cb) => close(fd, cb));
+      }
+      if (!this.#committed) await unlinkQuietly(this.#plan.tmpPath);
+    } finally {
+      if (!this.#settled) {
+        this.#settled = true;
+        this.#plan.settle();
+      }
+    }
+  }
+}
+
+/** Writes every byte of `buffers`, continuing after short writes (rare, but legal, near a full disk). */
+function writeAll(fd: number, buffers: Buffer[], total: number, done: (err: Error | null) => void): void {
+  const onWritten = (err: Error | null, written: number) => {
+    if (err) return done(err);
+    if (written === total) return done(null);
+    const rest = skipBytes(buffers, written);
+    writeAll(fd, rest, total - written, done);
+  };
+  if (buffers.length === 1) write(fd, buffers[0]!, 0, total, null, onWritten);
+  else writev(fd, buffers, null, onWritten);
+}
+
+function skipBytes(buffers: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  let skip = n;
+  while (i < buffers.length && skip >= buffers[i]!.length) skip -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (skip > 0 && rest[0]) rest[0] = rest[0].subarray(skip);
+  return rest;
+}
+
+function call(fn: (cb: (err: Error | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+}
