@@ -1,0 +1,112 @@
+import { join } from "node:path";
+import { NodeClient } from "../../src/transport/index.ts";
+import type { BenchCase } from "../lib/measure.ts";
+import { runPool } from "../lib/measure.ts";
+import { PIECE_BYTES } from "../lib/options.ts";
+import { type Child, startChild } from "../lib/procs.ts";
+import { Chunks } from "./chunks.ts";
+
+/**
+ * Our figures: three real `dfs node` processes (fsync on, the default) and one NodeClient in this
+ * process with `inflight` requests at a time. Every PUT run writes chunks the node does not hold
+ * (ids computed before the clock starts) and deletes them afterwards, unmeasured. Measured runs
+ * rewrite the warm-up's ids unless `freshIds`: deleting keeps the directories, so the measured
+ * cost is that of a node whose chunks/ab/cd/ directories exist, not of a brand-new one.
+ */
+export interface NodeCases {
+  put1: BenchCase;
+  put3: BenchCase;
+  get1: BenchCase;
+  close(): Promise<void>;
+}
+
+type Target = { role: string; pid: number; address: string };
+
+const SECRET = "bench-cluster-secret-0123456789";
+const SALT = { put1: 1, put3: 3, get1: 7 };
+
+export interface NodeCaseOptions {
+  inflight: number;
+  freshIds: boolean;
+  nodeFlags: string[];
+}
+
+export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<NodeCases> {
+  const { inflight, nodeFlags } = o;
+  const start = (name: string): Promise<Child> =>
+    startChild({
+      name: `node-${name}`,
+      args: ["src/cli/main.ts", "node", "--listen", "127.0.0.1:0", "--data", join(root, `node-${name}`)],
+      env: { DFS_CLUSTER_SECRET: SECRET },
+      nodeFlags,
+      isReady: (line) => line.msg === "node listening",
+    });
+  const [a, b, c] = await Promise.all([start("A"), start("B"), start("C")]);
+  const client = new NodeClient({ secret: Buffer.from(SECRET) });
+  const chunks = new Chunks(PIECE_BYTES, inflight);
+
+  const putCase = (key: string, label: string, salt: number, targets: Target[]): BenchCase => {
+    const [first, ...forward] = targets.map((t) => t.address) as [string, ...string[]];
+    let ids: string[] = [];
+    let run = 0;
+    return {
+      key,
+      label,
+      roles: Object.fromEntries([["client", process.pid], ...targets.map((t) => [t.role, t.pid])]),
+      async prepare(bytes, r) {
+        run = o.freshIds ? r : 0;
+        ids = chunks.ids(salt, run, bytes / PIECE_BYTES);
+      },
+      run: () =>
+        runPool(ids.length, inflight, async (i, w) => {
+          const result = await client.put(first, ids[i]!, chunks.chunk(w, salt, run, i), PIECE_BYTES, {
+            forward,
+          });
+          if (result.stored.length !== targets.length || result.failed.length > 0) {
+            throw new Error(
+              `PUT ${ids[i]}: stored on ${result.stored.join(",")}, failed ${JSON.stringify(result.failed)}`,
+            );
+          }
+        }),
+      async reset() {
+        const all = targets.flatMap((t) => ids.map((id) => [t.address, id] as const));
+        await runPool(all.length, 16, async (i) => {
+          const [addr, id] = all[i]!;
+          // Each run must really write again: a chunk that was not there means the PUT did not store it.
+          if (!(await client.delete(addr, id))) throw new Error(`${addr} did not hold ${id} after the PUT`);
+        });
+      },
+    };
+  };
+
+  let getId: string | undefined;
+  const get1: BenchCase = {
+    key: "node-get-1",
+    label: "GET cached 1 MiB <- 1 node",
+    roles: { client: process.pid, A: a!.pid },
+    async prepare() {
+      if (getId !== undefined) return;
+      const id = chunks.ids(SALT.get1, 0, 1)[0]!;
+      await client.put(a!.address, id, chunks.chunk(0, SALT.get1, 0, 0), PIECE_BYTES);
+      getId = id;
+    },
+    run: (bytes) =>
+      runPool(bytes / PIECE_BYTES, inflight, async () => {
+        const { body } = await client.get(a!.address, getId!);
+        let got = 0;
+        for await (const piece of body) got += (piece as Buffer).length;
+        if (got !== PIECE_BYTES) throw new Error(`GET ${getId}: ${got} bytes, expected ${PIECE_BYTES}`);
+      }),
+  };
+
+  return {
+    put1: putCase("node-put-1", "PUT 1 MiB -> 1 node", SALT.put1, [{ role: "A", ...a! }]),
+    put3: putCase("node-put-3", "PUT 1 MiB -> chain of 3", SALT.put3, [
+      { role: "A", ...a! },
+      { role: "B", ...b! },
+      { role: "C", ...c! },
+    ]),
+    get1,
+    close: () => client.close(),
+  };
+}
