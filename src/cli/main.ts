@@ -6,6 +6,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   node: async () => (await import("./commands/node.ts")).nodeCommand,
   gateway: async () => (await import("./commands/gateway.ts")).gatewayCommand,
   nodes: async () => (await import("./commands/nodes.ts")).nodesCommand,
+  put: async () => (await import("./commands/put.ts")).putCommand,
+  get: async () => (await import("./commands/get.ts")).getCommand,
+  stat: async () => (await import("./commands/stat.ts")).statCommand,
+  rm: async () => (await import("./commands/rm.ts")).rmCommand,
+  status: async () => (await import("./commands/status.ts")).statusCommand,
 };
 
 function usage(): string {

@@ -1,11 +1,12 @@
 export {
   type FlagValues,
   type GatewayConfig,
+  loadClientConfig,
   loadGatewayConfig,
   loadNodeConfig,
   type NodeConfig,
   type Sources,
 } from "./load.ts";
-export type { GatewaySettings, NodeSettings, RegistryConfig } from "./schema.ts";
-export { SETTINGS, type Setting, settingsFor } from "./settings.ts";
+export type { ClientSettings, GatewaySettings, NodeSettings, RegistryConfig } from "./schema.ts";
+export { clientSettings, SETTINGS, type Setting, settingsFor } from "./settings.ts";
 export { formatHostPort, type HostPort, parseBytes, parseHostPort } from "./units.ts";

@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { DfsError } from "../errors.ts";
 import {
+  ClientSchema,
+  type ClientSettings,
   ClusterSchema,
   FileSchema,
   GatewaySchema,
@@ -11,7 +13,7 @@ import {
   type RegistryConfig,
   RegistrySchema,
 } from "./schema.ts";
-import { SETTINGS, type Setting, settingsFor } from "./settings.ts";
+import { clientSettings, SETTINGS, type Setting, settingsFor } from "./settings.ts";
 import { type HostPort, parseHostPort } from "./units.ts";
 
 export type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
@@ -202,4 +204,11 @@ export function loadRegistryConfig(sources: Sources): RegistryConfig {
     );
   }
   return registry;
+}
+
+/** Settings of the client commands: the gateway's URL and an optional API key. */
+export function loadClientConfig(sources: Sources): ClientSettings {
+  const file = sources.file ?? sources.env?.DFS_CONFIG;
+  const tree = overlay(readFileTree(file), clientSettings(), sources);
+  return Object.freeze(parseSection(ClientSchema, tree.client, "client"));
 }

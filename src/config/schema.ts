@@ -87,6 +87,15 @@ export const GatewaySchema = z
     path: ["writeQuorum"],
   });
 
+export const ClientSchema = z
+  .object({
+    gateway: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "http://127.0.0.1:8080"' })
+      .default("http://127.0.0.1:8080"),
+    apiKey: z.string().min(1).optional(),
+  })
+  .strict();
+
 /** The whole of config.json; every section optional, each command reads the ones it needs. */
 export const FileSchema = z
   .object({
@@ -95,10 +104,12 @@ export const FileSchema = z
     node: z.record(z.string(), z.unknown()).optional(),
     gateway: z.record(z.string(), z.unknown()).optional(),
     dev: z.record(z.string(), z.unknown()).optional(),
+    client: ClientSchema.optional(),
   })
   .strict();
 
 export type RegistryConfig = z.output<typeof RegistrySchema>;
 export type NodeSettings = z.output<typeof NodeSchema>;
 export type GatewaySettings = z.output<typeof GatewaySchema>;
+export type ClientSettings = z.output<typeof ClientSchema>;
 export type ClusterSettings = z.output<typeof ClusterSchema>;

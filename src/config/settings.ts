@@ -40,7 +40,13 @@ export const SETTINGS: readonly Setting[] = [
   s(["node", "reserveBytes"], "DFS_RESERVE", "reserve", "string", "free space kept in reserve"),
   s(["node", "maxObjectBytes"], "DFS_MAX_OBJECT", "max-object", "string", "largest object accepted"),
   s(["node", "fsync"], "DFS_FSYNC", "fsync", "bool", "fsync every write (default true)"),
-  s(["node", "frameTimeoutMs"], "DFS_FRAME_TIMEOUT_MS", "frame-timeout-ms", "int", "close peers stalled mid-frame"),
+  s(
+    ["node", "frameTimeoutMs"],
+    "DFS_FRAME_TIMEOUT_MS",
+    "frame-timeout-ms",
+    "int",
+    "close peers stalled mid-frame",
+  ),
   s(["gateway", "listen"], "DFS_GATEWAY_LISTEN", "listen", "string", "host:port to listen on"),
   s(["gateway", "chunkBytes"], "DFS_CHUNK_SIZE", "chunk-size", "string", "chunk size"),
   s(["gateway", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R"),
@@ -55,7 +61,14 @@ export const SETTINGS: readonly Setting[] = [
   ),
   s(["gateway", "apiKeys"], "DFS_API_KEYS", "api-keys", "list", "Bearer keys for writes, comma separated"),
   s(["gateway", "protectReads"], "DFS_PROTECT_READS", "protect-reads", "bool", "require a key for reads too"),
+  s(["client", "gateway"], "DFS_GATEWAY", "gateway", "string", "gateway URL for client commands"),
+  s(["client", "apiKey"], "DFS_API_KEY", "api-key", "string", "API key (Bearer) for client commands"),
 ];
+
+/** The settings of the client commands (put, get, stat, rm, status). */
+export function clientSettings(): Setting[] {
+  return SETTINGS.filter((x) => x.path[0] === "client");
+}
 
 /** The settings a command accepts: its own section plus the shared ones. */
 export function settingsFor(section: "node" | "gateway"): Setting[] {

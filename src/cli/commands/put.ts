@@ -1,0 +1,31 @@
+import { stat } from "node:fs/promises";
+import { CLIENT_OPTIONS_HELP, clientArgs } from "../client/common.ts";
+import { type Command, EXIT_OK, EXIT_USAGE } from "../command.ts";
+import { Progress } from "../progress.ts";
+
+export const putCommand: Command = {
+  summary: "upload files; prints each file's hash",
+  usage: [
+    "usage: dfs put FILE... [--json] [options]",
+    "",
+    "Uploads each file (streamed; a progress bar on a terminal) and prints `<hash>  <file>`, as",
+    "sha256sum does. --json prints the gateway's answer for each file instead.",
+    "",
+    "options:",
+    CLIENT_OPTIONS_HELP,
+  ].join("\n"),
+  async run(argv) {
+    const { client, values, positionals } = clientArgs(argv);
+    if (positionals.length === 0) {
+      process.stderr.write("dfs put: name at least one file\n");
+      return EXIT_USAGE;
+    }
+    for (const path of positionals) {
+      const progress = new Progress(path, (await stat(path)).size);
+      const result = await client.upload(path, (n) => progress.add(n));
+      progress.finish();
+      process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${result.hash}  ${path}\n`);
+    }
+    return EXIT_OK;
+  },
+};
