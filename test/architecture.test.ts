@@ -15,8 +15,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   crypto: ["errors.ts"],
   placement: ["errors.ts"],
   registry: ["errors.ts", "config", "logger.ts"],
-  node: ["errors.ts", "protocol", "transport", "config", "logger.ts", "registry"],
+  node: ["errors.ts", "protocol", "transport", "config", "logger.ts", "registry", "placement"],
   gateway: ["errors.ts", "transport", "crypto", "placement", "registry", "config", "logger.ts", "protocol"],
+  dev: ["errors.ts", "config"],
   cli: ["*"],
 };
 

@@ -1,0 +1,136 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
+import { DfsError } from "../errors.ts";
+import { openChunk, sealChunk } from "./chunk.ts";
+import {
+  isHex64,
+  MANIFEST_FORMAT,
+  MANIFEST_MAX_BYTES,
+  MANIFEST_OVERHEAD,
+  NONCE_BYTES,
+  TAG_BYTES,
+} from "./format.ts";
+import { gcmInto } from "./gcm.ts";
+import { KeyRing } from "./keys.ts";
+import { type Manifest, manifestJson, manifestProblem } from "./manifest.ts";
+
+export interface SealedChunk {
+  /** The bytes to store: format byte, ciphertext, GCM tag (format.ts). */
+  ciphertext: Buffer;
+  /** sha256 hex of the plaintext: goes into the manifest, needed to open the chunk. */
+  plainHash: string;
+  /** sha256 hex of `ciphertext`: the id nodes store and verify the chunk under. */
+  chunkId: string;
+}
+
+/**
+ * The gateway's cipher: seals chunks and manifests under keys derived from the cluster key
+ * (keys.ts says how, format.ts what the bytes look like). Storage nodes never hold one: they see
+ * chunk ids and sealed bytes only. Stateless after construction; safe to share.
+ */
+export class ChunkCipher {
+  readonly #keys: KeyRing;
+
+  /** `clusterKey`: 32 bytes, else DFS_ERR_CONFIG. */
+  constructor(clusterKey: Buffer) {
+    this.#keys = new KeyRing(clusterKey);
+  }
+
+  /**
+   * Convergent-with-secret encryption: equal plaintexts give equal ciphertexts (so storage
+   * de-duplicates), unreadable and untestable without the cluster key. The plaintext is read, never
+   * kept: the caller may reuse its buffer as soon as this returns.
+   */
+  seal(plaintext: Buffer): SealedChunk {
+    const plainHash = createHash("sha256").update(plaintext).digest();
+    const { ciphertext, chunkId } = sealChunk(this.#keys.chunkKey(plainHash), plaintext);
+    return { ciphertext, plainHash: plainHash.toString("hex"), chunkId };
+  }
+
+  /**
+   * The plaintext of a sealed chunk, authenticated and checked against `plainHash`. Tampering, the
+   * wrong cluster key or the wrong hash: DFS_ERR_CORRUPT. A malformed hash: DFS_ERR_INVALID_HASH.
+   */
+  open(ciphertext: Buffer, plainHash: string): Buffer {
+    const raw = hashBytes(plainHash);
+    return openChunk(this.#keys.chunkKey(raw), ciphertext, raw);
+  }
+
+  /**
+   * The id a file's manifest is stored under: HMAC-SHA256 of the file's sha256 under a key derived
+   * from the cluster key, so a node cannot tell which known sha256 it holds. 64 lowercase hex.
+   */
+  manifestId(fileHash: string): string {
+    return this.#keys.manifestId(hashBytes(fileHash));
+  }
+
+  /**
+   * Encrypts and authenticates a manifest, bound to `manifest.hash` (its key and its additional data
+   * come from it). Deterministic: the same manifest gives the same bytes. A manifest that would not
+   * open again (wrong shape) is refused with DFS_ERR_INTERNAL; one too large with DFS_ERR_TOO_LARGE.
+   */
+  sealManifest(manifest: Manifest): Buffer {
+    const problem = manifestProblem(manifest);
+    if (problem) throw new DfsError("DFS_ERR_INTERNAL", `refusing to seal an invalid manifest: ${problem}`);
+    const body = Buffer.from(manifestJson(manifest));
+    if (body.length > MANIFEST_MAX_BYTES) {
+      throw new DfsError("DFS_ERR_TOO_LARGE", `a manifest is limited to ${MANIFEST_MAX_BYTES} bytes`);
+    }
+    const fileHash = hashBytes(manifest.hash);
+    const { key, nonceKey } = this.#keys.manifestKeys(fileHash);
+    const out = Buffer.allocUnsafe(body.length + MANIFEST_OVERHEAD);
+    out[0] = MANIFEST_FORMAT;
+    createHmac("sha256", nonceKey).update(body).digest().copy(out, 1, 0, NONCE_BYTES);
+    const header = out.subarray(0, 1 + NONCE_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", key, header.subarray(1), { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.concat([header, fileHash]));
+    const at = gcmInto(cipher, body, out, header.length);
+    cipher.final();
+    cipher.getAuthTag().copy(out, at);
+    return out;
+  }
+
+  /**
+   * The manifest of the file `fileHash`, decrypted, authenticated and validated strictly.
+   * Tampering, the wrong key, a manifest of another file or a malformed one: DFS_ERR_CORRUPT.
+   */
+  openManifest(fileHash: string, sealed: Buffer): Manifest {
+    const raw = hashBytes(fileHash);
+    if (sealed.length < MANIFEST_OVERHEAD) throw corrupt("too short to be a sealed manifest");
+    if (sealed.length > MANIFEST_MAX_BYTES + MANIFEST_OVERHEAD) throw corrupt("manifest too large");
+    if (sealed[0] !== MANIFEST_FORMAT) throw corrupt(`unknown manifest format ${sealed[0]}`);
+    const { key } = this.#keys.manifestKeys(raw);
+    const header = sealed.subarray(0, 1 + NONCE_BYTES);
+    const end = sealed.length - TAG_BYTES;
+    const decipher = createDecipheriv("aes-256-gcm", key, header.subarray(1), { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.concat([header, raw]));
+    decipher.setAuthTag(sealed.subarray(end));
+    const body = Buffer.allocUnsafe(end - header.length);
+    gcmInto(decipher, sealed.subarray(header.length, end), body, 0);
+    try {
+      decipher.final();
+    } catch (err) {
+      throw corrupt("manifest failed authentication (tampered, another file's, or another key)", err);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString("utf8"));
+    } catch (err) {
+      throw corrupt("manifest is not JSON", err);
+    }
+    const problem = manifestProblem(value);
+    if (problem) throw corrupt(`malformed manifest: ${problem}`);
+    const manifest = value as Manifest;
+    if (manifest.hash !== fileHash) throw corrupt("manifest names another file");
+    return manifest;
+  }
+}
+
+/** 32 raw bytes of a lowercase hex sha256, or DFS_ERR_INVALID_HASH. */
+function hashBytes(hex: string): Buffer {
+  if (!isHex64(hex)) throw new DfsError("DFS_ERR_INVALID_HASH", "not a lowercase hex SHA-256");
+  return Buffer.from(hex, "hex");
+}
+
+function corrupt(message: string, cause?: unknown): DfsError {
+  return new DfsError("DFS_ERR_CORRUPT", message, cause === undefined ? undefined : { cause });
+}

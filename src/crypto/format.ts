@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+
+/**
+ * Byte formats of what the gateway stores on nodes. Changing anything here changes stored bytes:
+ * bump the format byte on purpose and update test/fixtures/crypto-vectors.json with it.
+ *
+ * Sealed chunk (AES-256-GCM, key per plaintext, fixed nonce; see keys.ts for why that is safe):
+ *
+ *   offset  size  field
+ *   0       1     format = CHUNK_FORMAT (0x01), also the GCM additional data
+ *   1       n     ciphertext (n = plaintext bytes)
+ *   1+n     16    GCM tag
+ *
+ * Sealed manifest (AES-256-GCM, key per file hash, synthetic nonce from the plaintext):
+ *
+ *   offset  size  field
+ *   0       1     format = MANIFEST_FORMAT (0x01)
+ *   1       12    nonce = HMAC-SHA256(manifest nonce key, json)[0..12)
+ *   13      n     ciphertext of the manifest as UTF-8 JSON
+ *   13+n    16    GCM tag
+ *   additional data: bytes 0..13 then the file hash (32 raw bytes)
+ */
+export const CHUNK_FORMAT = 0x01;
+export const MANIFEST_FORMAT = 0x01;
+
+export const TAG_BYTES = 16;
+export const NONCE_BYTES = 12;
+export const KEY_BYTES = 32;
+
+/** Bytes the cipher adds to each chunk: format byte + GCM tag. */
+export const CHUNK_OVERHEAD = 1 + TAG_BYTES;
+/** Bytes the cipher adds to a manifest's JSON: format byte + nonce + GCM tag. */
+export const MANIFEST_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
+
+/**
+ * Largest manifest JSON accepted, sealed or opened. A chunk entry is ~160 bytes, so this is ~400k
+ * chunks (~400 GiB in 1 MiB chunks); it also matches the nodes' default maxObjectBytes.
+ */
+export const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * GCM works through its input in pieces of this size, each cipher.update() output copied once into
+ * the final buffer and hashed while it is still in cache (L2 is 1 MiB a core here). Measured in
+ * bench/crypto.ts against 16 and 64 KiB pieces and one whole-chunk update: all within ~10% of each
+ * other once the heap is warm (two sha256 passes bound sealing), 256 KiB ahead most often.
+ */
+export const PIECE_BYTES = 256 * 1024;
+
+/** Domain-separation labels: one per derived secret, never reused for another purpose. */
+export const LABELS = {
+  /** HKDF salt for everything derived from the cluster key. */
+  salt: "dfs-mesh/v1",
+  chunkKey: "dfs-mesh/v1/chunk-key",
+  manifestKey: "dfs-mesh/v1/manifest-key",
+  manifestNonce: "dfs-mesh/v1/manifest-nonce",
+  manifestId: "dfs-mesh/v1/manifest-id",
+} as const;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A lowercase hex SHA-256 (64 characters). */
+export function isHex64(value: unknown): value is string {
+  return typeof value === "string" && HEX64.test(value);
+}
+
+/** sha256 hex of a buffer. */
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}

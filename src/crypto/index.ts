@@ -1,0 +1,16 @@
+/**
+ * Chunk and manifest encryption: the gateway's alone. Storage nodes never import this folder; they
+ * only ever see chunk ids and sealed bytes.
+ */
+export { ChunkCipher, type SealedChunk } from "./cipher.ts";
+export {
+  CHUNK_FORMAT,
+  CHUNK_OVERHEAD,
+  isHex64,
+  LABELS,
+  MANIFEST_FORMAT,
+  MANIFEST_MAX_BYTES,
+  MANIFEST_OVERHEAD,
+  sha256Hex,
+} from "./format.ts";
+export type { Manifest, ManifestChunk } from "./manifest.ts";

@@ -1,0 +1,8 @@
+/** Pure placement: (object id, live nodes) -> nodes in preference order. No I/O. */
+export {
+  DEFAULT_PARTITIONS,
+  MAX_NODES,
+  Placement,
+  type PlacementNode,
+  type PlacementOptions,
+} from "./placement.ts";
