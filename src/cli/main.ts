@@ -1,16 +1,43 @@
 import { isDfsError } from "../errors.ts";
 import { type Command, EXIT_FAILED, EXIT_USAGE } from "./command.ts";
 
+interface Entry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
 /** Subcommands load lazily so `dfs get` does not pay for Fastify or ioredis. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  node: async () => (await import("./commands/node.ts")).nodeCommand,
-  gateway: async () => (await import("./commands/gateway.ts")).gatewayCommand,
-  nodes: async () => (await import("./commands/nodes.ts")).nodesCommand,
-  put: async () => (await import("./commands/put.ts")).putCommand,
-  get: async () => (await import("./commands/get.ts")).getCommand,
-  stat: async () => (await import("./commands/stat.ts")).statCommand,
-  rm: async () => (await import("./commands/rm.ts")).rmCommand,
-  status: async () => (await import("./commands/status.ts")).statusCommand,
+const COMMANDS: Record<string, Entry> = {
+  dev: {
+    summary: "run a whole local cluster",
+    load: async () => (await import("./commands/dev.ts")).devCommand,
+  },
+  node: { summary: "run a storage node", load: async () => (await import("./commands/node.ts")).nodeCommand },
+  gateway: {
+    summary: "run the HTTP gateway",
+    load: async () => (await import("./commands/gateway.ts")).gatewayCommand,
+  },
+  put: {
+    summary: "upload files, print their hashes",
+    load: async () => (await import("./commands/put.ts")).putCommand,
+  },
+  get: {
+    summary: "download a file by hash (verified)",
+    load: async () => (await import("./commands/get.ts")).getCommand,
+  },
+  stat: {
+    summary: "a file's metadata and chunk copies",
+    load: async () => (await import("./commands/stat.ts")).statCommand,
+  },
+  rm: { summary: "delete files by hash", load: async () => (await import("./commands/rm.ts")).rmCommand },
+  nodes: {
+    summary: "the registry's view of the nodes",
+    load: async () => (await import("./commands/nodes.ts")).nodesCommand,
+  },
+  status: {
+    summary: "is the cluster ready, and its nodes",
+    load: async () => (await import("./commands/status.ts")).statusCommand,
+  },
 };
 
 function usage(): string {
@@ -18,9 +45,9 @@ function usage(): string {
     "usage: dfs <command> [options]",
     "",
     "commands:",
-    ...Object.keys(COMMANDS).map((name) => `  ${name}`),
+    ...Object.entries(COMMANDS).map(([name, e]) => `  ${name.padEnd(10)}${e.summary}`),
     "",
-    "Run `dfs <command> --help` for a command's options.",
+    "Run `dfs <command> --help` for a command's options. Exit codes: 0 ok, 1 failed, 2 bad usage or configuration.",
   ].join("\n");
 }
 
@@ -30,12 +57,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return name === undefined ? EXIT_USAGE : 0;
   }
-  const load = COMMANDS[name];
-  if (!load) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     process.stderr.write(`dfs: unknown command "${name}"\n${usage()}\n`);
     return EXIT_USAGE;
   }
-  const command = await load();
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(`${command.usage}\n`);
     return 0;
@@ -49,7 +76,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const code = isDfsError(err, "DFS_ERR_CONFIG") ? EXIT_USAGE : EXIT_FAILED;
-    process.stderr.write(`dfs: ${err instanceof Error ? err.message : String(err)}\n`);
+    const prefix = isDfsError(err) ? `${err.code}: ` : "";
+    process.stderr.write(`dfs: ${prefix}${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = code;
   },
 );

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import type { NodeRecord } from "./types.ts";
+
+/**
+ * Key layout, all under `prefix` (default "dfs:"):
+ *   <p>members     SET of node ids: the index of registered nodes
+ *   <p>node:<id>   STRING, JSON NodeRecord, no TTL: the registration (re-asserted on every beat)
+ *   <p>hb:<id>     STRING, the incarnation, with PX heartbeatTtlMs: the node is live while it exists
+ *   <p>events      pub/sub channel; a node id is published on register and deregister (hints)
+ * Every write is idempotent (SADD, SET, DEL, SREM): ioredis resends unanswered commands after a
+ * reconnect, so each may run twice.
+ */
+export interface RegistryKeys {
+  readonly members: string;
+  readonly events: string;
+  node(id: string): string;
+  hb(id: string): string;
+  /** Keyspace-notification pattern of every heartbeat key (any db). */
+  readonly hbPattern: string;
+  /** The node id of a keyspace channel matched by hbPattern, undefined for anything else. */
+  idOfHbChannel(channel: string): string | undefined;
+}
+
+export function registryKeys(prefix: string): RegistryKeys {
+  const hbPrefix = `${prefix}hb:`;
+  return {
+    members: `${prefix}members`,
+    events: `${prefix}events`,
+    node: (id) => `${prefix}node:${id}`,
+    hb: (id) => `${hbPrefix}${id}`,
+    hbPattern: `__keyspace@*__:${escapeGlob(hbPrefix)}*`,
+    idOfHbChannel(channel) {
+      const i = channel.indexOf(":");
+      if (i < 0 || !channel.startsWith("__keyspace@")) return undefined;
+      const key = channel.slice(i + 1);
+      return key.startsWith(hbPrefix) && key.length > hbPrefix.length
+        ? key.slice(hbPrefix.length)
+        : undefined;
+    },
+  };
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+const count = z.number().int().nonnegative();
+
+const RecordSchema = z.object({
+  id: z.string().min(1),
+  addr: z.string().min(1),
+  zone: z.string(),
+  capacityBytes: count,
+  freeBytes: count,
+  version: z.string(),
+  startedAt: count,
+  incarnation: count,
+  lastHeartbeat: count,
+  heartbeatTtlMs: z.number().int().positive(),
+});
+
+export function encodeRecord(record: NodeRecord): string {
+  return JSON.stringify(record);
+}
+
+/** Undefined for anything that is not a valid record: a foreign or corrupt value is ignored, not fatal. */
+export function decodeRecord(text: string | null): NodeRecord | undefined {
+  if (text === null) return undefined;
+  try {
+    const parsed = RecordSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

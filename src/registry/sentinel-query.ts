@@ -1,0 +1,51 @@
+import { Redis } from "ioredis";
+import type { HostPort } from "../config/index.ts";
+
+/**
+ * The master's "ip:port" by Sentinel's own rule: of the Sentinels that answer, the configuration
+ * with the highest config-epoch wins (a Sentinel that lags behind a failover still has the older
+ * epoch; a majority vote would pick the stale address). Undefined when none answers.
+ */
+export async function currentMaster(
+  sentinels: readonly HostPort[],
+  masterName: string,
+): Promise<string | undefined> {
+  const answers = await Promise.all(sentinels.map((s) => askOne(s, masterName)));
+  let best: { addr: string; epoch: number } | undefined;
+  for (const a of answers) if (a && (best === undefined || a.epoch > best.epoch)) best = a;
+  return best?.addr;
+}
+
+async function askOne(
+  { host, port }: HostPort,
+  masterName: string,
+): Promise<{ addr: string; epoch: number } | undefined> {
+  const client = new Redis({
+    host,
+    port,
+    protocol: 2,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    disconnectTimeout: 50,
+  });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    const reply = await client.call("SENTINEL", "master", masterName);
+    if (!Array.isArray(reply)) return undefined;
+    const f = new Map<string, string>();
+    for (let i = 0; i + 1 < reply.length; i += 2) f.set(String(reply[i]), String(reply[i + 1]));
+    const ip = f.get("ip");
+    const p = f.get("port");
+    return ip && p ? { addr: `${ip}:${p}`, epoch: Number(f.get("config-epoch") ?? 0) } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}

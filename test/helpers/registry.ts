@@ -1,0 +1,100 @@
+/** Helpers for the registry tests: in-process members, a TCP probe, polling with a deadline. */
+import { createConnection, createServer, type Server } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import { pino } from "pino";
+import type { RegistryConfig } from "../../src/config/index.ts";
+import type { Logger } from "../../src/logger.ts";
+import { type NodeMembership, type NodeRecord, startNodeMembership } from "../../src/registry/index.ts";
+
+/** Test logs go to stderr, quiet unless DFS_TEST_LOG_LEVEL says otherwise. */
+export function testLogger(): Logger {
+  return pino({ level: process.env.DFS_TEST_LOG_LEVEL ?? "error" }, pino.destination(2));
+}
+
+/** Whether something accepts a TCP connection at "host:port" within 1 s. */
+export function tcpProbe(addr: string): Promise<boolean> {
+  const i = addr.lastIndexOf(":");
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: addr.slice(0, i), port: Number(addr.slice(i + 1)) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Polls `check` every 20 ms until it returns a value other than undefined/false; throws after timeoutMs. */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+export interface Member {
+  readonly id: string;
+  readonly addr: string;
+  readonly membership: NodeMembership;
+  /** Every acknowledged heartbeat with when (performance.now()) the ack arrived. */
+  readonly beats: { record: NodeRecord; ackAt: number }[];
+  /** Changes what the next heartbeats report as free space. */
+  freeBytes: number;
+  close(): Promise<void>;
+}
+
+/** A node member in this process, listening on a real port so peers can probe it. */
+export async function startMember(
+  config: RegistryConfig,
+  id: string,
+  options: { logger?: Logger; reapIntervalMs?: number; zone?: string } = {},
+): Promise<Member> {
+  const server: Server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const addr = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const beats: Member["beats"] = [];
+  const startedAt = Date.now();
+  const member = {
+    id,
+    addr,
+    beats,
+    freeBytes: 1000,
+  } as Member & { membership: NodeMembership };
+  try {
+    member.membership = await startNodeMembership(
+      config,
+      () => ({
+        id,
+        addr,
+        zone: options.zone ?? "z1",
+        capacityBytes: 10_000,
+        freeBytes: member.freeBytes,
+        version: "test",
+        startedAt,
+      }),
+      {
+        logger: options.logger ?? testLogger(),
+        probe: tcpProbe,
+        onHeartbeat: (record) => beats.push({ record, ackAt: performance.now() }),
+        ...(options.reapIntervalMs === undefined ? {} : { reapIntervalMs: options.reapIntervalMs }),
+      },
+    );
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  member.close = async () => {
+    await member.membership.close();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return member;
+}
