@@ -57,14 +57,17 @@ export const devCommand: Command = {
     print(`  npx dfs put README.md --gateway ${cluster.url}`);
     print("");
     print("Press Ctrl-C to stop.");
+    // The first signal starts a graceful stop; later ones (npx forwards Ctrl-C a second time) must
+    // not kill us half-way and leave children behind.
+    let stopping = false;
     await new Promise<void>((resolve) => {
-      const done = () => {
-        process.off("SIGINT", done);
-        process.off("SIGTERM", done);
+      const onSignal = () => {
+        if (stopping) return;
+        stopping = true;
         resolve();
       };
-      process.on("SIGINT", done);
-      process.on("SIGTERM", done);
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
     });
     print("stopping...");
     await cluster.stop();
