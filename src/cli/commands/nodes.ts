@@ -1,11 +1,14 @@
 import { pino } from "pino";
-import { SETTINGS } from "../../config/index.ts";
+import { clientSettings, loadClientConfig, type RegistryConfig, SETTINGS } from "../../config/index.ts";
 import { loadRegistryConfig } from "../../config/load.ts";
+import { isDfsError } from "../../errors.ts";
 import { type NodeInfo, startMembershipView } from "../../registry/index.ts";
+import { GatewayClient } from "../client/gateway-client.ts";
 import { type Command, EXIT_OK } from "../command.ts";
 import { describeSettings, parseFlags } from "../flags.ts";
+import { formatBytes } from "../progress.ts";
 
-const settings = SETTINGS.filter((s) => s.path[0] === "redis");
+const settings = [...SETTINGS.filter((s) => s.path[0] === "redis"), ...clientSettings()];
 
 /** How long to wait for a first answer from Redis before giving up (DFS_ERR_REGISTRY, exit 1). */
 const SYNC_TIMEOUT_MS = 5000;
@@ -16,7 +19,8 @@ export const nodesCommand: Command = {
     "usage: dfs nodes [--json] [options]",
     "",
     "Lists every registered storage node: id, address, zone, free/capacity, heartbeat age, state",
-    '("expired": registered, but its heartbeat key is gone).',
+    '("expired": registered, but its heartbeat key is gone). Reads the registry when Redis settings',
+    "are given, else asks the gateway (--gateway, DFS_GATEWAY).",
     "",
     "options:",
     `${"  --json".padEnd(32)}print JSON instead of a table`,
@@ -25,16 +29,26 @@ export const nodesCommand: Command = {
   ].join("\n"),
   async run(argv) {
     const { values } = parseFlags(argv, settings, { json: { type: "boolean" } });
-    const config = loadRegistryConfig({
-      file: values.config as string | undefined,
-      env: process.env,
-      flags: values,
-    });
-    // Logs go to stderr: stdout is the table (or JSON) a script may parse.
-    const logger = pino({ level: "warn", base: { service: "cli" } }, pino.destination(2));
-    const view = await startMembershipView(config, { logger, startTimeoutMs: SYNC_TIMEOUT_MS });
-    const nodes = view.all();
-    await view.close();
+    const sources = { file: values.config as string | undefined, env: process.env, flags: values };
+    let config: RegistryConfig | undefined;
+    try {
+      config = loadRegistryConfig(sources);
+    } catch (err) {
+      // No registry settings: ask a gateway instead (--gateway / DFS_GATEWAY, default 127.0.0.1:8080).
+      if (!isDfsError(err, "DFS_ERR_CONFIG") || !err.message.startsWith("redis: a registry is required"))
+        throw err;
+    }
+    let nodes: NodeInfo[];
+    if (config) {
+      // Logs go to stderr: stdout is the table (or JSON) a script may parse.
+      const logger = pino({ level: "warn", base: { service: "cli" } }, pino.destination(2));
+      const view = await startMembershipView(config, { logger, startTimeoutMs: SYNC_TIMEOUT_MS });
+      nodes = view.all();
+      await view.close();
+    } else {
+      const list = await new GatewayClient(loadClientConfig(sources)).nodes();
+      nodes = (list?.nodes ?? []) as NodeInfo[];
+    }
     process.stdout.write(values.json === true ? `${JSON.stringify(nodes, null, 2)}\n` : renderNodes(nodes));
     return EXIT_OK;
   },
@@ -64,16 +78,4 @@ export function renderNodes(nodes: readonly NodeInfo[]): string {
           .trimEnd()}\n`,
     )
     .join("");
-}
-
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-
-export function formatBytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }

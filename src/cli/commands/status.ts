@@ -1,6 +1,7 @@
+import type { NodeInfo } from "../../registry/index.ts";
 import { CLIENT_OPTIONS_HELP, clientArgs } from "../client/common.ts";
 import { type Command, EXIT_FAILED, EXIT_OK } from "../command.ts";
-import { formatBytes } from "../progress.ts";
+import { renderNodes } from "./nodes.ts";
 
 export const statusCommand: Command = {
   summary: "show whether the cluster is ready, and its nodes",
@@ -12,14 +13,12 @@ export const statusCommand: Command = {
       process.stdout.write(`${JSON.stringify({ ready: ready.ready, readyz: ready.body, nodes }, null, 2)}\n`);
       return ready.ready ? EXIT_OK : EXIT_FAILED;
     }
-    const list = Array.isArray(nodes?.nodes) ? (nodes.nodes as Record<string, unknown>[]) : [];
+    const list = (Array.isArray(nodes?.nodes) ? nodes.nodes : []) as NodeInfo[];
     const lines = [
       `ready: ${ready.ready ? "yes" : `no (${String(ready.body.detail ?? "")})`}`,
       `nodes: ${list.filter((n) => n.state === "live").length} live of ${list.length}`,
-      ...list.map(
-        (n) =>
-          `  ${String(n.id).slice(0, 12)}  ${String(n.addr).padEnd(21)} ${String(n.zone).padEnd(10)} ${String(n.state).padEnd(8)} ${formatBytes(Number(n.freeBytes))} free of ${formatBytes(Number(n.capacityBytes))}`,
-      ),
+      "",
+      renderNodes(list).trimEnd(),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
     return ready.ready ? EXIT_OK : EXIT_FAILED;
