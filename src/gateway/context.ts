@@ -1,0 +1,27 @@
+import type { GatewayConfig } from "../config/index.ts";
+import type { ChunkCipher } from "../crypto/index.ts";
+import type { Logger } from "../logger.ts";
+import type { MembershipView } from "../registry/index.ts";
+import type { NodeApi } from "../transport/index.ts";
+import type { LivePlacement } from "./cluster.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+
+/** What the gateway reads of the membership view: a real MembershipView, or a fixed one in tests. */
+export type GatewayView = Pick<MembershipView, "live" | "all" | "stale" | "ageMs">;
+
+export interface GatewayDeps {
+  nodes: NodeApi;
+  view: GatewayView;
+  logger: Logger;
+}
+
+/** Everything a route needs, built once per app. */
+export interface GatewayContext {
+  readonly config: GatewayConfig["gateway"];
+  readonly nodes: NodeApi;
+  readonly view: GatewayView;
+  readonly cipher: ChunkCipher;
+  readonly placement: LivePlacement;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+}

@@ -1,0 +1,42 @@
+/**
+ * Cuts a stream of pieces of any size into fixed-size chunks (the last one shorter) through ONE
+ * reused buffer: new memory is what costs most on this hardware (see notes/performance.md).
+ *
+ * The chunk handed to `onChunk` is a view of that buffer and is only valid until `onChunk`'s promise
+ * settles: the consumer must copy (seal) it before resolving. Awaiting `onChunk` is also what gives
+ * backpressure: no further piece is copied while the consumer is busy.
+ */
+export class Chunker {
+  readonly #buffer: Buffer;
+  readonly #onChunk: (chunk: Buffer) => Promise<void>;
+  #fill = 0;
+
+  constructor(chunkBytes: number, onChunk: (chunk: Buffer) => Promise<void>) {
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError("chunkBytes must be >= 1");
+    this.#buffer = Buffer.allocUnsafe(chunkBytes);
+    this.#onChunk = onChunk;
+  }
+
+  async push(piece: Uint8Array): Promise<void> {
+    const size = this.#buffer.length;
+    let offset = 0;
+    while (offset < piece.length) {
+      const n = Math.min(size - this.#fill, piece.length - offset);
+      this.#buffer.set(piece.subarray(offset, offset + n), this.#fill);
+      this.#fill += n;
+      offset += n;
+      if (this.#fill === size) {
+        this.#fill = 0;
+        await this.#onChunk(this.#buffer);
+      }
+    }
+  }
+
+  /** Emits the last, partial chunk, if any. An empty input gives no chunk at all. */
+  async end(): Promise<void> {
+    if (this.#fill === 0) return;
+    const n = this.#fill;
+    this.#fill = 0;
+    await this.#onChunk(this.#buffer.subarray(0, n));
+  }
+}

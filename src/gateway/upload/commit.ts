@@ -1,0 +1,88 @@
+import { type Manifest, sha256Hex } from "../../crypto/index.ts";
+import type { GatewayContext } from "../context.ts";
+import { readFanout, readManifest } from "../download/reader.ts";
+import type { Ingested } from "./ingest.ts";
+import { replicate } from "./replicate.ts";
+
+/** What an upload answers (201 when this upload made the file, 200 when it already existed). */
+export interface FileCreated {
+  hash: string;
+  size: number;
+  name: string;
+  contentType: string;
+  chunks: number;
+  replicas: number;
+}
+
+export interface Committed {
+  created: boolean;
+  body: FileCreated;
+}
+
+/**
+ * Makes an ingested file visible by writing its sealed manifest, last, to W..R nodes. If the file
+ * already exists (the same bytes were uploaded before), its manifest is kept, name and all: the
+ * first upload names a file. Two uploads racing past that check both write a manifest; either one
+ * describes the same chunks, so readers get the same bytes whichever copy they find.
+ */
+export async function commit(
+  ctx: GatewayContext,
+  file: Ingested,
+  meta: { name: string; contentType: string },
+  signal: AbortSignal,
+): Promise<Committed> {
+  const existing = await findExisting(ctx, file.hash, signal);
+  if (existing) {
+    return { created: false, body: describe(existing, file.replicas) };
+  }
+  const manifest: Manifest = {
+    version: 1,
+    hash: file.hash,
+    size: file.size,
+    name: meta.name,
+    contentType: meta.contentType,
+    chunkBytes: ctx.config.chunkBytes,
+    createdAt: Date.now(),
+    chunks: file.chunks,
+  };
+  const sealed = ctx.cipher.sealManifest(manifest);
+  const stored = await replicate(ctx, ctx.cipher.manifestId(file.hash), sealed, {
+    kind: "manifest",
+    checksum: sha256Hex(sealed),
+    signal,
+  });
+  return { created: true, body: describe(manifest, Math.min(file.replicas, stored.length)) };
+}
+
+function describe(m: Manifest, replicas: number): FileCreated {
+  return {
+    hash: m.hash,
+    size: m.size,
+    name: m.name,
+    contentType: m.contentType,
+    chunks: m.chunks.length,
+    replicas,
+  };
+}
+
+/**
+ * The manifest already stored for this hash, if any. A cheap parallel `has` first: for a new file
+ * (the usual case) that is one round trip, not one per node.
+ */
+async function findExisting(
+  ctx: GatewayContext,
+  hash: string,
+  signal: AbortSignal,
+): Promise<Manifest | undefined> {
+  const id = ctx.cipher.manifestId(hash);
+  const owners = ctx.placement.order(id).slice(0, readFanout(ctx));
+  const answers = await Promise.allSettled(owners.map((addr) => ctx.nodes.has(addr, [id], "manifest")));
+  if (!answers.some((a) => a.status === "fulfilled" && a.value[0] === true)) return undefined;
+  try {
+    return await readManifest(ctx, hash, signal);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    // No copy reads back: write ours; the quorum write decides.
+    return undefined;
+  }
+}

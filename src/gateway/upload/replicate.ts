@@ -1,0 +1,81 @@
+import { DfsError, toDfsError } from "../../errors.ts";
+import type { ObjectKind, PutResult } from "../../transport/index.ts";
+import type { GatewayContext } from "../context.ts";
+
+export interface ReplicateOptions {
+  kind: ObjectKind;
+  /** For manifests: SHA-256 of the sealed bytes, which nodes verify instead of the id. */
+  checksum?: string;
+  signal: AbortSignal;
+}
+
+/**
+ * Stores one object on its owners. Guarantee when it resolves: at least W distinct live nodes hold
+ * it durably (fsynced and renamed); it resolves with their addresses.
+ *
+ * First a chain put to the first R nodes of placement order: the first stores and forwards along
+ * the others. If fewer than W stored it, the missing copies are sent straight (no chain, so every
+ * failure is the node's own) to the next nodes in placement order that have not failed when asked
+ * directly, until W hold it or no node is left: then DFS_ERR_INSUFFICIENT_REPLICAS. A node that
+ * only failed as part of a chain (its upstream died, say) is asked again directly. Copies missing
+ * beyond W are left to the nodes' repair.
+ */
+export async function replicate(
+  ctx: GatewayContext,
+  id: string,
+  data: Buffer,
+  options: ReplicateOptions,
+): Promise<string[]> {
+  const { replicas, writeQuorum } = ctx.config;
+  const order = ctx.placement.order(id);
+  const stored = new Set<string>();
+  const refused = new Set<string>(); // failed when asked directly: not asked again
+  let lastFailure: DfsError | undefined;
+
+  const put = async (head: string, forward: string[]): Promise<void> => {
+    let result: PutResult;
+    try {
+      result = await ctx.nodes.put(head, id, data, data.length, {
+        kind: options.kind,
+        checksum: options.checksum,
+        forward,
+        signal: options.signal,
+      });
+      ctx.metrics.nodeOp("put", options.kind, true);
+    } catch (err) {
+      ctx.metrics.nodeOp("put", options.kind, false);
+      if (options.signal.aborted) throw toDfsError(options.signal.reason ?? err, "DFS_ERR_CANCELLED");
+      refused.add(head);
+      lastFailure = toDfsError(err);
+      ctx.logger.warn({ kind: options.kind, id, addr: head, code: lastFailure.code, err }, "put failed");
+      return;
+    }
+    for (const addr of result.stored) stored.add(addr);
+    for (const f of result.failed) {
+      if (f.addr === head) refused.add(head);
+      lastFailure = new DfsError(f.code, `${f.addr}: ${f.message}`);
+    }
+    if (result.failed.length > 0) {
+      ctx.logger.warn({ kind: options.kind, id, head, failed: result.failed }, "put stored fewer copies");
+    }
+  };
+
+  const [head, ...rest] = order.slice(0, replicas);
+  if (head !== undefined) await put(head, rest);
+  for (;;) {
+    if (stored.size >= writeQuorum) return [...stored];
+    const targets = order.filter((a) => !stored.has(a) && !refused.has(a)).slice(0, replicas - stored.size);
+    if (targets.length === 0) break;
+    await Promise.all(
+      targets.map(async (addr) => {
+        await put(addr, []);
+        if (!stored.has(addr)) refused.add(addr);
+      }),
+    );
+  }
+  throw new DfsError(
+    "DFS_ERR_INSUFFICIENT_REPLICAS",
+    `only ${stored.size} of the ${writeQuorum} copies required of a ${options.kind} could be stored (${order.length} live nodes)`,
+    { cause: lastFailure, details: { stored: stored.size, required: writeQuorum } },
+  );
+}

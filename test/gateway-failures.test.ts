@@ -1,0 +1,301 @@
+/**
+ * The gateway when things go wrong, against a real Redis Sentinel topology and real `dfs node`
+ * processes: API keys, corrupted copies on disk, nodes dying during an upload, fewer than W live
+ * nodes, a gateway stopping with an upload in flight. Also a client generated from openapi.yaml.
+ */
+import assert from "node:assert/strict";
+import { open, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import createClient from "openapi-fetch";
+import openapiTS, { astToString } from "openapi-typescript";
+import { request } from "undici";
+import { patternBytes, sha256 } from "./helpers/data.ts";
+import {
+  type Cluster,
+  type Gateway,
+  http,
+  multipart,
+  SMALL_CHUNK,
+  startCluster,
+  startGatewayInProcess,
+  startGatewayProcess,
+  waitFor,
+  waitLive,
+} from "./helpers/gateway.ts";
+import { REPO_ROOT } from "./helpers/proc.ts";
+import { makeTempDir } from "./helpers/tmp.ts";
+
+const KEY = "key-0123456789abcdef";
+let cluster: Cluster;
+let g: Gateway;
+
+before(async () => {
+  cluster = await startCluster(3, "gwfail:");
+  g = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) });
+  await waitLive(g.url, 3);
+});
+
+after(async () => {
+  await g?.stop();
+  await cluster?.stop();
+});
+
+interface Created {
+  hash: string;
+  replicas: number;
+}
+
+const chunkPath = (dataDir: string, id: string) =>
+  join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
+
+/** Flips one byte in the middle of a stored chunk. */
+async function corrupt(addr: string, id: string): Promise<void> {
+  const node = cluster.nodes.find((n) => n.addr === addr)!;
+  const fh = await open(chunkPath(node.dataDir, id), "r+");
+  try {
+    const { size } = await fh.stat();
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, size >> 1);
+    byte[0] = byte[0]! ^ 0xff;
+    await fh.write(byte, 0, 1, size >> 1);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Chunk puts that succeeded so far, from the gateway's metrics. */
+async function chunkPuts(): Promise<number> {
+  const text = (await http(g.url, "GET", "/metrics")).body.toString();
+  const m = /dfs_gateway_node_ops_total\{op="put",kind="chunk",result="ok"\} (\d+)/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function meta(hash: string) {
+  const res = await http(g.url, "GET", `/v1/files/${hash}/meta`);
+  return res.json as { chunks: { id: string; nodes: string[] }[] };
+}
+
+describe("API keys", () => {
+  test("writes need a key; reads only when protected; health never", async () => {
+    const k = await startGatewayInProcess(cluster, { "api-keys": `${KEY},another-key-0123456789` });
+    const kr = await startGatewayInProcess(cluster, { "api-keys": KEY, "protect-reads": true });
+    try {
+      await waitLive(k.url, 3);
+      const data = Buffer.from("keyed upload\n");
+      const none = await http(k.url, "POST", "/v1/files", { body: multipart(data) });
+      assert.equal(none.status, 401);
+      assert.equal((none.json as { code: string }).code, "DFS_ERR_UNAUTHORIZED");
+      assert.match(String(none.headers["www-authenticate"]), /^Bearer/);
+      const wrong = await http(k.url, "PUT", "/v1/files", {
+        body: data,
+        headers: { authorization: "Bearer not-the-key-at-all" },
+      });
+      assert.equal(wrong.status, 403);
+      assert.equal((wrong.json as { code: string }).code, "DFS_ERR_FORBIDDEN");
+      const ok = await http(k.url, "PUT", "/v1/files", {
+        body: data,
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      assert.equal(ok.status, 201);
+      const hash = (ok.json as Created).hash;
+      assert.equal((await http(k.url, "DELETE", `/v1/files/${hash}`)).status, 401);
+      assert.equal((await http(k.url, "GET", `/v1/files/${hash}`)).status, 200, "reads are open");
+
+      assert.equal((await http(kr.url, "GET", `/v1/files/${hash}`)).status, 401);
+      assert.equal((await http(kr.url, "GET", "/v1/nodes")).status, 401);
+      const read = await http(kr.url, "GET", `/v1/files/${hash}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      assert.ok(read.body.equals(data));
+      for (const path of ["/healthz", "/readyz", "/metrics"]) {
+        assert.equal((await http(kr.url, "GET", path)).status, 200, path);
+      }
+      const del = await http(k.url, "DELETE", `/v1/files/${hash}`, {
+        headers: { authorization: "Bearer another-key-0123456789" },
+      });
+      assert.equal(del.status, 204);
+    } finally {
+      await Promise.all([k.stop(), kr.stop()]);
+    }
+  });
+});
+
+type Fetched = Promise<{ data?: unknown; error?: unknown; response: Response }>;
+interface LooseClient {
+  GET(path: string, init: Record<string, unknown>): Fetched;
+  POST(path: string, init: Record<string, unknown>): Fetched;
+}
+
+describe("a client generated from openapi.yaml", () => {
+  test("openapi-typescript types + openapi-fetch upload and download a file", async () => {
+    const tmp = await makeTempDir("dfs-openapi-");
+    try {
+      const ast = await openapiTS(new URL(`file://${join(REPO_ROOT, "openapi.yaml")}`));
+      const types = astToString(ast);
+      await writeFile(join(tmp.path, "api.d.ts"), types);
+      for (const op of ["uploadFile", "putFile", "downloadFile", "deleteFile", "fileMeta", "listNodes"]) {
+        assert.match(types, new RegExp(`${op}: \\{`), op);
+      }
+      // The generated types are checked by nobody at run time; the client is used through a loose view.
+      const client = createClient({ baseUrl: g.url }) as unknown as LooseClient;
+      const data = patternBytes(3 * SMALL_CHUNK + 1, 8);
+      const form = new FormData();
+      form.append("file", new Blob([data]), "generated.bin");
+      const up = await client.POST("/v1/files", {
+        body: form,
+        bodySerializer: (b: unknown) => b as FormData,
+      });
+      assert.equal(up.response.status, 201);
+      const hash = (up.data as Created).hash;
+      assert.equal(hash, sha256(data));
+      const down = await client.GET("/v1/files/{hash}", {
+        params: { path: { hash } },
+        parseAs: "arrayBuffer",
+      });
+      assert.equal(down.response.status, 200);
+      assert.ok(Buffer.from(down.data as ArrayBuffer).equals(data));
+      const missing = await client.GET("/v1/files/{hash}", { params: { path: { hash: "0".repeat(64) } } });
+      assert.equal(missing.response.status, 404);
+      assert.equal((missing.error as { code: string }).code, "DFS_ERR_NOT_FOUND");
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
+
+describe("corrupted copies", () => {
+  test("a bad copy on one node is skipped: the read falls back to another", async () => {
+    const data = patternBytes(3 * SMALL_CHUNK, 21);
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    for (const c of (await meta(hash)).chunks) await corrupt(c.nodes[0]!, c.id);
+    for (let i = 0; i < 2; i++) {
+      const got = await http(g.url, "GET", `/v1/files/${hash}`);
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(data));
+    }
+  });
+
+  test("every copy of the first chunk bad: 502 DFS_ERR_CORRUPT before any byte", async () => {
+    const data = patternBytes(2 * SMALL_CHUNK, 22);
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const first = (await meta(hash)).chunks[0]!;
+    for (const addr of first.nodes) await corrupt(addr, first.id);
+    const res = await http(g.url, "GET", `/v1/files/${hash}`);
+    assert.equal(res.status, 502);
+    assert.equal((res.json as { code: string }).code, "DFS_ERR_CORRUPT");
+  });
+
+  test("every copy of a later chunk bad: the response is aborted, never completed", async () => {
+    const data = patternBytes(6 * SMALL_CHUNK, 23);
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const fifth = (await meta(hash)).chunks[4]!;
+    for (const addr of fifth.nodes) await corrupt(addr, fifth.id);
+    const res = await request(`${g.url}/v1/files/${hash}`);
+    assert.equal(res.statusCode, 200);
+    let received = 0;
+    await assert.rejects(async () => {
+      for await (const piece of res.body) received += (piece as Buffer).length;
+    });
+    assert.ok(received < data.length, `received ${received} of ${data.length}`);
+    // A range that avoids the bad chunk is still served.
+    const head = await http(g.url, "GET", `/v1/files/${hash}`, {
+      headers: { range: `bytes=0-${SMALL_CHUNK}` },
+    });
+    assert.equal(head.status, 206);
+    assert.ok(head.body.equals(data.subarray(0, SMALL_CHUNK + 1)));
+  });
+});
+
+/** A request body that sends `data` in pieces, waiting for `gate` after the first `before` bytes. */
+function gatedBody(data: Buffer, before: number, gate: Promise<void>): Readable {
+  let offset = 0;
+  return new Readable({
+    async read() {
+      if (offset >= before) await gate;
+      if (offset >= data.length) return void this.push(null);
+      const end = Math.min(data.length, offset + 32 * 1024);
+      this.push(data.subarray(offset, end));
+      offset = end;
+    },
+  });
+}
+
+describe("stopping", () => {
+  test("SIGTERM lets an upload in flight finish, then the gateway exits", async () => {
+    const p = await startGatewayProcess(cluster, ["--chunk-size", String(SMALL_CHUNK)]);
+    try {
+      await waitLive(p.url, 3);
+      const data = patternBytes(20 * SMALL_CHUNK, 31);
+      let open!: () => void;
+      const gate = new Promise<void>((r) => {
+        open = r;
+      });
+      const upload = http(p.url, "PUT", "/v1/files", { body: gatedBody(data, 5 * SMALL_CHUNK, gate) });
+      // In flight: the gateway has taken the request (and, the gate shut, not all of its body).
+      await p.proc.waitForLog(
+        (l) => l.msg === "incoming request" && (l.req as { method?: string } | undefined)?.method === "PUT",
+      );
+      p.proc.child.kill("SIGTERM");
+      await p.proc.waitForLog((l) => l.msg === "gateway stopping");
+      open();
+      const res = await upload;
+      assert.equal(res.status, 201);
+      assert.equal((res.json as Created).hash, sha256(data));
+      const exit = await p.proc.exited;
+      assert.equal(exit.code, 0);
+      assert.ok((await http(g.url, "GET", `/v1/files/${sha256(data)}`)).body.equals(data));
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe("nodes failing", () => {
+  test("a node dying during an upload: the copies go elsewhere and W still holds", async () => {
+    const data = patternBytes(24 * SMALL_CHUNK + 9, 41);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const before = await chunkPuts();
+    const upload = http(g.url, "PUT", "/v1/files", { body: gatedBody(data, 8 * SMALL_CHUNK, gate) });
+    await waitFor(async () => (await chunkPuts()) >= before + 4, 10_000, "the first chunks to be stored");
+    const victim = cluster.nodes[0]!;
+    await victim.stop("SIGKILL");
+    open();
+    const res = await upload;
+    assert.equal(res.status, 201);
+    const created = res.json as Created;
+    assert.equal(created.hash, sha256(data));
+    assert.ok(created.replicas >= 2);
+    const got = await http(g.url, "GET", `/v1/files/${created.hash}`);
+    assert.ok(got.body.equals(data), "readable with the node still down");
+    cluster.nodes[0] = await cluster.startNode(0, Number(victim.addr.split(":")[1]));
+    await waitLive(g.url, 3);
+  });
+
+  test("fewer than W live nodes: 503, readyz 503, and nothing becomes visible", async () => {
+    const data = patternBytes(5 * SMALL_CHUNK, 51);
+    const victims = cluster.nodes.slice(0, 2);
+    await Promise.all(victims.map((n) => n.stop("SIGKILL")));
+    // Whether the view has dropped them yet or not, the write must fail whole.
+    const res = await http(g.url, "PUT", "/v1/files", { body: data });
+    assert.equal(res.status, 503);
+    assert.equal((res.json as { code: string }).code, "DFS_ERR_INSUFFICIENT_REPLICAS");
+    await waitFor(
+      async () => (await http(g.url, "GET", "/readyz")).status === 503,
+      10_000,
+      "readyz to turn 503",
+    );
+    const posted = await http(g.url, "POST", "/v1/files", { body: multipart(data) });
+    assert.equal(posted.status, 503);
+    for (let i = 0; i < 2; i++) {
+      cluster.nodes[i] = await cluster.startNode(i, Number(victims[i]!.addr.split(":")[1]));
+    }
+    await waitLive(g.url, 3);
+    assert.equal((await http(g.url, "GET", `/v1/files/${sha256(data)}`)).status, 404);
+    assert.equal((await http(g.url, "GET", "/readyz")).status, 200);
+  });
+});
