@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { loadGatewayConfig, loadNodeConfig, parseBytes, parseHostPort } from "../src/config/index.ts";
+import {
+  loadGatewayConfig,
+  loadNodeConfig,
+  parseBytes,
+  parseHostPort,
+  SETTINGS,
+} from "../src/config/index.ts";
 import { isDfsError } from "../src/errors.ts";
+import { REPO_ROOT } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const SECRET = "0123456789abcdef-secret";
@@ -127,4 +134,12 @@ describe("configuration", () => {
       configError(/gateway\.writeQuorum/),
     );
   });
+});
+
+test("README's configuration table lists every setting", async () => {
+  const readme = await readFile(join(REPO_ROOT, "README.md"), "utf8");
+  const missing = SETTINGS.filter((s) => !readme.includes(`| \`${s.env}\` | \`--${s.flag}\` |`)).map(
+    (s) => s.env,
+  );
+  assert.deepEqual(missing, []);
 });
