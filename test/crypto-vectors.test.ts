@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ChunkCipher, type Manifest, sha256Hex } from "../src/crypto/index.ts";
 import {
+  manifestHeader,
   manifestIdOf,
   manifestNonce,
   openChunkBytes,
@@ -18,6 +19,7 @@ interface Vectors {
   bigChunks: { size: number; plainHash: string; chunkId: string; headHex: string; tagHex: string }[];
   manifestIds: { fileHash: string; manifestId: string }[];
   manifests: { manifest: Manifest; sealedHex: string }[];
+  tombstones: { fileHash: string; stamp: number; sealedHex: string }[];
 }
 
 const vectors = JSON.parse(
@@ -64,6 +66,16 @@ describe("crypto golden vectors (a failure here means the stored format changed)
       assert.deepEqual(cipher.openManifest(v.manifest.hash, Buffer.from(v.sealedHex, "hex")), v.manifest);
     }
   });
+
+  test("tombstones seal to exactly the pinned bytes", () => {
+    for (const v of vectors.tombstones) {
+      assert.equal(cipher.sealTombstone(v.fileHash, v.stamp).toString("hex"), v.sealedHex);
+      assert.deepEqual(cipher.openStored(v.fileHash, Buffer.from(v.sealedHex, "hex")), {
+        type: "tombstone",
+        stamp: v.stamp,
+      });
+    }
+  });
 });
 
 describe("the documented format, rebuilt from node:crypto, matches the vectors", () => {
@@ -86,7 +98,21 @@ describe("the documented format, rebuilt from node:crypto, matches the vectors",
       const sealed = Buffer.from(v.sealedHex, "hex");
       const body = openManifestBody(key, v.manifest.hash, sealed);
       assert.equal(body.toString("utf8"), JSON.stringify(v.manifest));
-      assert.ok(sealed.subarray(1, 13).equals(manifestNonce(key, v.manifest.hash, body)));
+      const ids = [...new Set(v.manifest.chunks.map((c) => c.id))];
+      const header = manifestHeader(1, v.manifest.createdAt, ids);
+      assert.ok(sealed.subarray(0, header.length).equals(header));
+      const nonce = sealed.subarray(header.length, header.length + 12);
+      assert.ok(nonce.equals(manifestNonce(key, v.manifest.hash, header, body)));
+    }
+  });
+
+  test('tombstones: type 2, no chunks, body {"deleted": file hash}', () => {
+    for (const v of vectors.tombstones) {
+      const sealed = Buffer.from(v.sealedHex, "hex");
+      const header = manifestHeader(2, v.stamp, []);
+      assert.ok(sealed.subarray(0, header.length).equals(header));
+      const body = openManifestBody(key, v.fileHash, sealed);
+      assert.equal(body.toString("utf8"), JSON.stringify({ deleted: v.fileHash }));
     }
   });
 });

@@ -67,6 +67,18 @@ export const NodeSchema = z
     fsync: z.boolean().default(true),
     /** A frame or handshake stalled part-way this long gets its connection closed. */
     frameTimeoutMs: ms.default(10_000),
+    /** Copies of every object the node's repair keeps (R); must match the gateways'. */
+    replicas: z.number().int().min(1).max(16).default(3),
+    /** A node gone this long loses its share to the others; shorter absences (restarts) move nothing. */
+    repairGraceMs: ms.default(30_000),
+    /** How often this node walks what it holds for missing or misplaced copies. */
+    repairIntervalMs: ms.default(60_000),
+    /** How often a scrub pass re-hashes what this node holds. */
+    scrubIntervalMs: ms.default(3_600_000),
+    /** Repair and scrub bytes per second, so foreground traffic keeps most of the throughput. */
+    repairBytesPerSec: bytes.default(32 * 1024 * 1024),
+    /** A chunk unreferenced for this long is collected (uploads in flight finish well within it). */
+    gcGraceMs: ms.default(3_600_000),
   })
   .strict();
 

@@ -1,17 +1,11 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
 import { DfsError } from "../errors.ts";
 import { openChunk, sealChunk } from "./chunk.ts";
-import {
-  isHex64,
-  MANIFEST_FORMAT,
-  MANIFEST_MAX_BYTES,
-  MANIFEST_OVERHEAD,
-  NONCE_BYTES,
-  TAG_BYTES,
-} from "./format.ts";
+import { isHex64, MANIFEST_MAX_BYTES, MANIFEST_OVERHEAD, NONCE_BYTES, TAG_BYTES } from "./format.ts";
 import { gcmInto } from "./gcm.ts";
 import { KeyRing } from "./keys.ts";
 import { type Manifest, manifestJson, manifestProblem } from "./manifest.ts";
+import { encodeHeader, parseHeader } from "./manifest-header.ts";
 
 export interface SealedChunk {
   /** The bytes to store: format byte, ciphertext, GCM tag (format.ts). */
@@ -65,25 +59,48 @@ export class ChunkCipher {
 
   /**
    * Encrypts and authenticates a manifest, bound to `manifest.hash` (its key and its additional data
-   * come from it). Deterministic: the same manifest gives the same bytes. A manifest that would not
-   * open again (wrong shape) is refused with DFS_ERR_INTERNAL; one too large with DFS_ERR_TOO_LARGE.
+   * come from it). Its stamp is `createdAt`; the chunk ids go into the clear header (format.ts).
+   * Deterministic: the same manifest gives the same bytes. A manifest that would not open again
+   * (wrong shape) is refused with DFS_ERR_INTERNAL; one too large with DFS_ERR_TOO_LARGE.
    */
   sealManifest(manifest: Manifest): Buffer {
     const problem = manifestProblem(manifest);
     if (problem) throw new DfsError("DFS_ERR_INTERNAL", `refusing to seal an invalid manifest: ${problem}`);
     const body = Buffer.from(manifestJson(manifest));
-    if (body.length > MANIFEST_MAX_BYTES) {
+    const ids = [...new Set(manifest.chunks.map((c) => c.id))];
+    if (body.length + 32 * ids.length > MANIFEST_MAX_BYTES) {
       throw new DfsError("DFS_ERR_TOO_LARGE", `a manifest is limited to ${MANIFEST_MAX_BYTES} bytes`);
     }
-    const fileHash = hashBytes(manifest.hash);
+    return this.#seal(manifest.hash, encodeHeader("manifest", manifest.createdAt, ids), body);
+  }
+
+  /**
+   * The tombstone a delete of `fileHash` leaves under its manifest id: no chunks, a body that says
+   * "deleted", bound to the file like a manifest. `stamp`: ms since the epoch (the delete's time).
+   */
+  sealTombstone(fileHash: string, stamp: number): Buffer {
+    hashBytes(fileHash);
+    if (!Number.isSafeInteger(stamp) || stamp < 0)
+      throw new DfsError("DFS_ERR_INTERNAL", "bad tombstone stamp");
+    return this.#seal(fileHash, encodeHeader("tombstone", stamp, []), Buffer.from(tombstoneJson(fileHash)));
+  }
+
+  #seal(fileHashHex: string, header: Buffer, body: Buffer): Buffer {
+    const fileHash = hashBytes(fileHashHex);
     const { key, nonceKey } = this.#keys.manifestKeys(fileHash);
-    const out = Buffer.allocUnsafe(body.length + MANIFEST_OVERHEAD);
-    out[0] = MANIFEST_FORMAT;
-    createHmac("sha256", nonceKey).update(body).digest().copy(out, 1, 0, NONCE_BYTES);
-    const header = out.subarray(0, 1 + NONCE_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", key, header.subarray(1), { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.concat([header, fileHash]));
-    const at = gcmInto(cipher, body, out, header.length);
+    const out = Buffer.allocUnsafe(header.length + NONCE_BYTES + body.length + TAG_BYTES);
+    header.copy(out, 0);
+    // SIV: the nonce covers the header too, so two stamps of one body never share a nonce.
+    const nonce = createHmac("sha256", nonceKey)
+      .update(header)
+      .update(body)
+      .digest()
+      .subarray(0, NONCE_BYTES);
+    nonce.copy(out, header.length);
+    const aad = out.subarray(0, header.length + NONCE_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.concat([aad, fileHash]));
+    const at = gcmInto(cipher, body, out, aad.length);
     cipher.final();
     cipher.getAuthTag().copy(out, at);
     return out;
@@ -91,25 +108,39 @@ export class ChunkCipher {
 
   /**
    * The manifest of the file `fileHash`, decrypted, authenticated and validated strictly.
-   * Tampering, the wrong key, a manifest of another file or a malformed one: DFS_ERR_CORRUPT.
+   * A tombstone (the file was deleted): DFS_ERR_NOT_FOUND. Tampering, the wrong key, a manifest of
+   * another file or a malformed one: DFS_ERR_CORRUPT.
    */
   openManifest(fileHash: string, sealed: Buffer): Manifest {
+    const opened = this.openStored(fileHash, sealed);
+    if (opened.type === "tombstone") throw new DfsError("DFS_ERR_NOT_FOUND", `file ${fileHash} was deleted`);
+    return opened.manifest;
+  }
+
+  /** A stored manifest object opened: the manifest, or the tombstone, with its stamp. */
+  openStored(fileHash: string, sealed: Buffer): OpenedManifest {
     const raw = hashBytes(fileHash);
-    if (sealed.length < MANIFEST_OVERHEAD) throw corrupt("too short to be a sealed manifest");
-    if (sealed.length > MANIFEST_MAX_BYTES + MANIFEST_OVERHEAD) throw corrupt("manifest too large");
-    if (sealed[0] !== MANIFEST_FORMAT) throw corrupt(`unknown manifest format ${sealed[0]}`);
+    const header = parseHeader(sealed);
+    if (sealed.length > MANIFEST_MAX_BYTES + MANIFEST_OVERHEAD + header.bytes)
+      throw corrupt("manifest too large");
     const { key } = this.#keys.manifestKeys(raw);
-    const header = sealed.subarray(0, 1 + NONCE_BYTES);
+    const aadEnd = header.bytes + NONCE_BYTES;
     const end = sealed.length - TAG_BYTES;
-    const decipher = createDecipheriv("aes-256-gcm", key, header.subarray(1), { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.concat([header, raw]));
+    const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(header.bytes, aadEnd), {
+      authTagLength: TAG_BYTES,
+    });
+    decipher.setAAD(Buffer.concat([sealed.subarray(0, aadEnd), raw]));
     decipher.setAuthTag(sealed.subarray(end));
-    const body = Buffer.allocUnsafe(end - header.length);
-    gcmInto(decipher, sealed.subarray(header.length, end), body, 0);
+    const body = Buffer.allocUnsafe(end - aadEnd);
+    gcmInto(decipher, sealed.subarray(aadEnd, end), body, 0);
     try {
       decipher.final();
     } catch (err) {
       throw corrupt("manifest failed authentication (tampered, another file's, or another key)", err);
+    }
+    if (header.type === "tombstone") {
+      if (body.toString("utf8") !== tombstoneJson(fileHash)) throw corrupt("malformed tombstone");
+      return { type: "tombstone", stamp: header.stamp };
     }
     let value: unknown;
     try {
@@ -121,8 +152,22 @@ export class ChunkCipher {
     if (problem) throw corrupt(`malformed manifest: ${problem}`);
     const manifest = value as Manifest;
     if (manifest.hash !== fileHash) throw corrupt("manifest names another file");
-    return manifest;
+    const ids = [...new Set(manifest.chunks.map((c) => c.id))];
+    if (ids.length !== header.chunkIds.length || ids.some((id, i) => id !== header.chunkIds[i])) {
+      throw corrupt("manifest header lists other chunks than its body");
+    }
+    if (header.stamp !== manifest.createdAt) throw corrupt("manifest stamp is not its createdAt");
+    return { type: "manifest", stamp: header.stamp, manifest };
   }
+}
+
+/** A stored manifest object, opened. */
+export type OpenedManifest =
+  | { type: "manifest"; stamp: number; manifest: Manifest }
+  | { type: "tombstone"; stamp: number };
+
+function tombstoneJson(fileHash: string): string {
+  return JSON.stringify({ deleted: fileHash });
 }
 
 /** 32 raw bytes of a lowercase hex sha256, or DFS_ERR_INVALID_HASH. */

@@ -11,17 +11,24 @@ import { createHash } from "node:crypto";
  *   1       n     ciphertext (n = plaintext bytes)
  *   1+n     16    GCM tag
  *
- * Sealed manifest (AES-256-GCM, key per file hash, synthetic nonce from the plaintext):
+ * Sealed manifest, format 2 (AES-256-GCM, key per file hash, synthetic nonce). The clear header
+ * lets nodes, which hold no key, see what a manifest references (repair, garbage collection) and
+ * whether it is a tombstone; it is authenticated with the rest:
  *
  *   offset  size  field
- *   0       1     format = MANIFEST_FORMAT (0x01)
- *   1       12    nonce = HMAC-SHA256(manifest nonce key, json)[0..12)
- *   13      n     ciphertext of the manifest as UTF-8 JSON
- *   13+n    16    GCM tag
- *   additional data: bytes 0..13 then the file hash (32 raw bytes)
+ *   0       1     format = MANIFEST_FORMAT (0x02)
+ *   1       1     type: 1 = manifest, 2 = tombstone (a delete)
+ *   2       8     stamp, u64 big-endian ms since the epoch (a manifest's createdAt, a delete's time);
+ *                 between two objects under one id the higher stamp wins, a tombstone on a tie
+ *   10      4     n, u32 big-endian: distinct chunk ids referenced (0 for a tombstone)
+ *   14      32n   chunk ids, raw, in order of first use in the file
+ *   H=14+32n 12   nonce = HMAC-SHA256(manifest nonce key, bytes 0..H || json)[0..12)
+ *   H+12    m     ciphertext of the body: the manifest as UTF-8 JSON, or {"deleted":"<file hash>"}
+ *   H+12+m  16    GCM tag
+ *   additional data: bytes 0..H+12 then the file hash (32 raw bytes)
  */
 export const CHUNK_FORMAT = 0x01;
-export const MANIFEST_FORMAT = 0x01;
+export const MANIFEST_FORMAT = 0x02;
 
 export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
@@ -29,8 +36,8 @@ export const KEY_BYTES = 32;
 
 /** Bytes the cipher adds to each chunk: format byte + GCM tag. */
 export const CHUNK_OVERHEAD = 1 + TAG_BYTES;
-/** Bytes the cipher adds to a manifest's JSON: format byte + nonce + GCM tag. */
-export const MANIFEST_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
+/** Bytes the cipher adds to a manifest's JSON besides the chunk ids: fixed header + nonce + tag. */
+export const MANIFEST_OVERHEAD = 14 + NONCE_BYTES + TAG_BYTES;
 
 /**
  * Largest manifest JSON accepted, sealed or opened. A chunk entry is ~160 bytes, so this is ~400k

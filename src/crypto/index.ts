@@ -2,7 +2,7 @@
  * Chunk and manifest encryption: the gateway's alone. Storage nodes never import this folder; they
  * only ever see chunk ids and sealed bytes.
  */
-export { ChunkCipher, type SealedChunk } from "./cipher.ts";
+export { ChunkCipher, type OpenedManifest, type SealedChunk } from "./cipher.ts";
 export {
   CHUNK_FORMAT,
   CHUNK_OVERHEAD,
@@ -14,3 +14,8 @@ export {
   sha256Hex,
 } from "./format.ts";
 export type { Manifest, ManifestChunk } from "./manifest.ts";
+export {
+  type ManifestHeader,
+  type ManifestType,
+  parseHeader as parseManifestHeader,
+} from "./manifest-header.ts";

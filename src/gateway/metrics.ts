@@ -15,6 +15,8 @@ export class GatewayMetrics {
   readonly bytesOut: Counter;
   readonly chunkOps: Counter<"op" | "kind" | "result">;
   readonly errors: Counter<"code">;
+  /** Chunk copies a download stored again on an owner that missed them or held a bad one. */
+  readonly readRepairs: Counter<"result">;
 
   constructor(liveNodes: () => number) {
     const registers = [this.registry];
@@ -52,6 +54,12 @@ export class GatewayMetrics {
       name: "dfs_gateway_errors_total",
       help: "Errors answered to clients, by code",
       labelNames: ["code"],
+      registers,
+    });
+    this.readRepairs = new Counter({
+      name: "dfs_gateway_read_repairs_total",
+      help: "Chunk copies stored again on owners a download found missing or bad, by result",
+      labelNames: ["result"],
       registers,
     });
     new Gauge({

@@ -1,6 +1,7 @@
 import type { NodeConfig } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
 import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
+import { Healer } from "./heal/index.ts";
 import { NODE_VERSION, StorageNode } from "./storage-node.ts";
 
 /** Joins the registry, when one is configured: the node's entry is re-asserted on every heartbeat. */
@@ -64,6 +65,28 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
     { address: node.advertise, nodeId: node.nodeId, dataDir: config.node.dataDir, zone: config.node.zone },
     "node listening",
   );
+  // Healing needs the membership: an unregistered node cannot know who owns what.
+  const n = config.node;
+  const healer = membership
+    ? new Healer(
+        {
+          store: node.store,
+          nodes: node.peers,
+          view: membership.view,
+          self: node.advertise,
+          logger: logger.child({ component: "heal" }),
+        },
+        {
+          replicas: n.replicas,
+          repairGraceMs: n.repairGraceMs,
+          repairIntervalMs: n.repairIntervalMs,
+          scrubIntervalMs: n.scrubIntervalMs,
+          repairBytesPerSec: n.repairBytesPerSec,
+          gcGraceMs: n.gcGraceMs,
+        },
+      )
+    : undefined;
+  healer?.start();
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "node stopping");
@@ -74,6 +97,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+  await healer?.stop();
   await membership?.close();
   await node.close();
   logger.info("node stopped");

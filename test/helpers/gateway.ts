@@ -33,8 +33,12 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** One Redis topology and `count` storage nodes registered in it. */
-export async function startCluster(count: number, prefix: string): Promise<Cluster> {
+/** One Redis topology and `count` storage nodes registered in it; `nodeEnv` goes to every node. */
+export async function startCluster(
+  count: number,
+  prefix: string,
+  nodeEnv: NodeJS.ProcessEnv = {},
+): Promise<Cluster> {
   const topology = await startTopology();
   const tmp = await makeTempDir("dfs-gw-");
   const registryArgs = [
@@ -49,7 +53,12 @@ export async function startCluster(count: number, prefix: string): Promise<Clust
   const start = async (i: number, port?: number) => {
     const dataDir = join(tmp.path, `node-${i}`);
     await mkdir(dataDir, { recursive: true });
-    return startNode({ dataDir, port, args: registryArgs, env: { ...registryEnv, DFS_FSYNC: "false" } });
+    return startNode({
+      dataDir,
+      port,
+      args: registryArgs,
+      env: { ...registryEnv, DFS_FSYNC: "false", ...nodeEnv },
+    });
   };
   const cluster: Cluster = {
     topology,

@@ -1,4 +1,4 @@
-import type { Manifest } from "../../crypto/index.ts";
+import type { Manifest, OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 import type { ChunkRef } from "../upload/ingest.ts";
@@ -26,29 +26,51 @@ class ReadFailures {
 }
 
 /**
- * The manifest of a file, from the first node in placement order whose copy decrypts and verifies.
- * NOT_FOUND when no good copy was found and at least one node answered (none here, or a bad copy);
- * UNAVAILABLE when no node could be asked at all.
+ * The manifest of a file. NOT_FOUND when the file was deleted (the newest copy is a tombstone), or
+ * no good copy was found and at least one node answered; UNAVAILABLE when no node could be asked.
  */
 export async function readManifest(
   ctx: GatewayContext,
   hash: string,
   signal?: AbortSignal,
 ): Promise<Manifest> {
+  const found = await readManifestObject(ctx, hash, signal);
+  if (found.type === "tombstone") throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
+  return found.manifest;
+}
+
+/**
+ * The newest manifest object (manifest or tombstone) of a file. The R owners are asked at once and
+ * the highest stamp wins (a tombstone on a tie), so a copy a delete missed cannot revive the file;
+ * when none of them has a good copy, the rest of the read fan-out is tried in order.
+ */
+export async function readManifestObject(
+  ctx: GatewayContext,
+  hash: string,
+  signal?: AbortSignal,
+): Promise<OpenedManifest> {
   const id = ctx.cipher.manifestId(hash);
   const failures = new ReadFailures();
-  for (const addr of ctx.placement.order(id).slice(0, readFanout(ctx))) {
+  const order = ctx.placement.order(id).slice(0, readFanout(ctx));
+  const readOne = async (addr: string): Promise<OpenedManifest | undefined> => {
     try {
       const sealed = await ctx.nodes.getBuffer(addr, id, { kind: "manifest", signal });
       ctx.metrics.nodeOp("get", "manifest", true);
-      const manifest = ctx.cipher.openManifest(hash, sealed);
-      if (manifest.hash !== hash) throw new DfsError("DFS_ERR_CORRUPT", "manifest names another file");
-      return manifest;
+      return ctx.cipher.openStored(hash, sealed);
     } catch (err) {
       if (signal?.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
       ctx.metrics.nodeOp("get", "manifest", isDfsError(err, "DFS_ERR_NOT_FOUND"));
       failures.add(err);
+      return undefined;
     }
+  };
+  const first = await Promise.all(order.slice(0, ctx.config.replicas).map(readOne));
+  let best: OpenedManifest | undefined;
+  for (const o of first) if (o && (!best || newer(o, best))) best = o;
+  if (best) return best;
+  for (const addr of order.slice(ctx.config.replicas)) {
+    const o = await readOne(addr);
+    if (o) return o;
   }
   if (failures.missing > 0 || failures.corrupt > 0) {
     throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
@@ -58,25 +80,58 @@ export async function readManifest(
   });
 }
 
+/** Between two objects under one manifest id: the higher stamp, a tombstone on a tie. */
+function newer(a: OpenedManifest, b: OpenedManifest): boolean {
+  if (a.stamp !== b.stamp) return a.stamp > b.stamp;
+  return a.type === "tombstone" && b.type === "manifest";
+}
+
 /**
  * One chunk's plaintext, verified (GCM tag and the plaintext's SHA-256): from the first node in
- * placement order that has a good copy. A copy that fails verification is skipped like a missing one.
+ * placement order that has a good copy. A copy that fails verification is skipped like a missing one,
+ * and once a good copy is found it is pushed to the nodes that missed (read-repair), in the
+ * background: the response never waits on it.
  */
 export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer> {
   const failures = new ReadFailures();
+  const missed: string[] = [];
   for (const addr of ctx.placement.order(ref.id).slice(0, readFanout(ctx))) {
     try {
       const sealed = await ctx.nodes.getBuffer(addr, ref.id, { kind: "chunk", signal });
       ctx.metrics.nodeOp("get", "chunk", true);
       const plain = ctx.cipher.open(sealed, ref.plainHash);
       if (plain.length !== ref.size) throw new DfsError("DFS_ERR_CORRUPT", "chunk has the wrong size");
+      if (missed.length > 0) readRepair(ctx, ref.id, sealed, missed);
       return plain;
     } catch (err) {
       if (signal.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
       ctx.metrics.nodeOp("get", "chunk", false);
       failures.add(err);
+      if (isDfsError(err, "DFS_ERR_NOT_FOUND") || isDfsError(err, "DFS_ERR_CORRUPT")) missed.push(addr);
     }
   }
   const code: ErrorCode = failures.corrupt > 0 && !failures.other ? "DFS_ERR_CORRUPT" : "DFS_ERR_UNAVAILABLE";
   throw new DfsError(code, `no live node holds a good copy of chunk ${ref.id}`, { cause: failures.other });
+}
+
+/**
+ * Stores a verified chunk again on the owners that missed it or served a bad copy (the node
+ * re-verifies it against its id and replaces the bad copy). Only the first R of placement order:
+ * nodes further down were asked as a fallback, not because they should hold it. Errors are logged.
+ */
+function readRepair(ctx: GatewayContext, id: string, sealed: Buffer, missed: readonly string[]): void {
+  const owners = new Set(ctx.placement.order(id).slice(0, ctx.config.replicas));
+  for (const addr of missed) {
+    if (!owners.has(addr)) continue;
+    ctx.nodes.put(addr, id, sealed, sealed.length, { kind: "chunk" }).then(
+      () => {
+        ctx.metrics.readRepairs.inc({ result: "ok" });
+        ctx.logger.info({ id, addr }, "read-repair stored a chunk");
+      },
+      (err: unknown) => {
+        ctx.metrics.readRepairs.inc({ result: "error" });
+        ctx.logger.warn({ id, addr, err }, "read-repair failed");
+      },
+    );
+  }
 }

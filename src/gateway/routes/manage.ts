@@ -1,8 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { DfsError, toDfsError } from "../../errors.ts";
+import { sha256Hex } from "../../crypto/index.ts";
+import { DfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
-import { readFanout, readManifest } from "../download/reader.ts";
+import { readFanout, readManifest, readManifestObject } from "../download/reader.ts";
 import { parseHash } from "../hash.ts";
+import { replicate } from "../upload/replicate.ts";
 
 /**
  * Which of the nodes that could hold each chunk (the first few in placement order) do: one batched
@@ -35,7 +37,7 @@ async function holders(ctx: GatewayContext, ids: readonly string[]): Promise<Map
   return held;
 }
 
-/** Metadata of a file and DELETE, which removes the manifest from every live node that holds it. */
+/** Metadata of a file, and DELETE, which leaves a tombstone in place of its manifest. */
 export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.get<{ Params: { hash: string } }>(
     "/v1/files/:hash/meta",
@@ -60,10 +62,11 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
   );
 
   /**
-   * Deletes the manifest on every live node (not only the owners: a copy written during a fallback
-   * or left by a move must not bring the file back). 204 when some node deleted it, 404 when every
-   * node answered that it had none, 503 when a node could not be asked (the delete is idempotent:
-   * retry). Chunks stay until garbage collection.
+   * Deletes a file by writing a tombstone over its manifest on the manifest's owners (W of R, like
+   * an upload): a newer stamp than any manifest's, so it wins wherever the two meet, and the nodes'
+   * repair spreads it and never brings the file back. 204 when the file existed, 404 when it did not
+   * (or was already deleted), 503 without a quorum (retry: deleting twice is harmless). Chunks stay
+   * until the nodes' garbage collection finds them unreferenced.
    */
   app.delete<{ Params: { hash: string } }>(
     "/v1/files/:hash",
@@ -71,23 +74,20 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
     async (request, reply) => {
       const hash = parseHash(request.params.hash);
       const id = ctx.cipher.manifestId(hash);
-      const live = ctx.view.live();
-      if (live.length === 0) throw new DfsError("DFS_ERR_UNAVAILABLE", "no live storage node");
-      const results = await Promise.allSettled(live.map((n) => ctx.nodes.delete(n.addr, id, "manifest")));
-      let deleted = 0;
-      let failure: DfsError | undefined;
-      for (const r of results) {
-        ctx.metrics.nodeOp("delete", "manifest", r.status === "fulfilled");
-        if (r.status === "fulfilled") deleted += r.value ? 1 : 0;
-        else failure ??= toDfsError(r.reason);
-      }
-      if (failure) {
-        throw new DfsError("DFS_ERR_UNAVAILABLE", "not every node could delete the file; retry", {
-          cause: failure,
-        });
-      }
-      if (deleted === 0) throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
-      request.log.info({ hash, copies: deleted }, "file deleted");
+      if (ctx.view.live().length === 0) throw new DfsError("DFS_ERR_UNAVAILABLE", "no live storage node");
+      const current = await readManifestObject(ctx, hash);
+      if (current.type === "tombstone") throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
+      const sealed = ctx.cipher.sealTombstone(hash, Math.max(Date.now(), current.stamp + 1));
+      const controller = new AbortController();
+      request.raw.once("close", () => {
+        if (!reply.sent) controller.abort();
+      });
+      const stored = await replicate(ctx, id, sealed, {
+        kind: "manifest",
+        checksum: sha256Hex(sealed),
+        signal: controller.signal,
+      });
+      request.log.info({ hash, copies: stored.length }, "file deleted");
       return reply.code(204).send();
     },
   );

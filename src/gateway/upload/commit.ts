@@ -1,6 +1,6 @@
-import { type Manifest, sha256Hex } from "../../crypto/index.ts";
+import { type Manifest, type OpenedManifest, sha256Hex } from "../../crypto/index.ts";
 import type { GatewayContext } from "../context.ts";
-import { readFanout, readManifest } from "../download/reader.ts";
+import { readFanout, readManifestObject } from "../download/reader.ts";
 import type { Ingested } from "./ingest.ts";
 import { replicate } from "./replicate.ts";
 
@@ -32,8 +32,8 @@ export async function commit(
   signal: AbortSignal,
 ): Promise<Committed> {
   const existing = await findExisting(ctx, file.hash, signal);
-  if (existing) {
-    return { created: false, body: describe(existing, file.replicas) };
+  if (existing?.type === "manifest") {
+    return { created: false, body: describe(existing.manifest, file.replicas) };
   }
   const manifest: Manifest = {
     version: 1,
@@ -42,7 +42,8 @@ export async function commit(
     name: meta.name,
     contentType: meta.contentType,
     chunkBytes: ctx.config.chunkBytes,
-    createdAt: Date.now(),
+    // After a delete the new manifest must be newer than the tombstone, whatever the clocks say.
+    createdAt: Math.max(Date.now(), (existing?.stamp ?? 0) + 1),
     chunks: file.chunks,
   };
   const sealed = ctx.cipher.sealManifest(manifest);
@@ -66,20 +67,20 @@ function describe(m: Manifest, replicas: number): FileCreated {
 }
 
 /**
- * The manifest already stored for this hash, if any. A cheap parallel `has` first: for a new file
- * (the usual case) that is one round trip, not one per node.
+ * The manifest (or the tombstone of a delete) already stored for this hash, if any. A cheap
+ * parallel `has` first: for a new file (the usual case) that is one round trip, not one per node.
  */
 async function findExisting(
   ctx: GatewayContext,
   hash: string,
   signal: AbortSignal,
-): Promise<Manifest | undefined> {
+): Promise<OpenedManifest | undefined> {
   const id = ctx.cipher.manifestId(hash);
   const owners = ctx.placement.order(id).slice(0, readFanout(ctx));
   const answers = await Promise.allSettled(owners.map((addr) => ctx.nodes.has(addr, [id], "manifest")));
   if (!answers.some((a) => a.status === "fulfilled" && a.value[0] === true)) return undefined;
   try {
-    return await readManifest(ctx, hash, signal);
+    return await readManifestObject(ctx, hash, signal);
   } catch (err) {
     if (signal.aborted) throw err;
     // No copy reads back: write ours; the quorum write decides.

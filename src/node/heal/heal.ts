@@ -1,0 +1,145 @@
+import type { Logger } from "../../logger.ts";
+import type { MembershipView } from "../../registry/index.ts";
+import type { NodeApi } from "../../transport/api.ts";
+import type { ChunkStore } from "../store/index.ts";
+import { type HealCounters, newCounters } from "./counters.ts";
+import { GarbageCollector } from "./gc.ts";
+import { GraceMembers, type Members } from "./members.ts";
+import { TokenBucket } from "./rate-limit.ts";
+import { repairRound } from "./repair.ts";
+import { scrubRound } from "./scrub.ts";
+
+export interface HealOptions {
+  replicas: number;
+  repairGraceMs: number;
+  repairIntervalMs: number;
+  scrubIntervalMs: number;
+  repairBytesPerSec: number;
+  gcGraceMs: number;
+}
+
+export interface HealDeps {
+  store: ChunkStore;
+  nodes: NodeApi;
+  view: Pick<MembershipView, "all" | "stale">;
+  /** This node's advertised address. */
+  self: string;
+  logger: Logger;
+}
+
+/**
+ * Self-healing, driven by the node itself: a repair and rebalance round every repairIntervalMs, a
+ * scrub pass every scrubIntervalMs and garbage collection every max(repairIntervalMs, gcGraceMs/2).
+ * Each loop runs one round at a time; repair and scrub share one byte budget. Counters are logged
+ * after every round.
+ */
+export class Healer {
+  readonly counters: HealCounters = newCounters();
+  readonly #deps: HealDeps;
+  readonly #options: HealOptions;
+  readonly #members: GraceMembers;
+  readonly #bucket: TokenBucket;
+  readonly #gc: GarbageCollector;
+  readonly #abort = new AbortController();
+  readonly #loops: Promise<void>[] = [];
+
+  constructor(deps: HealDeps, options: HealOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.#members = new GraceMembers(options.repairGraceMs);
+    this.#bucket = new TokenBucket(options.repairBytesPerSec);
+    this.#gc = new GarbageCollector({
+      ...this.#common(),
+      gcGraceMs: options.gcGraceMs,
+    });
+  }
+
+  start(): void {
+    const o = this.#options;
+    this.#loops.push(
+      this.#loop("repair", o.repairIntervalMs, () => this.repairOnce()),
+      this.#loop("scrub", o.scrubIntervalMs, () => this.scrubOnce()),
+      this.#loop("gc", Math.max(o.repairIntervalMs, Math.floor(o.gcGraceMs / 2)), () => this.gcOnce()),
+    );
+  }
+
+  /** Stops the loops; a round in progress is cancelled. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await Promise.allSettled(this.#loops);
+  }
+
+  async repairOnce(): Promise<void> {
+    const members = this.#membersNow();
+    if (this.#deps.view.stale) return;
+    this.counters.underReplicated = await repairRound(
+      {
+        ...this.#common(),
+        replicas: this.#options.replicas,
+        bucket: this.#bucket,
+        skipChunk: (id) => this.#gc.unreferenced(id),
+      },
+      members,
+    );
+    this.counters.repairRounds++;
+  }
+
+  async scrubOnce(): Promise<void> {
+    await scrubRound({ ...this.#common(), bucket: this.#bucket }, () => this.#membersNow());
+    this.counters.scrubRounds++;
+  }
+
+  async gcOnce(): Promise<void> {
+    await this.#gc.round(this.#membersNow(), this.#deps.view.stale);
+    this.counters.gcRounds++;
+  }
+
+  #membersNow(): Members {
+    return this.#members.update(this.#deps.view.all());
+  }
+
+  #common() {
+    const d = this.#deps;
+    return {
+      store: d.store,
+      nodes: d.nodes,
+      self: d.self,
+      counters: this.counters,
+      logger: d.logger,
+      signal: this.#abort.signal,
+    };
+  }
+
+  async #loop(name: string, intervalMs: number, round: () => Promise<void>): Promise<void> {
+    const signal = this.#abort.signal;
+    // Spread the first rounds so a cluster started together does not heal in lockstep.
+    await sleep(intervalMs * (0.5 + Math.random() * 0.5), signal);
+    while (!signal.aborted) {
+      const started = performance.now();
+      try {
+        await round();
+        this.#deps.logger.info(
+          { round: name, ms: Math.round(performance.now() - started), ...this.counters },
+          "heal: round done",
+        );
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#deps.logger.warn({ round: name, err: (err as Error).message }, "heal: round failed");
+      }
+      await sleep(intervalMs, signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,48 @@
+import type { PlacementNode } from "../../placement/index.ts";
+import type { NodeInfo } from "../../registry/index.ts";
+
+/** Who placement is computed over, and which of them can be sent copies now. */
+export interface Members {
+  /** Live nodes plus nodes gone for less than the grace: they keep their share meanwhile. */
+  nodes: PlacementNode[];
+  /** Addresses of live nodes: the only ones asked, sent or trusted to confirm. */
+  live: Set<string>;
+}
+
+/**
+ * Remembers when each node was last alive, so a node keeps its share of placement for
+ * `graceMs` after its last heartbeat, even once the registry dropped its entry (it deregisters on
+ * a clean stop and is reaped after a crash, both sooner than the grace): a restart moves nothing.
+ */
+export class GraceMembers {
+  readonly #graceMs: number;
+  readonly #seen = new Map<string, { node: PlacementNode; aliveAt: number }>();
+
+  constructor(graceMs: number) {
+    this.#graceMs = graceMs;
+  }
+
+  update(all: readonly NodeInfo[], now = Date.now()): Members {
+    const live = new Set<string>();
+    for (const n of all) {
+      const aliveAt = n.state === "live" ? now : now - n.lastHeartbeatAgeMs;
+      const prev = this.#seen.get(n.id);
+      const node = { id: n.id, addr: n.addr, zone: n.zone, capacityBytes: n.capacityBytes };
+      this.#seen.set(n.id, { node, aliveAt: Math.max(aliveAt, prev?.aliveAt ?? 0) });
+      if (n.state === "live") live.add(n.addr);
+    }
+    const nodes: PlacementNode[] = [];
+    for (const [id, s] of this.#seen) {
+      const gone = now - s.aliveAt;
+      if (live.has(s.node.addr) || gone < this.#graceMs) nodes.push(s.node);
+      else this.#seen.delete(id);
+    }
+    // Two entries may share an address (a node restarted under a new id): the live one wins.
+    const byAddr = new Map<string, PlacementNode>();
+    for (const n of nodes) {
+      const other = byAddr.get(n.addr);
+      if (!other || all.some((a) => a.id === n.id && a.state === "live")) byAddr.set(n.addr, n);
+    }
+    return { nodes: [...byAddr.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), live };
+  }
+}

@@ -1,0 +1,175 @@
+import { toDfsError } from "../../errors.ts";
+import type { Logger } from "../../logger.ts";
+import { Placement } from "../../placement/index.ts";
+import type { NodeApi, ObjectKind } from "../../transport/api.ts";
+import type { ChunkStore } from "../store/index.ts";
+import type { HealCounters } from "./counters.ts";
+import { type ManifestHeader, wins } from "./manifest-header.ts";
+import type { Members } from "./members.ts";
+import { checksumOf, localHeader, readLocal, remoteHeader } from "./objects.ts";
+import { planObject } from "./plan.ts";
+import type { TokenBucket } from "./rate-limit.ts";
+
+export interface RepairDeps {
+  store: ChunkStore;
+  nodes: NodeApi;
+  self: string;
+  replicas: number;
+  bucket: TokenBucket;
+  counters: HealCounters;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Chunks garbage collection found unreferenced: not copied (see GarbageCollector.unreferenced). */
+  skipChunk?: (id: string) => boolean;
+}
+
+const PAGE = 500;
+/** Copies in flight at once; the token bucket bounds the bytes. */
+const PARALLEL = 4;
+/** Manifest header reads in flight at once (a few dozen bytes each). */
+const PARALLEL_ASKS = 16;
+
+/**
+ * One repair and rebalance round over everything this node holds (plan.ts has the rules):
+ * manifests first (small, and a file is unreadable without one), then chunks, a page at a time
+ * with one batched `has` per owner. Resolves with the number of under-replicated objects seen.
+ */
+export async function repairRound(deps: RepairDeps, members: Members): Promise<number> {
+  if (!members.live.has(deps.self)) return 0; // not live ourselves: our view of placement is not the cluster's
+  const placement = new Placement(members.nodes);
+  let under = 0;
+  for (const kind of ["manifest", "chunk"] as const) {
+    let after: string | undefined;
+    do {
+      deps.signal.throwIfAborted();
+      const page = await deps.store.list(kind, after, PAGE);
+      under += await repairPage(deps, members, placement, kind, page.ids);
+      after = page.next;
+    } while (after !== undefined);
+  }
+  return under;
+}
+
+async function repairPage(
+  deps: RepairDeps,
+  members: Members,
+  placement: Placement,
+  kind: ObjectKind,
+  ids: readonly string[],
+): Promise<number> {
+  const orders = new Map(ids.map((id) => [id, placement.order(id).map((n) => n.addr)]));
+  const ask = new Map<string, string[]>(); // live owner -> ids to ask about
+  for (const [id, order] of orders) {
+    for (const addr of order.slice(0, deps.replicas)) {
+      if (addr === deps.self || !members.live.has(addr)) continue;
+      const list = ask.get(addr);
+      if (list) list.push(id);
+      else ask.set(addr, [id]);
+    }
+  }
+  const held = new Map<string, Set<string>>(); // id -> owners holding a copy
+  const unreachable = new Set<string>();
+  await Promise.all(
+    [...ask].map(async ([addr, list]) => {
+      try {
+        const answers = await deps.nodes.has(addr, list, kind);
+        list.forEach((id, i) => {
+          if (!answers[i]) return;
+          const set = held.get(id) ?? new Set<string>();
+          set.add(addr);
+          held.set(id, set);
+        });
+      } catch (err) {
+        unreachable.add(addr);
+        deps.logger.warn({ addr, err: toDfsError(err).message }, "repair: has failed");
+      }
+    }),
+  );
+  const currents = new Map<string, Set<string> | undefined>();
+  await runLimited(
+    ids.map((id) => async () => {
+      const holders = held.get(id) ?? new Set<string>();
+      currents.set(id, kind === "manifest" ? await currentManifests(deps, id, holders) : holders);
+    }),
+    PARALLEL_ASKS,
+  );
+  let under = 0;
+  const work: (() => Promise<void>)[] = [];
+  for (const [id, order] of orders) {
+    const current = currents.get(id);
+    if (current === undefined) continue; // gone meanwhile (dropped or collected)
+    const plan = planObject({
+      order,
+      replicas: deps.replicas,
+      self: deps.self,
+      live: members.live,
+      current,
+      unreachable,
+    });
+    if (kind === "chunk" && deps.skipChunk?.(id)) continue;
+    if (plan.acts && plan.copies < deps.replicas) under++;
+    if (plan.copyTo.length > 0) work.push(() => copy(deps, kind, id, plan.copyTo));
+    else if (plan.drop) work.push(() => drop(deps, kind, id));
+  }
+  await runLimited(work, PARALLEL);
+  return under;
+}
+
+/**
+ * Owners whose copy of a manifest does not lose to ours (same or newer stamp, tombstone on a tie).
+ * Undefined when we no longer hold it.
+ */
+async function currentManifests(
+  deps: RepairDeps,
+  id: string,
+  holders: ReadonlySet<string>,
+): Promise<Set<string> | undefined> {
+  let mine: ManifestHeader | undefined;
+  try {
+    mine = await localHeader(deps.store, id);
+  } catch {
+    return undefined;
+  }
+  const current = new Set<string>();
+  await Promise.all(
+    [...holders].map(async (addr) => {
+      const theirs = await remoteHeader(deps.nodes, addr, id).catch(() => undefined);
+      if (!mine || (theirs && !wins(mine, theirs))) current.add(addr);
+    }),
+  );
+  return current;
+}
+
+async function copy(deps: RepairDeps, kind: ObjectKind, id: string, targets: string[]): Promise<void> {
+  try {
+    const data = await readLocal(deps.store, kind, id);
+    await deps.bucket.take(data.length * targets.length, deps.signal);
+    const [head, ...forward] = targets as [string, ...string[]];
+    const result = await deps.nodes.put(head, id, data, data.length, {
+      kind,
+      checksum: checksumOf(kind, data),
+      forward,
+      signal: deps.signal,
+    });
+    deps.counters.repaired += result.stored.length;
+    deps.counters.repairedBytes += result.stored.length * data.length;
+    if (result.failed.length > 0)
+      deps.logger.warn({ kind, id, failed: result.failed }, "repair: copies failed");
+  } catch (err) {
+    if (deps.signal.aborted) throw err;
+    deps.logger.warn({ kind, id, targets, err: toDfsError(err).message }, "repair: copy failed");
+  }
+}
+
+async function drop(deps: RepairDeps, kind: ObjectKind, id: string): Promise<void> {
+  if (await deps.store.delete(kind, id)) deps.counters.dropped++;
+}
+
+/** Runs thunks with at most `limit` in flight. */
+export async function runLimited(work: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < work.length) await work[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, work.length) }, lane));
+}

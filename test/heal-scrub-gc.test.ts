@@ -1,0 +1,217 @@
+/**
+ * Scrub, read-repair and garbage collection end to end on one topology: real Redis under Sentinel,
+ * four real `dfs node` processes (R = 3, scrub every 500 ms, GC grace 1 s), a gateway in this process.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ChunkCipher } from "../src/crypto/index.ts";
+import { parseManifestHeader } from "../src/node/heal/manifest-header.ts";
+import type { NodeClient } from "../src/transport/index.ts";
+import { patternBytes } from "./helpers/data.ts";
+import {
+  type Cluster,
+  type Gateway,
+  http,
+  multipart,
+  SMALL_CHUNK,
+  startCluster,
+  startGatewayInProcess,
+  TEST_KEY,
+  waitFor,
+  waitLive,
+} from "./helpers/gateway.ts";
+import { copies, download, HEAL_ENV, nodeClient, upload } from "./helpers/heal.ts";
+
+let cluster: Cluster;
+let gw: Gateway;
+let client: NodeClient;
+
+before(async () => {
+  cluster = await startCluster(4, "healscrub:", { ...HEAL_ENV, DFS_SCRUB_INTERVAL_MS: "500" });
+  gw = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) });
+  client = nodeClient();
+  await waitLive(gw.url, 4);
+});
+
+after(async () => {
+  if (process.env.HEAL_DEBUG) {
+    for (const n of cluster?.nodes ?? []) {
+      const lines = n.proc.logs.filter((l) => l.component === "heal" && (l.level as number) >= 40);
+      console.log(n.addr, JSON.stringify(lines.slice(-5)));
+      const last = n.proc.logs.filter((l) => l.round === "gc").slice(-1);
+      console.log(n.addr, JSON.stringify(last));
+    }
+  }
+  await client?.close();
+  await gw?.stop();
+  await cluster?.stop();
+});
+
+const chunkPath = (dataDir: string, id: string) =>
+  join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+async function chunkIds(hash: string): Promise<string[]> {
+  const meta = await http(gw.url, "GET", `/v1/files/${hash}/meta`);
+  assert.equal(meta.status, 200);
+  return (meta.json as { chunks: { id: string }[] }).chunks.map((c) => c.id);
+}
+
+/** A node holding `id` on disk. */
+async function holderOf(id: string) {
+  for (const n of cluster.nodes) {
+    if (
+      await readFile(chunkPath(n.dataDir, id)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return n;
+  }
+  throw new Error(`no node holds ${id}`);
+}
+
+async function flipByte(path: string): Promise<void> {
+  const bytes = await readFile(path);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+  await writeFile(path, bytes);
+}
+
+describe("scrub and read-repair", () => {
+  test("(b) a flipped byte in a stored chunk is quarantined and replaced; downloads stay correct", async () => {
+    const data = patternBytes(3 * SMALL_CHUNK + 5, 7);
+    const f = await upload(gw.url, data);
+    const [id] = await chunkIds(f.hash);
+    const node = await holderOf(id!);
+    const path = chunkPath(node.dataDir, id!);
+    await flipByte(path);
+    assert.notEqual(sha(await readFile(path)), id);
+    // The download is right at once (the bad copy fails the tag; another node serves it).
+    assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
+    await waitFor(
+      async () => sha(await readFile(path).catch(() => Buffer.alloc(0))) === id,
+      15_000,
+      "the corrupt copy replaced by a good one",
+    );
+    assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
+  });
+
+  test("scrub alone: a corrupt copy nobody reads is quarantined and replaced", async () => {
+    const f = await upload(gw.url, patternBytes(2 * SMALL_CHUNK, 8));
+    const [id] = await chunkIds(f.hash);
+    const node = await holderOf(id!);
+    const path = chunkPath(node.dataDir, id!);
+    await flipByte(path);
+    await waitFor(
+      async () => sha(await readFile(path).catch(() => Buffer.alloc(0))) === id,
+      15_000,
+      "scrub to replace the corrupt copy",
+    );
+    const quarantined = await readdir(join(node.dataDir, "quarantine"));
+    assert.ok(quarantined.includes(`chunk-${id}`), `quarantine holds the bad copy: ${quarantined.join(",")}`);
+  });
+});
+
+describe("garbage collection and tombstones", () => {
+  test("a chunk no manifest references is kept for the grace (an upload in flight), then collected", async () => {
+    const data = patternBytes(1000, 77);
+    const id = createHash("sha256").update(data).digest("hex");
+    const node = cluster.nodes[0]!;
+    const t0 = performance.now();
+    await client.put(node.addr, id, data, data.length, { kind: "chunk" });
+    await waitFor(async () => !(await client.has(node.addr, [id]))[0], 15_000, "the orphan chunk collected");
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 1000, `collected after ${ms} ms, within the 1 s grace`);
+  });
+
+  test("(d) deleted files' unshared chunks are collected, shared ones stay; a node down during the delete brings nothing back", async () => {
+    const base = patternBytes(4 * SMALL_CHUNK, 21);
+    const a = await upload(gw.url, base); // 4 chunks
+    // b shares a's first two chunks (same bytes at the same chunk boundaries), then differs.
+    const b = await upload(
+      gw.url,
+      Buffer.concat([base.subarray(0, 2 * SMALL_CHUNK), patternBytes(SMALL_CHUNK, 22)]),
+    );
+    const aIds = await chunkIds(a.hash);
+    const bIds = await chunkIds(b.hash);
+    const shared = aIds.filter((id) => bIds.includes(id));
+    const onlyA = aIds.filter((id) => !bIds.includes(id));
+    assert.equal(shared.length, 2);
+    assert.equal(onlyA.length, 2);
+
+    // A node that holds a copy of a's manifest is down during the delete.
+    const manifestId = new ChunkCipher(Buffer.from(TEST_KEY, "hex")).manifestId(a.hash);
+    const held = await copies(
+      client,
+      cluster.nodes.map((n) => n.addr),
+    );
+    const downIndex = cluster.nodes.findIndex((n) => held.get(`manifest:${manifestId}`)?.includes(n.addr));
+    const down = cluster.nodes[downIndex]!;
+    const port = Number(down.addr.split(":")[1]);
+    await down.stop("SIGKILL");
+    await waitLive(gw.url, 3);
+
+    assert.equal((await http(gw.url, "DELETE", `/v1/files/${a.hash}`)).status, 204);
+    assert.equal(await download(gw.url, a.hash), 404);
+    assert.equal((await http(gw.url, "DELETE", `/v1/files/${a.hash}`)).status, 404);
+
+    const liveNow = () => cluster.nodes.filter((n) => n !== down).map((n) => n.addr);
+    await waitFor(
+      async () => {
+        const h = await copies(client, liveNow());
+        return onlyA.every((id) => !h.has(`chunk:${id}`));
+      },
+      20_000,
+      "a's unshared chunks collected on the live nodes",
+    );
+    let h = await copies(client, liveNow());
+    for (const id of shared) assert.ok((h.get(`chunk:${id}`) ?? []).length >= 2, "shared chunks stay");
+    assert.ok(
+      ((await download(gw.url, b.hash)) as Buffer).equals(
+        Buffer.concat([base.subarray(0, 2 * SMALL_CHUNK), patternBytes(SMALL_CHUNK, 22)]),
+      ),
+    );
+
+    // The node comes back with its old copy of a's manifest and chunks: a stays deleted.
+    const back = await cluster.startNode(downIndex, port);
+    cluster.nodes[downIndex] = back;
+    await waitLive(gw.url, 4);
+    await waitFor(
+      async () => {
+        assert.equal(await download(gw.url, a.hash), 404, "a deleted file came back");
+        const hh = await copies(
+          client,
+          cluster.nodes.map((n) => n.addr),
+        );
+        return onlyA.every((id) => !hh.has(`chunk:${id}`));
+      },
+      20_000,
+      "the returning node's copies of a's unshared chunks collected",
+    );
+    assert.equal(await download(gw.url, a.hash), 404);
+    // Its old manifest lost to the tombstone: replaced by it, or dropped.
+    const header = parseManifestHeader(
+      await client
+        .getBuffer(back.addr, manifestId, { kind: "manifest" })
+        .catch(() => Buffer.of(2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+    );
+    assert.ok(
+      header && "type" in header && header.type === "tombstone",
+      "the returning node's manifest of a lost",
+    );
+    h = await copies(
+      client,
+      cluster.nodes.map((n) => n.addr),
+    );
+    for (const id of shared) assert.ok((h.get(`chunk:${id}`) ?? []).length >= 3, "shared chunks at R copies");
+    assert.ok(Buffer.isBuffer(await download(gw.url, b.hash)));
+
+    // Uploading the same bytes again after the delete makes the file again (a newer stamp).
+    const again = await http(gw.url, "POST", "/v1/files", { body: multipart(base) });
+    assert.equal(again.status, 201);
+    assert.ok(((await download(gw.url, a.hash)) as Buffer).equals(base));
+  });
+});

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { GraceMembers } from "../src/node/heal/members.ts";
+import { planObject } from "../src/node/heal/plan.ts";
+import { TokenBucket } from "../src/node/heal/rate-limit.ts";
+import type { NodeInfo } from "../src/registry/index.ts";
+
+const live = new Set(["a", "b", "c", "d"]);
+const none = new Set<string>();
+const facts = (self: string, current: string[], extra: Partial<Parameters<typeof planObject>[0]> = {}) =>
+  planObject({
+    order: ["a", "b", "c", "d"],
+    replicas: 3,
+    self,
+    live,
+    current: new Set(current),
+    unreachable: none,
+    ...extra,
+  });
+
+describe("plan: who acts, where copies go, when a copy is dropped", () => {
+  test("the first owner holding a current copy acts; later owners do not", () => {
+    assert.deepEqual(facts("a", []), {
+      owners: ["a", "b", "c"],
+      acts: true,
+      copyTo: ["b", "c"],
+      drop: false,
+      copies: 1,
+    });
+    assert.equal(facts("b", ["a"]).acts, false);
+    assert.deepEqual(facts("b", ["c"]), {
+      owners: ["a", "b", "c"],
+      acts: true,
+      copyTo: ["a"],
+      drop: false,
+      copies: 2,
+    });
+  });
+
+  test("a non-owner acts only when no owner holds a current copy, and drops only when all R confirmed", () => {
+    assert.deepEqual(facts("d", []).copyTo, ["a", "b", "c"]);
+    assert.equal(facts("d", ["b"]).acts, false);
+    assert.equal(facts("d", ["a", "b"]).drop, false);
+    assert.equal(facts("d", ["a", "b", "c"]).drop, true);
+  });
+
+  test("an owner within its grace (not live) gets nothing and blocks drops; unreachable owners too", () => {
+    const graceful = new Set(["a", "c", "d"]);
+    assert.deepEqual(facts("c", [], { live: graceful }).copyTo, ["a"]);
+    assert.equal(facts("d", ["a", "b", "c"], { live: graceful }).drop, false);
+    assert.deepEqual(facts("a", [], { unreachable: new Set(["b"]) }).copyTo, ["c"]);
+  });
+});
+
+describe("grace members", () => {
+  const info = (id: string, state: "live" | "expired", age: number): NodeInfo => ({
+    id,
+    addr: `${id}:1`,
+    zone: "z",
+    capacityBytes: 1,
+    freeBytes: 1,
+    version: "0",
+    startedAt: 0,
+    incarnation: 1,
+    lastHeartbeatAgeMs: age,
+    state,
+  });
+
+  test("a node keeps its share for the grace after its last beat, even once the registry forgot it", () => {
+    const g = new GraceMembers(1000);
+    const t = 1_000_000;
+    let m = g.update([info("a", "live", 0), info("b", "live", 0)], t);
+    assert.deepEqual(
+      m.nodes.map((n) => n.id),
+      ["a", "b"],
+    );
+    m = g.update([info("a", "live", 0), info("b", "expired", 400)], t + 400);
+    assert.deepEqual(
+      m.nodes.map((n) => n.id),
+      ["a", "b"],
+    );
+    assert.deepEqual([...m.live], ["a:1"]);
+    m = g.update([info("a", "live", 0)], t + 900); // reaped from the registry, still within grace
+    assert.deepEqual(
+      m.nodes.map((n) => n.id),
+      ["a", "b"],
+    );
+    m = g.update([info("a", "live", 0)], t + 1100);
+    assert.deepEqual(
+      m.nodes.map((n) => n.id),
+      ["a"],
+    );
+  });
+});
+
+describe("token bucket", () => {
+  test("holds throughput to its rate", async () => {
+    const bucket = new TokenBucket(100_000);
+    const t0 = performance.now();
+    for (let i = 0; i < 30; i++) await bucket.take(10_000); // 300 kB: 100 kB at once, 200 kB at the rate
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 1800 && ms < 4000, `took ${ms} ms`);
+  });
+});

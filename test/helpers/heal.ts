@@ -1,0 +1,75 @@
+/**
+ * Shared by the self-healing tests: node env with short heal timings, counting copies by listing
+ * every live node's store over the node protocol, uploads and downloads through a gateway.
+ */
+import { request } from "undici";
+import { NodeClient } from "../../src/transport/index.ts";
+import { TEST_SECRET } from "./cluster.ts";
+import { sha256 } from "./data.ts";
+import { http, multipart } from "./gateway.ts";
+
+/** Short timings: a restart-sized grace of 1.5 s (heartbeat TTL is 2 s), rounds every 500 ms. */
+export const HEAL_ENV: NodeJS.ProcessEnv = {
+  DFS_REPAIR_GRACE_MS: "1500",
+  DFS_REPAIR_INTERVAL_MS: "500",
+  DFS_SCRUB_INTERVAL_MS: "3600000",
+  DFS_GC_GRACE_MS: "1000",
+  DFS_REPAIR_RATE: String(256 * 1024 * 1024),
+};
+
+export function nodeClient(): NodeClient {
+  return new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+}
+
+/** "kind:id" -> addresses holding it, over every address given (all must answer). */
+export async function copies(client: NodeClient, addrs: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const addr of addrs) {
+    for (const kind of ["chunk", "manifest"] as const) {
+      let after: string | undefined;
+      do {
+        const page = await client.list(addr, { kind, after, limit: 10_000 });
+        for (const id of page.ids) {
+          const key = `${kind}:${id}`;
+          out.set(key, [...(out.get(key) ?? []), addr]);
+        }
+        after = page.next;
+      } while (after !== undefined);
+    }
+  }
+  return out;
+}
+
+/** How many objects have fewer than `min` (or more than `max`) copies. */
+export function outOfRange(held: Map<string, string[]>, min: number, max = Number.POSITIVE_INFINITY): number {
+  let n = 0;
+  for (const addrs of held.values()) if (addrs.length < min || addrs.length > max) n++;
+  return n;
+}
+
+export interface Uploaded {
+  hash: string;
+  data: Buffer;
+}
+
+export async function upload(url: string, data: Buffer): Promise<Uploaded> {
+  const res = await http(url, "POST", "/v1/files", { body: multipart(data) });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`upload answered ${res.status}`);
+  return { hash: sha256(data), data };
+}
+
+/** Downloads a file; its bytes, or the status when not 200. */
+export async function download(url: string, hash: string): Promise<Buffer | number> {
+  const res = await request(`${url}/v1/files/${hash}`);
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    return res.statusCode;
+  }
+  return Buffer.from(await res.body.arrayBuffer());
+}
+
+/** Sizes 1 B .. ~200 KiB, a few of them exactly chunk-sized, so files have 1..4 chunks. */
+export function mixedSize(i: number, chunk: number): number {
+  const sizes = [1, 100, 4096, chunk, chunk + 1, 3 * chunk - 7, 200 * 1024, 50_000];
+  return sizes[i % sizes.length]! + (i >> 3);
+}
