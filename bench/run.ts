@@ -1,18 +1,42 @@
 /**
- * The node-level benchmark: our storage nodes against plain node:net baselines, in one run, with
- * the same volume, piece size and concurrency. `npm run bench -- --help` for the options;
- * bench/README.md says what each case measures and what was measured here.
+ * The benchmark, in one run: the node-level suite (our storage nodes against plain node:net
+ * baselines) and the cluster suite (a local cluster of 3 nodes and a gateway, driven over HTTP,
+ * against Fastify and raw-chain ceilings). Same volumes, same client, in turn, so the ratios hold on
+ * a shared machine. `npm run bench -- --help` for the options; bench/README.md says what each case
+ * measures and what was measured here.
  */
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BaselineCases, startBaselines } from "./cases/baselines.ts";
-import { type NodeCases, startNodeCases } from "./cases/node.ts";
-import { type BenchCase, measure } from "./lib/measure.ts";
-import { type BenchOptions, mallocMode, PIECE_BYTES, parseOptions, TUNABLES, USAGE } from "./lib/options.ts";
+import { clusterSuite, clusterSuiteKeys } from "./cases/cluster-suite.ts";
+import { nodeSuite, nodeSuiteKeys } from "./cases/node-suite.ts";
+import type { Suite } from "./cases/suite.ts";
+import { type BenchCase, type Measurement, measure } from "./lib/measure.ts";
+import {
+  type BenchOptions,
+  mallocMode,
+  PIECE_BYTES,
+  parseOptions,
+  selects,
+  TUNABLES,
+  USAGE,
+} from "./lib/options.ts";
 import { stopAllChildren } from "./lib/procs.ts";
-import { type Comparison, comparisonTable, costTable, medianRate, type Results } from "./lib/report.ts";
+import {
+  costTable,
+  headline,
+  isRequests,
+  mainTable,
+  met,
+  peakRss,
+  type Results,
+  type Row,
+  requestTable,
+  rssTable,
+  threadTable,
+  type Warmups,
+} from "./lib/report.ts";
 
 /** glibc reads GLIBC_TUNABLES at start-up only: a tuned run restarts this process with it set. */
 function rerunTuned(): Promise<number> {
@@ -26,60 +50,73 @@ function rerunTuned(): Promise<number> {
 /** The temp dir of the run in progress, for the Ctrl-C path. */
 let scratch: string | undefined;
 
+async function runCases(
+  opts: BenchOptions,
+  order: BenchCase[],
+): Promise<{ results: Results; warmups: Warmups }> {
+  const results: Results = Object.fromEntries(order.map((c) => [c.key, []]));
+  const warmups: Warmups = {};
+  // Run 0 warms every process alike (first touch of memory decides results here); not counted.
+  // Cases take turns, ours beside its ceiling, so drift on a shared machine hits both alike.
+  for (let run = 0; run <= opts.runs; run++) {
+    for (const c of order) {
+      if (c.once && run !== 1) continue;
+      const m: Measurement = await measure(c, c.bytes ?? opts.mib * PIECE_BYTES, run);
+      if (run === 0) warmups[c.key] = m;
+      else results[c.key]!.push(m);
+      const rate = m.requests
+        ? `${m.requests.perSecond.toFixed(0)} req/s, p99 ${m.requests.p99Ms.toFixed(1)} ms, ${m.requests.errors} errors`
+        : `${m.mibPerSecond.toFixed(0)} MiB/s`;
+      process.stderr.write(`${run === 0 ? "warm-up" : `run ${run}`}: ${c.label}: ${rate}\n`);
+    }
+  }
+  return { results, warmups };
+}
+
 async function bench(opts: BenchOptions): Promise<void> {
+  const started = performance.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const bytes = opts.mib * PIECE_BYTES;
   const nodeFlags = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(opts.out, `prof-${stamp}`)}`] : [];
+  const allKeys = [...nodeSuiteKeys(), ...clusterSuiteKeys(opts)];
+  const unknown = opts.cases.filter((p) => !allKeys.some((k) => selects([p], k.key, k.group)));
+  if (unknown.length > 0) throw new Error(`no case matches: ${unknown.join(", ")}`);
+  const wanted = (key: string, group: string) => selects(opts.cases, key, group);
+
   const root = await mkdtemp(join(tmpdir(), "dfs-bench-"));
   scratch = root;
-  let nodes: NodeCases | undefined;
+  const suites: Suite[] = [];
   try {
-    const base: BaselineCases = await startBaselines(root, opts.inflight, nodeFlags);
-    nodes = await startNodeCases(root, { inflight: opts.inflight, freshIds: opts.freshIds, nodeFlags });
-    const allComparisons: Comparison[] = [
-      { ours: nodes.put1, baseline: base.socketPut },
-      { ours: nodes.put1, baseline: base.hop1Files },
-      { ours: nodes.put3, baseline: base.chain3Files, target: 0.7 },
-      { ours: nodes.get1, baseline: base.socketGet, target: 0.5 },
-    ];
-    // Ours and its baseline side by side, so drift on a shared machine hits both alike.
-    const allCases: BenchCase[] = [
-      nodes.put1,
-      base.socketPut,
-      base.hop1Files,
-      nodes.put3,
-      base.chain3Files,
-      nodes.get1,
-      base.socketGet,
-    ];
-    const wanted = (c: BenchCase) => opts.cases.length === 0 || opts.cases.includes(c.key);
-    const unknown = opts.cases.filter((k) => !allCases.some((c) => c.key === k));
-    if (unknown.length > 0) throw new Error(`unknown case(s): ${unknown.join(", ")}`);
-    const order = allCases.filter(wanted);
-    const comparisons = allComparisons.filter((c) => wanted(c.ours) && wanted(c.baseline));
-    const results: Results = Object.fromEntries(order.map((c) => [c.key, []]));
-    // Run 0 warms every process alike (first touch of memory decides results here); not counted.
-    for (let run = 0; run <= opts.runs; run++) {
-      for (const c of order) {
-        const m = await measure(c, bytes, run);
-        if (run > 0) results[c.key]!.push(m);
-        process.stderr.write(
-          `${run === 0 ? "warm-up" : `run ${run}`}: ${c.label}: ${m.mibPerSecond.toFixed(0)} MiB/s\n`,
-        );
-      }
-    }
+    const ctx = { root, opts, nodeFlags, wanted };
+    if (nodeSuiteKeys().some((k) => wanted(k.key, k.group))) suites.push(await nodeSuite(ctx));
+    if (clusterSuiteKeys(opts).some((k) => wanted(k.key, k.group))) suites.push(await clusterSuite(ctx));
+    const order = suites.flatMap((s) => s.cases).filter((c) => wanted(c.key, c.group));
+    const { results, warmups } = await runCases(opts, order);
+    const rows = suites.flatMap((s) => s.rows(results, warmups)).filter((r): r is Row => r !== undefined);
 
+    const ran = (c: BenchCase) => (results[c.key]?.length ?? 0) > 0;
+    const rateCases = order.filter((c) => ran(c) && !isRequests(results[c.key]!));
+    const requestCases = order.filter((c) => ran(c) && isRequests(results[c.key]!));
+    const clusterCases = rateCases.filter((c) => c.group === "cluster");
+    const clusterRequests = requestCases.filter((c) => c.group === "cluster");
     const header = [
-      `dfs-mesh node bench, ${new Date().toISOString()}, node ${process.version}, ${availableParallelism()} CPUs`,
+      `dfs-mesh bench, ${new Date().toISOString()}, node ${process.version}, ${availableParallelism()} CPUs, ` +
+        `load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(" ")} at the end, ${((performance.now() - started) / 1000).toFixed(0)} s in all`,
       `mode: ${mallocMode(process.env)}`,
-      `volume: ${opts.mib} MiB per case and run in 1 MiB pieces; ${opts.inflight} requests in flight ` +
-        `(NodeClient, default pool) / ${opts.inflight} connections (baselines); median of ${opts.runs} ` +
-        `run(s) after 1 warm-up; nodes fsync every chunk (default), baseline hops fsync every 1 MiB file`,
-      `chunk ids: ${opts.freshIds ? "new every run (directories mostly new)" : "the warm-up's, rewritten every run (directories exist)"}`,
+      `median of ${opts.runs} run(s) after 1 warm-up per case; cases take turns, ours beside its ceiling`,
+      ...suites.flatMap((s) => s.describe),
     ];
-    process.stdout.write(
-      `${header.join("\n")}\n\n${comparisons.length ? `${comparisonTable(comparisons, results)}\n\n` : ""}${costTable(order, results)}\n`,
-    );
+    const sections = [
+      header.join("\n"),
+      rows.length ? mainTable(rows) : "",
+      rateCases.length ? costTable(rateCases, results) : "",
+      requestCases.length ? requestTable(requestCases, results) : "",
+      clusterCases.length ? threadTable(clusterCases, results, "GiB") : "",
+      clusterRequests.length ? threadTable(clusterRequests, results, "request") : "",
+      clusterCases.length ? rssTable(clusterCases, results, warmups) : "",
+    ];
+    process.stdout.write(`${sections.filter((s) => s !== "").join("\n\n")}\n`);
 
     await mkdir(opts.out, { recursive: true });
     const file = join(opts.out, `${stamp}.json`);
@@ -87,25 +124,30 @@ async function bench(opts: BenchOptions): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       cpus: availableParallelism(),
+      loadavg: loadavg(),
+      seconds: (performance.now() - started) / 1000,
       mode: mallocMode(process.env),
       options: { ...opts, pieceBytes: PIECE_BYTES },
-      comparisons: comparisons.map((c) => ({
-        ours: c.ours.key,
-        baseline: c.baseline.key,
-        target: c.target ?? null,
-        ratio: medianRate(results[c.ours.key]!) / medianRate(results[c.baseline.key]!),
-      })),
+      rows: rows.map((r) => ({ ...r, ratio: r.value / r.ceilingValue, met: met(r) ?? null })),
       cases: Object.fromEntries(
-        order.map((c) => [
+        order.filter(ran).map((c) => [
           c.key,
-          { label: c.label, pids: c.roles, medianMiBps: medianRate(results[c.key]!), runs: results[c.key] },
+          {
+            label: c.label,
+            group: c.group,
+            pids: c.roles,
+            median: headline(results[c.key]!),
+            peakRssMiB: peakRss(c, results, warmups),
+            runs: results[c.key],
+            warmup: warmups[c.key] ?? null,
+          },
         ]),
       ),
     };
     await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
     process.stdout.write(`\nresults: ${file}\n`);
   } finally {
-    await nodes?.close();
+    for (const s of suites.reverse()) await s.close().catch(() => {});
     await stopAllChildren();
     await rm(root, { recursive: true, force: true });
   }

@@ -9,57 +9,104 @@ import { makeTempDir } from "./helpers/tmp.ts";
 
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Runs the whole bench with tiny sizes so it cannot rot: every process starts, every case runs. */
-test("npm run bench runs end to end with tiny sizes and prints its table", { timeout: 60_000 }, async () => {
+interface CaseJson {
+  group: string;
+  median: { value: number; unit: string };
+  peakRssMiB: Record<string, number>;
+  runs: { bytes: number; requests?: { count: number; errors: number } }[];
+}
+
+/**
+ * Runs the whole bench with tiny sizes so it cannot rot: every process starts (nodes, baselines, a
+ * Redis-backed cluster with its gateway, the Fastify ceiling), every case runs, every table prints.
+ */
+test("npm run bench runs end to end with tiny sizes and prints its tables", { timeout: 60_000 }, async () => {
   const out = await makeTempDir("dfs-bench-smoke-");
-  const child = spawn(
-    process.execPath,
-    ["bench/run.ts", "--mib", "4", "--runs", "1", "--inflight", "2", "--out", out.path],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const args = ["--mib", "4", "--runs", "1", "--inflight", "2", "--sizes", "1", "--small", "50"];
+  const child = spawn(process.execPath, ["bench/run.ts", ...args, "--out", out.path], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const exited = once(child, "exit");
-  const killer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+  // SIGINT first: the bench then stops its children (nodes, gateway, Redis) by pid and cleans up.
+  const interrupt = setTimeout(() => child.kill("SIGINT"), 50_000);
+  const killer = setTimeout(() => child.kill("SIGKILL"), 57_000);
   try {
     const [code] = await exited;
     assert.equal(code, 0, `bench exited ${code}; stderr:\n${stderr}`);
 
-    // Each of our figures beside its baseline, with a MiB/s figure on both sides and a ratio.
-    const rows: [string, string][] = [
-      ["PUT 1 MiB -> 1 node", "socket pair PUT"],
-      ["PUT 1 MiB -> 1 node", "1 hop, 1 MiB files + fsync"],
-      ["PUT 1 MiB -> chain of 3", "3-hop chain, 1 MiB files + fsync"],
-      ["GET cached 1 MiB <- 1 node", "socket pair GET"],
+    // Each of our figures beside its ceiling: a figure on both sides, the unit, a ratio.
+    const rows: [string, string, string][] = [
+      ["PUT 1 MiB -> 1 node", "socket pair PUT", "MiB/s"],
+      ["PUT 1 MiB -> 1 node", "1 hop, 1 MiB files + fsync", "MiB/s"],
+      ["PUT 1 MiB -> chain of 3", "3-hop chain, 1 MiB files + fsync", "MiB/s"],
+      ["GET cached 1 MiB <- 1 node", "socket pair GET", "MiB/s"],
+      ["PUT 1 MiB -> gateway", "3-hop chain 1 MiB, 1 MiB files + fsync", "MiB/s"],
+      ["POST 1 MiB multipart -> gateway", "3-hop chain 1 MiB, 1 MiB files + fsync", "MiB/s"],
+      ["PUT 1 MiB -> gateway", "Fastify PUT 1 MiB -> discard", "MiB/s"],
+      ["POST 1 MiB multipart -> gateway", "Fastify multipart POST 1 MiB -> discard", "MiB/s"],
+      ["GET 1 MiB <- gateway (verified)", "Fastify GET cached 1 MiB file", "MiB/s"],
+      ["PUT 4 KiB -> gateway, 16 at a time", "Fastify PUT 4 KiB", "req/s"],
+      ["GET 4 KiB <- gateway, 16 at a time (verified)", "Fastify GET 4 KiB", "req/s"],
+      ["PUT 4 KiB -> gateway, 16 at a time", "target", "req/s"],
+      ["PUT 4 KiB -> gateway, 16 at a time: p99", "target", "ms"],
+      ["GET 4 KiB <- gateway, 16 at a time (verified)", "target", "req/s"],
+      ["gateway peak RSS, 1 MiB transfers", "target", "MiB"],
+      ["largest node peak RSS, 1 MiB transfers", "target", "MiB"],
     ];
-    for (const [ours, baseline] of rows) {
+    for (const [ours, ceiling, unit] of rows) {
       const row = new RegExp(
-        `^\\| ${literal(ours)} +\\| +\\d+ \\| ${literal(baseline)}[^|]*\\| +\\d+ \\| +\\d+% \\|`,
+        `^\\| ${literal(ours)} +\\| +[\\d.]+ \\| ${literal(ceiling)}[^|]*\\| +[\\d.]+ \\| ${literal(unit)} +\\| +\\d+% \\|`,
         "m",
       );
-      assert.match(stdout, row, `no row for ${ours} vs ${baseline}:\n${stdout}`);
+      assert.match(stdout, row, `no row for ${ours} vs ${ceiling}:\n${stdout}`);
     }
     assert.match(stdout, /mode: default malloc/);
-    assert.match(stdout, />= 70%: (met|MISSED)/);
+    for (const target of [">= 70%", ">= 60%", ">= 500 req/s", "<= 100 ms", ">= 3000 req/s", "<= 200 MiB"]) {
+      assert.match(stdout, new RegExp(`${literal(target)}: (met|MISSED)`), `no verdict for ${target}`);
+    }
+    assert.match(stdout, /CPU s per GiB by thread/);
+    assert.match(stdout, /CPU µs per request by thread/);
+    assert.match(stdout, /peak RSS MiB/);
 
     const files = (await readdir(out.path)).filter((f) => f.endsWith(".json"));
     assert.equal(files.length, 1);
     const json = JSON.parse(await readFile(join(out.path, files[0]!), "utf8")) as {
-      cases: Record<string, { medianMiBps: number; runs: { bytes: number }[] }>;
+      rows: { ratio: number }[];
+      cases: Record<string, CaseJson>;
     };
-    assert.equal(Object.keys(json.cases).length, 7);
-    for (const [key, c] of Object.entries(json.cases)) {
-      assert.ok(c.medianMiBps > 0, `${key} has no rate`);
-      assert.equal(c.runs[0]!.bytes, 4 * 1024 * 1024, `${key} moved the wrong volume`);
+    assert.equal(json.rows.length, rows.length);
+    const keys = Object.keys(json.cases);
+    assert.equal(keys.filter((k) => json.cases[k]!.group === "node").length, 7);
+    for (const k of ["gw-put-1", "gw-post-1", "gw-get-1", "chain3-1", "fastify-file-1", "gw-small-get"]) {
+      assert.ok(keys.includes(k), `no case ${k} in ${keys.join(", ")}`);
     }
+    assert.equal(keys.length, 7 + 7 + 4);
+    for (const [key, c] of Object.entries(json.cases)) {
+      assert.ok(c.median.value > 0, `${key} has no figure`);
+      const run = c.runs[0]!;
+      if (run.requests) {
+        assert.equal(run.requests.count, 50, `${key} made the wrong number of requests`);
+        assert.equal(run.requests.errors, 0, `${key} had errors`);
+      } else if (c.group === "cluster") {
+        assert.equal(run.bytes, 1024 * 1024, `${key} moved the wrong volume`);
+      } else {
+        assert.equal(run.bytes, 4 * 1024 * 1024, `${key} moved the wrong volume`);
+      }
+    }
+    assert.ok((json.cases["gw-put-1"]!.peakRssMiB.gateway ?? 0) > 10, "no RSS sampled for the gateway");
+    assert.ok((json.cases["gw-put-1"]!.peakRssMiB["node-3"] ?? 0) > 10, "no RSS sampled for node-3");
   } finally {
-    clearTimeout(killer);
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
+      child.kill("SIGINT");
       await exited;
     }
+    clearTimeout(interrupt);
+    clearTimeout(killer);
     await out.remove();
   }
 });

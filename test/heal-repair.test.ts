@@ -97,8 +97,15 @@ describe("read-repair", () => {
       10_000,
       "read-repair to rewrite the corrupt copy",
     );
-    const metrics = (await http(gw.url, "GET", "/metrics")).body.toString();
-    assert.match(metrics, /dfs_gateway_read_repairs_total\{result="ok"\} [1-9]/);
+    // The node holds the good copy before the gateway hears back and counts it: wait for the count.
+    await waitFor(
+      async () =>
+        /dfs_gateway_read_repairs_total\{result="ok"\} [1-9]/.test(
+          (await http(gw.url, "GET", "/metrics")).body.toString(),
+        ),
+      10_000,
+      "the read-repair to be counted",
+    );
     files.push(f);
   });
 });

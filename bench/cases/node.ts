@@ -52,13 +52,14 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
     return {
       key,
       label,
+      group: "node",
       roles: Object.fromEntries([["client", process.pid], ...targets.map((t) => [t.role, t.pid])]),
       async prepare(bytes, r) {
         run = o.freshIds ? r : 0;
         ids = chunks.ids(salt, run, bytes / PIECE_BYTES);
       },
-      run: () =>
-        runPool(ids.length, inflight, async (i, w) => {
+      run: async () => {
+        await runPool(ids.length, inflight, async (i, w) => {
           const result = await client.put(first, ids[i]!, chunks.chunk(w, salt, run, i), PIECE_BYTES, {
             forward,
           });
@@ -67,7 +68,9 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
               `PUT ${ids[i]}: stored on ${result.stored.join(",")}, failed ${JSON.stringify(result.failed)}`,
             );
           }
-        }),
+        });
+        return undefined;
+      },
       async reset() {
         const all = targets.flatMap((t) => ids.map((id) => [t.address, id] as const));
         await runPool(all.length, 16, async (i) => {
@@ -83,6 +86,7 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
   const get1: BenchCase = {
     key: "node-get-1",
     label: "GET cached 1 MiB <- 1 node",
+    group: "node",
     roles: { client: process.pid, A: a!.pid },
     async prepare() {
       if (getId !== undefined) return;
@@ -90,13 +94,15 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
       await client.put(a!.address, id, chunks.chunk(0, SALT.get1, 0, 0), PIECE_BYTES);
       getId = id;
     },
-    run: (bytes) =>
-      runPool(bytes / PIECE_BYTES, inflight, async () => {
+    run: async (bytes) => {
+      await runPool(bytes / PIECE_BYTES, inflight, async () => {
         const { body } = await client.get(a!.address, getId!);
         let got = 0;
         for await (const piece of body) got += (piece as Buffer).length;
         if (got !== PIECE_BYTES) throw new Error(`GET ${getId}: ${got} bytes, expected ${PIECE_BYTES}`);
-      }),
+      });
+      return undefined;
+    },
   };
 
   return {

@@ -23,22 +23,40 @@ export interface BenchOptions {
   freshIds: boolean;
   /** Start every child with --cpu-prof, profiles written under <out>/prof-<stamp>/. */
   cpuProf: boolean;
-  /** Only these case keys (e.g. for profiling one case); empty means all. */
+  /** Node flags for the cluster's gateway and nodes only (experiments: V8 heap sizes, --trace-gc). */
+  clusterFlags: string[];
+  /** Only these cases: keys, group names ("node", "cluster") or prefixes ending in "*"; empty means all. */
   cases: string[];
+  /** File sizes of the cluster's large cases, MiB. */
+  sizes: number[];
+  /** Distinct small (4 KiB) files uploaded, then downloaded, per run. */
+  small: number;
+  /** HTTP connections (and requests in flight) of the small-file cases. */
+  connections: number;
+  /** Also the one-off big upload and download (RSS targets), of `bigMib`. */
+  big: boolean;
+  bigMib: number;
   /** Where the JSON results go. */
   out: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]   (or: npx node bench/run.ts [options])
-  --mib N        MiB per case and run, in 1 MiB pieces (BENCH_MIB, default 256)
+  --mib N        MiB per node-suite case and run, in 1 MiB pieces (BENCH_MIB, default 256)
   --runs N       measured runs per case after one warm-up; the median is shown (BENCH_RUNS, default 3)
   --inflight N   requests in flight / baseline connections (BENCH_INFLIGHT, default 4)
   --tuned        run every process with GLIBC_TUNABLES=${TUNABLES} (BENCH_TUNED=1)
   --fresh-ids    new chunk ids every run: most PUTs then create their directory, as on a young node
                  (BENCH_FRESH_IDS=1; default: rewrite the warm-up's ids, whose directories exist)
   --cpu-prof     start every child with --cpu-prof (BENCH_CPU_PROF=1)
-  --cases K,K    only these cases (node-put-1, node-put-3, node-get-1, socket-put, socket-get,
-                 hop1-files, chain3-files); comparisons missing a side are left out (BENCH_CASES)
+  --cluster-flags="F F"  node flags for the gateway and nodes only (note the =), for experiments
+                 such as "--initial-old-space-size=128" (BENCH_CLUSTER_FLAGS)
+  --cases K,K    only these cases: keys (see bench/README.md), groups "node" or "cluster", or
+                 prefixes such as "gw-*"; comparisons missing a side are left out (BENCH_CASES)
+  --sizes N,N    file sizes in MiB of the cluster's large cases (BENCH_SIZES, default 64,512)
+  --small N      4 KiB files uploaded then downloaded per run (BENCH_SMALL, default 2000)
+  --connections N  HTTP connections / requests in flight for the 4 KiB cases (BENCH_CONNECTIONS, default 16)
+  --big          also upload and download one big file once, for the RSS targets (BENCH_BIG=1)
+  --big-mib N    its size in MiB (BENCH_BIG_MIB, default 2048)
   --out DIR      where results/<timestamp>.json goes (BENCH_OUT, default bench/results)`;
 
 function positiveInt(name: string, text: string | undefined, fallback: number): number {
@@ -61,6 +79,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       "fresh-ids": { type: "boolean" },
       "cpu-prof": { type: "boolean" },
       cases: { type: "string" },
+      "cluster-flags": { type: "string" },
+      sizes: { type: "string" },
+      small: { type: "string" },
+      connections: { type: "string" },
+      big: { type: "boolean" },
+      "big-mib": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -73,7 +97,18 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     tuned: values.tuned ?? truthy(env.BENCH_TUNED),
     freshIds: values["fresh-ids"] ?? truthy(env.BENCH_FRESH_IDS),
     cpuProf: values["cpu-prof"] ?? truthy(env.BENCH_CPU_PROF),
+    clusterFlags: (values["cluster-flags"] ?? env.BENCH_CLUSTER_FLAGS ?? "")
+      .split(" ")
+      .filter((f) => f !== ""),
     cases: (values.cases ?? env.BENCH_CASES ?? "").split(",").filter((k) => k !== ""),
+    sizes: (values.sizes ?? env.BENCH_SIZES ?? "64,512")
+      .split(",")
+      .filter((k) => k !== "")
+      .map((k) => positiveInt("--sizes", k, 0)),
+    small: positiveInt("--small", values.small ?? env.BENCH_SMALL, 2000),
+    connections: positiveInt("--connections", values.connections ?? env.BENCH_CONNECTIONS, 16),
+    big: values.big ?? truthy(env.BENCH_BIG),
+    bigMib: positiveInt("--big-mib", values["big-mib"] ?? env.BENCH_BIG_MIB, 2048),
     out: values.out ?? env.BENCH_OUT ?? join(REPO_ROOT, "bench/results"),
   };
 }
@@ -84,4 +119,12 @@ export function mallocMode(env: NodeJS.ProcessEnv): string {
   if (t === undefined || t === "") return "default malloc (GLIBC_TUNABLES unset)";
   if (t === TUNABLES) return `tuned (GLIBC_TUNABLES=${t})`;
   return `custom (GLIBC_TUNABLES=${t})`;
+}
+
+/** Whether a case is selected by --cases: by key, by group, or by a prefix ending in "*". */
+export function selects(patterns: readonly string[], key: string, group: string): boolean {
+  if (patterns.length === 0) return true;
+  return patterns.some(
+    (p) => p === key || p === group || (p.endsWith("*") && key.startsWith(p.slice(0, -1))),
+  );
 }

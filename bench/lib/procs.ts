@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, type WriteStream } from "node:fs";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -43,10 +43,15 @@ export async function startChild(o: StartOptions): Promise<Child> {
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${o.name}: could not start`);
-  const exited = once(child, "exit").then(() => void live.delete(pid));
+  const log = openLog(o.name, pid);
+  const exited = once(child, "exit").then(() => {
+    live.delete(pid);
+    log?.end();
+  });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => {
     stderr = (stderr + d).slice(-16 * 1024);
+    log?.write(d);
     // Surface a child's complaints (a failing hop, a node error) while the bench runs.
     if (process.env.BENCH_VERBOSE) process.stderr.write(`[${o.name}] ${d}`);
   });
@@ -59,7 +64,7 @@ export async function startChild(o: StartOptions): Promise<Child> {
   };
   live.set(pid, { child, stop: () => stop() });
   try {
-    const ready = await readyLine(child, o, () => stderr);
+    const ready = await readyLine(child, o, () => stderr, log);
     return { name: o.name, pid, ready, address: String(ready.address), stop };
   } catch (err) {
     await stop(1000);
@@ -71,6 +76,7 @@ function readyLine(
   child: ChildProcess,
   o: StartOptions,
   stderr: () => string,
+  log: WriteStream | undefined,
 ): Promise<Record<string, unknown>> {
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(
@@ -81,8 +87,9 @@ function readyLine(
       clearTimeout(timer);
       reject(new Error(`${o.name} exited (${code}) before it was ready; stderr: ${stderr()}`));
     });
-    // Every stdout line is read, ready or not, so a chatty child never blocks on a full pipe.
-    createInterface({ input: child.stdout! }).on("line", (text) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (text) => {
+      log?.write(`${text}\n`);
       let line: unknown;
       try {
         line = JSON.parse(text);
@@ -91,10 +98,26 @@ function readyLine(
       }
       if (line !== null && typeof line === "object" && o.isReady(line as Record<string, unknown>)) {
         clearTimeout(timer);
+        // From now on stdout (a gateway logs every request) is drained unparsed, so a chatty child
+        // never blocks on a full pipe and this process, the bench's client, spends nothing on it.
+        lines.close();
+        if (log) child.stdout!.pipe(log, { end: false });
+        else child.stdout!.resume();
         resolvePromise(line as Record<string, unknown>);
       }
     });
   });
+}
+
+/**
+ * With BENCH_LOGS=DIR, each child's stdout and stderr go to DIR/<name>-<pid>.log (pino lines,
+ * `--trace-gc` output with --cluster-flags); otherwise they are dropped after the ready line.
+ */
+function openLog(name: string, pid: number): WriteStream | undefined {
+  const dir = process.env.BENCH_LOGS;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  return createWriteStream(join(dir, `${name}-${pid}.log`), { flags: "a" });
 }
 
 /** Stops every child still running, in parallel. */
@@ -107,21 +130,57 @@ export interface ProcStat {
   cpuSeconds: number;
   /** Minor page faults so far: first touches of memory, the cost that dominates on this machine. */
   minorFaults: number;
+  /** CPU seconds by kind of thread (see threadKind), live threads only. */
+  threads: Record<ThreadKind, number>;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ; `getconf CLK_TCK` prints 100 on Linux x86-64 and arm64
 
+/**
+ * What a Node thread does, from its name: "main" (JavaScript, socket I/O, and the C++ of crypto
+ * calls), "libuv" (the thread pool: file system calls, fsync), "v8" (V8 workers: concurrent GC
+ * marking and sweeping, compilation), "other".
+ */
+export type ThreadKind = "main" | "libuv" | "v8" | "other";
+
+function threadKind(comm: string): ThreadKind {
+  if (comm === "MainThread" || comm === "node") return "main";
+  if (comm.startsWith("libuv-worker")) return "libuv";
+  if (comm.startsWith("V8")) return "v8";
+  return "other";
+}
+
+/** Splits /proc/<pid>[/task/<tid>]/stat: the command name, then the fields after it (state is [0]). */
+function readStat(path: string): { comm: string; fields: string[] } {
+  const text = readFileSync(path, "utf8");
+  const close = text.lastIndexOf(")");
+  return { comm: text.slice(text.indexOf("(") + 1, close), fields: text.slice(close + 2).split(" ") };
+}
+
+const cpuOf = (f: string[]) => (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+
 /** Reads /proc/<pid>/stat (Linux). Fields after the command name: state is 3, minflt 10, utime 14, stime 15. */
 export function procStat(pid: number): ProcStat {
-  let text: string;
+  let fields: string[];
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    fields = readStat(`/proc/${pid}/stat`).fields;
   } catch (err) {
     throw new Error(`process ${pid} is gone (exited or killed)`, { cause: err });
   }
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return {
-    cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND,
-    minorFaults: Number(f[7]),
-  };
+  const threads: Record<ThreadKind, number> = { main: 0, libuv: 0, v8: 0, other: 0 };
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // gone between the two reads: the totals above still stand
+  }
+  for (const tid of tids) {
+    try {
+      const t = readStat(`/proc/${pid}/task/${tid}/stat`);
+      threads[threadKind(t.comm)] += cpuOf(t.fields);
+    } catch {
+      // a thread that exited meanwhile
+    }
+  }
+  return { cpuSeconds: cpuOf(fields), minorFaults: Number(fields[7]), threads };
 }

@@ -1,9 +1,8 @@
-import type { Readable } from "node:stream";
 import { DfsError } from "../errors.ts";
 import { Limits } from "../protocol/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
 import type { ListPage, NodeStat, ObjectKind, PutResult } from "../protocol/types.ts";
-import type { NodeApi, RequestHandlers } from "../transport/index.ts";
+import type { IncomingBody, NodeClient, ObjectSource, RequestHandlers } from "../transport/index.ts";
 import { chainPut } from "./put.ts";
 import type { ChunkStore } from "./store/index.ts";
 
@@ -11,11 +10,11 @@ import type { ChunkStore } from "./store/index.ts";
 export class NodeHandlers implements RequestHandlers {
   readonly nodeId: string;
   readonly #store: ChunkStore;
-  readonly #nodes: NodeApi;
+  readonly #nodes: NodeClient;
   readonly #selfAddr: () => string;
   readonly #zone: string;
 
-  constructor(store: ChunkStore, nodes: NodeApi, selfAddr: () => string, zone: string) {
+  constructor(store: ChunkStore, nodes: NodeClient, selfAddr: () => string, zone: string) {
     this.nodeId = store.nodeId;
     this.#store = store;
     this.#nodes = nodes;
@@ -23,21 +22,15 @@ export class NodeHandlers implements RequestHandlers {
     this.#zone = zone;
   }
 
-  put(request: PutRequest, body: Readable, signal: AbortSignal): Promise<PutResult> {
+  put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult> {
     if (request.forward.includes(this.#selfAddr())) {
       throw new DfsError("DFS_ERR_BAD_REQUEST", "forward list names this node: the chain would loop");
     }
     return chainPut(this.#store, this.#nodes, this.#selfAddr(), request, body, signal);
   }
 
-  async get(request: GetRequest): Promise<{ size: number; length: number; body: Readable }> {
-    const { size, body } = await this.#store.createReader(
-      request.kind,
-      request.id,
-      request.offset,
-      request.length,
-    );
-    return { size, length: request.length ?? size - request.offset, body };
+  get(request: GetRequest): Promise<{ size: number; length: number; source: ObjectSource }> {
+    return this.#store.openSource(request.kind, request.id, request.offset, request.length);
   }
 
   async has(kind: ObjectKind, ids: string[]): Promise<boolean[]> {

@@ -13,7 +13,10 @@ import {
 export interface FrameSink {
   /** A whole non-DATA frame; `body` is owned by the sink. */
   onFrame(header: FrameHeader, body: Buffer): void;
-  /** Part of a DATA frame's body, in order; a view into the socket's buffer, owned by the sink. */
+  /**
+   * Part of a DATA frame's body, in order: a view into the chunk given to push(), valid only
+   * during this call (the transport reads sockets into one reused buffer). Copy what must stay.
+   */
   onData(header: FrameHeader, piece: Buffer): void;
   /** A DATA frame is complete (its END flag marks the end of the stream). */
   onDataEnd(header: FrameHeader): void;
@@ -22,8 +25,9 @@ export interface FrameSink {
 /**
  * Incremental frame parser: feed it socket chunks split anywhere. Lengths, versions and types are
  * checked as soon as a header is complete and before any body is allocated; a violation throws a
- * DfsError and the decoder must not be fed again. Control bodies are assembled (they are small);
- * DATA bodies pass through as slices, so a 1 MiB chunk is never copied here.
+ * DfsError and the decoder must not be fed again. Control bodies are assembled (they are small)
+ * into Buffers of their own; DATA bodies pass through as slices, so a 1 MiB chunk is never copied
+ * here (the sink copies each piece once, to where it must go).
  */
 export class FrameDecoder {
   readonly #sink: FrameSink;

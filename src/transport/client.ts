@@ -27,8 +27,7 @@ import type {
   PutOptions,
   PutResult,
 } from "./api.ts";
-import type { Reply, RequestOptions } from "./connection.ts";
-import { pieces } from "./pieces.ts";
+import type { Reply, RequestOptions, Upload } from "./connection.ts";
 import { ConnectionPool } from "./pool.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 
@@ -38,10 +37,23 @@ export interface NodeClientOptions {
   maxConnectionsPerPeer?: number;
 }
 
+/** An open PUT (see NodeClient.openPut): the Upload to write into, and the decoded answer. */
+export interface PutUpload extends Upload {
+  readonly result: Promise<PutResult>;
+}
+
 const ID_RE = /^[0-9a-f]{64}$/;
 
 function checkId(id: string): void {
   if (!ID_RE.test(id)) throw new DfsError("DFS_ERR_INVALID_HASH", `not a lowercase hex SHA-256: ${id}`);
+}
+
+function putRequest(id: string, size: number, options: PutOptions): Buffer {
+  checkId(id);
+  if (options.checksum !== undefined) checkId(options.checksum);
+  const forward = [...(options.forward ?? [])];
+  if (forward.length > Limits.MAX_FORWARD) throw new DfsError("DFS_ERR_BAD_REQUEST", "forward list too long");
+  return PutReq.encode({ kind: options.kind ?? "chunk", id, size, checksum: options.checksum, forward });
 }
 
 /** The one client of the node protocol, used by gateways, nodes (forwarding, repair) and the CLI. */
@@ -68,23 +80,27 @@ export class NodeClient implements NodeApi {
     size: number,
     options: PutOptions = {},
   ): Promise<PutResult> {
-    checkId(id);
-    if (options.checksum !== undefined) checkId(options.checksum);
     if (Buffer.isBuffer(data) && data.length !== size) {
       throw new DfsError("DFS_ERR_BAD_REQUEST", `size ${size} does not match the ${data.length} bytes given`);
     }
-    const forward = [...(options.forward ?? [])];
-    if (forward.length > Limits.MAX_FORWARD)
-      throw new DfsError("DFS_ERR_BAD_REQUEST", "forward list too long");
-    const body = PutReq.encode({
-      kind: options.kind ?? "chunk",
-      id,
-      size,
-      checksum: options.checksum,
-      forward,
-    });
+    const body = putRequest(id, size, options);
     const reply = await this.#call(addr, FrameType.PUT, body, { data, signal: options.signal });
     return PutRes.decode(reply.payload);
+  }
+
+  /**
+   * A PUT whose bytes the caller sends as they come (a node forwarding down its chain): write the
+   * pieces (exactly `size` bytes), end(), then await result. Not part of NodeApi: the one user is
+   * the node's pipeline, which lends pooled memory and needs to know when each piece was sent.
+   */
+  async openPut(addr: string, id: string, size: number, options: PutOptions = {}): Promise<PutUpload> {
+    const body = putRequest(id, size, options);
+    const conn = await this.#pool.acquire(addr);
+    const upload = conn.upload(FrameType.PUT, body, options.signal);
+    const result = upload.reply.then((r) => PutRes.decode(r.payload));
+    // The caller awaits `result` only once its body is flowing; a cancel may reject it before.
+    result.catch(() => {});
+    return Object.assign(upload, { result });
   }
 
   async get(addr: string, id: string, options: GetOptions = {}): Promise<GetResult> {
@@ -104,17 +120,13 @@ export class NodeClient implements NodeApi {
     checkId(id);
     const offset = options.offset ?? 0;
     const body = GetReq.encode({ kind: options.kind ?? "chunk", id, offset, length: options.length });
-    const reply = await this.#call(addr, FrameType.GET, body, { stream: true, signal: options.signal });
-    // The length is known up front: copy each piece once into its final place.
-    const out = Buffer.allocUnsafe(GetRes.decode(reply.payload).length);
-    let filled = 0;
-    for await (const piece of pieces(reply.stream!)) {
-      if (filled + piece.length > out.length)
-        throw new DfsError("DFS_ERR_PROTOCOL", `${addr} sent more than announced`);
-      filled += piece.copy(out, filled);
-    }
-    if (filled !== out.length) throw new DfsError("DFS_ERR_PROTOCOL", `${addr} sent less than announced`);
-    return out;
+    // The length comes with the RESULT: every piece is copied once, from the socket's read
+    // buffer straight into its final place.
+    const reply = await this.#call(addr, FrameType.GET, body, {
+      collect: (payload) => Buffer.allocUnsafe(GetRes.decode(payload).length),
+      signal: options.signal,
+    });
+    return reply.data!;
   }
 
   async has(addr: string, ids: readonly string[], kind: ObjectKind = "chunk"): Promise<boolean[]> {

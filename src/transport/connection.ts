@@ -1,42 +1,59 @@
-import { connect } from "node:net";
 import { Readable } from "node:stream";
-import { parseHostPort } from "../config/index.ts";
 import { DfsError, toDfsError } from "../errors.ts";
-import {
-  clientProof,
-  ErrorMsg,
-  type FrameHeader,
-  FrameType,
-  Limits,
-  NONCE_BYTES,
-  NodeIdMsg,
-  newNonce,
-  PROOF_BYTES,
-  proofsEqual,
-  serverProof,
-} from "../protocol/index.ts";
-import { FrameSocket, isEnd } from "./frame-socket.ts";
+import { EMPTY, ErrorMsg, type FrameHeader, FrameType, Limits } from "../protocol/index.ts";
+import { dial } from "./dial.ts";
+import { type FrameSocket, isEnd } from "./frame-socket.ts";
 import { pieces } from "./pieces.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 export interface RequestOptions {
   /** A request body streamed after the request frame (PUT). */
   data?: Buffer | Readable | undefined;
-  /** The reply is a RESULT followed by DATA frames (GET). */
+  /** The reply is a RESULT followed by DATA frames, handed over as a stream (GET). */
   stream?: boolean;
+  /**
+   * The reply is a RESULT followed by DATA frames, copied straight into the buffer this returns
+   * for the RESULT's payload; the reply's `data` is that buffer, exactly filled (getBuffer).
+   */
+  collect?: (payload: Buffer) => Buffer;
   signal?: AbortSignal | undefined;
 }
 
 export interface Reply {
   payload: Buffer;
   stream?: Readable;
+  data?: Buffer;
 }
+
+/** A request whose body the caller sends piece by piece (a node forwarding a PUT it receives). */
+export interface Upload {
+  /** Sends a piece; `written` runs once the socket is done with its memory. False: await drained(). */
+  write(piece: Buffer, written?: () => void): boolean;
+  /** Sends the END frame. */
+  end(): void;
+  drained(): Promise<void>;
+  /** Gives up: fails `reply` with `err` and tells the server to stop. */
+  abort(err: DfsError): void;
+  /** False once the request is over (answered, failed or abandoned): writing is pointless then. */
+  readonly alive: boolean;
+  readonly reply: Promise<Reply>;
+}
+
+type Mode = "result" | "stream" | "collect";
 
 interface Pending {
   resolve(reply: Reply): void;
   reject(err: DfsError): void;
-  wantsStream: boolean;
+  readonly mode: Mode;
+  readonly collect: ((payload: Buffer) => Buffer) | undefined;
+  /** collect: the RESULT's payload and the buffer being filled. */
+  payload?: Buffer;
+  into?: Buffer;
+  filled: number;
+  /** stream: the consumer's stream and the DATA frame being assembled for it. */
   stream?: Readable;
+  frame?: Buffer;
+  frameFill: number;
   timer: NodeJS.Timeout;
   done: boolean;
 }
@@ -45,82 +62,37 @@ interface Pending {
  * The client side of one authenticated connection: many requests multiplexed by request id.
  * Every request has an inactivity timeout and can be cancelled; a closed connection fails all of
  * its requests at once and leaves no timers behind.
+ *
+ * Socket reads land in a shared buffer (socket-reads.ts), so reply bytes are copied out exactly
+ * once: into the caller's buffer (collect), or into one Buffer per DATA frame, which the stream's
+ * consumer then owns (stream).
  */
 export class ClientConnection {
   readonly addr: string;
+  readonly nodeId: string;
   readonly #fs: FrameSocket;
   readonly #timeouts: Timeouts;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #nodeId = "";
   #closeError: DfsError | undefined;
 
-  private constructor(addr: string, fs: FrameSocket, timeouts: Timeouts) {
+  private constructor(addr: string, nodeId: string, fs: FrameSocket, timeouts: Timeouts) {
     this.addr = addr;
+    this.nodeId = nodeId;
     this.#fs = fs;
     this.#timeouts = timeouts;
   }
 
   static async connect(addr: string, secret: Buffer, timeouts: Timeouts): Promise<ClientConnection> {
-    const target = parseHostPort(addr);
-    if (!target) throw new DfsError("DFS_ERR_BAD_REQUEST", `not a host:port address: ${addr}`);
-    const socket = connect({ host: target.host, port: target.port, noDelay: true });
-    let conn: ClientConnection | undefined;
-    const nonceC = newNonce();
-    return new Promise<ClientConnection>((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(new DfsError("DFS_ERR_TIMEOUT", `connect to ${addr} timed out`)),
-        timeouts.connectMs,
-      );
-      let settled = false;
-      const fail = (err: DfsError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fs.destroy(err);
-        reject(
-          err.code === "DFS_ERR_CLOSED"
-            ? new DfsError("DFS_ERR_UNAVAILABLE", `${addr}: ${err.message}`, { cause: err })
-            : err,
-        );
-      };
-      const fs = new FrameSocket(socket, {
-        onFrame: (h, body) => {
-          if (conn) return conn.#onFrame(h, body);
-          if (h.type === FrameType.CHALLENGE && body.length === NONCE_BYTES + PROOF_BYTES) {
-            const nonceS = body.subarray(0, NONCE_BYTES);
-            if (!proofsEqual(body.subarray(NONCE_BYTES), serverProof(secret, nonceC, nonceS))) {
-              return fail(new DfsError("DFS_ERR_AUTH", `${addr} does not know the cluster secret`));
-            }
-            fs.send(FrameType.AUTH, 0, clientProof(secret, nonceC, nonceS));
-          } else if (h.type === FrameType.READY) {
-            settled = true;
-            clearTimeout(timer);
-            conn = new ClientConnection(addr, fs, timeouts);
-            conn.#nodeId = NodeIdMsg.decode(body);
-            fs.onClose((err) => conn!.#onClose(err));
-            resolve(conn);
-          } else if (h.type === FrameType.ERROR) {
-            const e = ErrorMsg.decode(body);
-            fail(new DfsError(e.code, `${addr}: ${e.message}`));
-          } else {
-            fail(new DfsError("DFS_ERR_PROTOCOL", `${addr}: unexpected frame during handshake`));
-          }
-        },
-        onData: (h, piece) => {
-          if (conn) conn.#onData(h, piece);
-        },
-        onDataEnd: (h) => {
-          if (conn) conn.#onDataEnd(h);
-        },
-      });
-      fs.onClose((err) => fail(err ?? new DfsError("DFS_ERR_CLOSED")));
-      socket.once("connect", () => fs.send(FrameType.HELLO, 0, nonceC));
+    const d = await dial(addr, secret, timeouts);
+    const conn = new ClientConnection(addr, d.nodeId, d.fs, timeouts);
+    d.route({
+      onFrame: (h, body) => conn.#onFrame(h, body),
+      onData: (h, piece) => conn.#onData(h, piece),
+      onDataEnd: (h) => conn.#onDataEnd(h),
     });
-  }
-
-  get nodeId(): string {
-    return this.#nodeId;
+    d.fs.onClose((err) => conn.#onClose(err));
+    return conn;
   }
 
   get inFlight(): number {
@@ -132,38 +104,39 @@ export class ClientConnection {
   }
 
   request(type: FrameType, body: Buffer, options: RequestOptions = {}): Promise<Reply> {
-    if (this.#fs.closed) return Promise.reject(this.#closeError ?? new DfsError("DFS_ERR_CLOSED"));
-    if (options.signal?.aborted) return Promise.reject(new DfsError("DFS_ERR_CANCELLED"));
-    const id = this.#allocateId();
-    return new Promise<Reply>((resolve, reject) => {
-      const p: Pending = {
-        resolve,
-        reject,
-        wantsStream: options.stream === true,
-        timer: setTimeout(
-          () => this.#abandon(id, new DfsError("DFS_ERR_TIMEOUT", `${this.addr}: request timed out`)),
-          this.#timeouts.requestMs,
-        ),
-        done: false,
-      };
-      this.#pending.set(id, p);
-      const onAbort = () => this.#abandon(id, new DfsError("DFS_ERR_CANCELLED"));
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      const cleanup = () => options.signal?.removeEventListener("abort", onAbort);
-      p.resolve = (reply) => {
-        if (!reply.stream) cleanup();
-        else reply.stream.once("close", cleanup);
-        resolve(reply);
-      };
-      p.reject = (err) => {
-        cleanup();
-        reject(err);
-      };
-      this.#fs.send(type, id, body);
-      if (options.data !== undefined) {
-        this.#pump(id, p, options.data).catch((err: unknown) => this.#abandon(id, toDfsError(err)));
-      }
-    });
+    const started = this.#start(type, body, options);
+    if (options.data !== undefined && started.id !== 0) {
+      const { id, p } = started;
+      this.#pump(id, p, options.data).catch((err: unknown) => this.#abandon(id, toDfsError(err)));
+    }
+    return started.reply;
+  }
+
+  /** Starts a request whose body follows through the returned Upload; the reply is a RESULT. */
+  upload(type: FrameType, body: Buffer, signal?: AbortSignal): Upload {
+    const { id, p, reply } = this.#start(type, body, { signal });
+    const fs = this.#fs;
+    const refresh = () => p?.timer.refresh();
+    const alive = () => id !== 0 && this.#pending.get(id) === p && !fs.closed;
+    return {
+      write(piece, written) {
+        if (!alive()) {
+          written?.();
+          return true;
+        }
+        refresh();
+        return fs.sendData(id, piece, false, written);
+      },
+      end() {
+        if (alive()) fs.sendData(id, EMPTY, true);
+      },
+      drained: () => fs.drained(),
+      abort: (err) => this.#abandon(id, err),
+      get alive() {
+        return alive();
+      },
+      reply,
+    };
   }
 
   close(): void {
@@ -174,6 +147,59 @@ export class ClientConnection {
     this.#fs.destroy();
   }
 
+  /** Sends the request frame and registers it; id 0 means it failed at once (see `reply`). */
+  #start(
+    type: FrameType,
+    body: Buffer,
+    options: RequestOptions,
+  ): { id: number; p: Pending | undefined; reply: Promise<Reply> } {
+    if (this.#fs.closed) {
+      return {
+        id: 0,
+        p: undefined,
+        reply: Promise.reject(this.#closeError ?? new DfsError("DFS_ERR_CLOSED")),
+      };
+    }
+    const signal = options.signal;
+    if (signal?.aborted)
+      return { id: 0, p: undefined, reply: Promise.reject(new DfsError("DFS_ERR_CANCELLED")) };
+    const id = this.#allocateId();
+    let p!: Pending;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      p = {
+        resolve,
+        reject,
+        mode: options.collect ? "collect" : options.stream ? "stream" : "result",
+        collect: options.collect,
+        filled: 0,
+        frameFill: 0,
+        timer: setTimeout(
+          () => this.#abandon(id, new DfsError("DFS_ERR_TIMEOUT", `${this.addr}: request timed out`)),
+          this.#timeouts.requestMs,
+        ),
+        done: false,
+      };
+    });
+    if (signal) {
+      const onAbort = () => this.#abandon(id, new DfsError("DFS_ERR_CANCELLED"));
+      signal.addEventListener("abort", onAbort, { once: true });
+      const cleanup = () => signal.removeEventListener("abort", onAbort);
+      const { resolve, reject } = p;
+      p.resolve = (r) => {
+        if (!r.stream) cleanup();
+        else r.stream.once("close", cleanup);
+        resolve(r);
+      };
+      p.reject = (err) => {
+        cleanup();
+        reject(err);
+      };
+    }
+    this.#pending.set(id, p);
+    this.#fs.send(type, id, body);
+    return { id, p, reply };
+  }
+
   #allocateId(): number {
     do {
       this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
@@ -181,15 +207,16 @@ export class ClientConnection {
     return this.#nextId;
   }
 
-  async #pump(id: number, p: Pending, data: Buffer | Readable): Promise<void> {
+  async #pump(id: number, p: Pending | undefined, data: Buffer | Readable): Promise<void> {
     const alive = () => this.#pending.get(id) === p && !this.#fs.closed;
     const send = async (piece: Buffer) => {
-      p.timer.refresh();
+      p!.timer.refresh();
       if (!this.#fs.sendData(id, piece)) await this.#fs.drained();
     };
     if (Buffer.isBuffer(data)) {
-      for (let off = 0; off < data.length && alive(); off += Limits.DATA_PIECE) {
-        await send(data.subarray(off, off + Limits.DATA_PIECE));
+      // Up to a few frames per call (one writev), then see whether the socket wants a pause.
+      for (let off = 0; off < data.length && alive(); off += Limits.MAX_DATA_BODY) {
+        await send(data.subarray(off, off + Limits.MAX_DATA_BODY));
       }
     } else {
       try {
@@ -201,7 +228,7 @@ export class ClientConnection {
         if (!alive()) data.destroy();
       }
     }
-    if (alive()) this.#fs.sendData(id, Buffer.alloc(0), true);
+    if (alive()) this.#fs.sendData(id, EMPTY, true);
   }
 
   /** Gives up on a request locally and tells the server to stop working on it. */
@@ -231,13 +258,22 @@ export class ClientConnection {
       this.#pending.delete(h.requestId);
       return this.#finish(p, err);
     }
-    if (h.type !== FrameType.RESULT || !p || p.stream) return;
+    if (h.type !== FrameType.RESULT || !p || p.stream || p.payload) return;
     p.timer.refresh();
-    if (!p.wantsStream) {
+    if (p.mode === "result") {
       this.#pending.delete(h.requestId);
       clearTimeout(p.timer);
       p.done = true;
       return p.resolve({ payload: body });
+    }
+    if (p.mode === "collect") {
+      p.payload = body;
+      try {
+        p.into = p.collect!(body);
+      } catch (err) {
+        this.#abandon(h.requestId, toDfsError(err, "DFS_ERR_PROTOCOL"));
+      }
+      return;
     }
     p.stream = new Readable({
       highWaterMark: 1024 * 1024,
@@ -253,17 +289,48 @@ export class ClientConnection {
     p.resolve({ payload: body, stream: p.stream });
   }
 
+  /** `piece` is a view into the shared read buffer: copied out before returning. */
   #onData(h: FrameHeader, piece: Buffer): void {
     const p = this.#pending.get(h.requestId);
-    if (!p?.stream || piece.length === 0) return;
+    if (!p || piece.length === 0) return;
+    if (p.into) {
+      if (p.filled + piece.length > p.into.length) {
+        return this.#abandon(
+          h.requestId,
+          new DfsError("DFS_ERR_PROTOCOL", `${this.addr} sent more than announced`),
+        );
+      }
+      p.timer.refresh();
+      p.filled += piece.copy(p.into, p.filled);
+      return;
+    }
+    if (!p.stream) return;
     p.timer.refresh();
-    if (!p.stream.push(piece)) this.#fs.pause(p);
+    // One Buffer per DATA frame (256 KiB): the consumer owns it, and gets a few large pieces.
+    p.frame ??= Buffer.allocUnsafe(h.length);
+    p.frameFill += piece.copy(p.frame, p.frameFill);
   }
 
   #onDataEnd(h: FrameHeader): void {
-    if (!isEnd(h)) return;
     const p = this.#pending.get(h.requestId);
-    if (!p?.stream) return;
+    if (!p) return;
+    if (p.into) {
+      if (!isEnd(h)) return;
+      this.#pending.delete(h.requestId);
+      clearTimeout(p.timer);
+      if (p.filled !== p.into.length) {
+        this.#fs.send(FrameType.CANCEL, h.requestId);
+        return this.#finish(p, new DfsError("DFS_ERR_PROTOCOL", `${this.addr} sent less than announced`));
+      }
+      p.done = true;
+      return p.resolve({ payload: p.payload!, data: p.into });
+    }
+    if (!p.stream) return;
+    const frame = p.frame;
+    p.frame = undefined;
+    p.frameFill = 0;
+    if (frame && !p.stream.push(frame)) this.#fs.pause(p);
+    if (!isEnd(h)) return;
     this.#pending.delete(h.requestId);
     clearTimeout(p.timer);
     p.stream.push(null);

@@ -12,11 +12,16 @@ import {
   FrameType,
   Limits,
 } from "../protocol/index.ts";
+import { installUserBuffer } from "./socket-reads.ts";
 
 /**
  * A socket speaking frames: decodes what arrives into the sink, writes frames with backpressure,
  * and lets several streams pause the socket independently (it resumes when none holds it).
  * Both the server session and the client connection are built on it.
+ *
+ * Reads land in a reused buffer (socket-reads.ts): DATA pieces given to the sink are views that
+ * are valid only during the call. A client socket is created with `onread` pointing at
+ * `push()` (`routed`); an accepted socket is switched over here.
  */
 export class FrameSocket {
   readonly socket: Socket;
@@ -24,19 +29,18 @@ export class FrameSocket {
   readonly #pausedBy = new Set<unknown>();
   #closed = false;
   #onClose: ((err: DfsError | undefined) => void) | undefined;
+  #closeError: DfsError | undefined;
+  #reads = 0;
 
-  constructor(socket: Socket, sink: FrameSink) {
+  constructor(socket: Socket, sink: FrameSink, routed = false) {
     this.socket = socket;
     this.#decoder = new FrameDecoder(sink);
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      if (this.#closed) return;
-      try {
-        this.#decoder.push(chunk);
-      } catch (err) {
-        this.fail(toDfsError(err, "DFS_ERR_PROTOCOL"));
-      }
-    });
+    if (!routed && !installUserBuffer(socket, (chunk) => this.push(chunk))) {
+      socket.on("data", (chunk: Buffer) => this.push(chunk));
+    }
+    // Flowing, so that 'end' is emitted (with user-buffer reads no 'data' listener makes it so).
+    socket.resume();
     socket.on("error", (err) => this.#finish(new DfsError("DFS_ERR_CLOSED", err.message, { cause: err })));
     socket.on("close", () => {
       const truncated = this.#decoder.midFrame;
@@ -45,6 +49,22 @@ export class FrameSocket {
       );
     });
     socket.on("end", () => socket.end());
+  }
+
+  /** Feeds bytes read from the socket to the decoder; `chunk` is only used during the call. */
+  push(chunk: Buffer): void {
+    if (this.#closed) return;
+    this.#reads++;
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      this.fail(toDfsError(err, "DFS_ERR_PROTOCOL"));
+    }
+  }
+
+  /** Socket reads so far: a cheap "did anything arrive" for idle timers. */
+  get reads(): number {
+    return this.#reads;
   }
 
   get closed(): boolean {
@@ -56,8 +76,9 @@ export class FrameSocket {
     return this.#decoder.midFrame;
   }
 
-  /** Called once, when the socket is gone; `err` says why. */
+  /** Called once, when the socket is gone (at once if it is gone already); `err` says why. */
   onClose(handler: (err: DfsError | undefined) => void): void {
+    if (this.#closed) return handler(this.#closeError);
     this.#onClose = handler;
   }
 
@@ -66,23 +87,30 @@ export class FrameSocket {
     return this.socket.write(encodeFrame(type, requestId, body, flags));
   }
 
-  /** Sends a stream piece; splits pieces over the frame limit. Returns false when the caller should wait for drain. */
-  sendData(requestId: number, piece: Buffer, end = false): boolean {
-    if (this.#closed) return false;
+  /**
+   * Sends a stream piece, split into frames of at most DATA_PIECE bytes. `written` runs once the
+   * socket is done with `piece` (sent, or failed): only then may its memory be reused. Returns
+   * false when the caller should wait for drain.
+   */
+  sendData(requestId: number, piece: Buffer, end = false, written?: () => void): boolean {
+    if (this.#closed) {
+      written?.();
+      return false;
+    }
     let ok = true;
     let offset = 0;
+    // cork: the headers and the pieces go out in one writev, without copying the pieces.
+    this.socket.cork();
     do {
-      const part = piece.subarray(offset, offset + Limits.MAX_DATA_BODY);
+      const part = piece.subarray(offset, offset + Limits.DATA_PIECE);
       offset += part.length;
       const last = offset >= piece.length;
-      // cork + two writes: the header and the piece go out together without copying the piece.
-      this.socket.cork();
       this.socket.write(
         encodeHeader(FrameType.DATA, requestId, part.length, last && end ? FrameFlags.END : 0),
       );
-      ok = this.socket.write(part);
-      this.socket.uncork();
+      ok = last && written ? this.socket.write(part, written) : this.socket.write(part);
     } while (offset < piece.length);
+    this.socket.uncork();
     return ok;
   }
 
@@ -142,6 +170,7 @@ export class FrameSocket {
   #finish(err: DfsError | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closeError = err;
     this.#pausedBy.clear();
     const handler = this.#onClose;
     this.#onClose = undefined;

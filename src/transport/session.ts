@@ -1,5 +1,4 @@
 import type { Socket } from "node:net";
-import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { DfsError, isDfsError, toDfsError } from "../errors.ts";
 import {
@@ -25,17 +24,26 @@ import {
   StatRes,
   serverProof,
 } from "../protocol/index.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
-import type { RequestHandlers } from "./handlers.ts";
-import { pieces } from "./pieces.ts";
+import type { ObjectSource, RequestHandlers } from "./handlers.ts";
+import { IncomingBody } from "./incoming-body.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 const MAX_IN_FLIGHT = 256;
 
+/**
+ * A GET reads its object in pieces of this size into pooled buffers: a 1 MiB chunk is one file
+ * read (one thread-pool round trip) and one writev of four DATA frames.
+ */
+const GET_READ_BYTES = 1024 * 1024;
+const getBuffers = new BufferPool(GET_READ_BYTES, 16);
+
 interface Incoming {
-  readonly abort: AbortController;
-  /** PUT only: the stream the handler reads, and how many bytes the peer may still send. */
-  body?: Readable;
+  /** PUT only (the one handler that needs a signal: it forwards down the chain). */
+  abort?: AbortController;
+  /** PUT only: the body the handler consumes, and how many bytes the peer may still send. */
+  body?: IncomingBody;
   remaining?: number;
 }
 
@@ -57,6 +65,7 @@ export class ServerSession {
   #nonceC: Buffer = EMPTY;
   #nonceS: Buffer = EMPTY;
   #idleTicks = 0;
+  #readsAtTick = 0;
   readonly closed: Promise<void>;
 
   constructor(socket: Socket, secret: Buffer, handlers: RequestHandlers, log: Logger, timeouts: Timeouts) {
@@ -74,8 +83,8 @@ export class ServerSession {
         if (err && err.code !== "DFS_ERR_CLOSED")
           this.#log.warn({ code: err.code, err: err.message }, "peer dropped");
         for (const req of this.#requests.values()) {
-          req.abort.abort(err ?? new DfsError("DFS_ERR_CLOSED"));
-          req.body?.destroy(err ?? new DfsError("DFS_ERR_CLOSED"));
+          req.abort?.abort(err ?? new DfsError("DFS_ERR_CLOSED"));
+          req.body?.fail(err ?? new DfsError("DFS_ERR_CLOSED"));
         }
         this.#requests.clear();
         resolve();
@@ -83,9 +92,6 @@ export class ServerSession {
     });
     socket.setTimeout(timeouts.frameMs);
     socket.on("timeout", () => this.#onTimeout());
-    socket.on("data", () => {
-      this.#idleTicks = 0;
-    });
   }
 
   get inFlight(): number {
@@ -104,7 +110,11 @@ export class ServerSession {
   #onTimeout(): void {
     if (this.#state !== "ready") return this.#fs.fail(new DfsError("DFS_ERR_TIMEOUT", "handshake timed out"));
     if (this.#fs.midFrame) return this.#fs.fail(new DfsError("DFS_ERR_TIMEOUT", "frame stalled part-way"));
-    if (this.#fs.socket.readableLength === 0 && this.#requests.size === 0) {
+    if (this.#fs.reads !== this.#readsAtTick) {
+      this.#readsAtTick = this.#fs.reads;
+      this.#idleTicks = 0;
+    }
+    if (this.#requests.size === 0) {
       this.#idleTicks++;
       if (this.#idleTicks * this.#timeouts.frameMs >= this.#timeouts.idleMs) return this.#fs.close();
     }
@@ -172,7 +182,7 @@ export class ServerSession {
 
   #onDataEnd(h: FrameHeader): void {
     if (!isEnd(h)) return;
-    this.#requests.get(h.requestId)?.body?.push(null);
+    this.#requests.get(h.requestId)?.body?.end();
   }
 
   #cancel(requestId: number): void {
@@ -180,11 +190,13 @@ export class ServerSession {
     if (!req) return;
     this.#requests.delete(requestId);
     this.#fs.resume(req);
-    req.abort.abort(new DfsError("DFS_ERR_CANCELLED"));
-    req.body?.destroy(new DfsError("DFS_ERR_CANCELLED"));
+    req.abort?.abort(new DfsError("DFS_ERR_CANCELLED"));
+    req.body?.fail(new DfsError("DFS_ERR_CANCELLED"));
   }
 
   #failRequest(requestId: number, err: DfsError): void {
+    const req = this.#requests.get(requestId);
+    req?.body?.fail(err);
     this.#cancel(requestId);
     this.#fs.sendError(requestId, err);
   }
@@ -197,7 +209,7 @@ export class ServerSession {
       );
     }
     if (this.#requests.size >= MAX_IN_FLIGHT) return this.#fs.sendError(id, new DfsError("DFS_ERR_BUSY"));
-    const req: Incoming = { abort: new AbortController() };
+    const req: Incoming = {};
     this.#requests.set(id, req);
     this.#run(h.type, id, body, req).then(
       () => this.#done(id, req),
@@ -214,27 +226,25 @@ export class ServerSession {
   #done(id: number, req: Incoming): void {
     if (this.#requests.get(id) === req) this.#requests.delete(id);
     this.#fs.resume(req);
-    req.body?.destroy();
+    req.body?.fail();
   }
 
   /** Decodes, calls the handler, and sends the result. Throws what should become an ERROR frame. */
   async #run(type: number, id: number, body: Buffer, req: Incoming): Promise<void> {
     const h = this.#handlers;
-    const signal = req.abort.signal;
     switch (type) {
       case FrameType.PING:
         return this.#reply(id, req, NodeIdMsg.encode(h.nodeId));
       case FrameType.PUT: {
         const put = PutReq.decode(body);
         req.remaining = put.size;
-        req.body = new Readable({ highWaterMark: 1024 * 1024, read: () => this.#fs.resume(req) });
-        // A cancel may destroy the body before the handler reads it; the handler learns of it by reading.
-        req.body.on("error", () => {});
-        return this.#reply(id, req, PutRes.encode(await h.put(put, req.body, signal)));
+        req.body = new IncomingBody(put.size, () => this.#fs.resume(req));
+        req.abort = new AbortController();
+        return this.#reply(id, req, PutRes.encode(await h.put(put, req.body, req.abort.signal)));
       }
       case FrameType.GET: {
-        const got = await h.get(GetReq.decode(body), signal);
-        return this.#stream(id, req, GetRes.encode({ size: got.size, length: got.length }), got.body);
+        const got = await h.get(GetReq.decode(body));
+        return this.#stream(id, req, GetRes.encode({ size: got.size, length: got.length }), got);
       }
       case FrameType.HAS: {
         const has = HasReq.decode(body);
@@ -255,19 +265,41 @@ export class ServerSession {
     if (this.#requests.get(id) === req) this.#fs.send(FrameType.RESULT, id, payload);
   }
 
-  async #stream(id: number, req: Incoming, head: Buffer, body: Readable): Promise<void> {
+  /** Sends RESULT, then the object in DATA frames, each read into a pooled buffer. */
+  async #stream(
+    id: number,
+    req: Incoming,
+    head: Buffer,
+    got: { length: number; source: ObjectSource },
+  ): Promise<void> {
+    const live = () => this.#requests.get(id) === req;
     try {
       this.#reply(id, req, head);
-      for await (const piece of pieces(body)) {
-        if (this.#requests.get(id) !== req) return;
-        if (!this.#fs.sendData(id, piece)) await this.#fs.drained();
+      let left = got.length;
+      while (left > 0 && live()) {
+        const buf = getBuffers.take();
+        let n: number;
+        try {
+          n = await got.source.read(buf.subarray(0, Math.min(left, buf.length)));
+        } catch (err) {
+          getBuffers.give(buf);
+          throw err;
+        }
+        if (n === 0 || !live()) {
+          getBuffers.give(buf);
+          if (n === 0) throw new DfsError("DFS_ERR_CORRUPT", "the object ended before its length");
+          return;
+        }
+        left -= n;
+        const more = this.#fs.sendData(id, buf.subarray(0, n), left === 0, () => getBuffers.give(buf));
+        if (!more) await this.#fs.drained();
       }
-      if (this.#requests.get(id) === req) this.#fs.sendData(id, EMPTY, true);
+      if (got.length === 0 && live()) this.#fs.sendData(id, EMPTY, true);
     } catch (err) {
       // Headers are out: an ERROR frame tells the client the stream is incomplete.
       if (!isDfsError(err, "DFS_ERR_CANCELLED")) throw err;
     } finally {
-      body.destroy();
+      await got.source.close();
     }
   }
 }

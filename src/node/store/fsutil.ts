@@ -1,15 +1,7 @@
-import fs, { constants } from "node:fs";
-import { open, unlink } from "node:fs/promises";
+import fs from "node:fs";
+import { unlink } from "node:fs/promises";
 
-/** Makes a rename or create inside `dir` durable: the directory entry itself must reach the disk. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncDir } from "./dir-sync.ts";
 
 /** Removes a file that may already be gone. */
 export async function unlinkQuietly(path: string): Promise<void> {

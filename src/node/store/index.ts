@@ -1,3 +1,3 @@
 export { isObjectId, MANIFEST_HEADER_BYTES } from "./paths.ts";
 export { ChunkStore } from "./store.ts";
-export type { ObjectWriter, StoreOptions, StoreStats } from "./types.ts";
+export type { ObjectSource, ObjectWriter, StoreOptions, StoreStats } from "./types.ts";

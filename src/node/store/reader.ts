@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
+import { closeSync, fstatSync, read } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { DfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
-import { isNotFound } from "./fsutil.ts";
+import { isNotFound, openFd } from "./fsutil.ts";
 import { MANIFEST_HEADER_BYTES } from "./paths.ts";
+import type { ObjectSource } from "./types.ts";
 
 /**
  * 256 KiB reads, the protocol's DATA piece size: one file read per frame. Measured here on a
@@ -35,15 +37,7 @@ export async function openReader(
   let handedOver = false;
   try {
     const size = (await handle.stat()).size - header;
-    if (size < 0) throw new DfsError("DFS_ERR_CORRUPT", `${kind} ${id} is shorter than its header`);
-    const count = length ?? size - offset;
-    if (!isCount(offset) || !isCount(count) || offset + count > size) {
-      throw new DfsError(
-        "DFS_ERR_RANGE",
-        `range offset=${offset} length=${String(length)} is outside ${kind} ${id} of ${size} bytes`,
-        { details: { size } },
-      );
-    }
+    const count = checkRange(kind, id, size, offset, length);
     if (count === 0) return { size, body: Readable.from([], { objectMode: false }) };
     const start = header + offset;
     const body = handle.createReadStream({
@@ -57,6 +51,83 @@ export async function openReader(
   } finally {
     if (!handedOver) await handle.close();
   }
+}
+
+/**
+ * Opens [offset, offset+length) of an object's body for reads into the caller's buffers (the
+ * node's GET path: no stream, no Buffer per read). The descriptor pins the inode, so a concurrent
+ * replace or delete is harmless; close() releases it.
+ */
+export async function openSource(
+  path: string,
+  kind: ObjectKind,
+  id: string,
+  header: number,
+  offset = 0,
+  length?: number,
+): Promise<{ size: number; length: number; source: ObjectSource }> {
+  let fd: number;
+  try {
+    fd = await openFd(path, "r", 0);
+  } catch (err) {
+    if (isNotFound(err)) throw new DfsError("DFS_ERR_NOT_FOUND", `${kind} ${id} not found`);
+    throw err;
+  }
+  try {
+    // fstat and close of an open descriptor never wait for the disk: done directly, each saves a
+    // thread-pool round trip (~25 µs of CPU here). open may read a directory block: it stays async.
+    const size = fstatSync(fd).size - header;
+    const count = checkRange(kind, id, size, offset, length);
+    return { size, length: count, source: new FileSource(fd, header + offset, count) };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+class FileSource implements ObjectSource {
+  #fd: number;
+  #position: number;
+  #left: number;
+
+  constructor(fd: number, position: number, count: number) {
+    this.#fd = fd;
+    this.#position = position;
+    this.#left = count;
+  }
+
+  read(into: Buffer): Promise<number> {
+    const want = Math.min(into.length, this.#left);
+    if (want === 0 || this.#fd < 0) return Promise.resolve(0);
+    return new Promise((resolve, reject) =>
+      read(this.#fd, into, 0, want, this.#position, (err, n) => {
+        if (err) return reject(err);
+        this.#position += n;
+        this.#left -= n;
+        resolve(n);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    closeSync(fd);
+  }
+}
+
+function checkRange(kind: ObjectKind, id: string, size: number, offset: number, length?: number): number {
+  if (size < 0) throw new DfsError("DFS_ERR_CORRUPT", `${kind} ${id} is shorter than its header`);
+  const count = length ?? size - offset;
+  if (!isCount(offset) || !isCount(count) || offset + count > size) {
+    throw new DfsError(
+      "DFS_ERR_RANGE",
+      `range offset=${offset} length=${String(length)} is outside ${kind} ${id} of ${size} bytes`,
+      { details: { size } },
+    );
+  }
+  return count;
 }
 
 /**

@@ -33,3 +33,11 @@ export interface ObjectWriter extends Writable {
   /** Drops the write and its temp file. Idempotent; safe after a failed commit; a no-op after a good one. */
   abort(reason?: Error): Promise<void>;
 }
+
+/** An object's bytes for reads into the caller's buffers (the shape the transport pulls from). */
+export interface ObjectSource {
+  /** Fills the start of `into` with the next bytes; resolves how many (0 at the end). */
+  read(into: Buffer): Promise<number>;
+  /** Releases the descriptor; idempotent. */
+  close(): Promise<void>;
+}

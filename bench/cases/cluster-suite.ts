@@ -1,0 +1,171 @@
+import type { BenchCase } from "../lib/measure.ts";
+import type { BenchOptions } from "../lib/options.ts";
+import {
+  bounded,
+  headline,
+  medianOf,
+  peakRss,
+  type Results,
+  type Row,
+  versus,
+  type Warmups,
+} from "../lib/report.ts";
+import { type CeilingCases, startCeilings } from "./ceilings.ts";
+import { type BenchCluster, startBenchCluster } from "./cluster.ts";
+import { type GatewayCases, gatewayCases } from "./gateway.ts";
+import type { CaseKey, Suite, SuiteContext } from "./suite.ts";
+
+/** The targets of the cluster suite (see bench/README.md). */
+export const TARGETS = {
+  uploadOfChain: 0.6,
+  downloadOfFastifyFile: 0.7,
+  smallUploadsPerSecond: 500,
+  smallUploadP99Ms: 100,
+  smallDownloadsPerSecond: 3000,
+  gatewayRssMiB: 200,
+  nodeRssMiB: 150,
+};
+const NODES = 3;
+
+const ours = (o: BenchOptions) => [
+  ...o.sizes.flatMap((s) => [`gw-put-${s}`, `gw-post-${s}`, `gw-get-${s}`]),
+  "gw-small-put",
+  "gw-small-get",
+  ...(o.big ? ["big-put", "big-get"] : []),
+];
+const ceilings = (o: BenchOptions) => [
+  ...o.sizes.flatMap((s) => [`chain3-${s}`, `fastify-put-${s}`, `fastify-post-${s}`, `fastify-file-${s}`]),
+  "fastify-small-put",
+  "fastify-small-get",
+];
+
+export function clusterSuiteKeys(o: BenchOptions): CaseKey[] {
+  return [...ours(o), ...ceilings(o)].map((key) => ({ key, group: "cluster" }));
+}
+
+/** Peak RSS of the gateway and of the largest node over some cases: bounded rows. */
+function rssRows(cases: BenchCase[], what: string, results: Results, warmups: Warmups): Row[] {
+  const ran = cases.filter((c) => (results[c.key]?.length ?? 0) > 0);
+  if (ran.length === 0) return [];
+  const peaks = ran.map((c) => peakRss(c, results, warmups));
+  const max = (roles: string[]) => Math.max(...peaks.flatMap((p) => roles.map((r) => p[r] ?? 0)));
+  const nodeRoles = Array.from({ length: NODES }, (_, i) => `node-${i + 1}`);
+  return [
+    bounded(`gateway peak RSS, ${what}`, max(["gateway"]), TARGETS.gatewayRssMiB, "MiB", "max"),
+    bounded(`largest node peak RSS, ${what}`, max(nodeRoles), TARGETS.nodeRssMiB, "MiB", "max"),
+  ];
+}
+
+/**
+ * The cluster suite: a local cluster (Redis under Sentinel, 3 `dfs node` with fsync on, R = 3, one
+ * `dfs gateway`) driven over HTTP by undici in this process, beside its ceilings. Only the processes
+ * the selected cases need are started.
+ */
+export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteContext): Promise<Suite> {
+  const any = (keys: string[]) => keys.some((k) => wanted(k, "cluster"));
+  let cluster: BenchCluster | undefined;
+  let gw: GatewayCases | undefined;
+  let ceil: CeilingCases | undefined;
+  const close = async () => {
+    await gw?.close();
+    await ceil?.close();
+    await cluster?.close();
+  };
+  try {
+    if (any(ours(opts))) {
+      cluster = await startBenchCluster(root, {
+        nodes: NODES,
+        nodeFlags: [...nodeFlags, ...opts.clusterFlags],
+      });
+      gw = gatewayCases(cluster, {
+        sizesMib: opts.sizes,
+        small: opts.small,
+        connections: opts.connections,
+        bigMib: opts.big ? opts.bigMib : undefined,
+      });
+    }
+    if (any(ceilings(opts))) {
+      ceil = await startCeilings(root, {
+        sizesMib: opts.sizes,
+        small: opts.small,
+        connections: opts.connections,
+        inflight: opts.inflight,
+        nodeFlags,
+      });
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  const largest = Math.max(...opts.sizes);
+  const cases: BenchCase[] = [];
+  opts.sizes.forEach((_mib, i) => {
+    const g = gw?.large[i];
+    const c = ceil?.large[i];
+    for (const x of [c?.chain, g?.put, c?.put, g?.post, c?.post, g?.get, c?.file]) if (x) cases.push(x);
+  });
+  for (const x of [gw?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet]) if (x) cases.push(x);
+  if (gw?.big) cases.push(gw.big.put, gw.big.get);
+
+  const rows = (results: Results, warmups: Warmups): (Row | undefined)[] => {
+    const out: (Row | undefined)[] = [];
+    const has = (c: BenchCase | undefined): c is BenchCase =>
+      c !== undefined && (results[c.key]?.length ?? 0) > 0;
+    opts.sizes.forEach((mib, i) => {
+      const g = gw?.large[i];
+      const c = ceil?.large[i];
+      if (!g || !c) return;
+      const t = (ratio: number) => (mib === largest ? ratio : undefined);
+      out.push(
+        versus(results, g.put, c.chain, t(TARGETS.uploadOfChain)),
+        versus(results, g.post, c.chain, t(TARGETS.uploadOfChain)),
+        versus(results, g.put, c.put),
+        versus(results, g.post, c.post),
+        versus(results, g.get, c.file, t(TARGETS.downloadOfFastifyFile)),
+      );
+    });
+    if (gw && ceil) {
+      out.push(versus(results, gw.smallPut, ceil.smallPut), versus(results, gw.smallGet, ceil.smallGet));
+    }
+    if (has(gw?.smallPut)) {
+      const runs = results[gw.smallPut.key]!;
+      out.push(
+        bounded(gw.smallPut.label, headline(runs).value, TARGETS.smallUploadsPerSecond, "req/s", "min"),
+        bounded(
+          `${gw.smallPut.label}: p99`,
+          medianOf(runs, (m) => m.requests!.p99Ms),
+          TARGETS.smallUploadP99Ms,
+          "ms",
+          "max",
+        ),
+      );
+    }
+    if (has(gw?.smallGet)) {
+      const runs = results[gw.smallGet.key]!;
+      out.push(
+        bounded(gw.smallGet.label, headline(runs).value, TARGETS.smallDownloadsPerSecond, "req/s", "min"),
+      );
+    }
+    const big = gw?.large.find((l) => l.mib === largest);
+    if (big) out.push(...rssRows([big.put, big.post, big.get], `${largest} MiB transfers`, results, warmups));
+    if (gw?.big)
+      out.push(...rssRows([gw.big.put, gw.big.get], `${opts.bigMib} MiB transfers`, results, warmups));
+    return out;
+  };
+
+  return {
+    cases,
+    describe: [
+      `cluster suite: ${NODES} nodes (fsync on), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
+        `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
+        "upload new bytes; downloads hashed by the client and checked; raw chain with " +
+        `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
+        `(undici Pool of ${opts.connections} connections)` +
+        (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
+        (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
+    ],
+    rows,
+    close,
+  };
+}

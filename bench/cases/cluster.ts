@@ -1,0 +1,104 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { request } from "undici";
+import { startTopology, type Topology } from "../../src/dev/redis-topology.ts";
+import { type Child, startChild } from "../lib/procs.ts";
+
+/**
+ * A local cluster as `dfs dev` runs it (Redis master + replica + 3 Sentinels, `dfs node` processes
+ * with fsync on, one `dfs gateway`), started with the bench's own helpers rather than
+ * startDevCluster: the bench needs every child's pid (CPU, RSS) and its node flags (--cpu-prof).
+ */
+export interface BenchCluster {
+  url: string;
+  gateway: Child;
+  nodes: Child[];
+  /** gateway and node-1..N by pid, for the cases' roles. */
+  roles: Record<string, number>;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  nodes: number;
+  nodeFlags: string[];
+}
+
+/**
+ * Repair rounds walk everything a node holds every repairIntervalMs (60 s by default) and would land
+ * in the middle of measured runs at random; the bench measures the foreground path, so it postpones
+ * them past any run's end. Scrub and GC are hourly or rarer by default and never start in a bench.
+ */
+const NODE_ENV = { DFS_FSYNC: "true", DFS_REPAIR_INTERVAL_MS: String(3_600_000) };
+
+async function waitLive(url: string, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const res = await request(`${url}/v1/nodes`);
+      const body = (await res.body.json()) as { nodes?: { state: string }[] };
+      const live = (body.nodes ?? []).filter((n) => n.state === "live").length;
+      if (live === count) return;
+      last = `${live} live`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await delay(100);
+  }
+  throw new Error(`the gateway did not see ${count} live nodes within ${timeoutMs} ms (${last})`);
+}
+
+export async function startBenchCluster(root: string, o: ClusterOptions): Promise<BenchCluster> {
+  const topology: Topology = await startTopology({ dir: join(root, "redis") });
+  const started: Child[] = [];
+  const close = async () => {
+    // Gateway first (it drains uploads), then the nodes, then Redis: every process by pid.
+    await Promise.all(started.filter((c) => c.name === "gateway").map((c) => c.stop()));
+    await Promise.all(started.filter((c) => c.name !== "gateway").map((c) => c.stop()));
+    await topology.stopAll();
+  };
+  try {
+    const registry = [
+      "--sentinels",
+      topology.sentinels.map((s) => `${s.host}:${s.port}`).join(","),
+      "--master-name",
+      topology.masterName,
+    ];
+    // The key is the gateway's alone: nodes never get it.
+    const secret = { DFS_CLUSTER_SECRET: randomBytes(24).toString("hex") };
+    const key = { DFS_CLUSTER_KEY: randomBytes(32).toString("hex") };
+    const cli = "src/cli/main.ts";
+    const nodes = await Promise.all(
+      Array.from({ length: o.nodes }, async (_, i) => {
+        const name = `node-${i + 1}`;
+        const args = [cli, "node", "--listen", "127.0.0.1:0", "--data", join(root, name)];
+        const child = await startChild({
+          name,
+          args: [...args, "--zone", `zone-${i + 1}`, ...registry],
+          env: { ...secret, ...NODE_ENV },
+          nodeFlags: o.nodeFlags,
+          isReady: (line) => line.msg === "node listening",
+        });
+        started.push(child);
+        return child;
+      }),
+    );
+    const gateway = await startChild({
+      name: "gateway",
+      args: [cli, "gateway", "--listen", "127.0.0.1:0", ...registry],
+      env: { ...secret, ...key },
+      nodeFlags: o.nodeFlags,
+      isReady: (line) => line.msg === "gateway listening",
+    });
+    started.push(gateway);
+    const url = `http://${gateway.address}`;
+    await waitLive(url, o.nodes);
+    const roles: Record<string, number> = { gateway: gateway.pid };
+    for (const n of nodes) roles[n.name] = n.pid;
+    return { url, gateway, nodes, roles, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
