@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { clusterSuite, clusterSuiteKeys } from "./cases/cluster-suite.ts";
 import { nodeSuite, nodeSuiteKeys } from "./cases/node-suite.ts";
 import type { Suite } from "./cases/suite.ts";
+import { buildDist, dfsEntry } from "./lib/dfs.ts";
 import { type BenchCase, type Measurement, measure } from "./lib/measure.ts";
 import {
   type BenchOptions,
@@ -82,6 +83,8 @@ async function bench(opts: BenchOptions): Promise<void> {
   if (unknown.length > 0) throw new Error(`no case matches: ${unknown.join(", ")}`);
   const wanted = (key: string, group: string) => selects(opts.cases, key, group);
 
+  // Production runs the compiled JavaScript: build it now rather than measure a stale dist/.
+  if (opts.from === "dist") await buildDist();
   const root = await mkdtemp(join(tmpdir(), "dfs-bench-"));
   scratch = root;
   const suites: Suite[] = [];
@@ -104,6 +107,7 @@ async function bench(opts: BenchOptions): Promise<void> {
           .map((l) => l.toFixed(1))
           .join(" ")} at the end, ${((performance.now() - started) / 1000).toFixed(0)} s in all`,
       `mode: ${mallocMode(process.env)}`,
+      `dfs processes run ${dfsEntry(opts.from)} (--from ${opts.from})`,
       `median of ${opts.runs} run(s) after 1 warm-up per case; cases take turns, ours beside its ceiling`,
       ...suites.flatMap((s) => s.describe),
     ];

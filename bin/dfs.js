@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// The dfs command. Node 24 runs the TypeScript sources directly (type stripping).
+// The dfs command for development (npm link, npx dfs): Node 24 runs the TypeScript sources directly
+// (type stripping). Production runs the compiled JavaScript instead: `npm run build`, then
+// `node dist/cli/main.js` (what the Docker image does).
 import "../src/cli/main.ts";

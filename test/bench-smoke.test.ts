@@ -23,7 +23,9 @@ interface CaseJson {
 test("npm run bench runs end to end with tiny sizes and prints its tables", { timeout: 60_000 }, async () => {
   const out = await makeTempDir("dfs-bench-smoke-");
   const args = ["--mib", "4", "--runs", "1", "--inflight", "2", "--sizes", "1", "--small", "50"];
-  const child = spawn(process.execPath, ["bench/run.ts", ...args, "--out", out.path], {
+  // --from src: the tests never depend on a build (the default, dist, runs npm run build first).
+  const from = ["--from", "src"];
+  const child = spawn(process.execPath, ["bench/run.ts", ...args, ...from, "--out", out.path], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -66,6 +68,7 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
       assert.match(stdout, row, `no row for ${ours} vs ${ceiling}:\n${stdout}`);
     }
     assert.match(stdout, /mode: default malloc/);
+    assert.match(stdout, /^dfs processes run src\/cli\/main\.ts \(--from src\)$/m);
     for (const target of [">= 70%", ">= 60%", ">= 500 req/s", "<= 100 ms", ">= 3000 req/s", "<= 200 MiB"]) {
       assert.match(stdout, new RegExp(`${literal(target)}: (met|MISSED)`), `no verdict for ${target}`);
     }

@@ -79,3 +79,61 @@ test("Dockerfile: multi-stage, production dependencies only, non-root, with a he
   assert.match(text, /^USER node$/m);
   assert.match(text, /^HEALTHCHECK /m);
 });
+
+/** The Dockerfile's stages: the name after AS ("" for the last, unnamed one) and its lines. */
+function stages(text: string): { name: string; lines: string[] }[] {
+  return text
+    .split(/^(?=FROM )/m)
+    .filter((s) => s.startsWith("FROM "))
+    .map((s) => {
+      const lines = s.split("\n").map((l) => l.trim());
+      return { name: /\sAS\s+(\S+)/i.exec(lines[0]!)?.[1] ?? "", lines };
+    });
+}
+
+test("Dockerfile: the image runs the compiled JavaScript that npm run build writes, not the sources", async () => {
+  const text = await readFile(join(REPO_ROOT, "Dockerfile"), "utf8");
+  const all = stages(text);
+  const final = all.at(-1)!;
+  const build = all.find((s) => s.lines.some((l) => /^RUN .*npm run build/.test(l)));
+  assert.ok(build?.name, "a named stage runs npm run build");
+  assert.ok(build !== final, "the build happens in its own stage");
+  // With dev dependencies (typescript) and the sources it compiles.
+  assert.ok(
+    build.lines.some((l) => /^RUN npm ci(?!.*--omit=dev)/.test(l)),
+    "the build stage installs dev deps",
+  );
+  for (const f of ["tsconfig.json", "tsconfig.build.json", "src"]) {
+    assert.ok(
+      build.lines.some((l) => l.startsWith("COPY ") && l.split(/\s+/).includes(f)),
+      `build copies ${f}`,
+    );
+  }
+
+  // Where the build puts the CLI: outDir + the path of src/cli/main.ts under rootDir, as .js.
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, "package.json"), "utf8")) as {
+    type: string;
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.build, "tsc -p tsconfig.build.json");
+  assert.equal(pkg.type, "module", "dist/*.js are ES modules because package.json says so");
+  const tsconfig = JSON.parse(await readFile(join(REPO_ROOT, "tsconfig.build.json"), "utf8")) as {
+    compilerOptions: { outDir: string; rootDir: string; rewriteRelativeImportExtensions: boolean };
+  };
+  const { outDir, rootDir, rewriteRelativeImportExtensions } = tsconfig.compilerOptions;
+  assert.equal(rewriteRelativeImportExtensions, true, "imports of ./x.ts must become ./x.js");
+  await readFile(join(REPO_ROOT, rootDir, "cli/main.ts"));
+  const entry = `${outDir}/cli/main.js`;
+
+  assert.ok(
+    final.lines.includes(`COPY --from=${build.name} /app/${outDir} ./${outDir}`),
+    `the image copies ${outDir}/ from the build stage`,
+  );
+  assert.ok(final.lines.includes("COPY package.json ./"), "the image has package.json (type: module)");
+  const copied = final.lines.filter((l) => l.startsWith("COPY ")).flatMap((l) => l.split(/\s+/).slice(1));
+  for (const source of ["src", "./src", "bin", "./bin", "."]) {
+    assert.ok(!copied.includes(source), `the image does not copy ${source} (it runs ${entry})`);
+  }
+  assert.ok(final.lines.includes(`ENTRYPOINT ["node", "${entry}"]`), `ENTRYPOINT runs node ${entry}`);
+  assert.ok(final.lines.includes("USER node"), "the final stage runs as node, not root");
+});

@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import createClient from "openapi-fetch";
 import openapiTS, { astToString } from "openapi-typescript";
 import { request } from "undici";
+import { sealChunkUnder } from "./fixtures/crypto-format.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
   type Cluster,
@@ -21,6 +22,7 @@ import {
   startCluster,
   startGatewayInProcess,
   startGatewayProcess,
+  TEST_KEY,
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
@@ -206,6 +208,26 @@ describe("corrupted copies", () => {
     assert.equal(head.status, 206);
     assert.ok(head.body.equals(data.subarray(0, SMALL_CHUNK + 1)));
   });
+
+  test("a chunk forged by a key holder authenticates, but a whole download is aborted by the file hash", async () => {
+    const data = patternBytes(3 * SMALL_CHUNK, 24);
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const last = (await meta(hash)).chunks[2]!;
+    const plain = data.subarray(2 * SMALL_CHUNK);
+    // Other bytes sealed under the key of the listed plaintext hash: only the cluster key can do this.
+    const forged = sealChunkUnder(Buffer.from(TEST_KEY, "hex"), sha256(plain), Buffer.alloc(plain.length, 7));
+    for (const addr of last.nodes) {
+      const node = cluster.nodes.find((n) => n.addr === addr)!;
+      await writeFile(chunkPath(node.dataDir, last.id), forged);
+    }
+    const res = await request(`${g.url}/v1/files/${hash}`);
+    assert.equal(res.statusCode, 200);
+    let received = 0;
+    await assert.rejects(async () => {
+      for await (const piece of res.body) received += (piece as Buffer).length;
+    });
+    assert.ok(received < data.length, `received ${received} of ${data.length}`);
+  });
 });
 
 /** A request body that sends `data` in pieces, waiting for `gate` after the first `before` bytes. */
@@ -233,9 +255,15 @@ describe("stopping", () => {
         open = r;
       });
       const upload = http(p.url, "PUT", "/v1/files", { body: gatedBody(data, 5 * SMALL_CHUNK, gate) });
-      // In flight: the gateway has taken the request (and, the gate shut, not all of its body).
-      await p.proc.waitForLog(
-        (l) => l.msg === "incoming request" && (l.req as { method?: string } | undefined)?.method === "PUT",
+      // In flight: the gateway has read the body up to the gate (and, the gate shut, no further).
+      await waitFor(
+        async () => {
+          const text = (await http(p.url, "GET", "/metrics")).body.toString();
+          const m = /^dfs_gateway_upload_bytes_total (\d+)/m.exec(text);
+          return m !== null && Number(m[1]) >= 5 * SMALL_CHUNK;
+        },
+        10_000,
+        "the upload's first bytes",
       );
       p.proc.child.kill("SIGTERM");
       await p.proc.waitForLog((l) => l.msg === "gateway stopping");

@@ -26,6 +26,16 @@ let a: Gateway; // a `dfs gateway` process, 64 KiB chunks
 let b: Gateway; // in this process, 64 KiB chunks, small upload limit
 
 const MAX_UPLOAD_B = 1024 * 1024;
+const INLINE_MAX = 16 * 1024;
+
+/** Successful node requests of the gateway `gw` so far, by operation and object kind. */
+async function nodeOps(gw: Gateway, op: string, kind: string): Promise<number> {
+  const text = (await http(gw.url, "GET", "/metrics")).body.toString();
+  const m = new RegExp(`dfs_gateway_node_ops_total\\{op="${op}",kind="${kind}",result="ok"\\} (\\d+)`).exec(
+    text,
+  );
+  return m ? Number(m[1]) : 0;
+}
 
 before(async () => {
   cluster = await startCluster(3, "gwfiles:");
@@ -76,7 +86,8 @@ describe("upload and download", () => {
       const body = posted.json as Created;
       assert.equal(body.hash, sha256(data));
       assert.equal(body.size, size);
-      assert.equal(body.chunks, Math.ceil(size / C));
+      // Files up to 16 KiB (the default inlineMaxBytes) live inside their manifest.
+      assert.equal(body.chunks, size <= INLINE_MAX ? 0 : Math.ceil(size / C));
       assert.ok(body.replicas >= 2);
       const putted = await put(b, data);
       assert.equal(putted.status, 200, "the same bytes again: the file exists already");
@@ -163,6 +174,37 @@ describe("upload and download", () => {
     const stale = await http(a.url, "GET", `/v1/files/${hash}`, { headers: { "if-none-match": '"other"' } });
     assert.equal(stale.status, 200);
     assert.equal(stale.body.length, data.length);
+  });
+
+  test("a small file is stored inside its manifest: one object, no chunk; one byte more is chunked", async () => {
+    const data = patternBytes(INLINE_MAX, 8);
+    const [chunkPuts, manifestPuts] = [await nodeOps(a, "put", "chunk"), await nodeOps(a, "put", "manifest")];
+    const created = (await put(a, data, "?name=small.bin")).json as Created;
+    assert.equal(created.chunks, 0);
+    assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts, "no chunk written");
+    assert.equal(
+      await nodeOps(a, "put", "manifest"),
+      manifestPuts + 1,
+      "one manifest written (a chain of R)",
+    );
+    const meta = (await http(b.url, "GET", `/v1/files/${created.hash}/meta`)).json as {
+      inline?: boolean;
+      chunks: unknown[];
+    };
+    assert.equal(meta.inline, true);
+    assert.deepEqual(meta.chunks, []);
+    assert.ok((await http(b.url, "GET", `/v1/files/${created.hash}`)).body.equals(data));
+    const range = await http(b.url, "GET", `/v1/files/${created.hash}`, {
+      headers: { range: "bytes=100-199" },
+    });
+    assert.equal(range.status, 206);
+    assert.ok(range.body.equals(data.subarray(100, 200)));
+
+    const larger = patternBytes(INLINE_MAX + 1, 8);
+    const chunked = (await put(a, larger)).json as Created;
+    assert.equal(chunked.chunks, 1);
+    assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 1);
+    assert.ok((await http(b.url, "GET", `/v1/files/${chunked.hash}`)).body.equals(larger));
   });
 
   test("meta lists every chunk and the nodes that hold it", async () => {
@@ -325,6 +367,9 @@ describe("confidentiality", () => {
     const res = await post(a, data, name, "text/plain");
     assert.equal(res.status, 201);
     const hash = (res.json as Created).hash;
+    // And a small one, which lives inside its (sealed) manifest.
+    const small = await post(a, Buffer.from(`${marker} small`), `small-${name}`, "text/plain");
+    assert.equal((small.json as Created).chunks, 0);
     async function* files(dir: string): AsyncGenerator<string> {
       for (const e of await readdir(dir, { withFileTypes: true })) {
         if (e.isDirectory()) yield* files(join(dir, e.name));

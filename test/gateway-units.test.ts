@@ -27,7 +27,7 @@ import { REPO_ROOT } from "./helpers/proc.ts";
 async function cut(pieces: Buffer[], chunkBytes: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
   // Copy: the chunk is a view of the chunker's reused buffer.
-  const chunker = new Chunker(chunkBytes, async (c) => void out.push(Buffer.from(c)));
+  const chunker = new Chunker(Buffer.alloc(chunkBytes), async (c) => void out.push(Buffer.from(c)));
   for (const p of pieces) await chunker.push(p);
   await chunker.end();
   return out;
@@ -74,7 +74,7 @@ describe("Chunker", () => {
       release = r;
     });
     const seen: string[] = [];
-    const chunker = new Chunker(2, async (c) => {
+    const chunker = new Chunker(Buffer.alloc(2), async (c) => {
       seen.push(String(c));
       await gate;
     });

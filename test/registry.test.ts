@@ -15,9 +15,12 @@ import {
   createRedis,
   type NodeInfo,
   type NodeRecord,
+  type NodeRecordInput,
   type RegistryRedis,
   startMembershipView,
+  startNodeMembership,
 } from "../src/registry/index.ts";
+import { decodeRecord, encodeRecord } from "../src/registry/keys.ts";
 import { responsible } from "../src/registry/reaper.ts";
 import { CLI, startProcess } from "./helpers/proc.ts";
 import { startTopology, type Topology } from "./helpers/redis-topology.ts";
@@ -283,6 +286,113 @@ test("incarnations grow across restarts even if Redis lost the last one, or the 
   assert.equal(chooseIncarnation(undefined, 1_000), 1_000); // first start, or Redis was emptied
   assert.equal(chooseIncarnation(1_000, 5_000), 5_000);
   assert.equal(chooseIncarnation(9_000, 5_000), 9_001); // clock behind the last start
+});
+
+const HEAL = {
+  underReplicated: 2,
+  repaired: 3,
+  repairedBytes: 3000,
+  dropped: 1,
+  scrubbed: 40,
+  quarantined: 1,
+  restored: 1,
+  collected: 5,
+  collectedBytes: 5000,
+  repairRounds: 7,
+  scrubRounds: 2,
+  gcRounds: 3,
+};
+
+function record(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    addr: "127.0.0.1:9",
+    zone: "z1",
+    capacityBytes: 10_000,
+    freeBytes: 1000,
+    version: "v",
+    startedAt: 1,
+    incarnation: 1,
+    lastHeartbeat: Date.now(),
+    heartbeatTtlMs: 10_000,
+    ...extra,
+  };
+}
+
+test("heal counters in a record: absent (older nodes) or garbage parse as a record without them", () => {
+  const old = decodeRecord(JSON.stringify(record("old")));
+  assert.equal(old?.id, "old");
+  assert.equal(old?.heal, undefined);
+  const withHeal = decodeRecord(encodeRecord(record("new", { heal: HEAL }) as unknown as NodeRecord));
+  assert.deepEqual(withHeal?.heal, HEAL);
+  const garbage: unknown[] = [
+    "lots",
+    null,
+    42,
+    [1, 2],
+    {},
+    { ...HEAL, quarantined: -1 },
+    { ...HEAL, scrubbed: 1.5 },
+    { ...HEAL, collectedBytes: "5000" },
+    { ...HEAL, repaired: 2 ** 60 },
+    (({ gcRounds: _, ...rest }) => rest)(HEAL),
+  ];
+  for (const heal of garbage) {
+    const r = decodeRecord(JSON.stringify(record("odd", { heal })));
+    assert.equal(r?.id, "odd", `a record with heal ${JSON.stringify(heal)} still parses`);
+    assert.equal(r?.heal, undefined, `heal ${JSON.stringify(heal)} is ignored`);
+  }
+  // Fields a later version may add are dropped, not fatal.
+  assert.deepEqual(decodeRecord(JSON.stringify(record("x", { heal: { ...HEAL, later: 1 } })))?.heal, HEAL);
+});
+
+test("a view lists nodes with, without and with garbled heal counters (a mixed-version cluster)", async () => {
+  const prefix = "regheal:";
+  const config = fast(prefix);
+  const tx = db.client.multi();
+  for (const [id, heal] of [
+    ["node-new", HEAL],
+    ["node-old", undefined],
+    ["node-odd", { repaired: "many" }],
+  ] as const) {
+    tx.sadd(`${prefix}members`, id)
+      .set(`${prefix}node:${id}`, JSON.stringify(record(id, heal === undefined ? {} : { heal })))
+      .set(`${prefix}hb:${id}`, "1", "PX", 10_000);
+  }
+  await tx.exec();
+  const view = await startMembershipView(config, { logger });
+  try {
+    const live = await waitFor(() => (view.live().length === 3 ? view.live() : false), 3000, "3 live nodes");
+    const byId = new Map(live.map((n) => [n.id, n]));
+    assert.deepEqual(byId.get("node-new")?.heal, HEAL);
+    assert.equal(byId.get("node-old")?.heal, undefined);
+    assert.equal("heal" in byId.get("node-old")!, false);
+    assert.equal(byId.get("node-odd")?.heal, undefined);
+  } finally {
+    await view.close();
+  }
+});
+
+test("a node's heal counters reach the views with its heartbeats, as free space does", async () => {
+  const prefix = "regheal2:";
+  const config = fast(prefix);
+  const view = await startMembershipView(config, { logger });
+  let heal: typeof HEAL | undefined;
+  const membership = await startNodeMembership(
+    config,
+    () => ({ ...(record("node-h") as unknown as NodeRecordInput), heal }),
+    { logger, probe: async () => true },
+  );
+  try {
+    const first = await waitFor(() => view.live().find((n) => n.id === "node-h"), 3000, "node-h in the view");
+    assert.equal(first.heal, undefined, "no counters before healing starts");
+    heal = { ...HEAL, quarantined: 9 };
+    await waitFor(() => view.live().find((n) => n.heal?.quarantined === 9), 3000, "counters in the view");
+    assert.deepEqual((await stored(prefix, "node-h"))?.heal, heal);
+  } finally {
+    await membership.close();
+    await view.close();
+  }
 });
 
 test("a registry client that ends comes back by itself (the end handler)", async () => {

@@ -1,3 +1,4 @@
+import { dfsEntry } from "../lib/dfs.ts";
 import type { BenchCase } from "../lib/measure.ts";
 import type { BenchOptions } from "../lib/options.ts";
 import {
@@ -76,6 +77,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
       cluster = await startBenchCluster(root, {
         nodes: NODES,
         nodeFlags: [...nodeFlags, ...opts.clusterFlags],
+        entry: dfsEntry(opts.from),
       });
       gw = gatewayCases(cluster, {
         sizesMib: opts.sizes,

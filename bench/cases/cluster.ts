@@ -22,6 +22,8 @@ export interface BenchCluster {
 export interface ClusterOptions {
   nodes: number;
   nodeFlags: string[];
+  /** The dfs CLI script the children run, relative to the repository root (see dfsEntry). */
+  entry: string;
 }
 
 /**
@@ -68,7 +70,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
     // The key is the gateway's alone: nodes never get it.
     const secret = { DFS_CLUSTER_SECRET: randomBytes(24).toString("hex") };
     const key = { DFS_CLUSTER_KEY: randomBytes(32).toString("hex") };
-    const cli = "src/cli/main.ts";
+    const cli = o.entry;
     const nodes = await Promise.all(
       Array.from({ length: o.nodes }, async (_, i) => {
         const name = `node-${i + 1}`;

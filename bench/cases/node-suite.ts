@@ -1,3 +1,4 @@
+import { dfsEntry } from "../lib/dfs.ts";
 import { PIECE_BYTES } from "../lib/options.ts";
 import { versus } from "../lib/report.ts";
 import { startBaselines } from "./baselines.ts";
@@ -24,7 +25,12 @@ export function nodeSuiteKeys(): CaseKey[] {
  */
 export async function nodeSuite({ root, opts, nodeFlags }: SuiteContext): Promise<Suite> {
   const base = await startBaselines(root, opts.inflight, nodeFlags);
-  const nodes = await startNodeCases(root, { inflight: opts.inflight, freshIds: opts.freshIds, nodeFlags });
+  const nodes = await startNodeCases(root, {
+    inflight: opts.inflight,
+    freshIds: opts.freshIds,
+    nodeFlags,
+    entry: dfsEntry(opts.from),
+  });
   return {
     cases: [
       nodes.put1,

@@ -29,6 +29,8 @@ export interface NodeCaseOptions {
   inflight: number;
   freshIds: boolean;
   nodeFlags: string[];
+  /** The dfs CLI script the nodes run, relative to the repository root (see dfsEntry). */
+  entry: string;
 }
 
 export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<NodeCases> {
@@ -36,7 +38,7 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
   const start = (name: string): Promise<Child> =>
     startChild({
       name: `node-${name}`,
-      args: ["src/cli/main.ts", "node", "--listen", "127.0.0.1:0", "--data", join(root, `node-${name}`)],
+      args: [o.entry, "node", "--listen", "127.0.0.1:0", "--data", join(root, `node-${name}`)],
       env: { DFS_CLUSTER_SECRET: SECRET },
       nodeFlags,
       isReady: (line) => line.msg === "node listening",

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { DFS_FROM, type DfsFrom } from "./dfs.ts";
 import { REPO_ROOT } from "./procs.ts";
 
 /** The malloc settings from shared/notes/performance.md: keep freed memory instead of returning it. */
@@ -36,6 +37,8 @@ export interface BenchOptions {
   /** Also the one-off big upload and download (RSS targets), of `bigMib`. */
   big: boolean;
   bigMib: number;
+  /** Whether the dfs children run dist/cli/main.js (built first) or src/cli/main.ts. */
+  from: DfsFrom;
   /** Where the JSON results go. */
   out: string;
 }
@@ -57,6 +60,8 @@ export const USAGE = `usage: npm run bench -- [options]   (or: npx node bench/ru
   --connections N  HTTP connections / requests in flight for the 4 KiB cases (BENCH_CONNECTIONS, default 16)
   --big          also upload and download one big file once, for the RSS targets (BENCH_BIG=1)
   --big-mib N    its size in MiB (BENCH_BIG_MIB, default 2048)
+  --from dist|src  what the dfs nodes and gateway run: dist/cli/main.js, built first with npm run
+                 build (as the Docker image does), or src/cli/main.ts (type stripping) (BENCH_FROM, default dist)
   --out DIR      where results/<timestamp>.json goes (BENCH_OUT, default bench/results)`;
 
 function positiveInt(name: string, text: string | undefined, fallback: number): number {
@@ -64,6 +69,14 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not "${text}"`);
   return n;
+}
+
+/** One of `allowed`; the first when unset. */
+function oneOf<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T {
+  if (text === undefined || text === "") return allowed[0]!;
+  const found = allowed.find((a) => a === text);
+  if (found === undefined) throw new Error(`${name} must be one of ${allowed.join(", ")}, not "${text}"`);
+  return found;
 }
 
 const truthy = (text: string | undefined) => text !== undefined && !["", "0", "false", "no"].includes(text);
@@ -85,6 +98,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       connections: { type: "string" },
       big: { type: "boolean" },
       "big-mib": { type: "string" },
+      from: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -109,6 +123,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     connections: positiveInt("--connections", values.connections ?? env.BENCH_CONNECTIONS, 16),
     big: values.big ?? truthy(env.BENCH_BIG),
     bigMib: positiveInt("--big-mib", values["big-mib"] ?? env.BENCH_BIG_MIB, 2048),
+    from: oneOf("--from", values.from ?? env.BENCH_FROM, DFS_FROM),
     out: values.out ?? env.BENCH_OUT ?? join(REPO_ROOT, "bench/results"),
   };
 }

@@ -90,6 +90,10 @@ export const GatewaySchema = z
     writeQuorum: z.number().int().min(1).max(16).default(2),
     maxUploadBytes: bytes.default(64 * 1024 ** 3),
     uploadConcurrency: z.number().int().min(1).max(64).default(4),
+    /** Files up to this size are stored inside their manifest (one object, not two); 0: never. */
+    inlineMaxBytes: bytes
+      .pipe(z.number().max(64 * 1024, { message: "at most 64KiB (a manifest carries it)" }))
+      .default(16 * 1024),
     apiKeys: z.array(z.string().min(16)).default([]),
     protectReads: z.boolean().default(false),
   })

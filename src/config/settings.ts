@@ -71,6 +71,13 @@ export const SETTINGS: readonly Setting[] = [
     "int",
     "chunks in flight",
   ),
+  s(
+    ["gateway", "inlineMaxBytes"],
+    "DFS_INLINE_MAX",
+    "inline-max",
+    "string",
+    "files up to this size go inside their manifest (default 16 KiB; 0: never)",
+  ),
   s(["gateway", "apiKeys"], "DFS_API_KEYS", "api-keys", "list", "Bearer keys for writes, comma separated"),
   s(["gateway", "protectReads"], "DFS_PROTECT_READS", "protect-reads", "bool", "require a key for reads too"),
   s(["client", "gateway"], "DFS_GATEWAY", "gateway", "string", "gateway URL for client commands"),

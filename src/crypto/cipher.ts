@@ -32,21 +32,22 @@ export class ChunkCipher {
   /**
    * Convergent-with-secret encryption: equal plaintexts give equal ciphertexts (so storage
    * de-duplicates), unreadable and untestable without the cluster key. The plaintext is read, never
-   * kept: the caller may reuse its buffer as soon as this returns.
+   * kept: the caller may reuse its buffer as soon as this returns. `into`: a buffer of at least
+   * plaintext + CHUNK_OVERHEAD bytes to seal into (the ciphertext is then a view of it).
    */
-  seal(plaintext: Buffer): SealedChunk {
+  seal(plaintext: Buffer, into?: Buffer): SealedChunk {
     const plainHash = createHash("sha256").update(plaintext).digest();
-    const { ciphertext, chunkId } = sealChunk(this.#keys.chunkKey(plainHash), plaintext);
+    const { ciphertext, chunkId } = sealChunk(this.#keys.chunkKey(plainHash), plaintext, into);
     return { ciphertext, plainHash: plainHash.toString("hex"), chunkId };
   }
 
   /**
-   * The plaintext of a sealed chunk, authenticated and checked against `plainHash`. Tampering, the
+   * The plaintext of a sealed chunk, authenticated under the key of `plainHash`. Tampering, the
    * wrong cluster key or the wrong hash: DFS_ERR_CORRUPT. A malformed hash: DFS_ERR_INVALID_HASH.
+   * The result is a new buffer: `ciphertext` may be reused as soon as this returns.
    */
   open(ciphertext: Buffer, plainHash: string): Buffer {
-    const raw = hashBytes(plainHash);
-    return openChunk(this.#keys.chunkKey(raw), ciphertext, raw);
+    return openChunk(this.#keys.chunkKey(hashBytes(plainHash)), ciphertext);
   }
 
   /**

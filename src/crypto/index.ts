@@ -13,7 +13,7 @@ export {
   MANIFEST_OVERHEAD,
   sha256Hex,
 } from "./format.ts";
-export type { Manifest, ManifestChunk } from "./manifest.ts";
+export { INLINE_MAX_BYTES, type Manifest, type ManifestChunk } from "./manifest.ts";
 export {
   type ManifestHeader,
   type ManifestType,

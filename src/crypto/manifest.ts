@@ -22,7 +22,15 @@ export interface Manifest {
   /** Milliseconds since the epoch. */
   createdAt: number;
   chunks: ManifestChunk[];
+  /**
+   * A small file's bytes, base64, stored in the manifest itself (then `chunks` is empty): one
+   * object to write and read instead of two. Absent for every other file, empty ones included.
+   */
+  inline?: string;
 }
+
+/** The largest file a manifest may carry inline (the gateway's inlineMaxBytes is at most this). */
+export const INLINE_MAX_BYTES = 64 * 1024;
 
 /** Generous bounds: the gateway cleans names to 255 characters and media types to 255. */
 const MAX_NAME_CHARS = 1024;
@@ -45,6 +53,7 @@ export function manifestJson(m: Manifest): string {
     createdAt: m.createdAt,
     chunks: m.chunks.map((c) => ({ id: c.id, plainHash: c.plainHash, size: c.size })),
   };
+  if (m.inline !== undefined) canonical.inline = m.inline;
   return JSON.stringify(canonical);
 }
 
@@ -54,7 +63,7 @@ export function manifestJson(m: Manifest): string {
  */
 export function manifestProblem(value: unknown): string | undefined {
   if (!isPlainObject(value)) return "not an object";
-  const extra = exactKeys(value, MANIFEST_KEYS);
+  const extra = exactKeys(value, MANIFEST_KEYS, ["inline"]);
   if (extra) return extra;
   const m = value as Record<string, unknown>;
   if (m.version !== 1) return "unknown manifest version";
@@ -77,7 +86,19 @@ export function manifestProblem(value: unknown): string | undefined {
     }
     total += chunk.size;
   }
+  if (m.inline !== undefined) return inlineProblem(m.inline, m.size as number, m.chunks.length);
   if (total !== m.size) return "chunk sizes do not add up to the file size";
+  return undefined;
+}
+
+function inlineProblem(inline: unknown, size: number, chunks: number): string | undefined {
+  if (chunks > 0) return "a manifest with inline bytes lists no chunks";
+  if (size < 1 || size > INLINE_MAX_BYTES) return `inline bytes must be 1..${INLINE_MAX_BYTES}`;
+  if (typeof inline !== "string" || inline.length !== 4 * Math.ceil(size / 3)) {
+    return "inline is not the base64 of size bytes";
+  }
+  // Canonical base64 only, so one file has one manifest.
+  if (Buffer.from(inline, "base64").toString("base64") !== inline) return "inline is not canonical base64";
   return undefined;
 }
 
@@ -85,11 +106,10 @@ function isPlainObject(v: unknown): v is object {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function exactKeys(o: object, keys: readonly string[]): string | undefined {
-  const own = Object.keys(o);
+function exactKeys(o: object, keys: readonly string[], optional: readonly string[] = []): string | undefined {
   for (const k of keys) if (!Object.hasOwn(o, k)) return `missing ${k}`;
-  if (own.length !== keys.length) return `unknown key ${own.find((k) => !keys.includes(k))}`;
-  return undefined;
+  const unknown = Object.keys(o).find((k) => !keys.includes(k) && !optional.includes(k));
+  return unknown === undefined ? undefined : `unknown key ${unknown}`;
 }
 
 function isCount(v: unknown): v is number {

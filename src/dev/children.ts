@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { extname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+/** The CLI beside this module: main.ts when run from src/, main.js when compiled into dist/. */
+const CLI = fileURLToPath(new URL(`../cli/main${extname(import.meta.url)}`, import.meta.url));
 
 export interface Child {
   readonly name: string;

@@ -2,7 +2,7 @@ import type { GatewayConfig } from "../config/index.ts";
 import type { ChunkCipher } from "../crypto/index.ts";
 import type { Logger } from "../logger.ts";
 import type { MembershipView } from "../registry/index.ts";
-import type { NodeApi } from "../transport/index.ts";
+import type { BufferPool, NodeApi } from "../transport/index.ts";
 import type { LivePlacement } from "./cluster.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
@@ -24,4 +24,10 @@ export interface GatewayContext {
   readonly placement: LivePlacement;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /**
+   * Reused memory (new memory is what costs most here, notes/performance.md): `plain` holds
+   * chunkBytes, an upload's chunker buffer; `sealed` chunkBytes + CHUNK_OVERHEAD, a sealed chunk
+   * in flight. A buffer is given back only once nothing refers to it.
+   */
+  readonly buffers: { readonly plain: BufferPool; readonly sealed: BufferPool };
 }

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ErrorCode } from "../errors.ts";
+import type { HealStats, NodeInfo } from "../registry/index.ts";
 
 export type ChunkOp = "put" | "get" | "has" | "delete";
 
@@ -18,7 +19,8 @@ export class GatewayMetrics {
   /** Chunk copies a download stored again on an owner that missed them or held a bad one. */
   readonly readRepairs: Counter<"result">;
 
-  constructor(liveNodes: () => number) {
+  /** `liveNodes` is read at every scrape: the live view, with what each node published. */
+  constructor(liveNodes: () => readonly NodeInfo[]) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "dfs_gateway_" });
     this.requests = new Counter({
@@ -67,9 +69,10 @@ export class GatewayMetrics {
       help: "Storage nodes in the live view",
       registers,
       collect() {
-        this.set(liveNodes());
+        this.set(liveNodes().length);
       },
     });
+    nodeHealMetrics(liveNodes, registers);
   }
 
   nodeOp(op: ChunkOp, kind: "chunk" | "manifest", ok: boolean): void {
@@ -79,4 +82,63 @@ export class GatewayMetrics {
   error(code: ErrorCode): void {
     this.errors.inc({ code });
   }
+}
+
+/** Per-node totals: metric name, the published field, help. */
+const HEAL_TOTALS: readonly (readonly [string, keyof HealStats, string])[] = [
+  ["dfs_node_repairs_total", "repaired", "Copies a node's repair stored on other nodes"],
+  ["dfs_node_repaired_bytes_total", "repairedBytes", "Bytes a node's repair stored on other nodes"],
+  ["dfs_node_dropped_total", "dropped", "Copies a node dropped once their owners confirmed theirs"],
+  ["dfs_node_scrubbed_total", "scrubbed", "Objects a node's scrub verified against their id"],
+  ["dfs_node_quarantined_total", "quarantined", "Corrupt copies a node moved to quarantine"],
+  ["dfs_node_restored_total", "restored", "Corrupt copies a node replaced from a healthy replica"],
+  ["dfs_node_collected_total", "collected", "Unreferenced chunks a node's garbage collection deleted"],
+  ["dfs_node_collected_bytes_total", "collectedBytes", "Bytes a node's garbage collection freed"],
+];
+
+const HEAL_ROUNDS = { repair: "repairRounds", scrub: "scrubRounds", gc: "gcRounds" } as const;
+
+/**
+ * Each live node's self-healing counters, as it last published them in the registry (with its
+ * heartbeat; this gateway's view reads them at each resync). Built from the view at every scrape, so
+ * a node that leaves the live view leaves the series. Totals count since that node's process
+ * started: Prometheus counters, whose resets on a node restart `rate()` handles.
+ */
+function nodeHealMetrics(liveNodes: () => readonly NodeInfo[], registers: Registry[]): void {
+  const reporting = () => liveNodes().filter((n): n is NodeInfo & { heal: HealStats } => !!n.heal);
+  new Gauge({
+    name: "dfs_node_under_replicated",
+    help: "Objects a node acts for that fewer than R owners hold, as of its last repair round",
+    labelNames: ["node"],
+    registers,
+    collect() {
+      this.reset();
+      for (const n of reporting()) this.set({ node: n.id }, n.heal.underReplicated);
+    },
+  });
+  for (const [name, field, help] of HEAL_TOTALS) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["node"],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of reporting()) this.inc({ node: n.id }, n.heal[field]);
+      },
+    });
+  }
+  new Counter({
+    name: "dfs_node_heal_rounds_total",
+    help: "Self-healing rounds a node completed, by round (repair, scrub, gc)",
+    labelNames: ["node", "round"],
+    registers,
+    collect() {
+      this.reset();
+      for (const n of reporting()) {
+        for (const [round, field] of Object.entries(HEAL_ROUNDS))
+          this.inc({ node: n.id, round }, n.heal[field]);
+      }
+    },
+  });
 }

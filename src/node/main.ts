@@ -1,14 +1,36 @@
 import type { NodeConfig } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
-import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
-import { Healer } from "./heal/index.ts";
+import { type HealStats, type NodeMembership, startNodeMembership } from "../registry/index.ts";
+import { type HealCounters, Healer } from "./heal/index.ts";
 import { NODE_VERSION, StorageNode } from "./storage-node.ts";
 
-/** Joins the registry, when one is configured: the node's entry is re-asserted on every heartbeat. */
+/** The counters as the registry publishes them: a copy, named field by field. */
+function published(c: HealCounters): HealStats {
+  return {
+    underReplicated: c.underReplicated,
+    repaired: c.repaired,
+    repairedBytes: c.repairedBytes,
+    dropped: c.dropped,
+    scrubbed: c.scrubbed,
+    quarantined: c.quarantined,
+    restored: c.restored,
+    collected: c.collected,
+    collectedBytes: c.collectedBytes,
+    repairRounds: c.repairRounds,
+    scrubRounds: c.scrubRounds,
+    gcRounds: c.gcRounds,
+  };
+}
+
+/**
+ * Joins the registry, when one is configured: the node's entry, with free space and `heal()`'s
+ * counters as of now, is re-asserted on every heartbeat.
+ */
 async function join(
   node: StorageNode,
   config: NodeConfig,
   logger: Logger,
+  heal: () => HealStats | undefined,
 ): Promise<NodeMembership | undefined> {
   if (!config.registry) {
     logger.warn("no registry configured (--sentinels or --redis): running unregistered");
@@ -33,6 +55,7 @@ async function join(
         freeBytes: free,
         version: NODE_VERSION,
         startedAt: node.startedAt,
+        heal: heal(),
       };
     },
     {
@@ -55,8 +78,10 @@ async function join(
 export async function runNode(config: NodeConfig, logger: Logger): Promise<void> {
   const node = await StorageNode.start(config, logger);
   let membership: NodeMembership | undefined;
+  // Assigned once healing starts (it needs the membership); beats before that carry no counters.
+  let healer: Healer | undefined;
   try {
-    membership = await join(node, config, logger);
+    membership = await join(node, config, logger, () => healer && published(healer.counters));
   } catch (err) {
     await node.close(0);
     throw err;
@@ -67,7 +92,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
   );
   // Healing needs the membership: an unregistered node cannot know who owns what.
   const n = config.node;
-  const healer = membership
+  healer = membership
     ? new Healer(
         {
           store: node.store,

@@ -12,6 +12,7 @@ export {
 } from "./membership.ts";
 export { CONNECTION_NAME, createRedis, type RegistryRedis } from "./redis.ts";
 export type {
+  HealStats,
   MembershipEvents,
   MembershipView,
   NodeInfo,

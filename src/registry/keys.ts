@@ -46,6 +46,22 @@ function escapeGlob(text: string): string {
 
 const count = z.number().int().nonnegative();
 
+/** Every field a count: a value that is not (a garbled or foreign write) drops `heal`, not the node. */
+const HealSchema = z.object({
+  underReplicated: count,
+  repaired: count,
+  repairedBytes: count,
+  dropped: count,
+  scrubbed: count,
+  quarantined: count,
+  restored: count,
+  collected: count,
+  collectedBytes: count,
+  repairRounds: count,
+  scrubRounds: count,
+  gcRounds: count,
+});
+
 const RecordSchema = z.object({
   id: z.string().min(1),
   addr: z.string().min(1),
@@ -57,6 +73,7 @@ const RecordSchema = z.object({
   incarnation: count,
   lastHeartbeat: count,
   heartbeatTtlMs: z.number().int().positive(),
+  heal: HealSchema.optional().catch(undefined),
 });
 
 export function encodeRecord(record: NodeRecord): string {

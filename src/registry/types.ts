@@ -1,5 +1,30 @@
 import type { EventEmitter } from "node:events";
 
+/**
+ * Self-healing counters a node publishes with its record (see src/node/heal): totals since the node
+ * process started, except `underReplicated` (as of its last repair round). Plain numbers, so the
+ * registry needs nothing from the node.
+ */
+export interface HealStats {
+  /** Objects this node acts for that fewer than R owners hold. */
+  underReplicated: number;
+  /** Copies repair stored on other nodes, and their bytes. */
+  repaired: number;
+  repairedBytes: number;
+  /** Copies dropped once the owners confirmed theirs. */
+  dropped: number;
+  scrubbed: number;
+  quarantined: number;
+  /** Corrupt copies replaced from a healthy replica. */
+  restored: number;
+  /** Unreferenced chunks garbage-collected, and their bytes. */
+  collected: number;
+  collectedBytes: number;
+  repairRounds: number;
+  scrubRounds: number;
+  gcRounds: number;
+}
+
 /** What a node says about itself; `self()` is called on every heartbeat so free space stays fresh. */
 export interface NodeRecordInput {
   id: string;
@@ -11,6 +36,11 @@ export interface NodeRecordInput {
   version: string;
   /** Wall-clock ms when the node process started. */
   startedAt: number;
+  /**
+   * Refreshed on every beat like freeBytes. Absent from nodes that do not heal (unregistered, older
+   * versions) and when a record's value is malformed: readers must cope without it.
+   */
+  heal?: HealStats;
 }
 
 /** The whole entry a node re-asserts in Redis on every heartbeat (JSON under `node:<id>`). */

@@ -252,6 +252,7 @@ function toInfo(e: Entry, now: number): NodeInfo {
     freeBytes: r.freeBytes,
     version: r.version,
     startedAt: r.startedAt,
+    ...(r.heal && { heal: { ...r.heal } }),
     incarnation: r.incarnation,
     lastHeartbeatAgeMs: Math.round(e.ageAtRead + Math.max(0, now - e.observedAt)),
     state: e.state,

@@ -24,6 +24,11 @@ export interface GetOptions {
   /** Bytes to read from offset; default to the end. */
   length?: number;
   signal?: AbortSignal;
+  /**
+   * getBuffer only: a buffer to read into, asked for once the size is known; used when it has room
+   * (the result is then a view of its start), else a new one is allocated.
+   */
+  into?: (length: number) => Buffer;
 }
 
 export interface GetResult {

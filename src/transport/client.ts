@@ -123,7 +123,11 @@ export class NodeClient implements NodeApi {
     // The length comes with the RESULT: every piece is copied once, from the socket's read
     // buffer straight into its final place.
     const reply = await this.#call(addr, FrameType.GET, body, {
-      collect: (payload) => Buffer.allocUnsafe(GetRes.decode(payload).length),
+      collect: (payload) => {
+        const length = GetRes.decode(payload).length;
+        const into = options.into?.(length);
+        return into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+      },
       signal: options.signal,
     });
     return reply.data!;

@@ -104,6 +104,15 @@ export class ClientConnection {
   }
 
   request(type: FrameType, body: Buffer, options: RequestOptions = {}): Promise<Reply> {
+    const data = options.data;
+    if (Buffer.isBuffer(data) && data.length <= Limits.MAX_DATA_BODY) {
+      // A small body: request, data and end in one write (a small upload's manifest, say).
+      this.#fs.socket.cork();
+      const { id, reply } = this.#start(type, body, options);
+      if (id !== 0) this.#fs.sendData(id, data, true);
+      this.#fs.socket.uncork();
+      return reply;
+    }
     const started = this.#start(type, body, options);
     if (options.data !== undefined && started.id !== 0) {
       const { id, p } = started;

@@ -1,4 +1,5 @@
 export type * from "./api.ts";
+export { BufferPool } from "./buffer-pool.ts";
 export { NodeClient, type NodeClientOptions, type PutUpload } from "./client.ts";
 export type { ObjectSource, RequestHandlers } from "./handlers.ts";
 export type { BodyConsumer, IncomingBody } from "./incoming-body.ts";

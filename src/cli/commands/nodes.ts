@@ -68,6 +68,11 @@ export function renderNodes(nodes: readonly NodeInfo[]): string {
       n.state,
     ]),
   ];
+  return renderTable(rows);
+}
+
+/** Rows of cells (the first row the header) as left-aligned columns, one line each. */
+export function renderTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows
     .map(

@@ -1,6 +1,7 @@
 import type { Manifest, OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
+import { askInTurn } from "../quorum.ts";
 import type { ChunkRef } from "../upload/ingest.ts";
 
 /**
@@ -40,9 +41,19 @@ export async function readManifest(
 }
 
 /**
- * The newest manifest object (manifest or tombstone) of a file. The R owners are asked at once and
- * the highest stamp wins (a tombstone on a tie), so a copy a delete missed cannot revive the file;
- * when none of them has a good copy, the rest of the read fan-out is tried in order.
+ * Owners a manifest read must hear from: R − W + 1. Any W owners that took a write (a manifest or
+ * the tombstone of a delete) share at least one node with any R − W + 1 of them, so the newest
+ * object is seen without asking all R.
+ */
+export function readQuorum(ctx: GatewayContext): number {
+  return Math.max(1, ctx.config.replicas - ctx.config.writeQuorum + 1);
+}
+
+/**
+ * The newest manifest object (manifest or tombstone) of a file. readQuorum owners are asked at
+ * once, and more owners while some of them fail to answer; the highest stamp wins (a tombstone on
+ * a tie), so a copy a delete missed cannot revive the file. When none of them has a good copy, the
+ * rest of the read fan-out is tried in order.
  */
 export async function readManifestObject(
   ctx: GatewayContext,
@@ -52,24 +63,41 @@ export async function readManifestObject(
   const id = ctx.cipher.manifestId(hash);
   const failures = new ReadFailures();
   const order = ctx.placement.order(id).slice(0, readFanout(ctx));
-  const readOne = async (addr: string): Promise<OpenedManifest | undefined> => {
+  /** The sealed copy, "missing" (the node answered that it has none), or undefined (no answer). */
+  const readOne = async (addr: string): Promise<Buffer | "missing" | undefined> => {
     try {
       const sealed = await ctx.nodes.getBuffer(addr, id, { kind: "manifest", signal });
       ctx.metrics.nodeOp("get", "manifest", true);
-      return ctx.cipher.openStored(hash, sealed);
+      return sealed;
     } catch (err) {
       if (signal?.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
-      ctx.metrics.nodeOp("get", "manifest", isDfsError(err, "DFS_ERR_NOT_FOUND"));
+      const missing = isDfsError(err, "DFS_ERR_NOT_FOUND");
+      ctx.metrics.nodeOp("get", "manifest", missing);
+      failures.add(err);
+      return missing ? "missing" : undefined;
+    }
+  };
+  const open = (sealed: Buffer): OpenedManifest | undefined => {
+    try {
+      return ctx.cipher.openStored(hash, sealed);
+    } catch (err) {
       failures.add(err);
       return undefined;
     }
   };
-  const first = await Promise.all(order.slice(0, ctx.config.replicas).map(readOne));
+  const { answers, asked } = await askInTurn(order.slice(0, ctx.config.replicas), readQuorum(ctx), readOne);
+  // Copies are usually byte for byte the same: open each distinct one once.
+  const distinct: Buffer[] = [];
+  for (const a of answers) if (a !== "missing" && !distinct.some((d) => d.equals(a))) distinct.push(a);
   let best: OpenedManifest | undefined;
-  for (const o of first) if (o && (!best || newer(o, best))) best = o;
+  for (const sealed of distinct) {
+    const o = open(sealed);
+    if (o && (!best || newer(o, best))) best = o;
+  }
   if (best) return best;
-  for (const addr of order.slice(ctx.config.replicas)) {
-    const o = await readOne(addr);
+  for (const addr of order.slice(asked)) {
+    const sealed = await readOne(addr);
+    const o = sealed === undefined || sealed === "missing" ? undefined : open(sealed);
     if (o) return o;
   }
   if (failures.missing > 0 || failures.corrupt > 0) {
@@ -87,21 +115,33 @@ function newer(a: OpenedManifest, b: OpenedManifest): boolean {
 }
 
 /**
- * One chunk's plaintext, verified (GCM tag and the plaintext's SHA-256): from the first node in
- * placement order that has a good copy. A copy that fails verification is skipped like a missing one,
- * and once a good copy is found it is pushed to the nodes that missed (read-repair), in the
- * background: the response never waits on it.
+ * One chunk's plaintext, verified (GCM tag under the key of its plaintext hash): from the first node
+ * in placement order that has a good copy. A copy that fails verification is skipped like a missing
+ * one, and once a good copy is found it is pushed to the nodes that missed (read-repair), in the
+ * background: the response never waits on it. The sealed bytes are read into a pooled buffer, given
+ * back once decrypted (unless read-repair still sends them).
  */
 export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer> {
   const failures = new ReadFailures();
   const missed: string[] = [];
+  const pool = ctx.buffers.sealed;
   for (const addr of ctx.placement.order(ref.id).slice(0, readFanout(ctx))) {
+    let lent: Buffer | undefined;
     try {
-      const sealed = await ctx.nodes.getBuffer(addr, ref.id, { kind: "chunk", signal });
+      const sealed = await ctx.nodes.getBuffer(addr, ref.id, {
+        kind: "chunk",
+        signal,
+        into: (length) => {
+          lent = length <= pool.size ? pool.take() : undefined;
+          return lent ?? Buffer.allocUnsafe(length);
+        },
+      });
       ctx.metrics.nodeOp("get", "chunk", true);
       const plain = ctx.cipher.open(sealed, ref.plainHash);
       if (plain.length !== ref.size) throw new DfsError("DFS_ERR_CORRUPT", "chunk has the wrong size");
-      if (missed.length > 0) readRepair(ctx, ref.id, sealed, missed);
+      if (missed.length > 0) readRepair(ctx, ref.id, Buffer.from(sealed), missed);
+      // Only after a complete read: a request that failed half-way may still be writing into it.
+      if (lent) pool.give(lent);
       return plain;
     } catch (err) {
       if (signal.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");

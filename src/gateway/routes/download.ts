@@ -6,8 +6,11 @@ import type { GatewayContext } from "../context.ts";
 import { contentDisposition, etagOf, ifRangeAllows, matchesIfNoneMatch } from "../download/headers.ts";
 import { contentRange, parseRange } from "../download/range.ts";
 import { readManifest } from "../download/reader.ts";
-import { plaintext } from "../download/stream.ts";
+import { inlinePiece, plaintext } from "../download/stream.ts";
 import { parseHash } from "../hash.ts";
+
+/** Why the chunk fetches of a finished response stop (made once: an abort() without one builds an exception). */
+const BODY_CLOSED = new DfsError("DFS_ERR_CANCELLED", "the response body was closed");
 
 type FileRequest = FastifyRequest<{ Params: { hash: string } }>;
 
@@ -68,6 +71,10 @@ export async function downloadRoutes(app: FastifyInstance, ctx: GatewayContext):
       const p = plan(request, reply, manifest);
       if (p.status === 304) return reply.code(304).send();
       const length = p.end - p.start + 1;
+      if (manifest.inline !== undefined) {
+        // Already in memory: one write, no stream.
+        return reply.code(p.status).send(inlinePiece(ctx, manifest, p.start, p.end));
+      }
       const pieces = plaintext(ctx, manifest, p.start, p.end, abort.signal);
       let first: IteratorResult<Buffer>;
       try {
@@ -82,7 +89,7 @@ export async function downloadRoutes(app: FastifyInstance, ctx: GatewayContext):
         yield* pieces;
       }
       const body = Readable.from(all(), { objectMode: false });
-      body.once("close", () => abort.abort());
+      body.once("close", () => abort.abort(BODY_CLOSED));
       return reply.code(p.status).header("content-length", String(length)).send(body);
     },
   );

@@ -57,6 +57,7 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
         chunkBytes: m.chunkBytes,
         createdAt: new Date(m.createdAt).toISOString(),
         chunks: m.chunks.map((c) => ({ id: c.id, size: c.size, nodes: held.get(c.id) ?? [] })),
+        ...(m.inline === undefined ? {} : { inline: true }),
       };
     },
   );

@@ -18,6 +18,8 @@ export async function opsRoutes(app: FastifyInstance, ctx: GatewayContext): Prom
       startedAt: new Date(n.startedAt).toISOString(),
       incarnation: n.incarnation,
       lastHeartbeatAgeMs: Math.round(n.lastHeartbeatAgeMs),
+      // Absent for a node that publishes none (not healing yet, an older version).
+      ...(n.heal && { heal: n.heal }),
     })),
   }));
 

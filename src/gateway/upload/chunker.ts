@@ -11,9 +11,10 @@ export class Chunker {
   readonly #onChunk: (chunk: Buffer) => Promise<void>;
   #fill = 0;
 
-  constructor(chunkBytes: number, onChunk: (chunk: Buffer) => Promise<void>) {
-    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError("chunkBytes must be >= 1");
-    this.#buffer = Buffer.allocUnsafe(chunkBytes);
+  /** Chunks are `buffer.length` bytes; the caller lends the buffer (new memory per upload would cost more than a small upload). */
+  constructor(buffer: Buffer, onChunk: (chunk: Buffer) => Promise<void>) {
+    if (buffer.length < 1) throw new RangeError("a chunk must be at least 1 byte");
+    this.#buffer = buffer;
     this.#onChunk = onChunk;
   }
 

@@ -1,6 +1,7 @@
 import { type Manifest, type OpenedManifest, sha256Hex } from "../../crypto/index.ts";
 import type { GatewayContext } from "../context.ts";
-import { readFanout, readManifestObject } from "../download/reader.ts";
+import { readManifestObject, readQuorum } from "../download/reader.ts";
+import { askInTurn } from "../quorum.ts";
 import type { Ingested } from "./ingest.ts";
 import { replicate } from "./replicate.ts";
 
@@ -46,6 +47,7 @@ export async function commit(
     createdAt: Math.max(Date.now(), (existing?.stamp ?? 0) + 1),
     chunks: file.chunks,
   };
+  if (file.inline) manifest.inline = file.inline.toString("base64");
   const sealed = ctx.cipher.sealManifest(manifest);
   const stored = await replicate(ctx, ctx.cipher.manifestId(file.hash), sealed, {
     kind: "manifest",
@@ -68,7 +70,8 @@ function describe(m: Manifest, replicas: number): FileCreated {
 
 /**
  * The manifest (or the tombstone of a delete) already stored for this hash, if any. A cheap
- * parallel `has` first: for a new file (the usual case) that is one round trip, not one per node.
+ * parallel `has` of a read quorum of owners first: for a new file (the usual case) that is one
+ * round trip, and a file written to W owners has a copy on at least one of them.
  */
 async function findExisting(
   ctx: GatewayContext,
@@ -76,9 +79,15 @@ async function findExisting(
   signal: AbortSignal,
 ): Promise<OpenedManifest | undefined> {
   const id = ctx.cipher.manifestId(hash);
-  const owners = ctx.placement.order(id).slice(0, readFanout(ctx));
-  const answers = await Promise.allSettled(owners.map((addr) => ctx.nodes.has(addr, [id], "manifest")));
-  if (!answers.some((a) => a.status === "fulfilled" && a.value[0] === true)) return undefined;
+  const owners = ctx.placement.order(id).slice(0, ctx.config.replicas);
+  const has = (addr: string) =>
+    ctx.nodes.has(addr, [id], "manifest").then(
+      ([held]) => held === true,
+      () => undefined,
+    );
+  const { answers } = await askInTurn(owners, readQuorum(ctx), has, (held) => held.includes(true));
+  const found = answers.includes(true);
+  if (!found) return undefined;
   try {
     return await readManifestObject(ctx, hash, signal);
   } catch (err) {

@@ -16,7 +16,9 @@ export interface Ingested {
   hash: string;
   size: number;
   chunks: ChunkRef[];
-  /** The fewest copies any chunk got (W at least); for an empty file, R. */
+  /** A small file's bytes, to be stored inside its manifest (then `chunks` is empty). */
+  inline?: Buffer;
+  /** The fewest copies any chunk got (W at least); for an empty or inline file, R. */
   replicas: number;
 }
 
@@ -31,7 +33,8 @@ function sourceError(err: unknown): DfsError {
 
 /**
  * Reads an upload to its end: cuts it into chunks, hashes the whole file on the way, seals each
- * chunk and stores it on W..R nodes, with at most `uploadConcurrency` chunks in flight. While the
+ * chunk and stores it on W..R nodes, with at most `uploadConcurrency` chunks in flight. A file of
+ * at most inlineMaxBytes (and less than a chunk) is only kept, for commit() to put in its manifest. While the
  * window is full the source is not read, so the request is paused by TCP backpressure and memory
  * stays flat (about uploadConcurrency sealed chunks plus one plaintext buffer).
  *
@@ -54,18 +57,33 @@ export async function ingest(
   const started = new Set<string>();
   let replicas = ctx.config.replicas;
   let size = 0;
+  let inline: Buffer | undefined;
 
-  const chunker = new Chunker(ctx.config.chunkBytes, async (plain) => {
+  const plainBuffer = ctx.buffers.plain.take();
+  const chunker = new Chunker(plainBuffer, async (plain) => {
+    // A first chunk that is short is also the last: a small file, kept for its manifest.
+    if (
+      chunks.length === 0 &&
+      plain.length < ctx.config.chunkBytes &&
+      plain.length <= ctx.config.inlineMaxBytes
+    ) {
+      inline = Buffer.from(plain);
+      return;
+    }
     await window.slot();
-    // seal() copies out of the chunker's reused buffer before it is filled again.
-    const sealed = ctx.cipher.seal(plain);
+    // seal() copies out of the chunker's reused buffer before it is filled again, into a pooled one.
+    const buffer = ctx.buffers.sealed.take();
+    const sealed = ctx.cipher.seal(plain, buffer);
     chunks.push({ id: sealed.chunkId, plainHash: sealed.plainHash, size: plain.length });
-    if (started.has(sealed.chunkId)) return;
+    if (started.has(sealed.chunkId)) return ctx.buffers.sealed.give(buffer);
     started.add(sealed.chunkId);
     const stored = replicate(ctx, sealed.chunkId, sealed.ciphertext, { kind: "chunk", signal: abort.signal });
     window.add(
       stored.then((addrs) => {
         replicas = Math.min(replicas, addrs.length);
+        // Every put answered, so every byte was sent. After a failure a write may still be queued
+        // on a socket: that buffer is left to the GC.
+        ctx.buffers.sealed.give(buffer);
       }),
     );
   });
@@ -99,6 +117,8 @@ export async function ingest(
     throw err;
   } finally {
     signal.removeEventListener("abort", onAbort);
+    // seal() and the inline copy read it synchronously: nothing refers to it any more.
+    ctx.buffers.plain.give(plainBuffer);
   }
-  return { hash: fileHash.digest("hex"), size, chunks, replicas };
+  return { hash: fileHash.digest("hex"), size, chunks, inline, replicas };
 }
