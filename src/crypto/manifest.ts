@@ -4,7 +4,7 @@ import { isHex64 } from "./format.ts";
 export interface ManifestChunk {
   /** Chunk id: sha256 hex of the sealed chunk (what nodes store it under and verify). */
   id: string;
-  /** sha256 hex of the plaintext chunk: the chunk key's input, checked again on open. */
+  /** sha256 hex of the plaintext chunk: the chunk key's input (open() authenticates under it). */
   plainHash: string;
   /** Plaintext bytes. */
   size: number;
