@@ -12,6 +12,7 @@ import {
   matchesIfNoneMatch,
 } from "../src/gateway/download/headers.ts";
 import { parseRange } from "../src/gateway/download/range.ts";
+import { slicePieces } from "../src/gateway/download/stream.ts";
 import { HTTP_STATUS } from "../src/gateway/errors.ts";
 import {
   checkChunkBytes,
@@ -84,6 +85,27 @@ describe("Chunker", () => {
     release();
     await pushing;
     assert.deepEqual(seen, ["ab", "cd"]);
+  });
+});
+
+describe("slicePieces", () => {
+  test("any range of any split gives the same bytes as slicing the whole (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { maxLength: 8 }),
+        fc.nat(),
+        fc.nat(),
+        (arrays, x, y) => {
+          const pieces = arrays.map((a) => Buffer.from(a));
+          const whole = Buffer.concat(pieces);
+          const from = whole.length === 0 ? 0 : x % (whole.length + 1);
+          const to = from + (whole.length === 0 ? 0 : y % (whole.length - from + 1));
+          const parts = [...slicePieces(pieces, from, to)];
+          assert.ok(Buffer.concat(parts).equals(whole.subarray(from, to)));
+          assert.ok(parts.every((p) => p.length > 0));
+        },
+      ),
+    );
   });
 });
 

@@ -35,25 +35,29 @@ export function sealChunk(
 
 /**
  * Decrypts and authenticates one chunk under `key`, the key of the plaintext hash the manifest
- * lists. Nothing is returned unless the GCM tag checks. The plaintext is not hashed again: a tag
- * that checks under a key derived from that hash and the cluster key proves the bytes are what a
- * key holder sealed for it (keys.ts), and a whole-file read checks the file's SHA-256 anyway.
- * One update over the whole chunk: its output IS the result, no copy.
+ * lists, as pieces of at most `pieceBytes`. Nothing is returned unless the GCM tag checks. The
+ * plaintext is not hashed again: a tag that checks under a key derived from that hash and the
+ * cluster key proves the bytes are what a key holder sealed for it (keys.ts), and a whole-file read
+ * checks the file's SHA-256 anyway. Each piece is a cipher.update() output, handed on as is: small
+ * pieces come from memory malloc recycles, a whole chunk would be fresh pages every time.
  */
-export function openChunk(key: KeyObject, ciphertext: Uint8Array): Buffer {
+export function openChunk(key: KeyObject, ciphertext: Uint8Array, pieceBytes = Infinity): Buffer[] {
   if (ciphertext.length < CHUNK_OVERHEAD) throw corrupt("too short to be a sealed chunk");
   if (ciphertext[0] !== CHUNK_FORMAT) throw corrupt(`unknown chunk format ${ciphertext[0]}`);
   const end = ciphertext.length - TAG_BYTES;
   const decipher = createDecipheriv("aes-256-gcm", key, CHUNK_NONCE, { authTagLength: TAG_BYTES });
   decipher.setAAD(HEADER);
   decipher.setAuthTag(ciphertext.subarray(end));
-  const out = decipher.update(ciphertext.subarray(1, end));
+  const pieces: Buffer[] = [];
+  for (let at = 1; at < end; at += pieceBytes) {
+    pieces.push(decipher.update(ciphertext.subarray(at, Math.min(end, at + pieceBytes))));
+  }
   try {
     decipher.final();
   } catch (err) {
     throw corrupt("chunk failed authentication (tampered, or sealed under another key)", err);
   }
-  return out;
+  return pieces;
 }
 
 function corrupt(message: string, cause?: unknown): DfsError {

@@ -47,7 +47,13 @@ export class ChunkCipher {
    * The result is a new buffer: `ciphertext` may be reused as soon as this returns.
    */
   open(ciphertext: Buffer, plainHash: string): Buffer {
-    return openChunk(this.#keys.chunkKey(hashBytes(plainHash)), ciphertext);
+    const [first, ...rest] = this.openPieces(ciphertext, plainHash);
+    return rest.length === 0 ? (first ?? Buffer.alloc(0)) : Buffer.concat([first!, ...rest]);
+  }
+
+  /** open(), as pieces of at most `pieceBytes` (new buffers: a download sends them as they are). */
+  openPieces(ciphertext: Buffer, plainHash: string, pieceBytes?: number): Buffer[] {
+    return openChunk(this.#keys.chunkKey(hashBytes(plainHash)), ciphertext, pieceBytes);
   }
 
   /**

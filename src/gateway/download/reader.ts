@@ -1,8 +1,11 @@
-import type { Manifest, OpenedManifest } from "../../crypto/index.ts";
+import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 import { askInTurn } from "../quorum.ts";
 import type { ChunkRef } from "../upload/ingest.ts";
+
+/** Plaintext pieces a download sends: small enough that malloc reuses their memory (see openChunk). */
+const PLAIN_PIECE_BYTES = 256 * 1024;
 
 /**
  * How many nodes, in placement order, a read asks before it gives up. Objects live on the first R
@@ -121,7 +124,7 @@ function newer(a: OpenedManifest, b: OpenedManifest): boolean {
  * background: the response never waits on it. The sealed bytes are read into a pooled buffer, given
  * back once decrypted (unless read-repair still sends them).
  */
-export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer> {
+export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer[]> {
   const failures = new ReadFailures();
   const missed: string[] = [];
   const pool = ctx.buffers.sealed;
@@ -137,8 +140,10 @@ export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: Abor
         },
       });
       ctx.metrics.nodeOp("get", "chunk", true);
-      const plain = ctx.cipher.open(sealed, ref.plainHash);
-      if (plain.length !== ref.size) throw new DfsError("DFS_ERR_CORRUPT", "chunk has the wrong size");
+      const plain = ctx.cipher.openPieces(sealed, ref.plainHash, PLAIN_PIECE_BYTES);
+      if (sealed.length - CHUNK_OVERHEAD !== ref.size) {
+        throw new DfsError("DFS_ERR_CORRUPT", "chunk has the wrong size");
+      }
       if (missed.length > 0) readRepair(ctx, ref.id, Buffer.from(sealed), missed);
       // Only after a complete read: a request that failed half-way may still be writing into it.
       if (lent) pool.give(lent);

@@ -54,7 +54,7 @@ export async function* plaintext(
   let last = first;
   while (last < offsets.length - 1 && offsets[last + 1]! <= end) last++;
 
-  const pending = new Map<number, Promise<Buffer>>();
+  const pending = new Map<number, Promise<Buffer[]>>();
   const fetch = (i: number) => {
     if (i > last || pending.has(i)) return;
     const p = readChunk(ctx, manifest.chunks[i]!, signal);
@@ -64,22 +64,37 @@ export async function* plaintext(
 
   for (let i = first; i <= last && manifest.size > 0; i++) {
     for (let j = i; j <= i + READ_AHEAD; j++) fetch(j);
-    const plain = await pending.get(i)!;
+    const pieces = await pending.get(i)!;
     pending.delete(i);
-    const from = Math.max(0, start - offsets[i]!);
-    const to = Math.min(plain.length, end - offsets[i]! + 1);
     if (fileHash) {
-      fileHash.update(plain);
+      for (const piece of pieces) fileHash.update(piece);
       if (i === last && fileHash.digest("hex") !== manifest.hash) {
         throw new DfsError("DFS_ERR_CORRUPT", "the file's bytes do not match its hash");
       }
     }
-    const piece = from === 0 && to === plain.length ? plain : plain.subarray(from, to);
-    ctx.metrics.bytesOut.inc(piece.length);
-    yield piece;
+    // The wanted bytes of this chunk, [from, to), piece by piece.
+    const from = Math.max(0, start - offsets[i]!);
+    const to = Math.min(manifest.chunks[i]!.size, end - offsets[i]! + 1);
+    for (const part of slicePieces(pieces, from, to)) {
+      ctx.metrics.bytesOut.inc(part.length);
+      yield part;
+    }
   }
   if (manifest.size === 0 && manifest.hash !== EMPTY_SHA256) {
     throw new DfsError("DFS_ERR_CORRUPT", "an empty file must have the hash of no bytes");
+  }
+}
+
+/** Bytes [from, to) of the concatenation of `pieces`, as views of them (no copy); empty parts left out. */
+export function* slicePieces(pieces: readonly Buffer[], from: number, to: number): Generator<Buffer> {
+  let pieceStart = 0;
+  for (const piece of pieces) {
+    const pieceEnd = pieceStart + piece.length;
+    const a = Math.max(from, pieceStart);
+    const b = Math.min(to, pieceEnd);
+    if (a < b)
+      yield a === pieceStart && b === pieceEnd ? piece : piece.subarray(a - pieceStart, b - pieceStart);
+    pieceStart = pieceEnd;
   }
 }
 
