@@ -31,6 +31,7 @@ export class FrameSocket {
   #onClose: ((err: DfsError | undefined) => void) | undefined;
   #closeError: DfsError | undefined;
   #reads = 0;
+  #corked = false;
 
   constructor(socket: Socket, sink: FrameSink, routed = false) {
     this.socket = socket;
@@ -84,7 +85,22 @@ export class FrameSocket {
 
   send(type: FrameType, requestId: number, body: Buffer = EMPTY, flags = 0): boolean {
     if (this.#closed) return false;
+    this.#coalesce();
     return this.socket.write(encodeFrame(type, requestId, body, flags));
+  }
+
+  /**
+   * Holds this tick's frames back and sends them in one writev at its end: many small requests or
+   * answers issued together (a gateway serving small files) cost one syscall, not one each.
+   */
+  #coalesce(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.socket.uncork();
+    });
   }
 
   /**
