@@ -34,5 +34,6 @@ EXPOSE 7100 8080
 # Nodes answer a PING over the node protocol; gateways answer /healthz. Override per service.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "require('node:net').connect(process.env.DFS_HEALTH_PORT || 8080, '127.0.0.1').on('connect', () => process.exit(0)).on('error', () => process.exit(1))"]
-ENTRYPOINT ["node", "dist/cli/main.js"]
+# Node flags from src/runtime.ts (SERVICE_NODE_FLAGS): V8 reads them at start-up only.
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/cli/main.js"]
 CMD ["--help"]

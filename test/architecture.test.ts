@@ -9,6 +9,7 @@ const SRC = resolve(import.meta.dirname, "../src");
 const ALLOWED: Record<string, readonly string[]> = {
   "errors.ts": [],
   "logger.ts": [],
+  "runtime.ts": [],
   config: ["errors.ts"],
   protocol: ["errors.ts"],
   transport: ["errors.ts", "protocol", "config"],
@@ -17,7 +18,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   registry: ["errors.ts", "config", "logger.ts"],
   node: ["errors.ts", "protocol", "transport", "config", "logger.ts", "registry", "placement"],
   gateway: ["errors.ts", "transport", "crypto", "placement", "registry", "config", "logger.ts", "protocol"],
-  dev: ["errors.ts", "config"],
+  dev: ["errors.ts", "config", "runtime.ts"],
   cli: ["*"],
 };
 

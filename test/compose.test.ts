@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { SETTINGS, settingsFor } from "../src/config/index.ts";
+import { SERVICE_NODE_FLAGS } from "../src/runtime.ts";
 import { REPO_ROOT } from "./helpers/proc.ts";
 
 /** Read by the image's HEALTHCHECK, not by dfs itself. */
@@ -134,6 +135,16 @@ test("Dockerfile: the image runs the compiled JavaScript that npm run build writ
   for (const source of ["src", "./src", "bin", "./bin", "."]) {
     assert.ok(!copied.includes(source), `the image does not copy ${source} (it runs ${entry})`);
   }
-  assert.ok(final.lines.includes(`ENTRYPOINT ["node", "${entry}"]`), `ENTRYPOINT runs node ${entry}`);
+  const flags = SERVICE_NODE_FLAGS.map((f) => `"${f}", `).join("");
+  assert.ok(
+    final.lines.includes(`ENTRYPOINT ["node", ${flags}"${entry}"]`),
+    `ENTRYPOINT runs node ${SERVICE_NODE_FLAGS.join(" ")} ${entry}`,
+  );
+  const shebang = (await readFile(join(REPO_ROOT, "bin/dfs.js"), "utf8")).split("\n")[0];
+  assert.equal(
+    shebang,
+    `#!/usr/bin/env -S node ${SERVICE_NODE_FLAGS.join(" ")}`,
+    "bin/dfs.js passes the flags",
+  );
   assert.ok(final.lines.includes("USER node"), "the final stage runs as node, not root");
 });

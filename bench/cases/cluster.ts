@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import { startTopology, type Topology } from "../../src/dev/redis-topology.ts";
+import { SERVICE_NODE_FLAGS } from "../../src/runtime.ts";
 import { type Child, startChild } from "../lib/procs.ts";
 
 /**
@@ -79,7 +80,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
           name,
           args: [...args, "--zone", `zone-${i + 1}`, ...registry],
           env: { ...secret, ...NODE_ENV },
-          nodeFlags: o.nodeFlags,
+          nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags],
           isReady: (line) => line.msg === "node listening",
         });
         started.push(child);
@@ -90,7 +91,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
       name: "gateway",
       args: [cli, "gateway", "--listen", "127.0.0.1:0", ...registry],
       env: { ...secret, ...key },
-      nodeFlags: o.nodeFlags,
+      nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags],
       isReady: (line) => line.msg === "gateway listening",
     });
     started.push(gateway);

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { SERVICE_NODE_FLAGS } from "../../src/runtime.ts";
 import { NodeClient } from "../../src/transport/index.ts";
 import type { BenchCase } from "../lib/measure.ts";
 import { runPool } from "../lib/measure.ts";
@@ -40,7 +41,7 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
       name: `node-${name}`,
       args: [o.entry, "node", "--listen", "127.0.0.1:0", "--data", join(root, `node-${name}`)],
       env: { DFS_CLUSTER_SECRET: SECRET },
-      nodeFlags,
+      nodeFlags: [...SERVICE_NODE_FLAGS, ...nodeFlags],
       isReady: (line) => line.msg === "node listening",
     });
   const [a, b, c] = await Promise.all([start("A"), start("B"), start("C")]);

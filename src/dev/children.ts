@@ -3,6 +3,7 @@ import { createWriteStream } from "node:fs";
 import { extname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { SERVICE_NODE_FLAGS } from "../runtime.ts";
 
 /** The CLI beside this module: main.ts when run from src/, main.js when compiled into dist/. */
 const CLI = fileURLToPath(new URL(`../cli/main${extname(import.meta.url)}`, import.meta.url));
@@ -26,7 +27,7 @@ export function startDfs(
   logFile: string,
   readyMsg: string,
 ): Child {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -4,22 +4,9 @@ import { type HealStats, type NodeMembership, startNodeMembership } from "../reg
 import { type HealCounters, Healer } from "./heal/index.ts";
 import { NODE_VERSION, StorageNode } from "./storage-node.ts";
 
-/** The counters as the registry publishes them: a copy, named field by field. */
+/** The counters as the registry publishes them: a snapshot (the healer keeps counting). */
 function published(c: HealCounters): HealStats {
-  return {
-    underReplicated: c.underReplicated,
-    repaired: c.repaired,
-    repairedBytes: c.repairedBytes,
-    dropped: c.dropped,
-    scrubbed: c.scrubbed,
-    quarantined: c.quarantined,
-    restored: c.restored,
-    collected: c.collected,
-    collectedBytes: c.collectedBytes,
-    repairRounds: c.repairRounds,
-    scrubRounds: c.scrubRounds,
-    gcRounds: c.gcRounds,
-  };
+  return { ...c };
 }
 
 /**
