@@ -27,7 +27,7 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
       describeSettings(settings),
     ].join("\n"),
     async run(argv) {
-      if (spec.section === "node") steadierGc();
+      steadierGc();
       const { values } = parseFlags(argv, settings);
       const config = spec.load({
         file: values.config as string | undefined,
@@ -42,10 +42,11 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
 
 /**
  * By default V8 starts a full mark-compact every few tens of MiB of Buffer (off-heap) memory a
- * process allocates, whatever its heap size. Counting that memory in the heap's global limit
- * instead lets a storage node run with about 4 times fewer of them: node RSS and CPU per GiB both
- * fall (bench/README.md, "V8 and Buffer memory"). Not for gateways: there it also cuts GC, but
- * lets RSS over the 200 MiB bound during large transfers.
+ * process allocates, whatever its heap size: ~100 per GiB through a gateway (socket reads, cipher
+ * output), a third of its CPU (--trace-gc). Counting that memory in the heap's global limit instead
+ * cuts them several-fold in gateways and nodes. Alone it let a gateway's RSS pass 250 MiB during
+ * large transfers; with the small young generation of SERVICE_NODE_FLAGS it stays under 180
+ * (bench/README.md, "V8 and Buffer memory"). A runtime flag: V8 reads it at every limit update.
  */
 function steadierGc(): void {
   setFlagsFromString("--external-memory-accounted-in-global-limit");
