@@ -94,7 +94,8 @@ export class ChunkCipher {
 
   #seal(fileHashHex: string, header: Buffer, body: Buffer): Buffer {
     const fileHash = hashBytes(fileHashHex);
-    const { key, nonceKey } = this.#keys.manifestKeys(fileHash);
+    const key = this.#keys.manifestKey(fileHash);
+    const nonceKey = this.#keys.manifestNonceKey(fileHash);
     const out = Buffer.allocUnsafe(header.length + NONCE_BYTES + body.length + TAG_BYTES);
     header.copy(out, 0);
     // SIV: the nonce covers the header too, so two stamps of one body never share a nonce.
@@ -130,7 +131,7 @@ export class ChunkCipher {
     const header = parseHeader(sealed);
     if (sealed.length > MANIFEST_MAX_BYTES + MANIFEST_OVERHEAD + header.bytes)
       throw corrupt("manifest too large");
-    const { key } = this.#keys.manifestKeys(raw);
+    const key = this.#keys.manifestKey(raw);
     const aadEnd = header.bytes + NONCE_BYTES;
     const end = sealed.length - TAG_BYTES;
     const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(header.bytes, aadEnd), {

@@ -46,12 +46,14 @@ export class KeyRing {
     return this.#derive(Buffer.concat([this.#chunkLabel, plainHash]));
   }
 
-  /** AES-256 key and nonce key of the manifest of the file with this SHA-256 (32 raw bytes). */
-  manifestKeys(fileHash: Buffer): { key: KeyObject; nonceKey: KeyObject } {
-    return {
-      key: this.#derive(Buffer.concat([this.#manifestLabel, fileHash])),
-      nonceKey: this.#derive(Buffer.concat([this.#nonceLabel, fileHash])),
-    };
+  /** AES-256 key of the manifest of the file with this SHA-256 (32 raw bytes). */
+  manifestKey(fileHash: Buffer): KeyObject {
+    return this.#derive(Buffer.concat([this.#manifestLabel, fileHash]));
+  }
+
+  /** The key of the manifest's synthetic nonce (sealing only: opening reads the nonce). */
+  manifestNonceKey(fileHash: Buffer): KeyObject {
+    return this.#derive(Buffer.concat([this.#nonceLabel, fileHash]));
   }
 
   /** The id the manifest of the file with this SHA-256 (32 raw bytes) is stored under. */

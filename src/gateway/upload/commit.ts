@@ -32,7 +32,8 @@ export async function commit(
   meta: { name: string; contentType: string },
   signal: AbortSignal,
 ): Promise<Committed> {
-  const existing = await findExisting(ctx, file.hash, signal);
+  const id = ctx.cipher.manifestId(file.hash);
+  const existing = await findExisting(ctx, file.hash, id, signal);
   if (existing?.type === "manifest") {
     return { created: false, body: describe(existing.manifest, file.replicas) };
   }
@@ -49,7 +50,7 @@ export async function commit(
   };
   if (file.inline) manifest.inline = file.inline.toString("base64");
   const sealed = ctx.cipher.sealManifest(manifest);
-  const stored = await replicate(ctx, ctx.cipher.manifestId(file.hash), sealed, {
+  const stored = await replicate(ctx, id, sealed, {
     kind: "manifest",
     checksum: sha256Hex(sealed),
     signal,
@@ -76,9 +77,9 @@ function describe(m: Manifest, replicas: number): FileCreated {
 async function findExisting(
   ctx: GatewayContext,
   hash: string,
+  id: string,
   signal: AbortSignal,
 ): Promise<OpenedManifest | undefined> {
-  const id = ctx.cipher.manifestId(hash);
   const owners = ctx.placement.order(id).slice(0, ctx.config.replicas);
   const has = (addr: string) =>
     ctx.nodes.has(addr, [id], "manifest").then(
