@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { SERVICE_NODE_FLAGS } from "../src/runtime.ts";
 import { clusterSuite, clusterSuiteKeys } from "./cases/cluster-suite.ts";
 import { nodeSuite, nodeSuiteKeys } from "./cases/node-suite.ts";
 import type { Suite } from "./cases/suite.ts";
@@ -107,7 +108,7 @@ async function bench(opts: BenchOptions): Promise<void> {
           .map((l) => l.toFixed(1))
           .join(" ")} at the end, ${((performance.now() - started) / 1000).toFixed(0)} s in all`,
       `mode: ${mallocMode(process.env)}`,
-      `dfs processes run ${dfsEntry(opts.from)} (--from ${opts.from})`,
+      `dfs processes run ${dfsEntry(opts.from)} (--from ${opts.from}) with node ${SERVICE_NODE_FLAGS.join(" ")}`,
       `median of ${opts.runs} run(s) after 1 warm-up per case; cases take turns, ours beside its ceiling`,
       ...suites.flatMap((s) => s.describe),
     ];

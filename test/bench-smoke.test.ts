@@ -68,7 +68,10 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
       assert.match(stdout, row, `no row for ${ours} vs ${ceiling}:\n${stdout}`);
     }
     assert.match(stdout, /mode: default malloc/);
-    assert.match(stdout, /^dfs processes run src\/cli\/main\.ts \(--from src\)$/m);
+    assert.match(
+      stdout,
+      /^dfs processes run src\/cli\/main\.ts \(--from src\) with node --max-semi-space-size=2$/m,
+    );
     for (const target of [">= 70%", ">= 60%", ">= 500 req/s", "<= 100 ms", ">= 3000 req/s", "<= 200 MiB"]) {
       assert.match(stdout, new RegExp(`${literal(target)}: (met|MISSED)`), `no verdict for ${target}`);
     }
