@@ -26,6 +26,7 @@ import {
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
+import { chunkPath } from "./helpers/heal.ts";
 import { REPO_ROOT } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
@@ -48,9 +49,6 @@ interface Created {
   hash: string;
   replicas: number;
 }
-
-const chunkPath = (dataDir: string, id: string) =>
-  join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
 
 /** Flips one byte in the middle of a stored chunk. */
 async function corrupt(addr: string, id: string): Promise<void> {

@@ -11,7 +11,7 @@ import { ChunkCipher } from "../src/crypto/index.ts";
 import { isDfsError } from "../src/errors.ts";
 import { parseManifestHeader } from "../src/node/heal/manifest-header.ts";
 import type { NodeClient } from "../src/transport/index.ts";
-import { patternBytes } from "./helpers/data.ts";
+import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
   type Cluster,
   type Gateway,
@@ -24,7 +24,15 @@ import {
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
-import { copies, download, HEAL_ENV, nodeClient, upload } from "./helpers/heal.ts";
+import {
+  chunkIds as chunkIdsOf,
+  chunkPath,
+  copies,
+  download,
+  HEAL_ENV,
+  nodeClient,
+  upload,
+} from "./helpers/heal.ts";
 
 let cluster: Cluster;
 let gw: Gateway;
@@ -51,15 +59,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-const chunkPath = (dataDir: string, id: string) =>
-  join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-async function chunkIds(hash: string): Promise<string[]> {
-  const meta = await http(gw.url, "GET", `/v1/files/${hash}/meta`);
-  assert.equal(meta.status, 200);
-  return (meta.json as { chunks: { id: string }[] }).chunks.map((c) => c.id);
-}
+const chunkIds = (hash: string) => chunkIdsOf(gw.url, hash);
 
 /** A node holding `id` on disk. */
 async function holderOf(id: string) {
@@ -89,11 +89,11 @@ describe("scrub and read-repair", () => {
     const node = await holderOf(id!);
     const path = chunkPath(node.dataDir, id!);
     await flipByte(path);
-    assert.notEqual(sha(await readFile(path)), id);
+    assert.notEqual(sha256(await readFile(path)), id);
     // The download is right at once (the bad copy fails the tag; another node serves it).
     assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
     await waitFor(
-      async () => sha(await readFile(path).catch(() => Buffer.alloc(0))) === id,
+      async () => sha256(await readFile(path).catch(() => Buffer.alloc(0))) === id,
       15_000,
       "the corrupt copy replaced by a good one",
     );
@@ -107,7 +107,7 @@ describe("scrub and read-repair", () => {
     const path = chunkPath(node.dataDir, id!);
     await flipByte(path);
     await waitFor(
-      async () => sha(await readFile(path).catch(() => Buffer.alloc(0))) === id,
+      async () => sha256(await readFile(path).catch(() => Buffer.alloc(0))) === id,
       15_000,
       "scrub to replace the corrupt copy",
     );

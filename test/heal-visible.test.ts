@@ -6,14 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { request } from "undici";
 import type { NodeProc } from "./helpers/cluster.ts";
-import { patternBytes } from "./helpers/data.ts";
+import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
   type Cluster,
   type Gateway,
@@ -24,7 +22,7 @@ import {
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
-import { copies, HEAL_ENV, nodeClient, upload } from "./helpers/heal.ts";
+import { chunkIds as chunkIdsOf, chunkPath, copies, HEAL_ENV, nodeClient, upload } from "./helpers/heal.ts";
 import { CLI } from "./helpers/proc.ts";
 
 const run = promisify(execFile);
@@ -43,15 +41,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-const chunkPath = (dataDir: string, id: string) =>
-  join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-async function chunkIds(hash: string): Promise<string[]> {
-  const meta = await http(gw.url, "GET", `/v1/files/${hash}/meta`);
-  assert.equal(meta.status, 200);
-  return (meta.json as { chunks: { id: string }[] }).chunks.map((c) => c.id);
-}
+const chunkIds = (hash: string) => chunkIdsOf(gw.url, hash);
 
 /** Size of the node's copy of a chunk, 0 when it holds none. */
 async function sizeOn(node: NodeProc, id: string): Promise<number> {
@@ -113,7 +103,7 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
   const client = nodeClient();
   try {
     await waitFor(
-      async () => sha(await readFile(path).catch(() => Buffer.alloc(0))) === flippedId,
+      async () => sha256(await readFile(path).catch(() => Buffer.alloc(0))) === flippedId,
       15_000,
       "scrub to quarantine and replace the corrupt copy",
     );

@@ -2,6 +2,7 @@
  * Shared by the self-healing tests: node env with short heal timings, counting copies by listing
  * every live node's store over the node protocol, uploads and downloads through a gateway.
  */
+import { join } from "node:path";
 import { request } from "undici";
 import { NodeClient } from "../../src/transport/index.ts";
 import { TEST_SECRET } from "./cluster.ts";
@@ -72,4 +73,16 @@ export async function download(url: string, hash: string): Promise<Buffer | numb
 export function mixedSize(i: number, chunk: number): number {
   const sizes = [1, 100, 4096, chunk, chunk + 1, 3 * chunk - 7, 200 * 1024, 50_000];
   return sizes[i % sizes.length]! + (i >> 3);
+}
+
+/** Where a node keeps a chunk (ARCHITECTURE.md, on-disk layout). */
+export function chunkPath(dataDir: string, id: string): string {
+  return join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
+}
+
+/** A file's chunk ids, from the gateway's /meta. */
+export async function chunkIds(gatewayUrl: string, hash: string): Promise<string[]> {
+  const meta = await http(gatewayUrl, "GET", `/v1/files/${hash}/meta`);
+  if (meta.status !== 200) throw new Error(`meta of ${hash}: ${meta.status}`);
+  return (meta.json as { chunks: { id: string }[] }).chunks.map((c) => c.id);
 }

@@ -1,22 +1,10 @@
-/** What healing did on this node since it started (under-replicated: as of the last round). */
-export interface HealCounters {
-  /** Objects of which this node is the acting holder and fewer than R owners hold a copy. */
-  underReplicated: number;
-  /** Copies stored on other nodes by repair and rebalance. */
-  repaired: number;
-  repairedBytes: number;
-  /** Copies this node dropped because the owners confirmed theirs. */
-  dropped: number;
-  scrubbed: number;
-  quarantined: number;
-  /** Corrupt copies replaced from a healthy replica. */
-  restored: number;
-  collected: number;
-  collectedBytes: number;
-  repairRounds: number;
-  scrubRounds: number;
-  gcRounds: number;
-}
+import type { HealStats } from "../../registry/index.ts";
+
+/**
+ * What healing did on this node since it started (under-replicated: as of the last round): the
+ * shape the node publishes in its registry record (registry/types.ts documents each field).
+ */
+export type HealCounters = HealStats;
 
 export function newCounters(): HealCounters {
   return {
