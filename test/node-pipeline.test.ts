@@ -2,12 +2,10 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
-import { NodeClient } from "../src/transport/index.ts";
-import { type NodeProc, startNodes, stopAll, TEST_SECRET } from "./helpers/cluster.ts";
+import { type NodeProc, nodesForSuite } from "./helpers/cluster.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
-import { makeTempDir } from "./helpers/tmp.ts";
 
 /**
  * The node's pooled memory under load: pieces live in recycled slabs and GET buffers, so a slab
@@ -31,21 +29,7 @@ async function inParallel<T>(
 }
 
 describe("pooled memory on the node under concurrent requests", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let nodes: NodeProc[] = [];
-  let client: NodeClient;
-
-  before(async () => {
-    dir = await makeTempDir();
-    nodes = await startNodes(dir.path, 3);
-    client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
-  });
-
-  after(async () => {
-    await client?.close();
-    await stopAll(nodes);
-    await dir?.remove();
-  });
+  const { nodes, client } = nodesForSuite(3);
 
   test("32 chain PUTs at once land intact on all three nodes", async () => {
     const [a, b, c] = nodes as [NodeProc, NodeProc, NodeProc];

@@ -1,31 +1,16 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
 import { NodeClient } from "../src/transport/index.ts";
-import { type NodeProc, startNode, startNodes, stopAll, TEST_SECRET } from "./helpers/cluster.ts";
+import { type NodeProc, nodesForSuite, startNode } from "./helpers/cluster.ts";
 import { patternBytes, readAll, sha256, streamOf } from "./helpers/data.ts";
-import { makeTempDir } from "./helpers/tmp.ts";
 
 const MiB = 1024 * 1024;
 
 describe("storage node over the node protocol", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let nodes: NodeProc[] = [];
-  let client: NodeClient;
-
-  before(async () => {
-    dir = await makeTempDir();
-    nodes = await startNodes(dir.path, 3);
-    client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
-  });
-
-  after(async () => {
-    await client?.close();
-    await stopAll(nodes);
-    await dir?.remove();
-  });
+  const { nodes, client, dir } = nodesForSuite(3);
 
   for (const size of [0, 1, MiB - 1, MiB, MiB + 1, 64 * MiB]) {
     test(`round-trips ${size} bytes`, async () => {

@@ -1,5 +1,8 @@
 import { join } from "node:path";
+import { after, before } from "node:test";
+import { NodeClient } from "../../src/transport/index.ts";
 import { CLI, type Proc, startProcess } from "./proc.ts";
+import { makeTempDir } from "./tmp.ts";
 
 export const TEST_SECRET = "test-cluster-secret-0123456789";
 
@@ -60,4 +63,31 @@ export async function startNodes(
 
 export async function stopAll(nodes: readonly NodeProc[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+}
+
+/**
+ * `count` real nodes in a temp dir and a client, for the suite this is called in: started before
+ * its tests, stopped (by pid) and the dir removed after. `nodes` and `dir` are filled in before().
+ */
+export function nodesForSuite(count: number): {
+  nodes: NodeProc[];
+  client: NodeClient;
+  dir: { path: string };
+} {
+  const nodes: NodeProc[] = [];
+  const dir = { path: "" };
+  const client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+  let remove: (() => Promise<void>) | undefined;
+  before(async () => {
+    const tmp = await makeTempDir();
+    remove = () => tmp.remove();
+    dir.path = tmp.path;
+    nodes.push(...(await startNodes(tmp.path, count)));
+  });
+  after(async () => {
+    await client.close();
+    await stopAll(nodes);
+    await remove?.();
+  });
+  return { nodes, client, dir };
 }
