@@ -3,8 +3,11 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
-import { NodeClient } from "../src/transport/index.ts";
-import { type NodeProc, nodesForSuite, startNode } from "./helpers/cluster.ts";
+import { FrameType, GetReq, HasReq, HasRes } from "../src/protocol/index.ts";
+import type { ClientConnection, Reply } from "../src/transport/connection.ts";
+import { DEFAULT_TIMEOUTS, NodeClient } from "../src/transport/index.ts";
+import { ConnectionPool } from "../src/transport/pool.ts";
+import { type NodeProc, nodesForSuite, startNode, TEST_SECRET } from "./helpers/cluster.ts";
 import { patternBytes, readAll, sha256, streamOf } from "./helpers/data.ts";
 
 const MiB = 1024 * 1024;
@@ -138,6 +141,49 @@ describe("storage node over the node protocol", () => {
     assert.equal(await client.delete(addr, ids[0]!), false);
     await assert.rejects(client.get(addr, ids[0]!), (e) => isDfsError(e, "DFS_ERR_NOT_FOUND"));
     assert.equal((await client.ping(addr)).nodeId, nodes[2]!.nodeId);
+  });
+
+  test("small requests sent in one turn share one connection and each gets its own answer", async () => {
+    const addr = nodes[1]!.addr;
+    const blobs = [0, 1, 2, 3].map((i) => patternBytes(100 + i, 300 + i));
+    const stored = blobs.map(sha256);
+    for (const [i, b] of blobs.entries()) await client.put(addr, stored[i]!, b, b.length);
+    const pool = new ConnectionPool(Buffer.from(TEST_SECRET), DEFAULT_TIMEOUTS);
+    try {
+      // A bulk request holds a connection: small requests must not be kept waiting behind it.
+      const bulk = await pool.acquire(addr);
+      const held = bulk.request(
+        FrameType.GET,
+        GetReq.encode({ kind: "chunk", id: stored[0]!, offset: 0, length: undefined }),
+        { stream: true },
+      );
+      const ids = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? stored[i % 4]! : sha256(Buffer.of(i))));
+      // As a gateway does: each request acquires and sends in turn, with only microtasks between.
+      const conns: ClientConnection[] = [];
+      const answers: Promise<Reply>[] = [];
+      for (const id of ids) {
+        const c = await pool.acquire(addr, true);
+        conns.push(c);
+        answers.push(c.request(FrameType.HAS, HasReq.encode("chunk", [id]), { small: true }));
+      }
+      const first = conns[0]!;
+      assert.notEqual(first, bulk, "a small request took the connection a bulk one holds");
+      assert.ok(
+        conns.every((c) => c === first),
+        "requests sent in one turn were spread over several connections",
+      );
+      assert.equal(first.joinable, true, "the frames are held for one flush");
+      const got = (await Promise.all(answers)).map((r) => HasRes.decode(r.payload)[0]);
+      assert.deepEqual(
+        got,
+        ids.map((_, i) => i % 2 === 0),
+      );
+      assert.equal(first.joinable, false);
+      assert.equal(pool.connections(addr), 2);
+      (await held).stream!.resume();
+    } finally {
+      await pool.close();
+    }
   });
 
   test("a client with the wrong secret is refused", async () => {

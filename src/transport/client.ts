@@ -42,6 +42,10 @@ export interface PutUpload extends Upload {
   readonly result: Promise<PutResult>;
 }
 
+/** PUTs up to this size (manifests, small chunks) may share a connection with other small requests. */
+const SHARED_PUT_MAX_BYTES = 64 * 1024;
+const SMALL: RequestOptions = { small: true };
+
 const ID_RE = /^[0-9a-f]{64}$/;
 
 function checkId(id: string): void {
@@ -68,8 +72,8 @@ export class NodeClient implements NodeApi {
     );
   }
 
-  async #call(addr: string, type: FrameType, body: Buffer, options?: RequestOptions): Promise<Reply> {
-    const conn = await this.#pool.acquire(addr);
+  async #call(addr: string, type: FrameType, body: Buffer, options: RequestOptions): Promise<Reply> {
+    const conn = await this.#pool.acquire(addr, options.small);
     return conn.request(type, body, options);
   }
 
@@ -84,7 +88,8 @@ export class NodeClient implements NodeApi {
       throw new DfsError("DFS_ERR_BAD_REQUEST", `size ${size} does not match the ${data.length} bytes given`);
     }
     const body = putRequest(id, size, options);
-    const reply = await this.#call(addr, FrameType.PUT, body, { data, signal: options.signal });
+    const small = Buffer.isBuffer(data) && data.length <= SHARED_PUT_MAX_BYTES;
+    const reply = await this.#call(addr, FrameType.PUT, body, { data, signal: options.signal, small });
     return PutRes.decode(reply.payload);
   }
 
@@ -129,6 +134,7 @@ export class NodeClient implements NodeApi {
         return into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       },
       signal: options.signal,
+      small: options.kind === "manifest",
     });
     return reply.data!;
   }
@@ -138,7 +144,7 @@ export class NodeClient implements NodeApi {
     for (let i = 0; i < ids.length; i += Limits.MAX_HAS_IDS) {
       const batch = ids.slice(i, i + Limits.MAX_HAS_IDS);
       for (const id of batch) checkId(id);
-      const reply = await this.#call(addr, FrameType.HAS, HasReq.encode(kind, batch));
+      const reply = await this.#call(addr, FrameType.HAS, HasReq.encode(kind, batch), SMALL);
       out.push(...HasRes.decode(reply.payload));
     }
     return out;
@@ -146,12 +152,12 @@ export class NodeClient implements NodeApi {
 
   async delete(addr: string, id: string, kind: ObjectKind = "chunk"): Promise<boolean> {
     checkId(id);
-    const reply = await this.#call(addr, FrameType.DELETE, DeleteReq.encode(kind, id));
+    const reply = await this.#call(addr, FrameType.DELETE, DeleteReq.encode(kind, id), SMALL);
     return BoolRes.decode(reply.payload);
   }
 
   async stat(addr: string): Promise<NodeStat> {
-    return StatRes.decode((await this.#call(addr, FrameType.STAT, EMPTY)).payload);
+    return StatRes.decode((await this.#call(addr, FrameType.STAT, EMPTY, SMALL)).payload);
   }
 
   async list(
@@ -161,12 +167,12 @@ export class NodeClient implements NodeApi {
     if (options.after !== undefined) checkId(options.after);
     const limit = Math.min(Math.max(options.limit ?? Limits.MAX_LIST_LIMIT, 1), Limits.MAX_LIST_LIMIT);
     const body = ListReq.encode({ kind: options.kind ?? "chunk", after: options.after, limit });
-    return ListRes.decode((await this.#call(addr, FrameType.LIST, body)).payload);
+    return ListRes.decode((await this.#call(addr, FrameType.LIST, body, SMALL)).payload);
   }
 
   async ping(addr: string): Promise<{ nodeId: string; rttMs: number }> {
     const started = performance.now();
-    const reply = await this.#call(addr, FrameType.PING, EMPTY);
+    const reply = await this.#call(addr, FrameType.PING, EMPTY, SMALL);
     return { nodeId: NodeIdMsg.decode(reply.payload), rttMs: performance.now() - started };
   }
 

@@ -17,6 +17,11 @@ export interface RequestOptions {
    */
   collect?: (payload: Buffer) => Buffer;
   signal?: AbortSignal | undefined;
+  /**
+   * Small both ways (no streamed body, no bulk answer): the request may share a connection with
+   * other small ones (ConnectionPool.acquire), never with a bulk one.
+   */
+  small?: boolean;
 }
 
 export interface Reply {
@@ -56,6 +61,7 @@ interface Pending {
   frameFill: number;
   timer: NodeJS.Timeout;
   done: boolean;
+  readonly small: boolean;
 }
 
 /**
@@ -101,6 +107,16 @@ export class ClientConnection {
 
   get closed(): boolean {
     return this.#fs.closed;
+  }
+
+  /**
+   * True while this turn's frames wait for their flush (FrameSocket.batching) and every request in
+   * flight is small: another small request joins them at no cost and cannot be held up by a stream.
+   */
+  get joinable(): boolean {
+    if (!this.#fs.batching) return false;
+    for (const p of this.#pending.values()) if (!p.small) return false;
+    return true;
   }
 
   request(type: FrameType, body: Buffer, options: RequestOptions = {}): Promise<Reply> {
@@ -187,6 +203,7 @@ export class ClientConnection {
           this.#timeouts.requestMs,
         ),
         done: false,
+        small: options.small === true,
       };
     });
     if (signal) {

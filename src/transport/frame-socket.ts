@@ -90,17 +90,25 @@ export class FrameSocket {
   }
 
   /**
-   * Holds this tick's frames back and sends them in one writev at its end: many small requests or
-   * answers issued together (a gateway serving small files) cost one syscall, not one each.
+   * Holds frames back until the end of this event-loop turn (setImmediate runs after the poll
+   * phase) and sends them in one writev: the requests of every HTTP request parsed in one turn, or
+   * the answers to every file read that completed in it, cost one syscall per socket, not one
+   * each. On this machine a loopback write costs ~50 µs of CPU, more than a node's whole work on
+   * a small read. A nextTick flush batched only what one callback sent.
    */
   #coalesce(): void {
     if (this.#corked) return;
     this.#corked = true;
     this.socket.cork();
-    process.nextTick(() => {
+    setImmediate(() => {
       this.#corked = false;
       this.socket.uncork();
     });
+  }
+
+  /** True while frames sent this turn wait for the flush: another request joins them for free. */
+  get batching(): boolean {
+    return this.#corked;
   }
 
   /**

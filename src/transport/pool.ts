@@ -2,6 +2,9 @@ import { DfsError } from "../errors.ts";
 import { ClientConnection } from "./connection.ts";
 import type { Timeouts } from "./timeouts.ts";
 
+/** A connection shared by small requests still takes more only while it has fewer in flight. */
+const MAX_SHARED_IN_FLIGHT = 64;
+
 /**
  * Authenticated connections per peer. A request takes an idle connection, else opens another
  * (up to maxPerPeer, so one slow stream does not hold up the others), else shares the least busy.
@@ -25,10 +28,20 @@ export class ConnectionPool {
     this.#sweeper.unref();
   }
 
-  async acquire(addr: string): Promise<ClientConnection> {
+  /**
+   * `small`: the request is small both ways (RequestOptions.small), so it may join a connection of
+   * small requests whose frames wait for this turn's flush: no extra syscall on either side. Bulk
+   * requests keep a connection to themselves while one is idle, so one paused stream does not hold
+   * up another.
+   */
+  async acquire(addr: string, small = false): Promise<ClientConnection> {
     if (this.#closed) throw new DfsError("DFS_ERR_CLOSED", "the node client is closed");
     const open = (this.#peers.get(addr) ?? []).filter((c) => !c.closed);
     this.#peers.set(addr, open);
+    if (small) {
+      const joinable = open.find((c) => c.joinable && c.inFlight < MAX_SHARED_IN_FLIGHT);
+      if (joinable) return this.#use(joinable);
+    }
     const idle = open.find((c) => c.inFlight === 0);
     if (idle) return this.#use(idle);
     if (open.length < this.#maxPerPeer) {
