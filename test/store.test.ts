@@ -275,6 +275,16 @@ describe("ChunkStore", () => {
       assert.equal(await store.verify("manifest", id), true);
     });
 
+    test("an empty body still gets its checksum header", async () => {
+      const empty = Buffer.alloc(0);
+      const id = sha256(Buffer.from("an empty manifest"));
+      await put(store, "manifest", id, [], 0, sha256(empty));
+      const onDisk = await readFile(join(store.dataDir, "manifests", id.slice(0, 2), id.slice(2, 4), id));
+      assert.equal(onDisk.toString("hex"), sha256(empty));
+      assert.equal(await store.size("manifest", id), 0);
+      assert.equal(await store.verify("manifest", id), true);
+    });
+
     test("a wrong checksum is refused", async () => {
       const body = patternBytes(1000, 9);
       const id = sha256(Buffer.from("manifest 2"));
@@ -291,6 +301,23 @@ describe("ChunkStore", () => {
       await assert.rejects(store.createWriter("manifest", id, 10), rejectsWith("DFS_ERR_BAD_REQUEST"));
       await assert.rejects(store.createWriter("manifest", id, 10, "XYZ"), rejectsWith("DFS_ERR_BAD_REQUEST"));
     });
+  });
+
+  test("a write that makes fan-out directories also syncs their parents before it commits", async () => {
+    const s = await freshStore();
+    const body = patternBytes(100, 11);
+    const synced = async (id: string) => {
+      const before = s.directoryFsyncs;
+      await put(s, "manifest", id, [body], body.length, sha256(body));
+      return s.directoryFsyncs - before;
+    };
+    // New ab/ and ab/cd/: the object's directory, ab/ (holds cd) and manifests/ (holds ab).
+    assert.equal(await synced(`aaaa${"0".repeat(60)}`), 3);
+    assert.equal(await synced(`aaaa${"1".repeat(60)}`), 1, "an existing directory: only its own sync");
+    assert.equal(await synced(`aabb${"0".repeat(60)}`), 2, "a new cd/ under an existing ab/");
+    const unsynced = await freshStore({ fsync: false });
+    await put(unsynced, "manifest", `cccc${"0".repeat(60)}`, [body], body.length, sha256(body));
+    assert.equal(unsynced.directoryFsyncs, 0);
   });
 
   test("ids are validated before any path is built", async () => {

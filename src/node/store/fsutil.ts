@@ -51,13 +51,3 @@ export function openFd(path: string, flags: string, mode: number): Promise<numbe
 export function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
 }
-
-/** Writes all of `data` at the descriptor's position (a short write continues where it stopped). */
-export async function writeFd(fd: number, data: Buffer): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    done += await new Promise<number>((resolve, reject) =>
-      fs.write(fd, data, done, data.length - done, null, (err, n) => (err ? reject(err) : resolve(n))),
-    );
-  }
-}

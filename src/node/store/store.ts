@@ -10,26 +10,29 @@
  *   quarantine/<kind>-<id> copies that failed verification, moved aside for inspection.
  *
  * A write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
- * fdatasync (fsync on) -> rename into chunks/ or manifests/ -> fsync of the directory (fsync on).
- * Only then does commit() resolve: an object is either absent or whole and verified. Directory
- * fsyncs are group-committed (dir-sync.ts): renames that finish together share one round, but a
- * commit always waits for a round that started after its own rename.
+ * fdatasync (fsync on) -> rename into chunks/ or manifests/ -> fsync of the directory, and of the
+ * parent of a fan-out directory the write created (fsync on). Only then does commit() resolve: an
+ * object is either absent or whole and verified. Directory fsyncs are group-committed
+ * (dir-sync.ts): renames that finish together share one round, but a commit always waits for a
+ * round that started after its own rename.
  *
- * The hot path avoids thread-pool round trips (~25 µs of CPU each here, and a wait behind the
- * fsyncs that occupy the pool) where a call cannot wait for the disk: free space comes from a
- * statfs at most 500 ms old (disk-space.ts), the existence check before a rename is a statSync,
- * and descriptors are closed directly.
+ * The hot path avoids thread-pool round trips (~25-30 µs of CPU each here, and a wait behind the
+ * fsyncs that occupy the pool) where a call does not wait for the disk: free space comes from a
+ * statfs at most 500 ms old (disk-space.ts), existence checks (has, and before a rename) are a
+ * statSync, a new fan-out directory is a mkdirSync, a manifest's header goes out with its first
+ * body write, and descriptors are closed directly. Opening the temp file, writing data, fdatasync
+ * and rename stay on the pool: they allocate or wait for the disk.
  */
 import { randomBytes } from "node:crypto";
-import { rename as renameCb, statSync } from "node:fs";
-import { mkdir, readdir, rename, rm, stat, statfs, unlink } from "node:fs/promises";
+import { mkdirSync, rename as renameCb, statSync } from "node:fs";
+import { mkdir, readdir, rename, rm, statfs, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
 import type { ListPage, ObjectKind } from "../../transport/api.ts";
 import { DirSyncer } from "./dir-sync.ts";
 import { DiskSpace } from "./disk-space.ts";
-import { closeFd, fsyncDir, isNotFound, KeyedMutex, openFd, writeFd } from "./fsutil.ts";
+import { closeFd, isNotFound, KeyedMutex, openFd } from "./fsutil.ts";
 import { loadOrCreateNodeId } from "./node-id.ts";
 import { assertKind, assertObjectId, headerBytes, Layout, MANIFEST_HEADER_BYTES } from "./paths.ts";
 import { openReader, openSource, verifyObject } from "./reader.ts";
@@ -54,6 +57,8 @@ export class ChunkStore {
   readonly #writers = new Set<StoreWriter>();
   /** Fan-out directories known to exist (the store never removes them). */
   readonly #knownDirs = new Set<string>();
+  /** New fan-out directories whose parents' fsync has not completed yet, with those parents. */
+  readonly #unsyncedParents = new Map<string, string[]>();
   readonly #disk: DiskSpace;
   readonly #dirSync = new DirSyncer();
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
@@ -129,7 +134,6 @@ export class ChunkStore {
     try {
       this.#checkDisk(size);
       fd = await openFd(tmpPath, "wx", 0o640);
-      if (kind === "manifest") await writeFd(fd, Buffer.from(expectedHash, "hex"));
       const writer: StoreWriter = new StoreWriter({
         kind,
         id,
@@ -137,6 +141,7 @@ export class ChunkStore {
         expectedHash,
         tmpPath,
         fd,
+        ...(kind === "manifest" ? { prefix: Buffer.from(expectedHash, "hex") } : {}),
         fsync: this.#options.fsync,
         publish: (path) => this.#publish(kind, id, path, size),
         settle: () => {
@@ -158,15 +163,9 @@ export class ChunkStore {
     return (await this.size(kind, id)) !== undefined;
   }
 
-  /** Body size, or undefined when absent. */
+  /** Body size, or undefined when absent (a direct stat: see #sizeNow). */
   async size(kind: ObjectKind, id: string): Promise<number | undefined> {
-    const path = this.#pathOf(kind, id);
-    try {
-      return Math.max(0, (await stat(path)).size - headerBytes(kind));
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    return this.#sizeNow(kind, this.#pathOf(kind, id));
   }
 
   /** Streams [offset, offset+length) of the body; length defaults to the rest. */
@@ -263,6 +262,11 @@ export class ChunkStore {
     };
   }
 
+  /** Directory fsyncs issued so far (tests; dir-sync.ts counts one per directory per round). */
+  get directoryFsyncs(): number {
+    return this.#dirSync.fsyncs;
+  }
+
   /** Refuses new writes and drops the ones still open (their temp files go). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -311,7 +315,7 @@ export class ChunkStore {
   /** Renames a verified temp file into place and keeps the counters exact when it replaces one. */
   async #publish(kind: ObjectKind, id: string, tmpPath: string, size: number): Promise<void> {
     const path = this.#layout.pathOf(kind, id);
-    await this.#ensureDir(kind, id);
+    const created = this.#ensureDir(kind, id);
     await this.#locks.run(path, async () => {
       const before = this.#sizeNow(kind, path);
       await new Promise<void>((resolve, reject) =>
@@ -321,7 +325,10 @@ export class ChunkStore {
       this.#storedBytes += size - (before ?? 0);
       this.#disk.wrote(size + headerBytes(kind));
     });
-    if (this.#options.fsync) await this.#dirSync.sync(dirname(path));
+    if (!this.#options.fsync) return;
+    // The rename's directory and, when it was just made, each new directory's parent: one round.
+    await Promise.all([dirname(path), ...created].map((dir) => this.#dirSync.sync(dir)));
+    if (created.length > 0) this.#unsyncedParents.delete(dirname(path));
   }
 
   /**
@@ -334,18 +341,26 @@ export class ChunkStore {
     return s === undefined ? undefined : Math.max(0, s.size - headerBytes(kind));
   }
 
-  async #ensureDir(kind: ObjectKind, id: string): Promise<void> {
+  /**
+   * Makes the object's fan-out directory; returns the directories whose entries changed (each new
+   * directory's parent), to be fsynced with the rename's own directory: before the commit is
+   * answered, not before the rename, since nothing is promised until then. A direct mkdir, like
+   * #sizeNow: a metadata call, and made only for a directory not seen yet.
+   */
+  #ensureDir(kind: ObjectKind, id: string): string[] {
     const dir = this.#layout.dirOf(kind, id);
-    if (this.#knownDirs.has(dir)) return;
-    const created = await mkdir(dir, { recursive: true });
-    // A new directory's own entry must reach the disk too, up to the first one that existed.
-    if (created !== undefined && this.#options.fsync) {
-      for (let d = dir; ; d = dirname(d)) {
-        await fsyncDir(dirname(d));
-        if (d === created || d === this.#layout.root(kind)) break;
-      }
-    }
+    if (this.#knownDirs.has(dir)) return this.#unsyncedParents.get(dir) ?? [];
+    const created = mkdirSync(dir, { recursive: true });
     this.#knownDirs.add(dir);
+    if (created === undefined || !this.#options.fsync) return [];
+    const parents: string[] = [];
+    for (let d = dir; ; d = dirname(d)) {
+      parents.push(dirname(d));
+      if (d === created || d === this.#layout.root(kind)) break;
+    }
+    // Until a round has synced them, every write into this directory waits for them too.
+    this.#unsyncedParents.set(dir, parents);
+    return parents;
   }
 
   #forget(kind: ObjectKind, size: number): void {

@@ -19,8 +19,10 @@ export interface WriterPlan {
   /** Hex SHA-256 the body must have: the id of a chunk, the checksum of a manifest. */
   expectedHash: string;
   tmpPath: string;
-  /** Open for writing, positioned after any header. The writer owns it from now on. */
+  /** Open for writing, empty. The writer owns it from now on. */
   fd: number;
+  /** Bytes that go before the body (a manifest's header): sent with the first write, not hashed. */
+  prefix?: Buffer;
   fsync: boolean;
   /** Renames the verified temp file into place (and keeps the store's counters). */
   publish(tmpPath: string): Promise<void>;
@@ -38,6 +40,8 @@ export class StoreWriter extends Writable implements ObjectWriter {
   readonly #plan: WriterPlan;
   readonly #hash: Hash = createHash("sha256");
   #fd: number;
+  /** The plan's prefix until it is written: one write with the first piece, not a write of its own. */
+  #prefix: Buffer | undefined;
   #received = 0;
   #committed = false;
   #failure: Error | undefined;
@@ -51,6 +55,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
     super({ highWaterMark: WRITER_HIGH_WATER_MARK, decodeStrings: true });
     this.#plan = plan;
     this.#fd = plan.fd;
+    this.#prefix = plan.prefix;
     // Failures surface through commit(); a stray 'error' with no listener must not end the process.
     this.on("error", () => {});
   }
@@ -62,8 +67,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
   override _write(piece: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (!this.#accept(piece.length, callback)) return;
     this.#hash.update(piece);
-    this.#busy = true;
-    writeAll(this.#fd, [piece], piece.length, (err) => this.#opDone(err, callback));
+    this.#write([piece], piece.length, callback);
   }
 
   override _writev(
@@ -75,8 +79,15 @@ export class StoreWriter extends Writable implements ObjectWriter {
     if (!this.#accept(total, callback)) return;
     const buffers = pieces.map((p) => p.chunk);
     for (const b of buffers) this.#hash.update(b);
+    this.#write(buffers, total, callback);
+  }
+
+  #write(buffers: Buffer[], total: number, callback: (error?: Error | null) => void): void {
+    const prefix = this.#prefix;
+    this.#prefix = undefined;
     this.#busy = true;
-    writeAll(this.#fd, buffers, total, (err) => this.#opDone(err, callback));
+    const all = prefix ? [prefix, ...buffers] : buffers;
+    writeAll(this.#fd, all, total + (prefix?.length ?? 0), (err) => this.#opDone(err, callback));
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -150,6 +161,12 @@ export class StoreWriter extends Writable implements ObjectWriter {
     if (digest !== plan.expectedHash) {
       const against = plan.kind === "chunk" ? "its id" : "its checksum";
       throw new DfsError("DFS_ERR_HASH_MISMATCH", `${plan.kind} ${plan.id}: bytes do not match ${against}`);
+    }
+    if (this.#prefix) {
+      // An empty body: the prefix still has to be written.
+      const prefix = [this.#prefix];
+      this.#prefix = undefined;
+      await call((cb) => writeAll(this.#fd, prefix, prefix[0]!.length, cb));
     }
     // fdatasync is enough: it flushes the data and the size, the metadata needed to read it back.
     if (plan.fsync) await call((cb) => fdatasync(this.#fd, cb));
