@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { RegistryConfig } from "../src/config/index.ts";
 import { isDfsError } from "../src/errors.ts";
@@ -112,11 +113,18 @@ test("close() deregisters at once: the node leaves the views well before its TTL
     await waitFor(() => view.live().length === 2, 3000, "both live");
     const left: NodeInfo[] = [];
     view.on("leave", (n) => left.push(n));
+    // The version caches compare: still over heartbeats, up with the leave.
+    const version = view.version;
+    const beats = a.membership.view.version;
+    await sleep(config.heartbeatIntervalMs * 3);
+    assert.equal(view.version, version, "heartbeats alone moved the version");
     const t0 = performance.now();
     await b.close();
     await waitFor(() => left.some((n) => n.id === "node-b"), 2000, "leave of node-b");
     const ms = performance.now() - t0;
     assert.ok(ms < 2000, `left after ${ms} ms`);
+    assert.ok(view.version > version, "a leave must move the version");
+    await waitFor(() => a.membership.view.version > beats, 2000, "the member's view version");
     assert.deepEqual(
       view.all().map((n) => n.id),
       ["node-a"],

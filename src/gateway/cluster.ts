@@ -2,26 +2,29 @@ import { Placement } from "../placement/index.ts";
 import type { GatewayView } from "./context.ts";
 
 /**
- * Placement over the live view, rebuilt only when the live membership (or a placement input of a
- * node) changes. The signature check costs a string join per request, far less than a rebuild.
+ * Placement over the live view, rebuilt only when the view's version moves (the live membership,
+ * or a placement input of a node, changed). Checking a number per request: building the live list
+ * to compare it cost ~2-4% of a small request's CPU.
  */
 export class LivePlacement {
   readonly #view: GatewayView;
-  #signature = "";
+  #version = -1;
   #placement: Placement | undefined;
+  #liveCount = 0;
 
   constructor(view: GatewayView) {
     this.#view = view;
   }
 
   #current(): Placement {
-    const live = this.#view.live();
-    const signature = live.map((n) => `${n.id}@${n.addr}/${n.zone}/${n.capacityBytes}`).join(",");
-    if (this.#placement === undefined || signature !== this.#signature) {
+    const version = this.#view.version;
+    if (this.#placement === undefined || version !== this.#version) {
+      const live = this.#view.live();
       this.#placement = new Placement(
         live.map((n) => ({ id: n.id, addr: n.addr, zone: n.zone, capacityBytes: n.capacityBytes })),
       );
-      this.#signature = signature;
+      this.#liveCount = live.length;
+      this.#version = version;
     }
     return this.#placement;
   }
@@ -34,6 +37,7 @@ export class LivePlacement {
   }
 
   liveCount(): number {
-    return this.#view.live().length;
+    this.#current();
+    return this.#liveCount;
   }
 }

@@ -7,7 +7,7 @@ import type { LivePlacement } from "./cluster.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 /** What the gateway reads of the membership view: a real MembershipView, or a fixed one in tests. */
-export type GatewayView = Pick<MembershipView, "live" | "all" | "stale" | "ageMs">;
+export type GatewayView = Pick<MembershipView, "live" | "all" | "stale" | "ageMs" | "version">;
 
 export interface GatewayDeps {
   nodes: NodeApi;

@@ -85,6 +85,8 @@ export interface MembershipView extends EventEmitter<MembershipEvents> {
   readonly stale: boolean;
   /** Milliseconds since the last successful sync. */
   readonly ageMs: number;
+  /** Goes up with every "change" event: caches of the live set compare it instead of the set. */
+  readonly version: number;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,7 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
   readonly #removedAt = new Map<string, number>();
   readonly #pending = new Set<string>();
   #sorted: string[] | undefined;
+  #version = 0;
   #lastSyncAt = Number.NEGATIVE_INFINITY;
   readonly #firstSync = Promise.withResolvers<void>();
   #graceUntil = 0;
@@ -107,6 +108,10 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
 
   get stale(): boolean {
     return this.#redis.client.status !== "ready" || this.ageMs > 2 * this.#config.resyncIntervalMs;
+  }
+
+  get version(): number {
+    return this.#version;
   }
 
   live(): NodeInfo[] {
@@ -229,7 +234,10 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
     }
     for (const n of leaves) this.emit("leave", n);
     for (const n of joins) this.emit("join", n);
-    if (changed) this.emit("change");
+    if (changed) {
+      this.#version++;
+      this.emit("change");
+    }
   }
 }
 
