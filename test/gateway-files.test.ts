@@ -177,6 +177,8 @@ describe("upload and download", () => {
   });
 
   test("a small file is stored inside its manifest: one object, no chunk; one byte more is chunked", async () => {
+    // Small objects go straight to each of the R = 3 owners (one node request each), large ones
+    // down a chain (one request in all).
     const data = patternBytes(INLINE_MAX, 8);
     const [chunkPuts, manifestPuts] = [await nodeOps(a, "put", "chunk"), await nodeOps(a, "put", "manifest")];
     const created = (await put(a, data, "?name=small.bin")).json as Created;
@@ -184,8 +186,8 @@ describe("upload and download", () => {
     assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts, "no chunk written");
     assert.equal(
       await nodeOps(a, "put", "manifest"),
-      manifestPuts + 1,
-      "one manifest written (a chain of R)",
+      manifestPuts + 3,
+      "one manifest written, straight to each owner",
     );
     const meta = (await http(b.url, "GET", `/v1/files/${created.hash}/meta`)).json as {
       inline?: boolean;
@@ -203,8 +205,13 @@ describe("upload and download", () => {
     const larger = patternBytes(INLINE_MAX + 1, 8);
     const chunked = (await put(a, larger)).json as Created;
     assert.equal(chunked.chunks, 1);
-    assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 1);
+    assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 3, "a small chunk, straight to each owner");
     assert.ok((await http(b.url, "GET", `/v1/files/${chunked.hash}`)).body.equals(larger));
+
+    const full = patternBytes(2 * SMALL_CHUNK, 9);
+    assert.equal(((await put(a, full)).json as Created).chunks, 2);
+    assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 5, "two full chunks, a chain each");
+    assert.ok((await http(b.url, "GET", `/v1/files/${sha256(full)}`)).body.equals(full));
   });
 
   test("meta lists every chunk and the nodes that hold it", async () => {

@@ -2,6 +2,9 @@ import { DfsError, toDfsError } from "../../errors.ts";
 import type { ObjectKind, PutResult } from "../../transport/index.ts";
 import type { GatewayContext } from "../context.ts";
 
+/** Objects up to this size go straight to each owner rather than down a chain. */
+const STRAIGHT_MAX_BYTES = 64 * 1024;
+
 export interface ReplicateOptions {
   kind: ObjectKind;
   /** For manifests: SHA-256 of the sealed bytes, which nodes verify instead of the id. */
@@ -13,12 +16,16 @@ export interface ReplicateOptions {
  * Stores one object on its owners. Guarantee when it resolves: at least W distinct live nodes hold
  * it durably (fsynced and renamed); it resolves with their addresses.
  *
- * First a chain put to the first R nodes of placement order: the first stores and forwards along
- * the others. If fewer than W stored it, the missing copies are sent straight (no chain, so every
- * failure is the node's own) to the next nodes in placement order that have not failed when asked
- * directly, until W hold it or no node is left: then DFS_ERR_INSUFFICIENT_REPLICAS. A node that
- * only failed as part of a chain (its upstream died, say) is asked again directly. Copies missing
- * beyond W are left to the nodes' repair.
+ * First the first R nodes of placement order are asked: a large object as a chain (the first
+ * stores and forwards along the others, so the gateway sends its bytes once), a small one
+ * (manifests, a file's short last chunk) straight to each of them at once. For a small object the
+ * bytes are no cost, while a chain costs every hop a forward connection, a second socket write and
+ * read, and a wait for the hops behind it; straight requests to a node from concurrent uploads go
+ * out together in one write (transport/pool.ts). If fewer than W stored it, the missing copies are
+ * sent straight (no chain, so every failure is the node's own) to the next nodes in placement order
+ * that have not failed when asked directly, until W hold it or no node is left: then
+ * DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a chain (its upstream died, say)
+ * is asked again directly. Copies missing beyond W are left to the nodes' repair.
  */
 export async function replicate(
   ctx: GatewayContext,
@@ -60,18 +67,22 @@ export async function replicate(
     }
   };
 
-  const [head, ...rest] = order.slice(0, replicas);
-  if (head !== undefined) await put(head, rest);
+  const direct = async (addr: string): Promise<void> => {
+    await put(addr, []);
+    if (!stored.has(addr)) refused.add(addr);
+  };
+  const owners = order.slice(0, replicas);
+  if (data.length <= STRAIGHT_MAX_BYTES) {
+    await Promise.all(owners.map(direct));
+  } else {
+    const [head, ...rest] = owners;
+    if (head !== undefined) await put(head, rest);
+  }
   for (;;) {
     if (stored.size >= writeQuorum) return [...stored];
     const targets = order.filter((a) => !stored.has(a) && !refused.has(a)).slice(0, replicas - stored.size);
     if (targets.length === 0) break;
-    await Promise.all(
-      targets.map(async (addr) => {
-        await put(addr, []);
-        if (!stored.has(addr)) refused.add(addr);
-      }),
-    );
+    await Promise.all(targets.map(direct));
   }
   throw new DfsError(
     "DFS_ERR_INSUFFICIENT_REPLICAS",
