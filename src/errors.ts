@@ -28,6 +28,7 @@ export const ErrorCodes = {
   DFS_ERR_CORRUPT: { wire: 21, message: "stored data failed verification" },
   DFS_ERR_REGISTRY: { wire: 22, message: "registry unavailable" },
   DFS_ERR_SHUTTING_DOWN: { wire: 23, message: "shutting down" },
+  DFS_ERR_DATA_DIR_LOCKED: { wire: 24, message: "the data directory is in use by another process" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -18,6 +18,7 @@ import {
 import { NodeClient } from "../src/transport/index.ts";
 import { type NodeProc, startNode, TEST_SECRET } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
+import { CLI, startProcess } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const SECRET = Buffer.from(TEST_SECRET);
@@ -207,6 +208,18 @@ describe("a storage node facing hostile input", () => {
       setTimeout(() => s.end(), 300);
     });
     assert.equal(firstErrorCode(reply), "DFS_ERR_TOO_LARGE");
+    await assertHealthy();
+  });
+
+  test("a second node on the same data directory refuses to start", async () => {
+    const second = startProcess([CLI, "node", "--listen", "127.0.0.1:0", "--data", node.dataDir], {
+      env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_RESERVE: "0" },
+    });
+    const { code } = await second.exited;
+    assert.notEqual(code, 0);
+    const said = `${second.stderr()}${JSON.stringify(second.logs)}`;
+    assert.match(said, /DFS_ERR_DATA_DIR_LOCKED/);
+    assert.match(said, new RegExp(`in use by process ${node.proc.pid}`));
     await assertHealthy();
   });
 

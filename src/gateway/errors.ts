@@ -33,6 +33,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DFS_ERR_CORRUPT: 502,
   DFS_ERR_REGISTRY: 503,
   DFS_ERR_SHUTTING_DOWN: 503,
+  DFS_ERR_DATA_DIR_LOCKED: 500,
 };
 
 export const PROBLEM_TYPE = "application/problem+json";

@@ -34,6 +34,7 @@ export class Layout {
   readonly tmp: string;
   readonly quarantine: string;
   readonly nodeIdFile: string;
+  readonly lockFile: string;
   readonly #roots: Record<ObjectKind, string>;
 
   constructor(dataDir: string) {
@@ -41,6 +42,7 @@ export class Layout {
     this.tmp = join(dataDir, "tmp");
     this.quarantine = join(dataDir, "quarantine");
     this.nodeIdFile = join(dataDir, "node-id");
+    this.lockFile = join(dataDir, "lock");
     this.#roots = { chunk: join(dataDir, "chunks"), manifest: join(dataDir, "manifests") };
   }
 

@@ -1,6 +1,7 @@
 /*
  * The storage node's object store on disk. Layout under the data dir:
  *
+ *   lock                   the pid of the node process using this directory (dir-lock.ts).
  *   node-id                this node's id: 32 lowercase hex chars, random, created once (temp file,
  *                          fsync, link into place) and kept across restarts.
  *   chunks/ab/cd/<id>      a chunk: its bytes, id = SHA-256 hex of them (ab = id[0..2], cd = id[2..4]).
@@ -30,6 +31,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
 import type { ListPage, ObjectKind } from "../../transport/api.ts";
+import { DataDirLock } from "./dir-lock.ts";
 import { DirSyncer } from "./dir-sync.ts";
 import { DiskSpace } from "./disk-space.ts";
 import { closeFd, isNotFound, KeyedMutex, openFd } from "./fsutil.ts";
@@ -49,6 +51,7 @@ export class ChunkStore {
   readonly dataDir: string;
   readonly #options: Readonly<StoreOptions>;
   readonly #layout: Layout;
+  readonly #lock: DataDirLock;
   readonly #locks = new KeyedMutex();
   readonly #counts: Record<ObjectKind, number>;
   #storedBytes: number;
@@ -70,12 +73,14 @@ export class ChunkStore {
   private constructor(
     options: StoreOptions,
     layout: Layout,
+    lock: DataDirLock,
     nodeId: string,
     counts: Record<ObjectKind, number>,
     storedBytes: number,
   ) {
     this.#options = Object.freeze({ ...options });
     this.#layout = layout;
+    this.#lock = lock;
     this.dataDir = options.dataDir;
     this.nodeId = nodeId;
     this.#counts = counts;
@@ -83,21 +88,31 @@ export class ChunkStore {
     this.#disk = new DiskSpace(options.dataDir);
   }
 
-  /** Creates the layout, empties tmp/, loads or creates the node id, counts what is stored. */
+  /**
+   * Takes the data directory's lock (DFS_ERR_DATA_DIR_LOCKED while another live process holds it),
+   * creates the layout, empties tmp/, loads or creates the node id, counts what is stored.
+   */
   static async open(options: StoreOptions): Promise<ChunkStore> {
     const layout = new Layout(options.dataDir);
-    for (const dir of [layout.root("chunk"), layout.root("manifest"), layout.tmp, layout.quarantine]) {
-      await mkdir(dir, { recursive: true });
+    await mkdir(options.dataDir, { recursive: true });
+    const lock = DataDirLock.acquire(layout.lockFile);
+    try {
+      for (const dir of [layout.root("chunk"), layout.root("manifest"), layout.tmp, layout.quarantine]) {
+        await mkdir(dir, { recursive: true });
+      }
+      // Whatever is in tmp/ was being written when the last process stopped: none of it was acked.
+      for (const name of await readdir(layout.tmp)) {
+        await rm(join(layout.tmp, name), { recursive: true, force: true });
+      }
+      const nodeId = await loadOrCreateNodeId(layout.nodeIdFile, layout.tmp);
+      const chunks = await countObjects(layout.root("chunk"), 0);
+      const manifests = await countObjects(layout.root("manifest"), MANIFEST_HEADER_BYTES);
+      const counts = { chunk: chunks.count, manifest: manifests.count };
+      return new ChunkStore(options, layout, lock, nodeId, counts, chunks.bytes + manifests.bytes);
+    } catch (err) {
+      lock.release();
+      throw err;
     }
-    // Whatever is in tmp/ was being written when the last process stopped: none of it was acked.
-    for (const name of await readdir(layout.tmp)) {
-      await rm(join(layout.tmp, name), { recursive: true, force: true });
-    }
-    const nodeId = await loadOrCreateNodeId(layout.nodeIdFile, layout.tmp);
-    const chunks = await countObjects(layout.root("chunk"), 0);
-    const manifests = await countObjects(layout.root("manifest"), MANIFEST_HEADER_BYTES);
-    const counts = { chunk: chunks.count, manifest: manifests.count };
-    return new ChunkStore(options, layout, nodeId, counts, chunks.bytes + manifests.bytes);
   }
 
   /**
@@ -267,10 +282,14 @@ export class ChunkStore {
     return this.#dirSync.fsyncs;
   }
 
-  /** Refuses new writes and drops the ones still open (their temp files go). Idempotent. */
+  /**
+   * Refuses new writes, drops the ones still open (their temp files go) and releases the data
+   * directory. Idempotent.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#writers].map((w) => w.abort(new DfsError("DFS_ERR_SHUTTING_DOWN"))));
+    this.#lock.release();
   }
 
   #assertOpen(): void {
