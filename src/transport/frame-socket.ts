@@ -93,8 +93,9 @@ export class FrameSocket {
    * Holds frames back until the end of this event-loop turn (setImmediate runs after the poll
    * phase) and sends them in one writev: the requests of every HTTP request parsed in one turn, or
    * the answers to every file read that completed in it, cost one syscall per socket, not one
-   * each. On this machine a loopback write costs ~50 µs of CPU, more than a node's whole work on
-   * a small read. A nextTick flush batched only what one callback sent.
+   * each. A loopback write, with the wakeup of its reader, costs tens of µs of CPU on the machines
+   * measured (bench/README.md), as much as a node's own work on a small read. A nextTick flush
+   * batched only what one callback sent.
    */
   #coalesce(): void {
     if (this.#corked) return;
