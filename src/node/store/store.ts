@@ -17,16 +17,17 @@
  * (dir-sync.ts): renames that finish together share one round, but a commit always waits for a
  * round that started after its own rename.
  *
- * The hot path avoids thread-pool round trips (~25-30 µs of CPU each here, and a wait behind the
+ * The write path avoids thread-pool round trips (~25-35 µs of CPU each here, and a wait behind the
  * fsyncs that occupy the pool) where a call does not wait for the disk: free space comes from a
- * statfs at most 500 ms old (disk-space.ts), existence checks (has, and before a rename) are a
- * statSync, a new fan-out directory is a mkdirSync, a manifest's header goes out with its first
- * body write, and descriptors are closed directly. Opening the temp file, writing data, fdatasync
- * and rename stay on the pool: they allocate or wait for the disk.
+ * statfs at most 500 ms old (disk-space.ts), the existence check before a rename is a statSync
+ * and a new fan-out directory a mkdirSync (both in directories this write is using, so cached), a
+ * manifest's header goes out with its first body write, and descriptors are closed directly.
+ * Opening the temp file, writing data, fdatasync and rename stay on the pool: they allocate or
+ * wait for the disk. Lookups that may meet a cold directory (has, size, a GET's open) stay there too.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rename as renameCb, statSync } from "node:fs";
-import { mkdir, readdir, rename, rm, statfs, unlink } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
@@ -178,9 +179,19 @@ export class ChunkStore {
     return (await this.size(kind, id)) !== undefined;
   }
 
-  /** Body size, or undefined when absent (a direct stat: see #sizeNow). */
+  /**
+   * Body size, or undefined when absent. On the thread pool, unlike #sizeNow: the object's
+   * directory may not have been touched for hours, and a lookup that has to read it from the disk
+   * must not stall the event loop.
+   */
   async size(kind: ObjectKind, id: string): Promise<number | undefined> {
-    return this.#sizeNow(kind, this.#pathOf(kind, id));
+    const path = this.#pathOf(kind, id);
+    try {
+      return Math.max(0, (await stat(path)).size - headerBytes(kind));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /** Streams [offset, offset+length) of the body; length defaults to the rest. */
