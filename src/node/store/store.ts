@@ -19,14 +19,14 @@
  *
  * The write path avoids thread-pool round trips (~25-35 µs of CPU each here, and a wait behind the
  * fsyncs that occupy the pool) where a call does not wait for the disk: free space comes from a
- * statfs at most 500 ms old (disk-space.ts), the existence check before a rename is a statSync
- * and a new fan-out directory a mkdirSync (both in directories this write is using, so cached), a
- * manifest's header goes out with its first body write, and descriptors are closed directly.
- * Opening the temp file, writing data, fdatasync and rename stay on the pool: they allocate or
- * wait for the disk. Lookups that may meet a cold directory (has, size, a GET's open) stay there too.
+ * statfs at most 500 ms old (disk-space.ts), the existence check before a rename is a statSync (in
+ * the directory the write just made sure of, so cached), a manifest's header goes out with its
+ * first body write, and descriptors are closed directly. Opening the temp file, writing data,
+ * fdatasync and rename stay on the pool: they allocate or wait for the disk. Lookups that may meet
+ * a cold directory (has, size, mkdir, a GET's open) stay there too.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rename as renameCb, statSync } from "node:fs";
+import { rename as renameCb, statSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -61,8 +61,8 @@ export class ChunkStore {
   readonly #writers = new Set<StoreWriter>();
   /** Fan-out directories known to exist (the store never removes them). */
   readonly #knownDirs = new Set<string>();
-  /** New fan-out directories whose parents' fsync has not completed yet, with those parents. */
-  readonly #unsyncedParents = new Map<string, string[]>();
+  /** Directories made whose entry in their parent is not yet known durable: made -> parent. */
+  readonly #unsyncedDirs = new Map<string, string>();
   readonly #disk: DiskSpace;
   readonly #dirSync = new DirSyncer();
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
@@ -345,7 +345,8 @@ export class ChunkStore {
   /** Renames a verified temp file into place and keeps the counters exact when it replaces one. */
   async #publish(kind: ObjectKind, id: string, tmpPath: string, size: number): Promise<void> {
     const path = this.#layout.pathOf(kind, id);
-    const created = this.#ensureDir(kind, id);
+    const dir = dirname(path);
+    await this.#ensureDir(kind, dir);
     await this.#locks.run(path, async () => {
       const before = this.#sizeNow(kind, path);
       await new Promise<void>((resolve, reject) =>
@@ -356,9 +357,10 @@ export class ChunkStore {
       this.#disk.wrote(size + headerBytes(kind));
     });
     if (!this.#options.fsync) return;
-    // The rename's directory and, when it was just made, each new directory's parent: one round.
-    await Promise.all([dirname(path), ...created].map((dir) => this.#dirSync.sync(dir)));
-    if (created.length > 0) this.#unsyncedParents.delete(dirname(path));
+    // The rename's directory and the parents of directories made for it: one round.
+    const pending = this.#syncPending(kind, dir);
+    await Promise.all([dir, ...pending.map(([, parent]) => parent)].map((d) => this.#dirSync.sync(d)));
+    for (const [made] of pending) this.#unsyncedDirs.delete(made);
   }
 
   /**
@@ -372,25 +374,36 @@ export class ChunkStore {
   }
 
   /**
-   * Makes the object's fan-out directory; returns the directories whose entries changed (each new
-   * directory's parent), to be fsynced with the rename's own directory: before the commit is
-   * answered, not before the rename, since nothing is promised until then. A direct mkdir, like
-   * #sizeNow: a metadata call, and made only for a directory not seen yet.
+   * Makes sure the object's fan-out directory exists. Each directory made is recorded with its
+   * parent, whose entry for it is not durable until that parent is fsynced (#syncPending). On the
+   * pool: after a restart the first write into each directory looks it up, perhaps from the disk.
+   * One mkdir at a time per first-level directory, so that a write never misses a directory
+   * another write has made but not recorded yet.
    */
-  #ensureDir(kind: ObjectKind, id: string): string[] {
-    const dir = this.#layout.dirOf(kind, id);
-    if (this.#knownDirs.has(dir)) return this.#unsyncedParents.get(dir) ?? [];
-    const created = mkdirSync(dir, { recursive: true });
-    this.#knownDirs.add(dir);
-    if (created === undefined || !this.#options.fsync) return [];
-    const parents: string[] = [];
-    for (let d = dir; ; d = dirname(d)) {
-      parents.push(dirname(d));
-      if (d === created || d === this.#layout.root(kind)) break;
+  async #ensureDir(kind: ObjectKind, dir: string): Promise<void> {
+    if (this.#knownDirs.has(dir)) return;
+    await this.#locks.run(dirname(dir), async () => {
+      if (this.#knownDirs.has(dir)) return;
+      const created = await mkdir(dir, { recursive: true });
+      if (created !== undefined && this.#options.fsync) {
+        for (let d = dir; ; d = dirname(d)) {
+          this.#unsyncedDirs.set(d, dirname(d));
+          if (d === created || d === this.#layout.root(kind)) break;
+        }
+      }
+      this.#knownDirs.add(dir);
+    });
+  }
+
+  /** The made directories on the way from `dir` up to the root whose parents still need a sync. */
+  #syncPending(kind: ObjectKind, dir: string): [dir: string, parent: string][] {
+    const pending: [string, string][] = [];
+    if (this.#unsyncedDirs.size === 0) return pending;
+    for (let d = dir; d !== this.#layout.root(kind) && d.length > this.dataDir.length; d = dirname(d)) {
+      const parent = this.#unsyncedDirs.get(d);
+      if (parent !== undefined) pending.push([d, parent]);
     }
-    // Until a round has synced them, every write into this directory waits for them too.
-    this.#unsyncedParents.set(dir, parents);
-    return parents;
+    return pending;
   }
 
   #forget(kind: ObjectKind, size: number): void {
