@@ -5,6 +5,7 @@ import { readdir } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseHostPort } from "../src/config/index.ts";
 import {
   clientProof,
@@ -215,11 +216,17 @@ describe("a storage node facing hostile input", () => {
     const second = startProcess([CLI, "node", "--listen", "127.0.0.1:0", "--data", node.dataDir], {
       env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_RESERVE: "0" },
     });
-    const { code } = await second.exited;
-    assert.notEqual(code, 0);
-    const said = `${second.stderr()}${JSON.stringify(second.logs)}`;
-    assert.match(said, /DFS_ERR_DATA_DIR_LOCKED/);
-    assert.match(said, new RegExp(`in use by process ${node.proc.pid}`));
+    try {
+      // A second node that started anyway would never exit: bounded wait, then it is stopped below.
+      const exited = await Promise.race([second.exited, sleep(15_000, undefined, { ref: false })]);
+      assert.ok(exited, "the second node did not exit");
+      assert.notEqual(exited.code, 0);
+      const said = `${second.stderr()}${JSON.stringify(second.logs)}`;
+      assert.match(said, /DFS_ERR_DATA_DIR_LOCKED/);
+      assert.match(said, new RegExp(`in use by process ${node.proc.pid}`));
+    } finally {
+      await second.stop("SIGKILL");
+    }
     await assertHealthy();
   });
 
