@@ -42,8 +42,11 @@ export interface PutUpload extends Upload {
   readonly result: Promise<PutResult>;
 }
 
-/** PUTs up to this size (manifests, small chunks) may share a connection with other small requests. */
-const SHARED_PUT_MAX_BYTES = 64 * 1024;
+/**
+ * PUTs up to this size (manifests, small chunks) may share a connection with other small requests;
+ * the gateway sends objects this small straight to each owner, so that they batch.
+ */
+export const SMALL_PUT_MAX_BYTES = 64 * 1024;
 const SMALL: RequestOptions = { small: true };
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -88,7 +91,7 @@ export class NodeClient implements NodeApi {
       throw new DfsError("DFS_ERR_BAD_REQUEST", `size ${size} does not match the ${data.length} bytes given`);
     }
     const body = putRequest(id, size, options);
-    const small = Buffer.isBuffer(data) && data.length <= SHARED_PUT_MAX_BYTES;
+    const small = Buffer.isBuffer(data) && data.length <= SMALL_PUT_MAX_BYTES;
     const reply = await this.#call(addr, FrameType.PUT, body, { data, signal: options.signal, small });
     return PutRes.decode(reply.payload);
   }

@@ -1,9 +1,6 @@
 import { DfsError, toDfsError } from "../../errors.ts";
-import type { ObjectKind, PutResult } from "../../transport/index.ts";
+import { type ObjectKind, type PutResult, SMALL_PUT_MAX_BYTES } from "../../transport/index.ts";
 import type { GatewayContext } from "../context.ts";
-
-/** Objects up to this size go straight to each owner rather than down a chain. */
-const STRAIGHT_MAX_BYTES = 64 * 1024;
 
 export interface ReplicateOptions {
   kind: ObjectKind;
@@ -72,7 +69,7 @@ export async function replicate(
     if (!stored.has(addr)) refused.add(addr);
   };
   const owners = order.slice(0, replicas);
-  if (data.length <= STRAIGHT_MAX_BYTES) {
+  if (data.length <= SMALL_PUT_MAX_BYTES) {
     await Promise.all(owners.map(direct));
   } else {
     const [head, ...rest] = owners;
