@@ -50,7 +50,10 @@ interface Created {
   replicas: number;
 }
 
-/** Flips one byte in the middle of a stored chunk. */
+/**
+ * Flips one byte in the middle of a stored chunk. The chunks here are SMALL_CHUNK (64 KiB) sealed,
+ * more than the nodes keep in their cache of small objects, so every read of them goes to the file.
+ */
 async function corrupt(addr: string, id: string): Promise<void> {
   const node = cluster.nodes.find((n) => n.addr === addr)!;
   const fh = await open(chunkPath(node.dataDir, id), "r+");

@@ -64,6 +64,8 @@ export const NodeSchema = z
     /** Writes are refused once free disk space would fall below this. */
     reserveBytes: bytes.default(64 * 1024 * 1024),
     maxObjectBytes: bytes.default(64 * 1024 * 1024),
+    /** Memory for the bodies of small objects (<= 64 KiB) stored or read lately; 0 turns it off. */
+    cacheBytes: bytes.default(16 * 1024 * 1024),
     fsync: z.boolean().default(true),
     /** A frame or handshake stalled part-way this long gets its connection closed. */
     frameTimeoutMs: ms.default(10_000),

@@ -39,6 +39,7 @@ export const SETTINGS: readonly Setting[] = [
   s(["node", "capacityBytes"], "DFS_CAPACITY", "capacity", "string", "bytes offered (0 = disk size)"),
   s(["node", "reserveBytes"], "DFS_RESERVE", "reserve", "string", "free space kept in reserve"),
   s(["node", "maxObjectBytes"], "DFS_MAX_OBJECT", "max-object", "string", "largest object accepted"),
+  s(["node", "cacheBytes"], "DFS_NODE_CACHE", "cache", "string", "memory for recent small objects"),
   s(["node", "fsync"], "DFS_FSYNC", "fsync", "bool", "fsync every write (default true)"),
   s(
     ["node", "frameTimeoutMs"],

@@ -40,6 +40,7 @@ export class StorageNode {
       reserveBytes: n.reserveBytes,
       capacityBytes: n.capacityBytes,
       maxObjectBytes: n.maxObjectBytes,
+      cacheBytes: n.cacheBytes,
     });
     const peers = new NodeClient({ secret: config.secret, timeouts });
     // Handlers need the advertised address before the port is known when listening on port 0.

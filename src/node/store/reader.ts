@@ -53,10 +53,20 @@ export async function openReader(
   }
 }
 
+/** What openSource gives: the body's size, the length of the range, and its bytes. */
+export interface OpenedSource {
+  size: number;
+  length: number;
+  source: ObjectSource;
+  /** The whole body, when it was read into memory (bodies of at most `wholeUpTo` bytes). */
+  whole?: Buffer;
+}
+
 /**
  * Opens [offset, offset+length) of an object's body for reads into the caller's buffers (the
  * node's GET path: no stream, no Buffer per read). The descriptor pins the inode, so a concurrent
- * replace or delete is harmless; close() releases it.
+ * replace or delete is harmless; close() releases it. A body of at most `wholeUpTo` bytes is read
+ * at once into a buffer of its own (`whole`, for the store's cache) and its descriptor closed.
  */
 export async function openSource(
   path: string,
@@ -65,7 +75,8 @@ export async function openSource(
   header: number,
   offset = 0,
   length?: number,
-): Promise<{ size: number; length: number; source: ObjectSource }> {
+  wholeUpTo = -1,
+): Promise<OpenedSource> {
   let fd: number;
   try {
     fd = await openFd(path, "r", 0);
@@ -73,15 +84,68 @@ export async function openSource(
     if (isNotFound(err)) throw new DfsError("DFS_ERR_NOT_FOUND", `${kind} ${id} not found`);
     throw err;
   }
+  let handedOver = false;
   try {
     // fstat and close of an open descriptor never wait for the disk: done directly, each saves a
     // thread-pool round trip (~25 µs of CPU here). open may read a directory block: it stays async.
     const size = fstatSync(fd).size - header;
     const count = checkRange(kind, id, size, offset, length);
+    if (size >= 0 && size <= wholeUpTo) {
+      const whole = Buffer.allocUnsafeSlow(size);
+      const source = new FileSource(fd, header, size);
+      if ((await readFull(source, whole)) !== size) {
+        throw new DfsError("DFS_ERR_CORRUPT", `${kind} ${id} ended before its length`);
+      }
+      return { ...memorySource(whole, kind, id, offset, length), whole };
+    }
+    handedOver = true;
     return { size, length: count, source: new FileSource(fd, header + offset, count) };
-  } catch (err) {
-    closeSync(fd);
-    throw err;
+  } finally {
+    if (!handedOver) closeSync(fd);
+  }
+}
+
+/** [offset, offset+length) of a body held in memory, as a source. */
+export function memorySource(
+  body: Buffer,
+  kind: ObjectKind,
+  id: string,
+  offset = 0,
+  length?: number,
+): { size: number; length: number; source: ObjectSource } {
+  const count = checkRange(kind, id, body.length, offset, length);
+  return {
+    size: body.length,
+    length: count,
+    source: new MemorySource(body.subarray(offset, offset + count)),
+  };
+}
+
+async function readFull(source: ObjectSource, into: Buffer): Promise<number> {
+  let at = 0;
+  while (at < into.length) {
+    const n = await source.read(into.subarray(at));
+    if (n === 0) break;
+    at += n;
+  }
+  return at;
+}
+
+class MemorySource implements ObjectSource {
+  #left: Buffer;
+
+  constructor(bytes: Buffer) {
+    this.#left = bytes;
+  }
+
+  read(into: Buffer): Promise<number> {
+    const n = this.#left.copy(into, 0, 0, Math.min(into.length, this.#left.length));
+    this.#left = this.#left.subarray(n);
+    return Promise.resolve(n);
+  }
+
+  async close(): Promise<void> {
+    this.#left = this.#left.subarray(this.#left.length);
   }
 }
 

@@ -24,6 +24,10 @@
  * first body write, and descriptors are closed directly. Opening the temp file, writing data,
  * fdatasync and rename stay on the pool: they allocate or wait for the disk. Lookups that may meet
  * a cold directory (has, size, mkdir, a GET's open) stay there too.
+ *
+ * Bodies of small objects (<= 64 KiB: manifests, small files' chunks) stored or read lately are
+ * also kept in memory, bounded by cacheBytes (object-cache.ts): a GET of one costs no thread-pool
+ * round trip at all. Every change of an object changes its entry under the same lock.
  */
 import { randomBytes } from "node:crypto";
 import { rename as renameCb, statSync } from "node:fs";
@@ -37,8 +41,9 @@ import { DirSyncer } from "./dir-sync.ts";
 import { DiskSpace } from "./disk-space.ts";
 import { closeFd, isNotFound, KeyedMutex, openFd } from "./fsutil.ts";
 import { loadOrCreateNodeId } from "./node-id.ts";
+import { ObjectCache } from "./object-cache.ts";
 import { assertKind, assertObjectId, headerBytes, Layout, MANIFEST_HEADER_BYTES } from "./paths.ts";
-import { openReader, openSource, verifyObject } from "./reader.ts";
+import { memorySource, openReader, openSource, verifyObject } from "./reader.ts";
 import { countObjects, listIds } from "./scan.ts";
 import type { ObjectSource, ObjectWriter, StoreOptions, StoreStats } from "./types.ts";
 import { StoreWriter } from "./writer.ts";
@@ -65,6 +70,7 @@ export class ChunkStore {
   readonly #unsyncedDirs = new Map<string, string>();
   readonly #disk: DiskSpace;
   readonly #dirSync = new DirSyncer();
+  readonly #cache: ObjectCache;
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
   readonly #scratch: Buffer[] = [];
   #seq = 0;
@@ -87,6 +93,7 @@ export class ChunkStore {
     this.#counts = counts;
     this.#storedBytes = storedBytes;
     this.#disk = new DiskSpace(options.dataDir);
+    this.#cache = new ObjectCache(options.cacheBytes ?? 0);
   }
 
   /**
@@ -150,6 +157,8 @@ export class ChunkStore {
     try {
       this.#checkDisk(size);
       fd = await openFd(tmpPath, "wx", 0o640);
+      // A small body is also kept whole as it is written, for the cache once it is published.
+      const copy = this.#cache.admits(size) ? Buffer.allocUnsafeSlow(size) : undefined;
       const writer: StoreWriter = new StoreWriter({
         kind,
         id,
@@ -159,7 +168,8 @@ export class ChunkStore {
         fd,
         ...(kind === "manifest" ? { prefix: Buffer.from(expectedHash, "hex") } : {}),
         fsync: this.#options.fsync,
-        publish: (path) => this.#publish(kind, id, path, size),
+        ...(copy ? { copy } : {}),
+        publish: (path) => this.#publish(kind, id, path, size, copy),
         settle: () => {
           this.#pendingBytes -= size;
           this.#writers.delete(writer);
@@ -176,6 +186,7 @@ export class ChunkStore {
   }
 
   async has(kind: ObjectKind, id: string): Promise<boolean> {
+    if (this.#cache.get(kind, id) !== undefined) return true;
     return (await this.size(kind, id)) !== undefined;
   }
 
@@ -205,14 +216,26 @@ export class ChunkStore {
     return openReader(path, kind, id, headerBytes(kind), offset, length);
   }
 
-  /** [offset, offset+length) of the body for reads into the caller's buffers (the GET path). */
-  openSource(
+  /**
+   * [offset, offset+length) of the body for reads into the caller's buffers (the GET path). A small
+   * body comes from the cache, or is read whole and kept there unless an object changed meanwhile.
+   */
+  async openSource(
     kind: ObjectKind,
     id: string,
     offset = 0,
     length?: number,
   ): Promise<{ size: number; length: number; source: ObjectSource }> {
-    return openSource(this.#pathOf(kind, id), kind, id, headerBytes(kind), offset, length);
+    const path = this.#pathOf(kind, id);
+    const cached = this.#cache.get(kind, id);
+    if (cached !== undefined) return memorySource(cached, kind, id, offset, length);
+    const before = this.#cache.mutations;
+    const upTo = this.#cache.objectMaxBytes;
+    const opened = await openSource(path, kind, id, headerBytes(kind), offset, length, upTo);
+    if (opened.whole !== undefined && this.#cache.mutations === before) {
+      this.#cache.set(kind, id, opened.whole);
+    }
+    return opened;
   }
 
   /** Resolves true when something was deleted, false when it was not there. */
@@ -226,6 +249,8 @@ export class ChunkStore {
       } catch (err) {
         if (isNotFound(err)) return false;
         throw err;
+      } finally {
+        this.#cache.delete(kind, id);
       }
       this.#forget(kind, size);
       return true;
@@ -238,6 +263,7 @@ export class ChunkStore {
     return this.#locks.run(path, async () => {
       const size = await this.size(kind, id);
       if (size === undefined) return false;
+      this.#cache.delete(kind, id);
       await rename(path, this.#layout.quarantinePathOf(kind, id));
       this.#forget(kind, size);
       return true;
@@ -286,6 +312,11 @@ export class ChunkStore {
       manifestCount: this.#counts.manifest,
       storedBytes: this.#storedBytes,
     };
+  }
+
+  /** What the cache of small objects holds now (object-cache.ts). */
+  get cached(): { objects: number; bytes: number } {
+    return { objects: this.#cache.size, bytes: this.#cache.bytes };
   }
 
   /** Directory fsyncs issued so far (tests; dir-sync.ts counts one per directory per round). */
@@ -343,7 +374,7 @@ export class ChunkStore {
   }
 
   /** Renames a verified temp file into place and keeps the counters exact when it replaces one. */
-  async #publish(kind: ObjectKind, id: string, tmpPath: string, size: number): Promise<void> {
+  async #publish(kind: ObjectKind, id: string, tmpPath: string, size: number, copy?: Buffer): Promise<void> {
     const path = this.#layout.pathOf(kind, id);
     const dir = dirname(path);
     await this.#ensureDir(kind, dir);
@@ -352,6 +383,8 @@ export class ChunkStore {
       await new Promise<void>((resolve, reject) =>
         renameCb(tmpPath, path, (err) => (err ? reject(err) : resolve())),
       );
+      if (copy) this.#cache.set(kind, id, copy);
+      else this.#cache.delete(kind, id);
       if (before === undefined) this.#counts[kind]++;
       this.#storedBytes += size - (before ?? 0);
       this.#disk.wrote(size + headerBytes(kind));

@@ -9,6 +9,8 @@ export interface StoreOptions {
   /** Bytes offered to the cluster; 0 means the disk's size. */
   capacityBytes: number;
   maxObjectBytes: number;
+  /** Memory for the bodies of small objects stored or read lately (object-cache.ts); 0 or absent: none. */
+  cacheBytes?: number;
 }
 
 export interface StoreStats {

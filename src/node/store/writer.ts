@@ -24,6 +24,8 @@ export interface WriterPlan {
   /** Bytes that go before the body (a manifest's header): sent with the first write, not hashed. */
   prefix?: Buffer;
   fsync: boolean;
+  /** A buffer of `size` bytes the body is copied into as it is written (the store's cache). */
+  copy?: Buffer;
   /** Renames the verified temp file into place (and keeps the store's counters). */
   publish(tmpPath: string): Promise<void>;
   /** Called exactly once when the writer is done, committed or not. */
@@ -83,6 +85,12 @@ export class StoreWriter extends Writable implements ObjectWriter {
   }
 
   #write(buffers: Buffer[], total: number, callback: (error?: Error | null) => void): void {
+    const copy = this.#plan.copy;
+    if (copy) {
+      // #accept already counted these bytes: they end at #received.
+      let at = this.#received - total;
+      for (const b of buffers) at += b.copy(copy, at);
+    }
     const prefix = this.#prefix;
     this.#prefix = undefined;
     this.#busy = true;
