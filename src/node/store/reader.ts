@@ -91,7 +91,7 @@ export async function openSource(
     const size = fstatSync(fd).size - header;
     const count = checkRange(kind, id, size, offset, length);
     if (size >= 0 && size <= wholeUpTo) {
-      const whole = Buffer.allocUnsafeSlow(size);
+      const whole = Buffer.allocUnsafe(size);
       const source = new FileSource(fd, header, size);
       if ((await readFull(source, whole)) !== size) {
         throw new DfsError("DFS_ERR_CORRUPT", `${kind} ${id} ended before its length`);

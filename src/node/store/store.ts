@@ -36,12 +36,13 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
 import type { ListPage, ObjectKind } from "../../transport/api.ts";
+import { BufferPool } from "../../transport/index.ts";
 import { DataDirLock } from "./dir-lock.ts";
 import { DirSyncer } from "./dir-sync.ts";
 import { DiskSpace } from "./disk-space.ts";
 import { closeFd, isNotFound, KeyedMutex, openFd } from "./fsutil.ts";
 import { loadOrCreateNodeId } from "./node-id.ts";
-import { ObjectCache } from "./object-cache.ts";
+import { CACHE_OBJECT_MAX_BYTES, ObjectCache } from "./object-cache.ts";
 import { assertKind, assertObjectId, headerBytes, Layout, MANIFEST_HEADER_BYTES } from "./paths.ts";
 import { memorySource, openReader, openSource, verifyObject } from "./reader.ts";
 import { countObjects, listIds } from "./scan.ts";
@@ -71,6 +72,8 @@ export class ChunkStore {
   readonly #disk: DiskSpace;
   readonly #dirSync = new DirSyncer();
   readonly #cache: ObjectCache;
+  /** Buffers small writes are copied into for the cache: reused, so they never age into old space. */
+  readonly #copies = new BufferPool(CACHE_OBJECT_MAX_BYTES, 64);
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
   readonly #scratch: Buffer[] = [];
   #seq = 0;
@@ -157,8 +160,9 @@ export class ChunkStore {
     try {
       this.#checkDisk(size);
       fd = await openFd(tmpPath, "wx", 0o640);
-      // A small body is also kept whole as it is written, for the cache once it is published.
-      const copy = this.#cache.admits(size) ? Buffer.allocUnsafeSlow(size) : undefined;
+      // A small body is also copied as it is written, for the cache once it is published.
+      const held = this.#cache.admits(size) ? this.#copies.take() : undefined;
+      const copy = held?.subarray(0, size);
       const writer: StoreWriter = new StoreWriter({
         kind,
         id,
@@ -171,6 +175,7 @@ export class ChunkStore {
         ...(copy ? { copy } : {}),
         publish: (path) => this.#publish(kind, id, path, size, copy),
         settle: () => {
+          if (held) this.#copies.give(held);
           this.#pendingBytes -= size;
           this.#writers.delete(writer);
         },
@@ -186,7 +191,7 @@ export class ChunkStore {
   }
 
   async has(kind: ObjectKind, id: string): Promise<boolean> {
-    if (this.#cache.get(kind, id) !== undefined) return true;
+    if (this.#cache.has(kind, id)) return true;
     return (await this.size(kind, id)) !== undefined;
   }
 
