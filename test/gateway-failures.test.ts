@@ -8,9 +8,12 @@ import { open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import createClient from "openapi-fetch";
 import openapiTS, { astToString } from "openapi-typescript";
 import { request } from "undici";
+import { ChunkCipher } from "../src/crypto/index.ts";
+import { Placement, type PlacementNode } from "../src/placement/index.ts";
 import { sealChunkUnder } from "./fixtures/crypto-format.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
@@ -69,9 +72,12 @@ async function corrupt(addr: string, id: string): Promise<void> {
 }
 
 /** Chunk puts that succeeded so far, from the gateway's metrics. */
-async function chunkPuts(): Promise<number> {
+/** Node PUTs of `kind` the gateway has seen succeed so far. */
+async function nodePuts(kind: "chunk" | "manifest" = "chunk"): Promise<number> {
   const text = (await http(g.url, "GET", "/metrics")).body.toString();
-  const m = /dfs_gateway_node_ops_total\{op="put",kind="chunk",result="ok"\} (\d+)/.exec(text);
+  const m = new RegExp(`dfs_gateway_node_ops_total\\{op="put",kind="${kind}",result="ok"\\} (\\d+)`).exec(
+    text,
+  );
   return m ? Number(m[1]) : 0;
 }
 
@@ -287,9 +293,9 @@ describe("nodes failing", () => {
     const gate = new Promise<void>((r) => {
       open = r;
     });
-    const before = await chunkPuts();
+    const before = await nodePuts();
     const upload = http(g.url, "PUT", "/v1/files", { body: gatedBody(data, 8 * SMALL_CHUNK, gate) });
-    await waitFor(async () => (await chunkPuts()) >= before + 4, 10_000, "the first chunks to be stored");
+    await waitFor(async () => (await nodePuts()) >= before + 4, 10_000, "the first chunks to be stored");
     const victim = cluster.nodes[0]!;
     await victim.stop("SIGKILL");
     open();
@@ -302,6 +308,40 @@ describe("nodes failing", () => {
     assert.ok(got.body.equals(data), "readable with the node still down");
     cluster.nodes[0] = await cluster.startNode(0, Number(victim.addr.split(":")[1]));
     await waitLive(g.url, 3);
+  });
+
+  test("a stalled owner does not hold up a small upload: it answers at W, the last copy lands later", async () => {
+    const data = patternBytes(1000, 45);
+    // The manifest's third owner: the first two answer the upload's existence check (a read
+    // quorum), and a stalled node among them would hold that up, which is not what this tests.
+    const { nodes } = (await http(g.url, "GET", "/v1/nodes")).json as { nodes: PlacementNode[] };
+    const manifestId = new ChunkCipher(Buffer.from(TEST_KEY, "hex")).manifestId(sha256(data));
+    const third = new Placement(nodes).order(manifestId)[2]!;
+    const stalled = cluster.nodes.find((n) => n.addr === third.addr)!;
+    const before = await nodePuts("manifest");
+    // Stopped, not killed: its connections stay open and its heartbeat key lives on for a while,
+    // so the gateway still counts it and sends it its copy, which waits unanswered.
+    process.kill(stalled.proc.pid, "SIGSTOP");
+    try {
+      const started = performance.now();
+      const res = await Promise.race([
+        http(g.url, "PUT", "/v1/files", { body: data }),
+        delay(5000, undefined, { ref: false }),
+      ]);
+      assert.ok(res, "the upload waited for the stalled owner");
+      assert.equal(res.status, 201);
+      const created = res.json as Created;
+      assert.equal(created.replicas, 2);
+      assert.ok(performance.now() - started < 5000);
+      assert.equal(await nodePuts("manifest"), before + 2);
+    } finally {
+      process.kill(stalled.proc.pid, "SIGCONT");
+    }
+    // Its request was still open: the third copy lands once the node runs again.
+    await waitFor(async () => (await nodePuts("manifest")) === before + 3, 10_000, "the third copy");
+    await waitLive(g.url, 3);
+    const got = await http(g.url, "GET", `/v1/files/${sha256(data)}`);
+    assert.ok(got.body.equals(data));
   });
 
   test("fewer than W live nodes: 503, readyz 503, and nothing becomes visible", async () => {

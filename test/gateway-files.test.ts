@@ -18,6 +18,7 @@ import {
   startCluster,
   startGatewayInProcess,
   startGatewayProcess,
+  waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
 
@@ -183,6 +184,8 @@ describe("upload and download", () => {
     const [chunkPuts, manifestPuts] = [await nodeOps(a, "put", "chunk"), await nodeOps(a, "put", "manifest")];
     const created = (await put(a, data, "?name=small.bin")).json as Created;
     assert.equal(created.chunks, 0);
+    // The answer comes once W = 2 copies are stored; the third may land just after it.
+    await waitFor(async () => (await nodeOps(a, "put", "manifest")) >= manifestPuts + 3, 5000, "3 copies");
     assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts, "no chunk written");
     assert.equal(
       await nodeOps(a, "put", "manifest"),
@@ -205,6 +208,7 @@ describe("upload and download", () => {
     const larger = patternBytes(INLINE_MAX + 1, 8);
     const chunked = (await put(a, larger)).json as Created;
     assert.equal(chunked.chunks, 1);
+    await waitFor(async () => (await nodeOps(a, "put", "chunk")) >= chunkPuts + 3, 5000, "3 chunk copies");
     assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 3, "a small chunk, straight to each owner");
     assert.ok((await http(b.url, "GET", `/v1/files/${chunked.hash}`)).body.equals(larger));
 

@@ -77,13 +77,15 @@ export async function ingest(
     chunks.push({ id: sealed.chunkId, plainHash: sealed.plainHash, size: plain.length });
     if (started.has(sealed.chunkId)) return ctx.buffers.sealed.give(buffer);
     started.add(sealed.chunkId);
-    const stored = replicate(ctx, sealed.chunkId, sealed.ciphertext, { kind: "chunk", signal: abort.signal });
+    const stored = replicate(ctx, sealed.chunkId, sealed.ciphertext, {
+      kind: "chunk",
+      signal: abort.signal,
+      // Once every put answered, every byte was sent (perhaps after W of them resolved this one).
+      released: () => ctx.buffers.sealed.give(buffer),
+    });
     window.add(
       stored.then((addrs) => {
         replicas = Math.min(replicas, addrs.length);
-        // Every put answered, so every byte was sent. After a failure a write may still be queued
-        // on a socket: that buffer is left to the GC.
-        ctx.buffers.sealed.give(buffer);
       }),
     );
   });

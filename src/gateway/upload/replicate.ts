@@ -7,6 +7,12 @@ export interface ReplicateOptions {
   /** For manifests: SHA-256 of the sealed bytes, which nodes verify instead of the id. */
   checksum?: string;
   signal: AbortSignal;
+  /**
+   * Called once every node request has answered, so every byte of `data` was sent and its buffer
+   * may be reused: perhaps after replicate resolved. Not called when a request failed (its bytes
+   * may still wait in a socket's queue: that buffer is left to the GC).
+   */
+  released?: () => void;
 }
 
 /**
@@ -23,6 +29,10 @@ export interface ReplicateOptions {
  * that have not failed when asked directly, until W hold it or no node is left: then
  * DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a chain (its upstream died, say)
  * is asked again directly. Copies missing beyond W are left to the nodes' repair.
+ *
+ * Straight requests resolve replicate as soon as W of them stored the object: the last owner's
+ * fsync is then off the upload's path (the slowest of three fsyncs is often several times the
+ * second slowest here). Its request goes on, and a failure of it is logged; repair covers it.
  */
 export async function replicate(
   ctx: GatewayContext,
@@ -35,6 +45,8 @@ export async function replicate(
   const stored = new Set<string>();
   const refused = new Set<string>(); // failed when asked directly: not asked again
   let lastFailure: DfsError | undefined;
+  const started: Promise<void>[] = [];
+  let anyFailed = false;
 
   const put = async (head: string, forward: string[]): Promise<void> => {
     let result: PutResult;
@@ -47,6 +59,7 @@ export async function replicate(
       });
       ctx.metrics.nodeOp("put", options.kind, true);
     } catch (err) {
+      anyFailed = true;
       ctx.metrics.nodeOp("put", options.kind, false);
       if (options.signal.aborted) throw toDfsError(options.signal.reason ?? err, "DFS_ERR_CANCELLED");
       refused.add(head);
@@ -68,18 +81,44 @@ export async function replicate(
     await put(addr, []);
     if (!stored.has(addr)) refused.add(addr);
   };
-  const owners = order.slice(0, replicas);
-  if (data.length <= SMALL_PUT_MAX_BYTES) {
-    await Promise.all(owners.map(direct));
-  } else {
-    const [head, ...rest] = owners;
-    if (head !== undefined) await put(head, rest);
-  }
-  for (;;) {
-    if (stored.size >= writeQuorum) return [...stored];
-    const targets = order.filter((a) => !stored.has(a) && !refused.has(a)).slice(0, replicas - stored.size);
-    if (targets.length === 0) break;
-    await Promise.all(targets.map(direct));
+  /** Direct requests to `addrs`, awaited until W copies are stored or all of them answered. */
+  const directUntilQuorum = (addrs: readonly string[]): Promise<void> => {
+    const requests = addrs.map(direct);
+    started.push(...requests);
+    return new Promise<void>((resolve, reject) => {
+      let left = requests.length;
+      if (left === 0) resolve();
+      for (const r of requests) {
+        r.then(() => {
+          left--;
+          if (left === 0 || stored.size >= writeQuorum) resolve();
+        }, reject);
+      }
+    });
+  };
+  try {
+    const owners = order.slice(0, replicas);
+    if (data.length <= SMALL_PUT_MAX_BYTES) {
+      await directUntilQuorum(owners);
+    } else {
+      const [head, ...rest] = owners;
+      if (head !== undefined) {
+        const chain = put(head, rest);
+        started.push(chain);
+        await chain;
+      }
+    }
+    for (;;) {
+      if (stored.size >= writeQuorum) return [...stored];
+      const targets = order.filter((a) => !stored.has(a) && !refused.has(a)).slice(0, replicas - stored.size);
+      if (targets.length === 0) break;
+      await directUntilQuorum(targets);
+    }
+  } finally {
+    // Requests still running (past W, or behind a cancellation) are waited for here, not by the caller.
+    Promise.allSettled(started).then(() => {
+      if (!anyFailed) options.released?.();
+    });
   }
   throw new DfsError(
     "DFS_ERR_INSUFFICIENT_REPLICAS",
