@@ -72,6 +72,13 @@ async function corrupt(addr: string, id: string): Promise<void> {
 }
 
 /** Chunk puts that succeeded so far, from the gateway's metrics. */
+/** The addresses of a file's manifest owners, best first, as the gateway places it now. */
+async function manifestOwners(data: Buffer): Promise<string[]> {
+  const { nodes } = (await http(g.url, "GET", "/v1/nodes")).json as { nodes: PlacementNode[] };
+  const id = new ChunkCipher(Buffer.from(TEST_KEY, "hex")).manifestId(sha256(data));
+  return new Placement(nodes).order(id).map((n) => n.addr);
+}
+
 /** Node PUTs of `kind` the gateway has seen succeed so far. */
 async function nodePuts(kind: "chunk" | "manifest" = "chunk"): Promise<number> {
   const text = (await http(g.url, "GET", "/metrics")).body.toString();
@@ -313,11 +320,9 @@ describe("nodes failing", () => {
   test("a stalled owner does not hold up a small upload: it answers at W, the last copy lands later", async () => {
     const data = patternBytes(1000, 45);
     // The manifest's third owner: the first two answer the upload's existence check (a read
-    // quorum), and a stalled node among them would hold that up, which is not what this tests.
-    const { nodes } = (await http(g.url, "GET", "/v1/nodes")).json as { nodes: PlacementNode[] };
-    const manifestId = new ChunkCipher(Buffer.from(TEST_KEY, "hex")).manifestId(sha256(data));
-    const third = new Placement(nodes).order(manifestId)[2]!;
-    const stalled = cluster.nodes.find((n) => n.addr === third.addr)!;
+    // quorum); a stalled node among them is the next test's.
+    const third = (await manifestOwners(data))[2]!;
+    const stalled = cluster.nodes.find((n) => n.addr === third)!;
     const before = await nodePuts("manifest");
     // Stopped, not killed: its connections stay open and its heartbeat key lives on for a while,
     // so the gateway still counts it and sends it its copy, which waits unanswered.
@@ -342,6 +347,36 @@ describe("nodes failing", () => {
     await waitLive(g.url, 3);
     const got = await http(g.url, "GET", `/v1/files/${sha256(data)}`);
     assert.ok(got.body.equals(data));
+  });
+
+  test("a stalled first owner: reads of the manifest and the existence check of an upload go on without it", async () => {
+    const old = patternBytes(2000, 46);
+    assert.equal((await http(g.url, "PUT", "/v1/files", { body: old })).status, 201);
+    const first = (await manifestOwners(old))[0]!;
+    const stalled = cluster.nodes.find((n) => n.addr === first)!;
+    // A new small file whose manifest has the same first owner (a few tries find one).
+    let fresh: Buffer | undefined;
+    for (let seed = 100; seed < 160 && !fresh; seed++) {
+      const candidate = patternBytes(2000, seed);
+      if ((await manifestOwners(candidate))[0] === first) fresh = candidate;
+    }
+    assert.ok(fresh, "no file found whose manifest's first owner is the stalled node");
+    process.kill(stalled.proc.pid, "SIGSTOP");
+    try {
+      const within = <T>(p: Promise<T>) => Promise.race([p, delay(5000, undefined, { ref: false })]);
+      const got = await within(http(g.url, "GET", `/v1/files/${sha256(old)}`));
+      assert.ok(got, "the read waited for the stalled owner");
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(old));
+      const created = await within(http(g.url, "PUT", "/v1/files", { body: fresh }));
+      assert.ok(created, "the upload waited for the stalled owner");
+      assert.equal(created.status, 201);
+      assert.equal((created.json as Created).replicas, 2);
+    } finally {
+      process.kill(stalled.proc.pid, "SIGCONT");
+    }
+    await waitLive(g.url, 3);
+    assert.ok((await http(g.url, "GET", `/v1/files/${sha256(fresh)}`)).body.equals(fresh));
   });
 
   test("fewer than W live nodes: 503, readyz 503, and nothing becomes visible", async () => {

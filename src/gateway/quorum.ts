@@ -1,20 +1,67 @@
 /**
- * Asks nodes in placement order: `need` at once, then more, one per missing answer, while some give
- * none (undefined: down, or a bad copy), until `need` have answered, `enough` says so, or `addrs`
- * runs out. Returns the answers and how many of `addrs` were asked.
+ * How long a quorum read waits on an owner before it also asks the next one. A node that stops
+ * answering (a stalled disk, a long pause) would otherwise hold every read it owns until the
+ * request timeout (30 s); answers come in a few ms here, tens under heavy load.
  */
-export async function askInTurn<T>(
+export const HEDGE_AFTER_MS = 200;
+
+/**
+ * Asks nodes in placement order: `need` at once, then one more for each that gives no answer
+ * (undefined: down, or a bad copy), and one more each time `hedgeMs` pass with answers still
+ * missing (a node that is slow to answer), until `need` have answered, `enough` says so, or
+ * `addrs` runs out and every request is done. Any `need` answers will do: the caller passes
+ * owners of which every `need` share a node with any write quorum. Returns the answers and how
+ * many of `addrs` were asked; answers that come after it returned are dropped. A rejection of
+ * `ask` (a cancelled request) rejects it.
+ */
+export function askInTurn<T>(
   addrs: readonly string[],
   need: number,
   ask: (addr: string) => Promise<T | undefined>,
   enough: (answers: readonly T[]) => boolean = () => false,
+  hedgeMs = HEDGE_AFTER_MS,
 ): Promise<{ answers: T[]; asked: number }> {
-  const answers: T[] = [];
-  let asked = 0;
-  while (answers.length < need && asked < addrs.length && !enough(answers)) {
-    const batch = addrs.slice(asked, asked + need - answers.length);
-    asked += batch.length;
-    for (const answer of await Promise.all(batch.map(ask))) if (answer !== undefined) answers.push(answer);
-  }
-  return { answers, asked };
+  return new Promise((resolve, reject) => {
+    const answers: T[] = [];
+    let asked = 0;
+    let pending = 0;
+    let done = false;
+    let hedge: NodeJS.Timeout | undefined;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      clearTimeout(hedge);
+      if (err === undefined) resolve({ answers, asked });
+      else reject(err);
+    };
+    const askNext = () => {
+      const addr = addrs[asked++]!;
+      pending++;
+      ask(addr).then(
+        (answer) => {
+          pending--;
+          if (done) return;
+          if (answer !== undefined) answers.push(answer);
+          step();
+        },
+        (err: unknown) => finish(err ?? new Error("ask failed")),
+      );
+    };
+    const armHedge = () => {
+      clearTimeout(hedge);
+      if (asked >= addrs.length) return;
+      hedge = setTimeout(() => {
+        if (done || asked >= addrs.length) return;
+        askNext();
+        armHedge();
+      }, hedgeMs);
+    };
+    const step = () => {
+      if (answers.length >= need || enough(answers)) return finish();
+      while (answers.length + pending < need && asked < addrs.length) askNext();
+      if (pending === 0) return finish();
+      armHedge();
+    };
+    step();
+  });
 }

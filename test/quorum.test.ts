@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+import { askInTurn } from "../src/gateway/quorum.ts";
+
+/** An ask() whose nodes answer after the given delays; null: never answers; undefined value: no answer. */
+function nodes(behaviour: Record<string, { ms: number | null; answer?: string }>) {
+  const asked: string[] = [];
+  const ask = async (addr: string): Promise<string | undefined> => {
+    asked.push(addr);
+    const b = behaviour[addr]!;
+    if (b.ms === null) return new Promise<never>(() => {});
+    await delay(b.ms);
+    return b.answer;
+  };
+  return { ask, asked };
+}
+
+describe("askInTurn", () => {
+  test("asks `need` owners at once and no more when they answer", async () => {
+    const n = nodes({ a: { ms: 5, answer: "A" }, b: { ms: 1, answer: "B" }, c: { ms: 1, answer: "C" } });
+    const got = await askInTurn(["a", "b", "c"], 2, n.ask, undefined, 1000);
+    assert.deepEqual(got, { answers: ["B", "A"], asked: 2 });
+    assert.deepEqual(n.asked, ["a", "b"]);
+  });
+
+  test("one more for each owner that gives no answer", async () => {
+    const n = nodes({ a: { ms: 1 }, b: { ms: 1, answer: "B" }, c: { ms: 1, answer: "C" } });
+    const got = await askInTurn(["a", "b", "c"], 2, n.ask, undefined, 1000);
+    assert.deepEqual(got, { answers: ["B", "C"], asked: 3 });
+  });
+
+  test("an owner that does not answer is hedged: the next one is asked after hedgeMs", async () => {
+    const n = nodes({ a: { ms: null }, b: { ms: 1, answer: "B" }, c: { ms: 1, answer: "C" } });
+    const started = performance.now();
+    const got = await askInTurn(["a", "b", "c"], 2, n.ask, undefined, 50);
+    const took = performance.now() - started;
+    assert.deepEqual(got, { answers: ["B", "C"], asked: 3 });
+    assert.ok(took >= 45 && took < 1000, `answered after ${took} ms`);
+  });
+
+  test("stops as soon as `enough` says so", async () => {
+    const n = nodes({ a: { ms: 1, answer: "yes" }, b: { ms: null }, c: { ms: 1, answer: "C" } });
+    const got = await askInTurn(["a", "b", "c"], 2, n.ask, (answers) => answers.includes("yes"), 1000);
+    assert.deepEqual(got, { answers: ["yes"], asked: 2 });
+  });
+
+  test("runs out of owners: fewer answers, every owner asked", async () => {
+    const n = nodes({ a: { ms: 1 }, b: { ms: 2 }, c: { ms: 1, answer: "C" } });
+    const got = await askInTurn(["a", "b", "c"], 2, n.ask, undefined, 1000);
+    assert.deepEqual(got, { answers: ["C"], asked: 3 });
+  });
+
+  test("a rejected ask (a cancelled request) rejects it", async () => {
+    const ask = async (addr: string) => {
+      if (addr === "b") throw new Error("cancelled");
+      return "A";
+    };
+    await assert.rejects(askInTurn(["a", "b", "c"], 2, ask, undefined, 1000), /cancelled/);
+  });
+});
