@@ -349,9 +349,12 @@ describe("nodes failing", () => {
     assert.ok(got.body.equals(data));
   });
 
-  test("a stalled first owner: reads of the manifest and the existence check of an upload go on without it", async () => {
+  test("a stalled owner: reads of manifests and chunks and an upload's existence check go on without it", async () => {
     const old = patternBytes(2000, 46);
     assert.equal((await http(g.url, "PUT", "/v1/files", { body: old })).status, 201);
+    // Six chunks: the stalled node is the first owner of some of them (it owns them all, R = 3).
+    const big = patternBytes(6 * SMALL_CHUNK, 47);
+    assert.equal((await http(g.url, "PUT", "/v1/files", { body: big })).status, 201);
     const first = (await manifestOwners(old))[0]!;
     const stalled = cluster.nodes.find((n) => n.addr === first)!;
     // A new small file whose manifest has the same first owner (a few tries find one).
@@ -368,6 +371,15 @@ describe("nodes failing", () => {
       assert.ok(got, "the read waited for the stalled owner");
       assert.equal(got.status, 200);
       assert.ok(got.body.equals(old));
+      const started = performance.now();
+      const gotBig = await Promise.race([
+        http(g.url, "GET", `/v1/files/${sha256(big)}`),
+        delay(15_000, undefined, { ref: false }),
+      ]);
+      assert.ok(gotBig, "the chunk reads waited for the stalled owner");
+      assert.equal(gotBig.status, 200);
+      assert.ok(gotBig.body.equals(big));
+      assert.ok(performance.now() - started < 15_000);
       const created = await within(http(g.url, "PUT", "/v1/files", { body: fresh }));
       assert.ok(created, "the upload waited for the stalled owner");
       assert.equal(created.status, 201);

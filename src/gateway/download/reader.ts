@@ -118,45 +118,112 @@ function newer(a: OpenedManifest, b: OpenedManifest): boolean {
 }
 
 /**
+ * How long a chunk read waits on a node before it also asks the next one. Longer than a manifest
+ * read's: a 1 MiB chunk under load takes tens of ms, and a hedge costs a second transfer.
+ */
+export const CHUNK_HEDGE_AFTER_MS = 1000;
+
+/**
  * One chunk's plaintext, verified (GCM tag under the key of its plaintext hash): from the first node
  * in placement order that has a good copy. A copy that fails verification is skipped like a missing
- * one, and once a good copy is found it is pushed to the nodes that missed (read-repair), in the
- * background: the response never waits on it. The sealed bytes are read into a pooled buffer, given
- * back once decrypted (unless read-repair still sends them).
+ * one; a node that has not answered after CHUNK_HEDGE_AFTER_MS gets the next node asked too, and the
+ * first good copy wins (the other read is cancelled), so one stalled node does not hold a download
+ * for the request timeout. Once a good copy is found it is pushed to the nodes that missed
+ * (read-repair), in the background: the response never waits on it.
  */
-export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer[]> {
+export function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer[]> {
   const failures = new ReadFailures();
   const missed: string[] = [];
-  const pool = ctx.buffers.sealed;
-  for (const addr of ctx.placement.order(ref.id).slice(0, readFanout(ctx))) {
-    let lent: Buffer | undefined;
-    try {
-      const sealed = await ctx.nodes.getBuffer(addr, ref.id, {
-        kind: "chunk",
-        signal,
-        into: (length) => {
-          lent = length <= pool.size ? pool.take() : undefined;
-          return lent ?? Buffer.allocUnsafe(length);
-        },
-      });
-      ctx.metrics.nodeOp("get", "chunk", true);
-      const plain = ctx.cipher.openPieces(sealed, ref.plainHash, PLAIN_PIECE_BYTES);
-      if (sealed.length - CHUNK_OVERHEAD !== ref.size) {
-        throw new DfsError("DFS_ERR_CORRUPT", "chunk has the wrong size");
-      }
-      if (missed.length > 0) readRepair(ctx, ref.id, Buffer.from(sealed), missed);
-      // Only after a complete read: a request that failed half-way may still be writing into it.
-      if (lent) pool.give(lent);
-      return plain;
-    } catch (err) {
-      if (signal.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
-      ctx.metrics.nodeOp("get", "chunk", false);
-      failures.add(err);
-      if (isDfsError(err, "DFS_ERR_NOT_FOUND") || isDfsError(err, "DFS_ERR_CORRUPT")) missed.push(addr);
+  const addrs = ctx.placement.order(ref.id).slice(0, readFanout(ctx));
+  const reads = new Set<AbortController>();
+  return new Promise<Buffer[]>((resolve, reject) => {
+    let next = 0;
+    let done = false;
+    let hedge: NodeJS.Timeout | undefined;
+    const settle = (result: { plain: Buffer[] } | { err: DfsError }) => {
+      if (done) return;
+      done = true;
+      clearTimeout(hedge);
+      for (const read of reads) read.abort(BODY_NOT_NEEDED);
+      if ("plain" in result) resolve(result.plain);
+      else reject(result.err);
+    };
+    const armHedge = () => {
+      clearTimeout(hedge);
+      if (next < addrs.length) hedge = setTimeout(launch, CHUNK_HEDGE_AFTER_MS);
+    };
+    function launch(): void {
+      if (done || next >= addrs.length) return;
+      const addr = addrs[next++]!;
+      const read = new AbortController();
+      const onAbort = () => read.abort(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      reads.add(read);
+      readCopy(ctx, ref, addr, read.signal, missed)
+        .then(
+          (plain) => settle({ plain }),
+          (err: unknown) => {
+            if (done) return;
+            if (signal.aborted) return settle({ err: toDfsError(err, "DFS_ERR_CANCELLED") });
+            failures.add(err);
+            if (isDfsError(err, "DFS_ERR_NOT_FOUND") || isDfsError(err, "DFS_ERR_CORRUPT")) missed.push(addr);
+            reads.delete(read);
+            launch();
+            if (reads.size === 0) {
+              const code: ErrorCode =
+                failures.corrupt > 0 && !failures.other ? "DFS_ERR_CORRUPT" : "DFS_ERR_UNAVAILABLE";
+              const message = `no live node holds a good copy of chunk ${ref.id}`;
+              settle({ err: new DfsError(code, message, { cause: failures.other }) });
+            }
+          },
+        )
+        .finally(() => signal.removeEventListener("abort", onAbort));
+      armHedge();
     }
+    if (signal.aborted) return settle({ err: toDfsError(signal.reason, "DFS_ERR_CANCELLED") });
+    launch();
+  });
+}
+
+/** Why a hedged chunk read that lost is cancelled (made once: see BODY_CLOSED in the route). */
+const BODY_NOT_NEEDED = new DfsError("DFS_ERR_CANCELLED", "another copy was read first");
+
+/**
+ * One node's copy of a chunk, decrypted and checked. The sealed bytes are read into a pooled
+ * buffer, given back once decrypted (unless read-repair still sends them, to the nodes in
+ * `missed` so far).
+ */
+async function readCopy(
+  ctx: GatewayContext,
+  ref: ChunkRef,
+  addr: string,
+  signal: AbortSignal,
+  missed: readonly string[],
+): Promise<Buffer[]> {
+  const pool = ctx.buffers.sealed;
+  let lent: Buffer | undefined;
+  try {
+    const sealed = await ctx.nodes.getBuffer(addr, ref.id, {
+      kind: "chunk",
+      signal,
+      into: (length) => {
+        lent = length <= pool.size ? pool.take() : undefined;
+        return lent ?? Buffer.allocUnsafe(length);
+      },
+    });
+    ctx.metrics.nodeOp("get", "chunk", true);
+    const plain = ctx.cipher.openPieces(sealed, ref.plainHash, PLAIN_PIECE_BYTES);
+    if (sealed.length - CHUNK_OVERHEAD !== ref.size) {
+      throw new DfsError("DFS_ERR_CORRUPT", "chunk has the wrong size");
+    }
+    if (missed.length > 0) readRepair(ctx, ref.id, Buffer.from(sealed), missed);
+    // Only after a complete read: a request that failed half-way may still be writing into it.
+    if (lent) pool.give(lent);
+    return plain;
+  } catch (err) {
+    if (!signal.aborted) ctx.metrics.nodeOp("get", "chunk", false);
+    throw err;
   }
-  const code: ErrorCode = failures.corrupt > 0 && !failures.other ? "DFS_ERR_CORRUPT" : "DFS_ERR_UNAVAILABLE";
-  throw new DfsError(code, `no live node holds a good copy of chunk ${ref.id}`, { cause: failures.other });
 }
 
 /**
