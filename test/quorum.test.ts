@@ -39,6 +39,23 @@ describe("askInTurn", () => {
     assert.ok(took >= 45 && took < 1000, `answered after ${took} ms`);
   });
 
+  test("requests still running when it returns are stopped; finished ones are not", async () => {
+    const stops = new Map<string, AbortSignal>();
+    const ask = async (addr: string, stop: AbortSignal): Promise<string | undefined> => {
+      stops.set(addr, stop);
+      if (addr === "a") return new Promise<never>(() => {});
+      await delay(1);
+      return addr.toUpperCase();
+    };
+    const got = await askInTurn(["a", "b", "c"], 1, ask, undefined, 20);
+    assert.deepEqual(got, { answers: ["B"], asked: 2 });
+    assert.equal(stops.get("a")?.aborted, true, "the silent one is told to stop");
+    assert.ok(!stops.has("c"), "no third request");
+    const quick = await askInTurn(["b", "c"], 1, ask, undefined, 1000);
+    assert.deepEqual(quick, { answers: ["B"], asked: 1 });
+    assert.equal(stops.get("b")?.aborted, false);
+  });
+
   test("stops as soon as `enough` says so", async () => {
     const n = nodes({ a: { ms: 1, answer: "yes" }, b: { ms: null }, c: { ms: 1, answer: "C" } });
     const got = await askInTurn(["a", "b", "c"], 2, n.ask, (answers) => answers.includes("yes"), 1000);

@@ -1,3 +1,5 @@
+import { DfsError } from "../errors.ts";
+
 /**
  * How long a quorum read waits on an owner before it also asks the next one. A node that stops
  * answering (a stalled disk, a long pause) would otherwise hold every read it owns until the
@@ -11,13 +13,16 @@ export const HEDGE_AFTER_MS = 200;
  * missing (a node that is slow to answer), until `need` have answered, `enough` says so, or
  * `addrs` runs out and every request is done. Any `need` answers will do: the caller passes
  * owners of which every `need` share a node with any write quorum. Returns the answers and how
- * many of `addrs` were asked; answers that come after it returned are dropped. A rejection of
- * `ask` (a cancelled request) rejects it.
+ * many of `addrs` were asked. Requests still running then are told by `stop` (aborted as it returns)
+ * and their answers dropped. A rejection of `ask` (a cancelled request) rejects it.
  */
+/** Why requests still running when askInTurn returns are stopped (made once). */
+const STOPPED = new DfsError("DFS_ERR_CANCELLED", "enough nodes answered");
+
 export function askInTurn<T>(
   addrs: readonly string[],
   need: number,
-  ask: (addr: string) => Promise<T | undefined>,
+  ask: (addr: string, stop: AbortSignal) => Promise<T | undefined>,
   enough: (answers: readonly T[]) => boolean = () => false,
   hedgeMs = HEDGE_AFTER_MS,
 ): Promise<{ answers: T[]; asked: number }> {
@@ -27,17 +32,19 @@ export function askInTurn<T>(
     let pending = 0;
     let done = false;
     let hedge: NodeJS.Timeout | undefined;
+    const stop = new AbortController();
     const finish = (err?: unknown) => {
       if (done) return;
       done = true;
       clearTimeout(hedge);
+      if (pending > 0) stop.abort(STOPPED);
       if (err === undefined) resolve({ answers, asked });
       else reject(err);
     };
     const askNext = () => {
       const addr = addrs[asked++]!;
       pending++;
-      ask(addr).then(
+      ask(addr, stop.signal).then(
         (answer) => {
           pending--;
           if (done) return;

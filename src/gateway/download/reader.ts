@@ -131,62 +131,26 @@ export const CHUNK_HEDGE_AFTER_MS = 1000;
  * for the request timeout. Once a good copy is found it is pushed to the nodes that missed
  * (read-repair), in the background: the response never waits on it.
  */
-export function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer[]> {
+export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer[]> {
   const failures = new ReadFailures();
   const missed: string[] = [];
-  const addrs = ctx.placement.order(ref.id).slice(0, readFanout(ctx));
-  const reads = new Set<AbortController>();
-  return new Promise<Buffer[]>((resolve, reject) => {
-    let next = 0;
-    let done = false;
-    let hedge: NodeJS.Timeout | undefined;
-    const settle = (result: { plain: Buffer[] } | { err: DfsError }) => {
-      if (done) return;
-      done = true;
-      clearTimeout(hedge);
-      for (const read of reads) read.abort(BODY_NOT_NEEDED);
-      if ("plain" in result) resolve(result.plain);
-      else reject(result.err);
-    };
-    const armHedge = () => {
-      clearTimeout(hedge);
-      if (next < addrs.length) hedge = setTimeout(launch, CHUNK_HEDGE_AFTER_MS);
-    };
-    function launch(): void {
-      if (done || next >= addrs.length) return;
-      const addr = addrs[next++]!;
-      const read = new AbortController();
-      const onAbort = () => read.abort(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      reads.add(read);
-      readCopy(ctx, ref, addr, read.signal, missed)
-        .then(
-          (plain) => settle({ plain }),
-          (err: unknown) => {
-            if (done) return;
-            if (signal.aborted) return settle({ err: toDfsError(err, "DFS_ERR_CANCELLED") });
-            failures.add(err);
-            if (isDfsError(err, "DFS_ERR_NOT_FOUND") || isDfsError(err, "DFS_ERR_CORRUPT")) missed.push(addr);
-            reads.delete(read);
-            launch();
-            if (reads.size === 0) {
-              const code: ErrorCode =
-                failures.corrupt > 0 && !failures.other ? "DFS_ERR_CORRUPT" : "DFS_ERR_UNAVAILABLE";
-              const message = `no live node holds a good copy of chunk ${ref.id}`;
-              settle({ err: new DfsError(code, message, { cause: failures.other }) });
-            }
-          },
-        )
-        .finally(() => signal.removeEventListener("abort", onAbort));
-      armHedge();
+  const readOne = async (addr: string, stop: AbortSignal): Promise<Buffer[] | undefined> => {
+    try {
+      return await readCopy(ctx, ref, addr, AbortSignal.any([signal, stop]), missed);
+    } catch (err) {
+      if (signal.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
+      if (stop.aborted) return undefined;
+      failures.add(err);
+      if (isDfsError(err, "DFS_ERR_NOT_FOUND") || isDfsError(err, "DFS_ERR_CORRUPT")) missed.push(addr);
+      return undefined;
     }
-    if (signal.aborted) return settle({ err: toDfsError(signal.reason, "DFS_ERR_CANCELLED") });
-    launch();
-  });
+  };
+  const addrs = ctx.placement.order(ref.id).slice(0, readFanout(ctx));
+  const { answers } = await askInTurn(addrs, 1, readOne, undefined, CHUNK_HEDGE_AFTER_MS);
+  if (answers[0]) return answers[0];
+  const code: ErrorCode = failures.corrupt > 0 && !failures.other ? "DFS_ERR_CORRUPT" : "DFS_ERR_UNAVAILABLE";
+  throw new DfsError(code, `no live node holds a good copy of chunk ${ref.id}`, { cause: failures.other });
 }
-
-/** Why a hedged chunk read that lost is cancelled (made once: see BODY_CLOSED in the route). */
-const BODY_NOT_NEEDED = new DfsError("DFS_ERR_CANCELLED", "another copy was read first");
 
 /**
  * One node's copy of a chunk, decrypted and checked. The sealed bytes are read into a pooled
