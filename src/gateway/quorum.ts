@@ -7,18 +7,19 @@ import { DfsError } from "../errors.ts";
  */
 export const HEDGE_AFTER_MS = 200;
 
+/** Why requests still running when askInTurn returns are stopped (made once). */
+const STOPPED = new DfsError("DFS_ERR_CANCELLED", "enough nodes answered");
+
 /**
  * Asks nodes in placement order: `need` at once, then one more for each that gives no answer
  * (undefined: down, or a bad copy), and one more each time `hedgeMs` pass with answers still
  * missing (a node that is slow to answer), until `need` have answered, `enough` says so, or
- * `addrs` runs out and every request is done. Any `need` answers will do: the caller passes
- * owners of which every `need` share a node with any write quorum. Returns the answers and how
- * many of `addrs` were asked. Requests still running then are told by `stop` (aborted as it returns)
- * and their answers dropped. A rejection of `ask` (a cancelled request) rejects it.
+ * `addrs` runs out and every request is done. Any `need` answers will do: any R − W + 1 owners
+ * of a manifest share a node with every write quorum, and a chunk is the same on every node.
+ * Returns the answers and how many of `addrs` were asked. Requests still running then are told by
+ * `stop` (aborted as it returns) and their answers dropped. A rejection of `ask` (a cancelled
+ * request) rejects it.
  */
-/** Why requests still running when askInTurn returns are stopped (made once). */
-const STOPPED = new DfsError("DFS_ERR_CANCELLED", "enough nodes answered");
-
 export function askInTurn<T>(
   addrs: readonly string[],
   need: number,
