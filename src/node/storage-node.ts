@@ -41,6 +41,8 @@ export class StorageNode {
       capacityBytes: n.capacityBytes,
       maxObjectBytes: n.maxObjectBytes,
       cacheBytes: n.cacheBytes,
+      packs: n.packs,
+      warn: (message, details) => logger.warn({ component: "store", ...details }, message),
     });
     const peers = new NodeClient({ secret: config.secret, timeouts });
     // Handlers need the advertised address before the port is known when listening on port 0.

@@ -1,5 +1,3 @@
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
 import { toDfsError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
@@ -63,7 +61,7 @@ export class GarbageCollector {
         this.#unreferencedSince.set(id, since);
         if (now - since <= d.gcGraceMs) continue;
         // Stored again recently (an upload of a file that reuses it, in flight): keep it.
-        if (now - (await writtenAt(d.store.dataDir, id)) <= d.gcGraceMs) continue;
+        if (now - ((await d.store.writtenAt("chunk", id)) ?? now) <= d.gcGraceMs) continue;
         const size = await d.store.size("chunk", id);
         if (size !== undefined && (await d.store.delete("chunk", id))) {
           d.counters.collected++;
@@ -119,14 +117,6 @@ export class GarbageCollector {
  * an upload in flight that reuses an old unreferenced chunk makes it young again. Reads the layout
  * documented in ARCHITECTURE.md (`chunks/ab/cd/<id>`); the store does not expose times.
  */
-async function writtenAt(dataDir: string, id: string): Promise<number> {
-  try {
-    return (await stat(join(dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id))).mtimeMs;
-  } catch {
-    return Date.now(); // unknown: not now
-  }
-}
-
 /**
  * A peer's manifest header. A manifest gone meanwhile is fine; one that cannot be asked or read
  * (another format, a corrupt header) stops the round: what it references is unknown.

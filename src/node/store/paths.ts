@@ -33,6 +33,7 @@ export class Layout {
   readonly dataDir: string;
   readonly tmp: string;
   readonly quarantine: string;
+  readonly packs: string;
   readonly nodeIdFile: string;
   readonly lockFile: string;
   readonly #roots: Record<ObjectKind, string>;
@@ -41,6 +42,7 @@ export class Layout {
     this.dataDir = dataDir;
     this.tmp = join(dataDir, "tmp");
     this.quarantine = join(dataDir, "quarantine");
+    this.packs = join(dataDir, "packs");
     this.nodeIdFile = join(dataDir, "node-id");
     this.lockFile = join(dataDir, "lock");
     this.#roots = { chunk: join(dataDir, "chunks"), manifest: join(dataDir, "manifests") };

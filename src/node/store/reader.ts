@@ -121,6 +121,19 @@ export function memorySource(
   };
 }
 
+/** [offset, offset+length) of a body held in memory, as a stream. */
+export function memoryReader(
+  body: Buffer,
+  kind: ObjectKind,
+  id: string,
+  offset = 0,
+  length?: number,
+): { size: number; body: Readable } {
+  const count = checkRange(kind, id, body.length, offset, length);
+  const part = body.subarray(offset, offset + count);
+  return { size: body.length, body: Readable.from(count === 0 ? [] : [part], { objectMode: false }) };
+}
+
 async function readFull(source: ObjectSource, into: Buffer): Promise<number> {
   let at = 0;
   while (at < into.length) {

@@ -1,6 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { isNotFound } from "./fsutil.ts";
+import { isNotFound, unlinkQuietly } from "./fsutil.ts";
 import { isObjectId } from "./paths.ts";
 
 const FANOUT_RE = /^[0-9a-f]{2}$/;
@@ -19,14 +19,25 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   }
 }
 
-/** Counts the objects under one kind's root and sums their body sizes (file size minus header). */
-export async function countObjects(root: string, header: number): Promise<{ count: number; bytes: number }> {
+/**
+ * Counts the objects under one kind's root and sums their body sizes (file size minus header).
+ * A file whose id `superseded` names (a newer copy is in a pack) is removed, not counted.
+ */
+export async function countObjects(
+  root: string,
+  header: number,
+  superseded: (id: string) => boolean = () => false,
+): Promise<{ count: number; bytes: number }> {
   let count = 0;
   let bytes = 0;
   for (const ab of await fanoutDirs(root)) {
     for (const cd of await fanoutDirs(join(root, ab))) {
       const dir = join(root, ab, cd);
-      const ids = (await readdirOrEmpty(dir)).filter(isObjectId);
+      const ids: string[] = [];
+      for (const id of (await readdirOrEmpty(dir)).filter(isObjectId)) {
+        if (superseded(id)) await unlinkQuietly(join(dir, id));
+        else ids.push(id);
+      }
       const sizes = await Promise.all(
         ids.map((id) =>
           stat(join(dir, id)).then(

@@ -7,10 +7,15 @@
  *   chunks/ab/cd/<id>      a chunk: its bytes, id = SHA-256 hex of them (ab = id[0..2], cd = id[2..4]).
  *   manifests/ab/cd/<id>   a manifest: a 32-byte raw SHA-256 of the body, then the body. The id is the
  *                          gateway's; the header lets the node scrub it without keys. Sizes are body sizes.
+ *   packs/<n>.pack         bodies of at most 64 KiB, as records appended in group-committed batches
+ *                          (pack-log.ts). When an id is both in a pack and a file, the pack's is
+ *                          the newer: open() removes such files.
  *   tmp/                   writes in progress; emptied on open, so a crash never leaves a partial object.
  *   quarantine/<kind>-<id> copies that failed verification, moved aside for inspection.
  *
- * A write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
+ * A small body (packs on) is hashed and copied into memory as it arrives, then appended to the
+ * pack log with the other writes of the moment: one writev and one fdatasync for the batch.
+ * A larger write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
  * fdatasync (fsync on) -> rename into chunks/ or manifests/ -> fsync of the directory, and of the
  * parent of a fan-out directory the write created (fsync on). Only then does commit() resolve: an
  * object is either absent or whole and verified. Directory fsyncs are group-committed
@@ -29,9 +34,9 @@
  * also kept in memory, bounded by cacheBytes (object-cache.ts): a GET of one costs no thread-pool
  * round trip at all. Every change of an object changes its entry under the same lock.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { rename as renameCb, statSync } from "node:fs";
-import { mkdir, readdir, rename, rm, stat, statfs, unlink } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, statfs, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
@@ -40,11 +45,13 @@ import { BufferPool } from "../../transport/index.ts";
 import { DataDirLock } from "./dir-lock.ts";
 import { DirSyncer } from "./dir-sync.ts";
 import { DiskSpace } from "./disk-space.ts";
-import { closeFd, isNotFound, KeyedMutex, openFd } from "./fsutil.ts";
+import { closeFd, isNotFound, KeyedMutex, openFd, unlinkQuietly } from "./fsutil.ts";
 import { loadOrCreateNodeId } from "./node-id.ts";
 import { CACHE_OBJECT_MAX_BYTES, ObjectCache } from "./object-cache.ts";
-import { assertKind, assertObjectId, headerBytes, Layout, MANIFEST_HEADER_BYTES } from "./paths.ts";
-import { memorySource, openReader, openSource, verifyObject } from "./reader.ts";
+import { type PackEntry, PackLog } from "./pack-log.ts";
+import { RECORD_HEADER_BYTES } from "./pack-record.ts";
+import { assertKind, assertObjectId, headerBytes, Layout } from "./paths.ts";
+import { memoryReader, memorySource, openReader, openSource, verifyObject } from "./reader.ts";
 import { countObjects, listIds } from "./scan.ts";
 import type { ObjectSource, ObjectWriter, StoreOptions, StoreStats } from "./types.ts";
 import { StoreWriter } from "./writer.ts";
@@ -52,6 +59,9 @@ import { StoreWriter } from "./writer.ts";
 const DEFAULT_LIST_LIMIT = 1000;
 const MAX_LIST_LIMIT = 10_000;
 const VERIFY_BUFFER_BYTES = 256 * 1024;
+const DEFAULT_PACK_BYTES = 64 * 1024 * 1024;
+/** Bodies up to this size go to packs: the size of the buffers they are collected in. */
+const PACK_OBJECT_MAX_BYTES = CACHE_OBJECT_MAX_BYTES;
 
 export class ChunkStore {
   readonly nodeId: string;
@@ -59,7 +69,9 @@ export class ChunkStore {
   readonly #options: Readonly<StoreOptions>;
   readonly #layout: Layout;
   readonly #lock: DataDirLock;
-  readonly #locks = new KeyedMutex();
+  readonly #locks: KeyedMutex;
+  /** Small objects (pack-log.ts). Opened even with packs off, so what is in them stays readable. */
+  readonly #packs: PackLog;
   readonly #counts: Record<ObjectKind, number>;
   #storedBytes: number;
   /** Declared sizes of writes in progress: promised space, not yet on the disk. */
@@ -73,7 +85,7 @@ export class ChunkStore {
   readonly #dirSync = new DirSyncer();
   readonly #cache: ObjectCache;
   /** Buffers small writes are copied into for the cache: reused, so they never age into old space. */
-  readonly #copies = new BufferPool(CACHE_OBJECT_MAX_BYTES, 64);
+  readonly #copies = new BufferPool(PACK_OBJECT_MAX_BYTES, 64);
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
   readonly #scratch: Buffer[] = [];
   #seq = 0;
@@ -87,10 +99,14 @@ export class ChunkStore {
     nodeId: string,
     counts: Record<ObjectKind, number>,
     storedBytes: number,
+    locks: KeyedMutex,
+    packs: PackLog,
   ) {
     this.#options = Object.freeze({ ...options });
     this.#layout = layout;
     this.#lock = lock;
+    this.#locks = locks;
+    this.#packs = packs;
     this.dataDir = options.dataDir;
     this.nodeId = nodeId;
     this.#counts = counts;
@@ -107,6 +123,7 @@ export class ChunkStore {
     const layout = new Layout(options.dataDir);
     await mkdir(options.dataDir, { recursive: true });
     const lock = DataDirLock.acquire(layout.lockFile);
+    let packs: PackLog | undefined;
     try {
       for (const dir of [layout.root("chunk"), layout.root("manifest"), layout.tmp, layout.quarantine]) {
         await mkdir(dir, { recursive: true });
@@ -116,11 +133,30 @@ export class ChunkStore {
         await rm(join(layout.tmp, name), { recursive: true, force: true });
       }
       const nodeId = await loadOrCreateNodeId(layout.nodeIdFile, layout.tmp);
-      const chunks = await countObjects(layout.root("chunk"), 0);
-      const manifests = await countObjects(layout.root("manifest"), MANIFEST_HEADER_BYTES);
-      const counts = { chunk: chunks.count, manifest: manifests.count };
-      return new ChunkStore(options, layout, lock, nodeId, counts, chunks.bytes + manifests.bytes);
+      const locks = new KeyedMutex();
+      packs = await PackLog.open({
+        dir: layout.packs,
+        fsync: options.fsync,
+        packBytes: options.packBytes ?? DEFAULT_PACK_BYTES,
+        lock: (kind, id, fn) => locks.run(layout.pathOf(kind, id), fn),
+        ...(options.warn ? { warn: options.warn } : {}),
+      });
+      const counts = { chunk: 0, manifest: 0 };
+      let storedBytes = 0;
+      for (const kind of ["chunk", "manifest"] as const) {
+        const log = packs;
+        const files = await countObjects(
+          layout.root(kind),
+          headerBytes(kind),
+          (id) => log.get(kind, id) !== undefined,
+        );
+        const packed = packs.count(kind);
+        counts[kind] = files.count + packed.count;
+        storedBytes += files.bytes + packed.bytes;
+      }
+      return new ChunkStore(options, layout, lock, nodeId, counts, storedBytes, locks, packs);
     } catch (err) {
+      await packs?.close();
       lock.release();
       throw err;
     }
@@ -155,6 +191,15 @@ export class ChunkStore {
     // Promise the space before the first await, so concurrent writes cannot both take the last of it.
     this.#checkCapacity(size);
     this.#pendingBytes += size;
+    if (this.#options.packs && size <= PACK_OBJECT_MAX_BYTES) {
+      try {
+        this.#checkDisk(size);
+      } catch (err) {
+        this.#pendingBytes -= size;
+        throw err;
+      }
+      return this.#packWriter(kind, id, size, expectedHash, this.#packs);
+    }
     const tmpPath = join(this.#layout.tmp, `${kind}-${id}-${this.#tmpPrefix}.${++this.#seq}`);
     let fd: number | undefined;
     try {
@@ -168,12 +213,14 @@ export class ChunkStore {
         id,
         size,
         expectedHash,
-        tmpPath,
-        fd,
-        ...(kind === "manifest" ? { prefix: Buffer.from(expectedHash, "hex") } : {}),
-        fsync: this.#options.fsync,
+        file: {
+          tmpPath,
+          fd,
+          ...(kind === "manifest" ? { prefix: Buffer.from(expectedHash, "hex") } : {}),
+          fsync: this.#options.fsync,
+        },
         ...(copy ? { copy } : {}),
-        publish: (path) => this.#publish(kind, id, path, size, copy),
+        publish: () => this.#publish(kind, id, tmpPath, size, copy),
         settle: () => {
           if (held) this.#copies.give(held);
           this.#pendingBytes -= size;
@@ -190,6 +237,27 @@ export class ChunkStore {
     }
   }
 
+  /** A small write: the body is collected in a pooled buffer, then appended to a pack. */
+  #packWriter(kind: ObjectKind, id: string, size: number, checksum: string, packs: PackLog): ObjectWriter {
+    const held = this.#copies.take();
+    const body = held.subarray(0, size);
+    const writer: StoreWriter = new StoreWriter({
+      kind,
+      id,
+      size,
+      expectedHash: checksum,
+      copy: body,
+      publish: () => this.#publishPacked(kind, id, checksum, body, packs),
+      settle: () => {
+        this.#copies.give(held);
+        this.#pendingBytes -= size;
+        this.#writers.delete(writer);
+      },
+    });
+    this.#writers.add(writer);
+    return writer;
+  }
+
   async has(kind: ObjectKind, id: string): Promise<boolean> {
     if (this.#cache.has(kind, id)) return true;
     return (await this.size(kind, id)) !== undefined;
@@ -202,6 +270,8 @@ export class ChunkStore {
    */
   async size(kind: ObjectKind, id: string): Promise<number | undefined> {
     const path = this.#pathOf(kind, id);
+    const packed = this.#packs.get(kind, id);
+    if (packed) return packed.size;
     try {
       return Math.max(0, (await stat(path)).size - headerBytes(kind));
     } catch (err) {
@@ -218,6 +288,8 @@ export class ChunkStore {
     length?: number,
   ): Promise<{ size: number; body: Readable }> {
     const path = this.#pathOf(kind, id);
+    const packed = this.#packs.get(kind, id);
+    if (packed) return memoryReader(await this.#packs.readBody(packed), kind, id, offset, length);
     return openReader(path, kind, id, headerBytes(kind), offset, length);
   }
 
@@ -235,6 +307,12 @@ export class ChunkStore {
     const cached = this.#cache.get(kind, id);
     if (cached !== undefined) return memorySource(cached, kind, id, offset, length);
     const before = this.#cache.mutations;
+    const packed = this.#packs.get(kind, id);
+    if (packed) {
+      const body = await this.#packs.readBody(packed);
+      if (this.#cache.mutations === before) this.#cache.set(kind, id, body);
+      return memorySource(body, kind, id, offset, length);
+    }
     const upTo = this.#cache.objectMaxBytes;
     const opened = await openSource(path, kind, id, headerBytes(kind), offset, length, upTo);
     if (opened.whole !== undefined && this.#cache.mutations === before) {
@@ -247,6 +325,13 @@ export class ChunkStore {
   async delete(kind: ObjectKind, id: string): Promise<boolean> {
     const path = this.#pathOf(kind, id);
     return this.#locks.run(path, async () => {
+      const packed = this.#packs.get(kind, id);
+      if (packed) {
+        await this.#packs.remove(kind, id);
+        this.#cache.delete(kind, id);
+        this.#forget(kind, packed.size);
+        return true;
+      }
       const size = await this.size(kind, id);
       if (size === undefined) return false;
       try {
@@ -266,6 +351,20 @@ export class ChunkStore {
   async quarantine(kind: ObjectKind, id: string): Promise<boolean> {
     const path = this.#pathOf(kind, id);
     return this.#locks.run(path, async () => {
+      const packed = this.#packs.get(kind, id);
+      if (packed) {
+        // Moved aside in the file layout, header included, as a file object would be.
+        const { raw } = await this.#packs.readRecord(packed);
+        const prefix = kind === "manifest" ? [raw.subarray(40, 72)] : [];
+        await writeFile(this.#layout.quarantinePathOf(kind, id), [
+          ...prefix,
+          raw.subarray(RECORD_HEADER_BYTES),
+        ]);
+        await this.#packs.remove(kind, id);
+        this.#cache.delete(kind, id);
+        this.#forget(kind, packed.size);
+        return true;
+      }
       const size = await this.size(kind, id);
       if (size === undefined) return false;
       this.#cache.delete(kind, id);
@@ -283,7 +382,8 @@ export class ChunkStore {
     }
     const max = Math.min(limit, MAX_LIST_LIMIT);
     // One more than asked tells whether another page exists.
-    const ids = await listIds(this.#layout.root(kind), after ?? "", max + 1);
+    const files = await listIds(this.#layout.root(kind), after ?? "", max + 1);
+    const ids = mergeSorted(files, this.#packs.ids(kind, after ?? "", max + 1), max + 1);
     if (ids.length <= max) return { ids };
     ids.length = max;
     return { ids, next: ids[max - 1]! };
@@ -292,6 +392,8 @@ export class ChunkStore {
   /** Re-hashes a stored object: true when it matches its id (chunk) or checksum (manifest). */
   async verify(kind: ObjectKind, id: string): Promise<boolean> {
     const path = this.#pathOf(kind, id);
+    const packed = this.#packs.get(kind, id);
+    if (packed) return this.#verifyPacked(kind, id, packed);
     const scratch = this.#scratch.pop() ?? Buffer.allocUnsafeSlow(VERIFY_BUFFER_BYTES);
     try {
       return await verifyObject(path, kind, id, scratch);
@@ -319,6 +421,24 @@ export class ChunkStore {
     };
   }
 
+  /** When the object was written (ms since the epoch), or undefined when absent. */
+  async writtenAt(kind: ObjectKind, id: string): Promise<number | undefined> {
+    const path = this.#pathOf(kind, id);
+    const packed = this.#packs.get(kind, id);
+    if (packed) return packed.writtenAt;
+    try {
+      return (await stat(path)).mtimeMs;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Pack files and the batches written to them (tests and metrics). */
+  get packStats(): { packs: number; batches: number } {
+    return { packs: this.#packs.packCount, batches: this.#packs.batches };
+  }
+
   /** What the cache of small objects holds now (object-cache.ts). */
   get cached(): { objects: number; bytes: number } {
     return { objects: this.#cache.size, bytes: this.#cache.bytes };
@@ -336,6 +456,7 @@ export class ChunkStore {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#writers].map((w) => w.abort(new DfsError("DFS_ERR_SHUTTING_DOWN"))));
+    await this.#packs.close();
     this.#lock.release();
   }
 
@@ -384,10 +505,13 @@ export class ChunkStore {
     const dir = dirname(path);
     await this.#ensureDir(kind, dir);
     await this.#locks.run(path, async () => {
-      const before = this.#sizeNow(kind, path);
+      const packed = this.#packs.get(kind, id);
+      const before = packed?.size ?? this.#sizeNow(kind, path);
       await new Promise<void>((resolve, reject) =>
         renameCb(tmpPath, path, (err) => (err ? reject(err) : resolve())),
       );
+      // The file is the newer copy now; a tombstone hides the pack's (which would win on open).
+      if (packed) await this.#packs.remove(kind, id);
       if (copy) this.#cache.set(kind, id, copy);
       else this.#cache.delete(kind, id);
       if (before === undefined) this.#counts[kind]++;
@@ -399,6 +523,38 @@ export class ChunkStore {
     const pending = this.#syncPending(kind, dir);
     await Promise.all([dir, ...pending.map(([, parent]) => parent)].map((d) => this.#dirSync.sync(d)));
     for (const [made] of pending) this.#unsyncedDirs.delete(made);
+  }
+
+  /**
+   * Appends a verified small body to the pack log. A file of the same id (written before packs
+   * were on, or replaced) is removed after: the pack's copy is the newer one.
+   */
+  async #publishPacked(
+    kind: ObjectKind,
+    id: string,
+    checksum: string,
+    body: Buffer,
+    packs: PackLog,
+  ): Promise<void> {
+    const path = this.#layout.pathOf(kind, id);
+    await this.#locks.run(path, async () => {
+      const fileSize = packs.get(kind, id) === undefined ? this.#sizeNow(kind, path) : undefined;
+      const before = packs.get(kind, id)?.size ?? fileSize;
+      await packs.put(kind, id, checksum, body);
+      this.#cache.set(kind, id, body);
+      if (before === undefined) this.#counts[kind]++;
+      this.#storedBytes += body.length - (before ?? 0);
+      this.#disk.wrote(body.length + RECORD_HEADER_BYTES);
+      if (fileSize !== undefined) await unlinkQuietly(path);
+    });
+  }
+
+  /** A packed record must decode, be of this object, and its body hash to the checksum it carries. */
+  async #verifyPacked(kind: ObjectKind, id: string, entry: PackEntry): Promise<boolean> {
+    const { header, body } = await this.#packs.readRecord(entry);
+    if (header?.op !== "put" || header.kind !== kind || header.id !== id) return false;
+    if (kind === "chunk" && header.checksum !== id) return false;
+    return createHash("sha256").update(body).digest("hex") === header.checksum;
   }
 
   /**
@@ -448,4 +604,17 @@ export class ChunkStore {
     this.#counts[kind]--;
     this.#storedBytes -= size;
   }
+}
+
+/** The first `max` distinct ids of two ascending lists, in order. */
+function mergeSorted(a: string[], b: string[], max: number): string[] {
+  if (b.length === 0) return a;
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < max && (i < a.length || j < b.length)) {
+    const next = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out.at(-1) !== next) out.push(next);
+  }
+  return out;
 }

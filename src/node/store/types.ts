@@ -11,6 +11,12 @@ export interface StoreOptions {
   maxObjectBytes: number;
   /** Memory for the bodies of small objects stored or read lately (object-cache.ts); 0 or absent: none. */
   cacheBytes?: number;
+  /** Bodies of at most 64 KiB go to pack files (pack-log.ts) instead of a file each. */
+  packs?: boolean;
+  /** A pack is sealed once it holds this many bytes (default 64 MiB; tests make it small). */
+  packBytes?: number;
+  /** Told of damage found and worked around: pack bytes skipped on open, a compaction that failed. */
+  warn?(message: string, details: Record<string, unknown>): void;
 }
 
 export interface StoreStats {

@@ -18,25 +18,31 @@ export interface WriterPlan {
   size: number;
   /** Hex SHA-256 the body must have: the id of a chunk, the checksum of a manifest. */
   expectedHash: string;
+  /** The temp file the body goes to; absent when it goes to `copy` only (a pack's record). */
+  file?: FileTarget;
+  /** A buffer of `size` bytes the body is copied into as it is written (the cache, or the pack). */
+  copy?: Buffer;
+  /** Makes the verified body visible: renames the temp file, or appends `copy` to a pack. */
+  publish(): Promise<void>;
+  /** Called exactly once when the writer is done, committed or not. */
+  settle(): void;
+}
+
+export interface FileTarget {
   tmpPath: string;
   /** Open for writing, empty. The writer owns it from now on. */
   fd: number;
   /** Bytes that go before the body (a manifest's header): sent with the first write, not hashed. */
   prefix?: Buffer;
   fsync: boolean;
-  /** A buffer of `size` bytes the body is copied into as it is written (the store's cache). */
-  copy?: Buffer;
-  /** Renames the verified temp file into place (and keeps the store's counters). */
-  publish(tmpPath: string): Promise<void>;
-  /** Called exactly once when the writer is done, committed or not. */
-  settle(): void;
 }
 
 /**
- * Streams one object into its temp file, hashing each piece as it arrives (the one hash pass
- * over these bytes). Pieces are written as they are given: no copies, no buffering of the whole.
- * end() runs the commit (_final): size check, hash check, fdatasync, rename. Any failure destroys
- * the stream, and _destroy closes the file and removes it, so nothing partial is ever visible.
+ * Streams one object into its temp file (or only into memory, for a pack), hashing each piece as
+ * it arrives (the one hash pass over these bytes). Pieces go to the file as they are given: no
+ * buffering of the whole. end() runs the commit (_final): size check, hash check, fdatasync,
+ * publish. Any failure destroys the stream, and _destroy closes the file and removes it, so
+ * nothing partial is ever visible.
  */
 export class StoreWriter extends Writable implements ObjectWriter {
   readonly #plan: WriterPlan;
@@ -56,8 +62,8 @@ export class StoreWriter extends Writable implements ObjectWriter {
   constructor(plan: WriterPlan) {
     super({ highWaterMark: WRITER_HIGH_WATER_MARK, decodeStrings: true });
     this.#plan = plan;
-    this.#fd = plan.fd;
-    this.#prefix = plan.prefix;
+    this.#fd = plan.file?.fd ?? -1;
+    this.#prefix = plan.file?.prefix;
     // Failures surface through commit(); a stray 'error' with no listener must not end the process.
     this.on("error", () => {});
   }
@@ -91,6 +97,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
       let at = this.#received - total;
       for (const b of buffers) at += b.copy(copy, at);
     }
+    if (this.#fd < 0) return callback(null);
     const prefix = this.#prefix;
     this.#prefix = undefined;
     this.#busy = true;
@@ -176,14 +183,16 @@ export class StoreWriter extends Writable implements ObjectWriter {
       this.#prefix = undefined;
       await call((cb) => writeAll(this.#fd, prefix, prefix[0]!.length, cb));
     }
-    // fdatasync is enough: it flushes the data and the size, the metadata needed to read it back.
-    if (plan.fsync) await call((cb) => fdatasync(this.#fd, cb));
-    const fd = this.#fd;
-    this.#fd = -1;
-    // Synchronous: closing a regular file is a quick call (no I/O), cheaper than a pool round trip.
-    closeSync(fd);
+    if (plan.file) {
+      // fdatasync is enough: it flushes the data and the size, the metadata needed to read it back.
+      if (plan.file.fsync) await call((cb) => fdatasync(this.#fd, cb));
+      const fd = this.#fd;
+      this.#fd = -1;
+      // Synchronous: closing a regular file is a quick call (no I/O), cheaper than a pool round trip.
+      closeSync(fd);
+    }
     if (this.destroyed) throw this.#failure ?? new DfsError("DFS_ERR_CANCELLED", "write aborted");
-    await plan.publish(plan.tmpPath);
+    await plan.publish();
     this.#committed = true;
   }
 
@@ -209,7 +218,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
         this.#fd = -1;
         await call((cb) => close(fd, cb));
       }
-      if (!this.#committed) await unlinkQuietly(this.#plan.tmpPath);
+      if (!this.#committed && this.#plan.file) await unlinkQuietly(this.#plan.file.tmpPath);
     } finally {
       if (!this.#settled) {
         this.#settled = true;

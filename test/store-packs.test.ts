@@ -1,0 +1,349 @@
+import assert from "node:assert/strict";
+import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { isDfsError } from "../src/errors.ts";
+import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
+import type { ObjectKind } from "../src/transport/api.ts";
+import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
+import { makeTempDir } from "./helpers/tmp.ts";
+
+const KiB = 1024;
+/** pack-record.ts's header size: where a record's body starts. */
+const HEADER = 88;
+
+/**
+ * Small objects in pack files (pack-log.ts), on a real disk: what a crash can leave, what a
+ * restart rebuilds, group commit, compaction, and objects moving between packs and files.
+ */
+describe("ChunkStore packs of small objects", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let n = 0;
+  const opened = new Set<ChunkStore>();
+
+  async function openStore(dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ChunkStore> {
+    const s = await ChunkStore.open({
+      dataDir,
+      fsync: true,
+      reserveBytes: 0,
+      capacityBytes: 0,
+      maxObjectBytes: 1024 * KiB,
+      packs: true,
+      ...extra,
+    });
+    opened.add(s);
+    return s;
+  }
+  const freshStore = (extra: Partial<StoreOptions> = {}) => openStore(join(dir.path, `s${++n}`), extra);
+  async function reopen(s: ChunkStore, extra: Partial<StoreOptions> = {}): Promise<ChunkStore> {
+    await s.close();
+    opened.delete(s);
+    return openStore(s.dataDir, extra);
+  }
+
+  before(async () => {
+    dir = await makeTempDir("dfs-store-packs-");
+  });
+
+  after(async () => {
+    for (const s of opened) await s.close();
+    await dir?.remove();
+  });
+
+  async function putChunk(store: ChunkStore, data: Buffer): Promise<string> {
+    const id = sha256(data);
+    const w = await store.createWriter("chunk", id, data.length);
+    w.write(data.subarray(0, data.length >> 1));
+    w.end(data.subarray(data.length >> 1));
+    await w.commit();
+    return id;
+  }
+
+  async function putManifest(store: ChunkStore, id: string, body: Buffer): Promise<void> {
+    const w = await store.createWriter("manifest", id, body.length, sha256(body));
+    w.end(body);
+    await w.commit();
+  }
+
+  async function read(store: ChunkStore, kind: ObjectKind, id: string, offset?: number, length?: number) {
+    return readAll((await store.createReader(kind, id, offset, length)).body);
+  }
+
+  async function readSource(
+    store: ChunkStore,
+    kind: ObjectKind,
+    id: string,
+    offset?: number,
+    length?: number,
+  ) {
+    const { source, length: count } = await store.openSource(kind, id, offset, length);
+    const into = Buffer.alloc(count + 10);
+    let at = 0;
+    for (let got = await source.read(into); got > 0; got = await source.read(into.subarray(at))) at += got;
+    await source.close();
+    return into.subarray(0, at);
+  }
+
+  const packFiles = async (s: ChunkStore) => (await readdir(join(s.dataDir, "packs"))).sort();
+  const lastPack = async (s: ChunkStore) => join(s.dataDir, "packs", (await packFiles(s)).at(-1)!);
+  const filePath = (s: ChunkStore, kind: ObjectKind, id: string) =>
+    join(s.dataDir, kind === "chunk" ? "chunks" : "manifests", id.slice(0, 2), id.slice(2, 4), id);
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
+
+  test("small objects round-trip through a pack, with ranges; no file of their own is made", async () => {
+    const s = await freshStore({ cacheBytes: 0 });
+    for (const size of [0, 1, 4 * KiB, 64 * KiB]) {
+      const data = patternBytes(size, size + 7);
+      const id = await putChunk(s, data);
+      assert.equal(await s.has("chunk", id), true);
+      assert.equal(await s.size("chunk", id), size);
+      assert.ok((await read(s, "chunk", id)).equals(data), `chunk of ${size}`);
+      assert.ok((await readSource(s, "chunk", id)).equals(data), `source of ${size}`);
+      if (size > 10) {
+        assert.ok((await read(s, "chunk", id, 3, 7)).equals(data.subarray(3, 10)));
+        assert.ok((await readSource(s, "chunk", id, size - 5)).equals(data.subarray(size - 5)));
+      }
+      assert.equal(await exists(filePath(s, "chunk", id)), false);
+    }
+    const body = Buffer.from('{"a manifest":1}');
+    const mid = sha256(Buffer.from("file-id"));
+    await putManifest(s, mid, body);
+    assert.ok((await read(s, "manifest", mid)).equals(body));
+    assert.deepEqual(await readdir(join(s.dataDir, "tmp")), []);
+    // The pack holds each body after its header.
+    const pack = await readFile(await lastPack(s));
+    assert.ok(pack.includes(patternBytes(4 * KiB, 4 * KiB + 7)));
+    assert.ok(pack.includes(body));
+    // A range outside the body is refused as for a file.
+    await assert.rejects(s.createReader("manifest", mid, body.length + 1), (err: unknown) =>
+      isDfsError(err, "DFS_ERR_RANGE"),
+    );
+    const stats = await s.stats();
+    assert.equal(stats.chunkCount, 4);
+    assert.equal(stats.manifestCount, 1);
+    assert.equal(stats.storedBytes, 1 + 4 * KiB + 64 * KiB + body.length);
+    // A body over 64 KiB is a file.
+    const big = await putChunk(s, patternBytes(64 * KiB + 1, 3));
+    assert.equal(await exists(filePath(s, "chunk", big)), true);
+  });
+
+  test("writes that arrive together share one batch: one write and one fdatasync", async () => {
+    const s = await freshStore();
+    const before = s.packStats.batches;
+    const datas = Array.from({ length: 64 }, (_, i) => patternBytes(4 * KiB, 1000 + i));
+    const ids = await Promise.all(datas.map((d) => putChunk(s, d)));
+    const batches = s.packStats.batches - before;
+    assert.ok(batches >= 1 && batches <= 8, `64 concurrent writes took ${batches} batches`);
+    for (const [i, id] of ids.entries()) assert.ok((await read(s, "chunk", id)).equals(datas[i]!));
+  });
+
+  test("a wrong hash or size stores nothing and leaves the pack as it was", async () => {
+    const s = await freshStore();
+    const good = await putChunk(s, patternBytes(100, 1));
+    const sizeBefore = (await stat(await lastPack(s))).size;
+    const data = patternBytes(4 * KiB, 2);
+    const wrongId = sha256(patternBytes(4 * KiB, 3));
+    const w = await s.createWriter("chunk", wrongId, data.length);
+    w.end(data);
+    await assert.rejects(w.commit(), (err: unknown) => isDfsError(err, "DFS_ERR_HASH_MISMATCH"));
+    const short = await s.createWriter("chunk", sha256(data), data.length);
+    short.end(data.subarray(1));
+    await assert.rejects(short.commit(), (err: unknown) => isDfsError(err, "DFS_ERR_BAD_REQUEST"));
+    assert.equal(await s.has("chunk", wrongId), false);
+    assert.equal(await s.has("chunk", sha256(data)), false);
+    assert.equal((await stat(await lastPack(s))).size, sizeBefore);
+    assert.equal((await s.stats()).chunkCount, 1);
+    assert.ok((await read(s, "chunk", good)).equals(patternBytes(100, 1)));
+  });
+
+  test("a restart rebuilds the index: replaced, deleted and kept objects, counts and bytes", async () => {
+    let s = await freshStore();
+    const kept = await putChunk(s, patternBytes(3000, 1));
+    const gone = await putChunk(s, patternBytes(2000, 2));
+    const mid = sha256(Buffer.from("m1"));
+    await putManifest(s, mid, Buffer.from("first version"));
+    await putManifest(s, mid, Buffer.from("second version, longer"));
+    assert.equal(await s.delete("chunk", gone), true);
+    assert.equal(await s.delete("chunk", gone), false);
+    const writtenAt = await s.writtenAt("chunk", kept);
+    assert.ok(writtenAt !== undefined && Math.abs(writtenAt - Date.now()) < 60_000);
+    s = await reopen(s);
+    assert.ok((await read(s, "chunk", kept)).equals(patternBytes(3000, 1)));
+    assert.equal(await s.has("chunk", gone), false);
+    assert.equal((await read(s, "manifest", mid)).toString(), "second version, longer");
+    assert.equal(await s.writtenAt("chunk", kept), writtenAt);
+    const stats = await s.stats();
+    assert.equal(stats.chunkCount, 1);
+    assert.equal(stats.manifestCount, 1);
+    assert.equal(stats.storedBytes, 3000 + "second version, longer".length);
+    assert.deepEqual((await s.list("chunk")).ids, [kept]);
+  });
+
+  test("a torn batch at the end of the last pack is cut off on open; what came before stays", async () => {
+    let s = await freshStore();
+    const a = await putChunk(s, patternBytes(5000, 1));
+    const b = await putChunk(s, patternBytes(6000, 2));
+    const pack = await lastPack(s);
+    const whole = (await stat(pack)).size;
+    await s.close();
+    opened.delete(s);
+    // A crash mid-batch: the header of a record made it, its body only partly.
+    const lost = patternBytes(4000, 3);
+    const raw = await readFile(pack);
+    const header = Buffer.from(raw.subarray(whole - 6000 - HEADER, whole - 6000));
+    header.write(sha256(lost), 8, 32, "hex");
+    header.write(sha256(lost), 40, 32, "hex");
+    header.writeUInt32LE(lost.length, 72);
+    await appendFile(pack, Buffer.concat([header, lost.subarray(0, 1000)]));
+    const warnings: Record<string, unknown>[] = [];
+    s = await openStore(s.dataDir, { warn: (_message, details) => warnings.push(details) });
+    assert.equal((await stat(pack)).size, whole, "the torn record is cut off");
+    assert.deepEqual(
+      warnings.map((w) => [w.at, w.bytes, w.cut]),
+      [[whole, HEADER + 1000, true]],
+    );
+    assert.ok((await read(s, "chunk", a)).equals(patternBytes(5000, 1)));
+    assert.ok((await read(s, "chunk", b)).equals(patternBytes(6000, 2)));
+    assert.equal(await s.has("chunk", sha256(lost)), false);
+    // Writes go on after the cut, and survive the next restart.
+    const c = await putChunk(s, patternBytes(700, 4));
+    s = await reopen(s);
+    assert.ok((await read(s, "chunk", c)).equals(patternBytes(700, 4)));
+    assert.equal((await s.stats()).chunkCount, 3);
+  });
+
+  test("a record that does not check is dropped on open; the records around it stay", async () => {
+    let s = await freshStore();
+    const a = await putChunk(s, patternBytes(5000, 1));
+    const b = await putChunk(s, patternBytes(6000, 2));
+    const c = await putChunk(s, patternBytes(7000, 3));
+    const pack = await lastPack(s);
+    const size = (await stat(pack)).size;
+    await s.close();
+    opened.delete(s);
+    const fs = await import("node:fs/promises");
+    const handle = await fs.open(pack, "r+");
+    await handle.write(Buffer.from([0xff]), 0, 1, HEADER + 10); // inside a's body: its hash fails
+    await handle.write(Buffer.from([0xff]), 0, 1, HEADER + 5000 + 80); // inside b's header: its CRC fails
+    await handle.close();
+    s = await openStore(s.dataDir);
+    assert.equal(await s.has("chunk", a), false);
+    assert.equal(await s.has("chunk", b), false);
+    assert.ok((await read(s, "chunk", c)).equals(patternBytes(7000, 3)));
+    assert.equal((await stat(pack)).size, size, "nothing after them is cut");
+    assert.equal((await s.stats()).chunkCount, 1);
+  });
+
+  test("verify finds a flipped byte in a packed object; quarantine moves it aside for good", async () => {
+    let s = await freshStore({ cacheBytes: 0 });
+    const data = patternBytes(4 * KiB, 9);
+    const id = await putChunk(s, data);
+    const mid = sha256(Buffer.from("m"));
+    const body = Buffer.from("manifest body");
+    await putManifest(s, mid, body);
+    assert.equal(await s.verify("chunk", id), true);
+    assert.equal(await s.verify("manifest", mid), true);
+    const pack = await lastPack(s);
+    const raw = await readFile(pack);
+    const at = raw.indexOf(data) + 100;
+    const handle = await import("node:fs/promises").then((fs) => fs.open(pack, "r+"));
+    await handle.write(Buffer.from([raw[at]! ^ 0x01]), 0, 1, at);
+    await handle.close();
+    assert.equal(await s.verify("chunk", id), false);
+    assert.equal(await s.verify("manifest", mid), true);
+    assert.equal(await s.quarantine("chunk", id), true);
+    assert.equal(await s.has("chunk", id), false);
+    const aside = await readFile(join(s.dataDir, "quarantine", `chunk-${id}`));
+    assert.equal(aside.length, data.length);
+    assert.equal(aside[100], data[100]! ^ 0x01);
+    assert.equal((await s.stats()).chunkCount, 0);
+    s = await reopen(s);
+    assert.equal(await s.has("chunk", id), false, "the tombstone keeps it gone after a restart");
+    assert.ok((await read(s, "manifest", mid)).equals(body));
+  });
+
+  test("list pages through files and packed objects together, in order, each once", async () => {
+    const s = await freshStore();
+    const ids = new Set<string>();
+    for (let i = 0; i < 30; i++) ids.add(await putChunk(s, patternBytes(i % 3 === 0 ? 70 * KiB : 500, i)));
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await s.list("chunk", after, 7);
+      seen.push(...page.ids);
+      after = page.next;
+    } while (after !== undefined);
+    assert.deepEqual(seen, [...ids].sort());
+    assert.deepEqual((await s.list("manifest")).ids, []);
+  });
+
+  test("compaction rewrites mostly-dead packs and deletes them; a restart agrees", async () => {
+    let s = await freshStore({ packBytes: 32 * KiB });
+    const keep = new Map<string, Buffer>();
+    const drop: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const data = patternBytes(3 * KiB, 500 + i);
+      const id = await putChunk(s, data);
+      if (i % 4 === 0) keep.set(id, data);
+      else drop.push(id);
+    }
+    const packsBefore = (await packFiles(s)).length;
+    assert.ok(packsBefore >= 4, `${packsBefore} packs`);
+    for (const id of drop) assert.equal(await s.delete("chunk", id), true);
+    const deadline = Date.now() + 10_000;
+    while (s.packStats.packs > 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(s.packStats.packs <= 2, `${s.packStats.packs} packs left of ${packsBefore}`);
+    assert.equal((await packFiles(s)).length, s.packStats.packs);
+    for (const [id, data] of keep) assert.ok((await read(s, "chunk", id)).equals(data));
+    s = await reopen(s, { packBytes: 32 * KiB });
+    for (const [id, data] of keep) assert.ok((await read(s, "chunk", id)).equals(data));
+    for (const id of drop) assert.equal(await s.has("chunk", id), false);
+    assert.equal((await s.stats()).chunkCount, keep.size);
+  });
+
+  test("an object moves between a file and a pack; the newer copy wins, after a restart too", async () => {
+    // Written as a file while packs are off...
+    let s = await freshStore({ packs: false });
+    const mid = sha256(Buffer.from("moving"));
+    await putManifest(s, mid, Buffer.from("v1 as a file"));
+    assert.equal(await exists(filePath(s, "manifest", mid)), true);
+    // ...replaced with packs on: the file goes.
+    s = await reopen(s);
+    assert.equal((await read(s, "manifest", mid)).toString(), "v1 as a file");
+    await putManifest(s, mid, Buffer.from("v2 in a pack"));
+    assert.equal(await exists(filePath(s, "manifest", mid)), false);
+    assert.equal((await read(s, "manifest", mid)).toString(), "v2 in a pack");
+    // Replaced by a body too large for a pack: a file again, and the packed copy is hidden.
+    const large = patternBytes(100 * KiB, 5);
+    await putManifest(s, mid, large);
+    assert.ok((await read(s, "manifest", mid)).equals(large));
+    assert.equal((await s.stats()).manifestCount, 1);
+    s = await reopen(s);
+    assert.ok((await read(s, "manifest", mid)).equals(large));
+    assert.equal((await s.stats()).manifestCount, 1);
+    assert.equal((await s.stats()).storedBytes, large.length);
+    // A file left beside a newer packed copy (a crash before its unlink) is removed on open.
+    await putManifest(s, mid, Buffer.from("v4 in a pack"));
+    await writeFile(filePath(s, "manifest", mid), Buffer.concat([Buffer.alloc(32), Buffer.from("stale")]));
+    s = await reopen(s);
+    assert.equal((await read(s, "manifest", mid)).toString(), "v4 in a pack");
+    assert.equal(await exists(filePath(s, "manifest", mid)), false);
+    assert.equal((await s.stats()).manifestCount, 1);
+  });
+
+  test("packs stay readable with packs turned off; capacity limits apply to packed writes", async () => {
+    let s = await freshStore();
+    const id = await putChunk(s, patternBytes(1000, 1));
+    s = await reopen(s, { packs: false, capacityBytes: 1500 });
+    assert.ok((await read(s, "chunk", id)).equals(patternBytes(1000, 1)));
+    s = await reopen(s, { capacityBytes: 1500 });
+    await assert.rejects(putChunk(s, patternBytes(1000, 2)), (err: unknown) =>
+      isDfsError(err, "DFS_ERR_DISK_FULL"),
+    );
+    assert.equal((await s.stats()).chunkCount, 1);
+  });
+});
