@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { appendFile, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { isDfsError } from "../src/errors.ts";
 import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
@@ -9,6 +11,7 @@ import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
+const execFileAsync = promisify(execFile);
 /** pack-record.ts's header size: where a record's body starts. */
 const HEADER = 88;
 
@@ -305,6 +308,27 @@ describe("ChunkStore packs of small objects", () => {
     assert.equal((await s.stats()).chunkCount, keep.size);
   });
 
+  test("compaction keeps a tombstone while an older pack still holds what it hides", async () => {
+    let s = await freshStore({ packBytes: 12 * KiB });
+    const put3k = (seed: number) => putChunk(s, patternBytes(3 * KiB, seed));
+    // Pack 1: X and three that stay, so it is never less than half live.
+    const x = await put3k(1);
+    for (const seed of [2, 3, 4]) await put3k(seed);
+    // Pack 2: X's tombstone, then four that go, so it is compacted while pack 1 remains.
+    assert.equal(await s.delete("chunk", x), true);
+    const zs = [];
+    for (const seed of [5, 6, 7, 8]) zs.push(await put3k(seed));
+    for (const z of zs) assert.equal(await s.delete("chunk", z), true);
+    const deadline = Date.now() + 10_000;
+    while ((await packFiles(s)).includes("00000002.pack") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(await packFiles(s), ["00000001.pack", "00000003.pack"]);
+    s = await reopen(s, { packBytes: 12 * KiB });
+    assert.equal(await s.has("chunk", x), false, "X stays deleted: its tombstone moved to pack 3");
+    assert.equal((await s.stats()).chunkCount, 3);
+  });
+
   test("an object moves between a file and a pack; the newer copy wins, after a restart too", async () => {
     // Written as a file while packs are off...
     let s = await freshStore({ packs: false });
@@ -345,5 +369,48 @@ describe("ChunkStore packs of small objects", () => {
       isDfsError(err, "DFS_ERR_DISK_FULL"),
     );
     assert.equal((await s.stats()).chunkCount, 1);
+  });
+
+  test("a full disk fails the batch with DISK_FULL, cuts it off, and loses nothing (tmpfs)", async (t) => {
+    const mnt = join(dir.path, "small-disk");
+    await mkdir(mnt);
+    try {
+      await execFileAsync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt]);
+    } catch (err) {
+      t.skip(`cannot mount a small tmpfs here (${(err as Error).message.split("\n")[0]})`);
+      return;
+    }
+    try {
+      let s = await openStore(join(mnt, "data"));
+      const kept = await putChunk(s, patternBytes(4 * KiB, 1));
+      const pack = await lastPack(s);
+      const size = (await stat(pack)).size;
+      // Fill the disk behind the store's back, within its 500 ms statfs window: the write is
+      // let through, and the kernel's ENOSPC is what stops it.
+      const free = await statfs(mnt);
+      await writeFile(join(mnt, "filler"), Buffer.alloc(free.bavail * free.bsize)).catch(() => {});
+      const datas = [2, 3, 4].map((seed) => patternBytes(8 * KiB, seed));
+      const results = await Promise.allSettled(datas.map((d) => putChunk(s, d)));
+      for (const r of results) {
+        assert.equal(r.status, "rejected");
+        assert.ok(isDfsError(r.reason, "DFS_ERR_DISK_FULL"), String(r.reason));
+      }
+      assert.equal((await stat(pack)).size, size, "the failed batch is cut off");
+      for (const d of datas) assert.equal(await s.has("chunk", sha256(d)), false);
+      assert.ok((await read(s, "chunk", kept)).equals(patternBytes(4 * KiB, 1)));
+      assert.equal((await s.stats()).chunkCount, 1);
+      // Room again: writes go on after the last good record, and all of it survives a restart.
+      await rm(join(mnt, "filler"));
+      const later = await putChunk(s, datas[0]!);
+      const warnings: unknown[] = [];
+      s = await reopen(s, { warn: (_m, d) => warnings.push(d) });
+      assert.deepEqual(warnings, []);
+      assert.ok((await read(s, "chunk", kept)).equals(patternBytes(4 * KiB, 1)));
+      assert.ok((await read(s, "chunk", later)).equals(datas[0]!));
+      await s.close();
+      opened.delete(s);
+    } finally {
+      await execFileAsync("umount", [mnt]);
+    }
   });
 });

@@ -40,6 +40,8 @@ const MAX_BATCH_BUFFERS = 512;
 /** Reads at open go through a window this large; no record of a pack is larger. */
 const SCAN_WINDOW_BYTES = 1024 * 1024;
 export const PACK_RECORD_MAX_BODY = SCAN_WINDOW_BYTES - RECORD_HEADER_BYTES;
+/** Objects compaction moves at once: they share a batch. */
+const COMPACTION_GROUP = 64;
 const PACK_NAME_RE = /^(\d{8})\.pack$/;
 
 export interface PackLogOptions {
@@ -459,8 +461,8 @@ export class PackLog {
 
   async #compact(pack: Pack): Promise<void> {
     pack.retiring = true;
-    for (const key of [...pack.keys]) {
-      if (this.#closed) return;
+    // Moves in groups, so that they share batches (one fdatasync per group, not per object).
+    const moveLive = async (key: string) => {
       const { kind, id } = splitKey(key);
       await this.#options.lock(kind, id, async () => {
         const entry = this.#entries.get(key);
@@ -468,15 +470,23 @@ export class PackLog {
         const { raw } = await this.readRecord(entry);
         await this.#append([raw], (to, at) => this.#setEntry(key, { ...entry, pack: to, at }));
       });
-    }
+    };
     // A tombstone hides older records of its id; with no older pack left there are none.
-    if (this.#packs[0] !== pack) {
-      for (const key of [...pack.tombstones]) {
+    const moveTombstone = async (key: string) => {
+      const { kind, id } = splitKey(key);
+      await this.#options.lock(kind, id, async () => {
+        if (!this.#entries.has(key)) await this.#appendTombstone(kind, id);
+      });
+    };
+    const live = [...pack.keys];
+    const tombstones = this.#packs[0] === pack ? [] : [...pack.tombstones];
+    for (const [keys, move] of [
+      [live, moveLive],
+      [tombstones, moveTombstone],
+    ] as const) {
+      for (let i = 0; i < keys.length; i += COMPACTION_GROUP) {
         if (this.#closed) return;
-        const { kind, id } = splitKey(key);
-        await this.#options.lock(kind, id, async () => {
-          if (!this.#entries.has(key)) await this.#appendTombstone(kind, id);
-        });
+        await Promise.all(keys.slice(i, i + COMPACTION_GROUP).map(move));
       }
     }
     const index = this.#packs.indexOf(pack);
