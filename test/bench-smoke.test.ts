@@ -116,3 +116,30 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
     await out.remove();
   }
 });
+
+test("bench/store-small.ts writes and reads back through both layouts and prints its table", {
+  timeout: 60_000,
+}, async () => {
+  const dir = await makeTempDir("dfs-bench-store-");
+  try {
+    const args = ["--objects", "40", "--runs", "1", "--concurrency", "4", "--dir", dir.path];
+    const child = spawn(process.execPath, ["bench/store-small.ts", ...args], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const [code] = await once(child, "exit");
+    assert.equal(code, 0, `store-small exited ${code}; stderr:\n${stderr}`);
+    assert.match(stdout, /^\| files +\| +\d+ \| +\d+ \| +\d+ \| +\d+ \| +- \|$/m, stdout);
+    // Four writers at a time: the packs' batches are fewer than the objects.
+    const batches = Number(/^\| packs +\|(?: +\d+ \|){4} +(\d+) \|$/m.exec(stdout)?.[1]);
+    assert.ok(batches >= 1 && batches < 40, `${batches} batches for 40 objects:\n${stdout}`);
+    // Nothing left behind in the directory it was given.
+    assert.deepEqual(await readdir(dir.path), []);
+  } finally {
+    await dir.remove();
+  }
+});
