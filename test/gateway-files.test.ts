@@ -367,6 +367,27 @@ describe("the cluster's view", () => {
     assert.match(text, /dfs_gateway_node_ops_total\{op="put",kind="chunk",result="ok"\} \d+/);
     assert.match(text, /dfs_gateway_errors_total\{code="DFS_ERR_TOO_LARGE"\} \d+/);
     assert.match(text, /dfs_gateway_live_nodes 3/);
+    // Each node's store, as its heartbeats publish it: the uploads above went to its packs (small
+    // objects: manifests, short last chunks), and in /v1/nodes too.
+    const ids = cluster.nodes.map((n) => n.nodeId);
+    await waitFor(
+      async () => {
+        const t = (await http(b.url, "GET", "/metrics")).body.toString();
+        return ids.every((id) => {
+          const m = new RegExp(`^dfs_node_pack_records_total\\{node="${id}"\\} (\\d+)$`, "m").exec(t);
+          return Number(m?.[1]) > 0 && t.includes(`dfs_node_pack_live_bytes{node="${id}"}`);
+        });
+      },
+      15_000,
+      "pack records of every node in /metrics",
+    );
+    const withStore = (await http(a.url, "GET", "/v1/nodes")).json as {
+      nodes: { store?: { packFiles: number; packRecords: number; packBatches: number } }[];
+    };
+    for (const n of withStore.nodes) {
+      assert.ok(n.store && n.store.packFiles >= 1, JSON.stringify(n));
+      assert.ok(n.store.packBatches >= 1 && n.store.packBatches <= n.store.packRecords, JSON.stringify(n));
+    }
   });
 });
 

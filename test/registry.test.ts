@@ -354,6 +354,29 @@ test("heal counters in a record: absent (older nodes) or garbage parse as a reco
   assert.deepEqual(decodeRecord(JSON.stringify(record("x", { heal: { ...HEAL, later: 1 } })))?.heal, HEAL);
 });
 
+test("store counters in a record: kept when whole, dropped (not the node) when garbled", () => {
+  const STORE = {
+    cacheHits: 10,
+    cacheMisses: 2,
+    packFiles: 1,
+    packBytes: 9000,
+    packLiveBytes: 8000,
+    packBatches: 3,
+    packRecords: 7,
+    packCompactions: 0,
+  };
+  assert.deepEqual(
+    decodeRecord(encodeRecord(record("s", { store: STORE }) as unknown as NodeRecord))?.store,
+    STORE,
+  );
+  for (const store of ["x", null, {}, { ...STORE, packBytes: -1 }, { ...STORE, cacheHits: "10" }]) {
+    const r = decodeRecord(JSON.stringify(record("odd", { store, heal: HEAL })));
+    assert.equal(r?.id, "odd");
+    assert.equal(r?.store, undefined, `store ${JSON.stringify(store)} is ignored`);
+    assert.deepEqual(r?.heal, HEAL, "heal is kept");
+  }
+});
+
 test("a view lists nodes with, without and with garbled heal counters (a mixed-version cluster)", async () => {
   const prefix = "regheal:";
   const config = fast(prefix);

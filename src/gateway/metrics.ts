@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ErrorCode } from "../errors.ts";
-import type { HealStats, NodeInfo } from "../registry/index.ts";
+import type { HealStats, NodeInfo, StoreStatsPublished } from "../registry/index.ts";
 
 export type ChunkOp = "put" | "get" | "has" | "delete";
 
@@ -73,6 +73,7 @@ export class GatewayMetrics {
       },
     });
     nodeHealMetrics(liveNodes, registers);
+    nodeStoreMetrics(liveNodes, registers);
   }
 
   nodeOp(op: ChunkOp, kind: "chunk" | "manifest", ok: boolean): void {
@@ -141,4 +142,50 @@ function nodeHealMetrics(liveNodes: () => readonly NodeInfo[], registers: Regist
       }
     },
   });
+}
+
+/** Per-node store series: metric name, the published field, help, counter (a total) or gauge (now). */
+const STORE_SERIES: readonly (readonly [string, keyof StoreStatsPublished, string, "counter" | "gauge"])[] = [
+  ["dfs_node_cache_hits_total", "cacheHits", "Reads of small objects a node answered from memory", "counter"],
+  [
+    "dfs_node_cache_misses_total",
+    "cacheMisses",
+    "Reads of small objects that went to a node's disk",
+    "counter",
+  ],
+  ["dfs_node_pack_files", "packFiles", "Pack files of small objects on a node", "gauge"],
+  ["dfs_node_pack_bytes", "packBytes", "Bytes in a node's pack files", "gauge"],
+  ["dfs_node_pack_live_bytes", "packLiveBytes", "Bytes of live records in a node's pack files", "gauge"],
+  [
+    "dfs_node_pack_batches_total",
+    "packBatches",
+    "Batches a node appended to its packs, one fdatasync each",
+    "counter",
+  ],
+  ["dfs_node_pack_records_total", "packRecords", "Records a node appended to its packs", "counter"],
+  [
+    "dfs_node_pack_compactions_total",
+    "packCompactions",
+    "Sealed packs a node rewrote and deleted",
+    "counter",
+  ],
+];
+
+/** Each live node's store, as it last published it: built from the view at every scrape, like heal's. */
+function nodeStoreMetrics(liveNodes: () => readonly NodeInfo[], registers: Registry[]): void {
+  const reporting = () =>
+    liveNodes().filter((n): n is NodeInfo & { store: StoreStatsPublished } => !!n.store);
+  for (const [name, field, help, type] of STORE_SERIES) {
+    const Metric = type === "counter" ? Counter : Gauge;
+    new Metric({
+      name,
+      help,
+      labelNames: ["node"],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of reporting()) this.inc({ node: n.id }, n.store[field]);
+      },
+    });
+  }
 }

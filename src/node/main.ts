@@ -43,6 +43,7 @@ async function join(
         version: NODE_VERSION,
         startedAt: node.startedAt,
         heal: heal(),
+        store: node.store.counters,
       };
     },
     {

@@ -20,4 +20,5 @@ export type {
   NodeRecord,
   NodeRecordInput,
   NodeState,
+  StoreStatsPublished,
 } from "./types.ts";

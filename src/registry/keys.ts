@@ -62,6 +62,18 @@ const HealSchema = z.object({
   gcRounds: count,
 });
 
+/** Like HealSchema: a malformed value drops `store`, not the node. */
+const StoreSchema = z.object({
+  cacheHits: count,
+  cacheMisses: count,
+  packFiles: count,
+  packBytes: count,
+  packLiveBytes: count,
+  packBatches: count,
+  packRecords: count,
+  packCompactions: count,
+});
+
 const RecordSchema = z.object({
   id: z.string().min(1),
   addr: z.string().min(1),
@@ -74,6 +86,7 @@ const RecordSchema = z.object({
   lastHeartbeat: count,
   heartbeatTtlMs: z.number().int().positive(),
   heal: HealSchema.optional().catch(undefined),
+  store: StoreSchema.optional().catch(undefined),
 });
 
 export function encodeRecord(record: NodeRecord): string {

@@ -25,6 +25,25 @@ export interface HealStats {
   gcRounds: number;
 }
 
+/**
+ * A node's store, published with its record: its cache of small objects (totals since the node
+ * started) and its pack files (as they are now, with totals of what was appended).
+ */
+export interface StoreStatsPublished {
+  /** Reads of small objects answered from memory, and those that went to the disk. */
+  cacheHits: number;
+  cacheMisses: number;
+  /** Pack files, the bytes in them, and the bytes of the records still live. */
+  packFiles: number;
+  packBytes: number;
+  packLiveBytes: number;
+  /** Batches appended (one writev and one fdatasync each) and the records they carried. */
+  packBatches: number;
+  packRecords: number;
+  /** Sealed packs rewritten and deleted. */
+  packCompactions: number;
+}
+
 /** What a node says about itself; `self()` is called on every heartbeat so free space stays fresh. */
 export interface NodeRecordInput {
   id: string;
@@ -41,6 +60,8 @@ export interface NodeRecordInput {
    * versions) and when a record's value is malformed: readers must cope without it.
    */
   heal?: HealStats;
+  /** Like heal: refreshed on every beat, absent from older nodes or when malformed. */
+  store?: StoreStatsPublished;
 }
 
 /** The whole entry a node re-asserts in Redis on every heartbeat (JSON under `node:<id>`). */

@@ -261,6 +261,7 @@ function toInfo(e: Entry, now: number): NodeInfo {
     version: r.version,
     startedAt: r.startedAt,
     ...(r.heal && { heal: { ...r.heal } }),
+    ...(r.store && { store: { ...r.store } }),
     incarnation: r.incarnation,
     lastHeartbeatAgeMs: Math.round(e.ageAtRead + Math.max(0, now - e.observedAt)),
     state: e.state,

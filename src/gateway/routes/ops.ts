@@ -20,6 +20,7 @@ export async function opsRoutes(app: FastifyInstance, ctx: GatewayContext): Prom
       lastHeartbeatAgeMs: Math.round(n.lastHeartbeatAgeMs),
       // Absent for a node that publishes none (not healing yet, an older version).
       ...(n.heal && { heal: n.heal }),
+      ...(n.store && { store: n.store }),
     })),
   }));
 

@@ -128,6 +128,8 @@ export class PackLog {
   readonly #toCompact = new Set<Pack>();
   #compacting: Promise<void> | undefined;
   #batches = 0;
+  #records = 0;
+  #compactions = 0;
   #loading = true;
   #closed = false;
 
@@ -161,6 +163,27 @@ export class PackLog {
 
   get packCount(): number {
     return this.#packs.length;
+  }
+
+  /** Records appended so far (puts, tombstones, and what compaction moved). */
+  get records(): number {
+    return this.#records;
+  }
+
+  /** Sealed packs rewritten and deleted so far. */
+  get compactions(): number {
+    return this.#compactions;
+  }
+
+  /** Bytes in the packs, and the bytes of the live records among them. */
+  get bytes(): { total: number; live: number } {
+    let total = 0;
+    let live = 0;
+    for (const p of this.#packs) {
+      total += p.end;
+      live += p.live;
+    }
+    return { total, live };
   }
 
   get(kind: ObjectKind, id: string): PackEntry | undefined {
@@ -301,6 +324,7 @@ export class PackLog {
       return;
     }
     this.#batches++;
+    this.#records += batch.length;
     let at = start;
     for (const p of batch) {
       p.apply(pack, at);
@@ -494,6 +518,7 @@ export class PackLog {
     if (this.#closed || index < 0) return;
     this.#packs.splice(index, 1);
     pack.drop();
+    this.#compactions++;
     await unlink(pack.path);
     // A pack that came back after a crash would bring back objects deleted since.
     if (this.#options.fsync) await fsyncDir(this.#options.dir);

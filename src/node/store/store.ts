@@ -53,7 +53,7 @@ import { RECORD_HEADER_BYTES } from "./pack-record.ts";
 import { assertKind, assertObjectId, headerBytes, Layout } from "./paths.ts";
 import { memoryReader, memorySource, openReader, openSource, verifyObject } from "./reader.ts";
 import { countObjects, listIds } from "./scan.ts";
-import type { ObjectSource, ObjectWriter, StoreOptions, StoreStats } from "./types.ts";
+import type { ObjectSource, ObjectWriter, StoreCounters, StoreOptions, StoreStats } from "./types.ts";
 import { StoreWriter } from "./writer.ts";
 
 const DEFAULT_LIST_LIMIT = 1000;
@@ -89,6 +89,8 @@ export class ChunkStore {
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
   readonly #scratch: Buffer[] = [];
   #seq = 0;
+  #cacheHits = 0;
+  #cacheMisses = 0;
   #closed = false;
   readonly #tmpPrefix = `${process.pid}.${randomBytes(4).toString("hex")}`;
 
@@ -305,18 +307,23 @@ export class ChunkStore {
   ): Promise<{ size: number; length: number; source: ObjectSource }> {
     const path = this.#pathOf(kind, id);
     const cached = this.#cache.get(kind, id);
-    if (cached !== undefined) return memorySource(cached, kind, id, offset, length);
+    if (cached !== undefined) {
+      this.#cacheHits++;
+      return memorySource(cached, kind, id, offset, length);
+    }
     const before = this.#cache.mutations;
     const packed = this.#packs.get(kind, id);
     if (packed) {
+      this.#cacheMisses++;
       const body = await this.#packs.readBody(packed);
       if (this.#cache.mutations === before) this.#cache.set(kind, id, body);
       return memorySource(body, kind, id, offset, length);
     }
     const upTo = this.#cache.objectMaxBytes;
     const opened = await openSource(path, kind, id, headerBytes(kind), offset, length, upTo);
-    if (opened.whole !== undefined && this.#cache.mutations === before) {
-      this.#cache.set(kind, id, opened.whole);
+    if (opened.whole !== undefined) {
+      this.#cacheMisses++;
+      if (this.#cache.mutations === before) this.#cache.set(kind, id, opened.whole);
     }
     return opened;
   }
@@ -434,9 +441,24 @@ export class ChunkStore {
     }
   }
 
-  /** Pack files and the batches written to them (tests and metrics). */
+  /** Pack files and the batches written to them (tests). */
   get packStats(): { packs: number; batches: number } {
     return { packs: this.#packs.packCount, batches: this.#packs.batches };
+  }
+
+  /** The cache's hits and misses and the packs' state, for the node's published record. */
+  get counters(): StoreCounters {
+    const bytes = this.#packs.bytes;
+    return {
+      cacheHits: this.#cacheHits,
+      cacheMisses: this.#cacheMisses,
+      packFiles: this.#packs.packCount,
+      packBytes: bytes.total,
+      packLiveBytes: bytes.live,
+      packBatches: this.#packs.batches,
+      packRecords: this.#packs.records,
+      packCompactions: this.#packs.compactions,
+    };
   }
 
   /** What the cache of small objects holds now (object-cache.ts). */

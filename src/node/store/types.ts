@@ -19,6 +19,22 @@ export interface StoreOptions {
   warn?(message: string, details: Record<string, unknown>): void;
 }
 
+/** Totals since the store was opened, and the packs as they are now (published with the node's record). */
+export interface StoreCounters {
+  /** Reads of small objects answered from memory, and those that went to the disk. */
+  cacheHits: number;
+  cacheMisses: number;
+  /** Pack files, the bytes in them, and the bytes of the records still live. */
+  packFiles: number;
+  packBytes: number;
+  packLiveBytes: number;
+  /** Batches appended (one writev and one fdatasync each) and the records they carried. */
+  packBatches: number;
+  packRecords: number;
+  /** Sealed packs rewritten and deleted. */
+  packCompactions: number;
+}
+
 export interface StoreStats {
   capacityBytes: number;
   freeBytes: number;
