@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fdatasync, fstatSync, ftruncate, read, writev } from "node:fs";
 import { mkdir, readdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
 import { fsyncDir } from "./dir-sync.ts";
@@ -139,7 +139,9 @@ export class PackLog {
   }
 
   static async open(options: PackLogOptions): Promise<PackLog> {
-    await mkdir(options.dir, { recursive: true });
+    // A new packs/ must be durable in its parent before anything in it is acknowledged.
+    const made = await mkdir(options.dir, { recursive: true });
+    if (made !== undefined && options.fsync) await fsyncDir(dirname(options.dir));
     const names = (await readdir(options.dir)).filter((n) => PACK_NAME_RE.test(n)).sort();
     const log = new PackLog(options, []);
     try {

@@ -47,6 +47,11 @@ export function encodeHeader(h: RecordHeader): Buffer {
   return b;
 }
 
+/** The raw checksum field of a record, even one whose header does not check (for inspection). */
+export function recordChecksum(record: Buffer): Buffer {
+  return record.subarray(40, 72);
+}
+
 /** Whether the bytes at `at` begin with the record magic (a cheap test before decodeHeader). */
 export function hasMagic(b: Buffer, at: number): boolean {
   return b.length - at >= 4 && b.readUInt32LE(at) === MAGIC;

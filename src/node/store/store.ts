@@ -49,7 +49,7 @@ import { closeFd, isNotFound, KeyedMutex, openFd, unlinkQuietly } from "./fsutil
 import { loadOrCreateNodeId } from "./node-id.ts";
 import { CACHE_OBJECT_MAX_BYTES, ObjectCache } from "./object-cache.ts";
 import { type PackEntry, PackLog } from "./pack-log.ts";
-import { RECORD_HEADER_BYTES } from "./pack-record.ts";
+import { RECORD_HEADER_BYTES, recordChecksum } from "./pack-record.ts";
 import { assertKind, assertObjectId, headerBytes, Layout } from "./paths.ts";
 import { memoryReader, memorySource, openReader, openSource, verifyObject } from "./reader.ts";
 import { countObjects, listIds } from "./scan.ts";
@@ -200,7 +200,7 @@ export class ChunkStore {
         this.#pendingBytes -= size;
         throw err;
       }
-      return this.#packWriter(kind, id, size, expectedHash, this.#packs);
+      return this.#packWriter(kind, id, size, expectedHash);
     }
     const tmpPath = join(this.#layout.tmp, `${kind}-${id}-${this.#tmpPrefix}.${++this.#seq}`);
     let fd: number | undefined;
@@ -240,7 +240,7 @@ export class ChunkStore {
   }
 
   /** A small write: the body is collected in a pooled buffer, then appended to a pack. */
-  #packWriter(kind: ObjectKind, id: string, size: number, checksum: string, packs: PackLog): ObjectWriter {
+  #packWriter(kind: ObjectKind, id: string, size: number, checksum: string): ObjectWriter {
     const held = this.#copies.take();
     const body = held.subarray(0, size);
     const writer: StoreWriter = new StoreWriter({
@@ -249,7 +249,7 @@ export class ChunkStore {
       size,
       expectedHash: checksum,
       copy: body,
-      publish: () => this.#publishPacked(kind, id, checksum, body, packs),
+      publish: () => this.#publishPacked(kind, id, checksum, body),
       settle: () => {
         this.#copies.give(held);
         this.#pendingBytes -= size;
@@ -360,13 +360,10 @@ export class ChunkStore {
     return this.#locks.run(path, async () => {
       const packed = this.#packs.get(kind, id);
       if (packed) {
-        // Moved aside in the file layout, header included, as a file object would be.
-        const { raw } = await this.#packs.readRecord(packed);
-        const prefix = kind === "manifest" ? [raw.subarray(40, 72)] : [];
-        await writeFile(this.#layout.quarantinePathOf(kind, id), [
-          ...prefix,
-          raw.subarray(RECORD_HEADER_BYTES),
-        ]);
+        // Moved aside as the file it would be: a manifest's checksum (as its record holds it), the body.
+        const { raw, body } = await this.#packs.readRecord(packed);
+        const prefix = kind === "manifest" ? [recordChecksum(raw)] : [];
+        await writeFile(this.#layout.quarantinePathOf(kind, id), [...prefix, body]);
         await this.#packs.remove(kind, id);
         this.#cache.delete(kind, id);
         this.#forget(kind, packed.size);
@@ -551,18 +548,13 @@ export class ChunkStore {
    * Appends a verified small body to the pack log. A file of the same id (written before packs
    * were on, or replaced) is removed after: the pack's copy is the newer one.
    */
-  async #publishPacked(
-    kind: ObjectKind,
-    id: string,
-    checksum: string,
-    body: Buffer,
-    packs: PackLog,
-  ): Promise<void> {
+  async #publishPacked(kind: ObjectKind, id: string, checksum: string, body: Buffer): Promise<void> {
     const path = this.#layout.pathOf(kind, id);
     await this.#locks.run(path, async () => {
-      const fileSize = packs.get(kind, id) === undefined ? this.#sizeNow(kind, path) : undefined;
-      const before = packs.get(kind, id)?.size ?? fileSize;
-      await packs.put(kind, id, checksum, body);
+      const packedSize = this.#packs.get(kind, id)?.size;
+      const fileSize = packedSize === undefined ? this.#sizeNow(kind, path) : undefined;
+      const before = packedSize ?? fileSize;
+      await this.#packs.put(kind, id, checksum, body);
       this.#cache.set(kind, id, body);
       if (before === undefined) this.#counts[kind]++;
       this.#storedBytes += body.length - (before ?? 0);
