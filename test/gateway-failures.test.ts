@@ -4,7 +4,7 @@
  * nodes, a gateway stopping with an upload in flight. Also a client generated from openapi.yaml.
  */
 import assert from "node:assert/strict";
-import { open, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
@@ -29,7 +29,7 @@ import {
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
-import { chunkPath } from "./helpers/heal.ts";
+import { flipStored, writeStored } from "./helpers/heal.ts";
 import { REPO_ROOT } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
@@ -54,21 +54,13 @@ interface Created {
 }
 
 /**
- * Flips one byte in the middle of a stored chunk. The chunks here are SMALL_CHUNK (64 KiB) sealed,
- * more than the nodes keep in their cache of small objects, so every read of them goes to the file.
+ * Flips one byte in the middle of a stored chunk, where the node keeps it (a pack record). The
+ * chunks here are SMALL_CHUNK (64 KiB) sealed, more than the nodes keep in their cache of small
+ * objects, so every read of them goes to the disk.
  */
 async function corrupt(addr: string, id: string): Promise<void> {
   const node = cluster.nodes.find((n) => n.addr === addr)!;
-  const fh = await open(chunkPath(node.dataDir, id), "r+");
-  try {
-    const { size } = await fh.stat();
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, size >> 1);
-    byte[0] = byte[0]! ^ 0xff;
-    await fh.write(byte, 0, 1, size >> 1);
-  } finally {
-    await fh.close();
-  }
+  await flipStored(node.dataDir, "chunk", id);
 }
 
 /** Chunk puts that succeeded so far, from the gateway's metrics. */
@@ -237,7 +229,7 @@ describe("corrupted copies", () => {
     const forged = sealChunkUnder(Buffer.from(TEST_KEY, "hex"), sha256(plain), Buffer.alloc(plain.length, 7));
     for (const addr of last.nodes) {
       const node = cluster.nodes.find((n) => n.addr === addr)!;
-      await writeFile(chunkPath(node.dataDir, last.id), forged);
+      await writeStored(node.dataDir, "chunk", last.id, forged);
     }
     await assertDownloadAborted(`${g.url}/v1/files/${hash}`, data.length);
   });

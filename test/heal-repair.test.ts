@@ -7,8 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Placement } from "../src/placement/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
@@ -26,10 +24,12 @@ import {
 import {
   copies,
   download,
+  flipStored,
   HEAL_ENV,
   mixedSize,
   nodeClient,
   outOfRange,
+  readStored,
   type Uploaded,
   upload,
 } from "./helpers/heal.ts";
@@ -83,16 +83,13 @@ describe("read-repair", () => {
     const live = nodes.filter((n) => n.state === "live");
     const first = new Placement(live).order(id)[0]!.addr;
     const node = cluster.nodes.find((n) => n.addr === first)!;
-    const path = join(node.dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id);
-    const bytes = await readFile(path);
-    bytes[bytes.length >> 1]! ^= 1;
-    await writeFile(path, bytes);
+    await flipStored(node.dataDir, "chunk", id);
     const got = await download(gw.url, f.hash);
     assert.ok(Buffer.isBuffer(got) && got.equals(data));
     await waitFor(
       async () =>
         createHash("sha256")
-          .update(await readFile(path))
+          .update((await readStored(node.dataDir, "chunk", id)) ?? Buffer.alloc(0))
           .digest("hex") === id,
       10_000,
       "read-repair to rewrite the corrupt copy",

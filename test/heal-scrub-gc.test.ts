@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ChunkCipher } from "../src/crypto/index.ts";
@@ -26,11 +26,13 @@ import {
 } from "./helpers/gateway.ts";
 import {
   chunkIds as chunkIdsOf,
-  chunkPath,
   copies,
   download,
+  flipStored,
   HEAL_ENV,
   nodeClient,
+  readStored,
+  storedCopy,
   upload,
 } from "./helpers/heal.ts";
 
@@ -63,24 +65,13 @@ const chunkIds = (hash: string) => chunkIdsOf(gw.url, hash);
 
 /** A node holding `id` on disk. */
 async function holderOf(id: string) {
-  for (const n of cluster.nodes) {
-    if (
-      await readFile(chunkPath(n.dataDir, id)).then(
-        () => true,
-        () => false,
-      )
-    )
-      return n;
-  }
+  for (const n of cluster.nodes) if (await storedCopy(n.dataDir, "chunk", id)) return n;
   throw new Error(`no node holds ${id}`);
 }
 
-/** Flips a byte of the file in place; returns the bytes written. */
-async function flipByte(path: string): Promise<Buffer> {
-  const bytes = await readFile(path);
-  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
-  await writeFile(path, bytes);
-  return bytes;
+/** The node's current copy of a chunk, hashed (of no bytes when it holds none). */
+async function storedHash(dataDir: string, id: string): Promise<string> {
+  return sha256((await readStored(dataDir, "chunk", id)) ?? Buffer.alloc(0));
 }
 
 describe("scrub and read-repair", () => {
@@ -89,13 +80,12 @@ describe("scrub and read-repair", () => {
     const f = await upload(gw.url, data);
     const [id] = await chunkIds(f.hash);
     const node = await holderOf(id!);
-    const path = chunkPath(node.dataDir, id!);
-    // Checked on what was written: the node's scrub may quarantine the file at any moment now.
-    assert.notEqual(sha256(await flipByte(path)), id);
+    // Checked on what was written: the node's scrub may quarantine the copy at any moment now.
+    assert.notEqual(sha256(await flipStored(node.dataDir, "chunk", id!)), id);
     // The download is right at once (the bad copy fails the tag; another node serves it).
     assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
     await waitFor(
-      async () => sha256(await readFile(path).catch(() => Buffer.alloc(0))) === id,
+      async () => (await storedHash(node.dataDir, id!)) === id,
       15_000,
       "the corrupt copy replaced by a good one",
     );
@@ -106,10 +96,9 @@ describe("scrub and read-repair", () => {
     const f = await upload(gw.url, patternBytes(2 * SMALL_CHUNK, 8));
     const [id] = await chunkIds(f.hash);
     const node = await holderOf(id!);
-    const path = chunkPath(node.dataDir, id!);
-    await flipByte(path);
+    await flipStored(node.dataDir, "chunk", id!);
     await waitFor(
-      async () => sha256(await readFile(path).catch(() => Buffer.alloc(0))) === id,
+      async () => (await storedHash(node.dataDir, id!)) === id,
       15_000,
       "scrub to replace the corrupt copy",
     );

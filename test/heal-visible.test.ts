@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFile, stat, writeFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { request } from "undici";
@@ -22,7 +21,16 @@ import {
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
-import { chunkIds as chunkIdsOf, chunkPath, copies, HEAL_ENV, nodeClient, upload } from "./helpers/heal.ts";
+import {
+  chunkIds as chunkIdsOf,
+  copies,
+  flipStored,
+  HEAL_ENV,
+  nodeClient,
+  readStored,
+  storedCopy,
+  upload,
+} from "./helpers/heal.ts";
 import { CLI } from "./helpers/proc.ts";
 
 const run = promisify(execFile);
@@ -45,10 +53,7 @@ const chunkIds = (hash: string) => chunkIdsOf(gw.url, hash);
 
 /** Size of the node's copy of a chunk, 0 when it holds none. */
 async function sizeOn(node: NodeProc, id: string): Promise<number> {
-  return stat(chunkPath(node.dataDir, id)).then(
-    (s) => s.size,
-    () => 0,
-  );
+  return (await storedCopy(node.dataDir, "chunk", id))?.length ?? 0;
 }
 
 /** `name{node="<id>"}` samples of a Prometheus text exposition, by node id. */
@@ -80,10 +85,7 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
   )
     .filter((n) => n !== undefined)
     .at(0)!;
-  const path = chunkPath(sick.dataDir, flippedId!);
-  const bytes = await readFile(path);
-  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
-  await writeFile(path, bytes);
+  await flipStored(sick.dataDir, "chunk", flippedId!);
 
   // B: deleted, so GC collects its chunks wherever they are; what each node should free is what
   // it holds (asked over the protocol: B's short last chunk is in a pack, not a file of its own).
@@ -106,7 +108,8 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
 
   try {
     await waitFor(
-      async () => sha256(await readFile(path).catch(() => Buffer.alloc(0))) === flippedId,
+      async () =>
+        sha256((await readStored(sick.dataDir, "chunk", flippedId!)) ?? Buffer.alloc(0)) === flippedId,
       15_000,
       "scrub to quarantine and replace the corrupt copy",
     );

@@ -30,7 +30,7 @@ describe("ChunkStore packs of small objects", () => {
       fsync: true,
       reserveBytes: 0,
       capacityBytes: 0,
-      maxObjectBytes: 1024 * KiB,
+      maxObjectBytes: 2048 * KiB,
       packs: true,
       ...extra,
     });
@@ -56,8 +56,10 @@ describe("ChunkStore packs of small objects", () => {
   async function putChunk(store: ChunkStore, data: Buffer): Promise<string> {
     const id = sha256(data);
     const w = await store.createWriter("chunk", id, data.length);
-    w.write(data.subarray(0, data.length >> 1));
-    w.end(data.subarray(data.length >> 1));
+    // In pieces, as a socket delivers them: at least two, at most 256 KiB each.
+    const piece = Math.max(1, Math.min(256 * KiB, Math.ceil(data.length / 2)));
+    for (let at = 0; at < data.length; at += piece) w.write(data.subarray(at, at + piece));
+    w.end();
     await w.commit();
     return id;
   }
@@ -97,9 +99,10 @@ describe("ChunkStore packs of small objects", () => {
       () => false,
     );
 
-  test("small objects round-trip through a pack, with ranges; no file of their own is made", async () => {
+  test("objects up to a sealed 1 MiB chunk round-trip through a pack, with ranges; no file of their own", async () => {
     const s = await freshStore({ cacheBytes: 0 });
-    for (const size of [0, 1, 4 * KiB, 64 * KiB]) {
+    // Up to 64 KiB: the small path (and the cache, off here); a sealed 1 MiB chunk: the bulk path.
+    for (const size of [0, 1, 4 * KiB, 64 * KiB, 1024 * KiB + 17]) {
       const data = patternBytes(size, size + 7);
       const id = await putChunk(s, data);
       assert.equal(await s.has("chunk", id), true);
@@ -109,7 +112,9 @@ describe("ChunkStore packs of small objects", () => {
       if (size > 10) {
         assert.ok((await read(s, "chunk", id, 3, 7)).equals(data.subarray(3, 10)));
         assert.ok((await readSource(s, "chunk", id, size - 5)).equals(data.subarray(size - 5)));
+        assert.ok((await read(s, "chunk", id, 1, size - 2)).equals(data.subarray(1, size - 1)));
       }
+      assert.equal(await s.verify("chunk", id), true);
       assert.equal(await exists(filePath(s, "chunk", id)), false);
     }
     const body = Buffer.from('{"a manifest":1}');
@@ -126,12 +131,13 @@ describe("ChunkStore packs of small objects", () => {
       isDfsError(err, "DFS_ERR_RANGE"),
     );
     const stats = await s.stats();
-    assert.equal(stats.chunkCount, 4);
+    assert.equal(stats.chunkCount, 5);
     assert.equal(stats.manifestCount, 1);
-    assert.equal(stats.storedBytes, 1 + 4 * KiB + 64 * KiB + body.length);
-    // A body over 64 KiB is a file.
-    const big = await putChunk(s, patternBytes(64 * KiB + 1, 3));
+    assert.equal(stats.storedBytes, 1 + 4 * KiB + 64 * KiB + 1024 * KiB + 17 + body.length);
+    // A body over 1 MiB + 64 KiB is a file.
+    const big = await putChunk(s, patternBytes(1088 * KiB + 1, 3));
     assert.equal(await exists(filePath(s, "chunk", big)), true);
+    assert.ok((await read(s, "chunk", big)).equals(patternBytes(1088 * KiB + 1, 3)));
   });
 
   test("writes that arrive together share one batch: one write and one fdatasync", async () => {
@@ -329,6 +335,30 @@ describe("ChunkStore packs of small objects", () => {
     assert.equal((await s.stats()).chunkCount, 3);
   });
 
+  test("a read in progress keeps its pack open while compaction deletes it", async () => {
+    const s = await freshStore({ packBytes: 1536 * KiB, cacheBytes: 0 });
+    const a = patternBytes(1024 * KiB + 17, 1);
+    const aId = await putChunk(s, a);
+    const fillers = [];
+    for (const seed of [2, 3]) fillers.push(await putChunk(s, patternBytes(600 * KiB, seed)));
+    const firstPack = (await packFiles(s))[0]!;
+    // Opened, not yet read: then A and everything near it goes, and its pack is compacted away.
+    const { source, length } = await s.openSource("chunk", aId);
+    assert.equal(length, a.length);
+    for (const id of [aId, ...fillers]) await s.delete("chunk", id);
+    const deadline = Date.now() + 10_000;
+    while ((await packFiles(s)).includes(firstPack) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal((await packFiles(s)).includes(firstPack), false, "the pack was compacted and deleted");
+    const back = Buffer.alloc(a.length);
+    let at = 0;
+    for (let n = await source.read(back); n > 0; n = await source.read(back.subarray(at))) at += n;
+    await source.close();
+    assert.equal(at, a.length);
+    assert.ok(back.equals(a), "the bytes of the deleted pack, through the pinned descriptor");
+  });
+
   test("an object moves between a file and a pack; the newer copy wins, after a restart too", async () => {
     // Written as a file while packs are off...
     let s = await freshStore({ packs: false });
@@ -380,8 +410,9 @@ describe("ChunkStore packs of small objects", () => {
       t.skip(`cannot mount a small tmpfs here (${(err as Error).message.split("\n")[0]})`);
       return;
     }
+    let s: ChunkStore | undefined;
     try {
-      let s = await openStore(join(mnt, "data"));
+      s = await openStore(join(mnt, "data"));
       const kept = await putChunk(s, patternBytes(4 * KiB, 1));
       const pack = await lastPack(s);
       const size = (await stat(pack)).size;
@@ -390,7 +421,8 @@ describe("ChunkStore packs of small objects", () => {
       const free = await statfs(mnt);
       await writeFile(join(mnt, "filler"), Buffer.alloc(free.bavail * free.bsize)).catch(() => {});
       const datas = [2, 3, 4].map((seed) => patternBytes(8 * KiB, seed));
-      const results = await Promise.allSettled(datas.map((d) => putChunk(s, d)));
+      const store = s;
+      const results = await Promise.allSettled(datas.map((d) => putChunk(store, d)));
       for (const r of results) {
         assert.equal(r.status, "rejected");
         assert.ok(isDfsError(r.reason, "DFS_ERR_DISK_FULL"), String(r.reason));
@@ -407,10 +439,13 @@ describe("ChunkStore packs of small objects", () => {
       assert.deepEqual(warnings, []);
       assert.ok((await read(s, "chunk", kept)).equals(patternBytes(4 * KiB, 1)));
       assert.ok((await read(s, "chunk", later)).equals(datas[0]!));
-      await s.close();
-      opened.delete(s);
     } finally {
-      await execFileAsync("umount", [mnt]);
+      // Closed first, whatever failed: open descriptors would keep the mount busy.
+      if (s) {
+        await s.close();
+        opened.delete(s);
+      }
+      await execFileAsync("umount", [mnt]).catch(() => execFileAsync("umount", ["-l", mnt]));
     }
   });
 });

@@ -2,8 +2,11 @@
  * Shared by the self-healing tests: node env with short heal timings, counting copies by listing
  * every live node's store over the node protocol, uploads and downloads through a gateway.
  */
+import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
+import { decodeHeader, RECORD_HEADER_BYTES } from "../../src/node/store/pack-record.ts";
+import type { ObjectKind } from "../../src/transport/api.ts";
 import { NodeClient } from "../../src/transport/index.ts";
 import { TEST_SECRET } from "./cluster.ts";
 import { sha256 } from "./data.ts";
@@ -85,4 +88,91 @@ export async function chunkIds(gatewayUrl: string, hash: string): Promise<string
   const meta = await http(gatewayUrl, "GET", `/v1/files/${hash}/meta`);
   if (meta.status !== 200) throw new Error(`meta of ${hash}: ${meta.status}`);
   return (meta.json as { chunks: { id: string }[] }).chunks.map((c) => c.id);
+}
+
+/** Where a node keeps the body of its current copy of an object: a byte range of one file. */
+export interface StoredCopy {
+  path: string;
+  at: number;
+  length: number;
+}
+
+/**
+ * The body of a node's current copy on disk, read as the node reads its data dir on start: the
+ * last record of the id in its packs unless a tombstone follows (store/pack-log.ts), else the
+ * object's own file. Tests use it to corrupt a copy in place and to watch it being replaced.
+ */
+export async function storedCopy(
+  dataDir: string,
+  kind: ObjectKind,
+  id: string,
+): Promise<StoredCopy | undefined> {
+  const dir = join(dataDir, "packs");
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".pack")).sort();
+  let packed: StoredCopy | undefined;
+  for (const name of names) {
+    const path = join(dir, name);
+    const bytes = await readFile(path);
+    for (let at = 0; at + RECORD_HEADER_BYTES <= bytes.length; ) {
+      const h = decodeHeader(bytes, at);
+      if (h === undefined) {
+        at++;
+        continue;
+      }
+      if (h.kind === kind && h.id === id) {
+        packed = h.op === "put" ? { path, at: at + RECORD_HEADER_BYTES, length: h.length } : undefined;
+      }
+      at += RECORD_HEADER_BYTES + h.length;
+    }
+  }
+  if (packed) return packed;
+  const path =
+    kind === "chunk"
+      ? chunkPath(dataDir, id)
+      : join(dataDir, "manifests", id.slice(0, 2), id.slice(2, 4), id);
+  const header = kind === "manifest" ? 32 : 0;
+  const s = await stat(path).catch(() => undefined);
+  return s && { path, at: header, length: s.size - header };
+}
+
+/** The body of a node's current copy, or undefined when it holds none. */
+export async function readStored(dataDir: string, kind: ObjectKind, id: string): Promise<Buffer | undefined> {
+  const copy = await storedCopy(dataDir, kind, id);
+  if (copy === undefined) return undefined;
+  const fh = await open(copy.path, "r");
+  try {
+    const body = Buffer.alloc(copy.length);
+    await fh.read(body, 0, copy.length, copy.at);
+    return body;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Overwrites the body of a node's current copy in place (same length); returns what was written. */
+export async function writeStored(
+  dataDir: string,
+  kind: ObjectKind,
+  id: string,
+  body: Buffer,
+): Promise<Buffer> {
+  const copy = await storedCopy(dataDir, kind, id);
+  if (copy === undefined) throw new Error(`${dataDir} holds no ${kind} ${id}`);
+  if (copy.length !== body.length)
+    throw new Error(`${kind} ${id}: ${body.length} bytes for a copy of ${copy.length}`);
+  const fh = await open(copy.path, "r+");
+  try {
+    await fh.write(body, 0, body.length, copy.at);
+  } finally {
+    await fh.close();
+  }
+  return body;
+}
+
+/** Flips one bit in the middle of a node's current copy; returns the body as it now is. */
+export async function flipStored(dataDir: string, kind: ObjectKind, id: string): Promise<Buffer> {
+  const body = await readStored(dataDir, kind, id);
+  if (body === undefined) throw new Error(`${dataDir} holds no ${kind} ${id}`);
+  body[body.length >> 1]! ^= 0x40;
+  return writeStored(dataDir, kind, id, body);
 }

@@ -13,6 +13,7 @@ import {
   RECORD_HEADER_BYTES,
   type RecordHeader,
 } from "./pack-record.ts";
+import type { ObjectSource } from "./types.ts";
 
 /*
  * Small objects live in pack files: append-only logs of records (pack-record.ts), as in
@@ -39,7 +40,7 @@ import {
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH_BUFFERS = 512;
 /** Reads at open go through a window this large; no record of a pack is larger. */
-const SCAN_WINDOW_BYTES = 1024 * 1024;
+const SCAN_WINDOW_BYTES = 2 * 1024 * 1024;
 export const PACK_RECORD_MAX_BODY = SCAN_WINDOW_BYTES - RECORD_HEADER_BYTES;
 /** Objects compaction moves at once: they share a batch. */
 const COMPACTION_GROUP = 64;
@@ -246,6 +247,33 @@ export class PackLog {
     const body = Buffer.allocUnsafe(entry.size);
     await this.#readAt(entry.pack, body, entry.at + RECORD_HEADER_BYTES);
     return body;
+  }
+
+  /** [offset, offset+count) of a live entry's body, read into the caller's buffers; close() when done. */
+  source(entry: PackEntry, offset: number, count: number): ObjectSource {
+    return new PackSource(entry.pack, entry.at + RECORD_HEADER_BYTES + offset, count);
+  }
+
+  /**
+   * Re-hashes a live entry's record through `scratch` (a reused buffer): its header must check and
+   * name this object, and its body hash to the checksum it carries (a chunk's: its id).
+   */
+  async verify(kind: ObjectKind, id: string, entry: PackEntry, scratch: Buffer): Promise<boolean> {
+    const head = scratch.subarray(0, RECORD_HEADER_BYTES);
+    await this.#readAt(entry.pack, head, entry.at);
+    const header = decodeHeader(head);
+    if (header?.op !== "put" || header.kind !== kind || header.id !== id) return false;
+    if (header.length !== entry.size || (kind === "chunk" && header.checksum !== id)) return false;
+    const hash = createHash("sha256");
+    const body = this.source(entry, 0, entry.size);
+    try {
+      for (let n = await body.read(scratch); n > 0; n = await body.read(scratch)) {
+        hash.update(scratch.subarray(0, n));
+      }
+    } finally {
+      await body.close();
+    }
+    return hash.digest("hex") === header.checksum;
   }
 
   /** The record of a live entry as it is on disk, header and body (verify, quarantine, compaction). */
@@ -535,6 +563,38 @@ export class PackLog {
     } finally {
       pack.release();
     }
+  }
+}
+
+/** A body in a pack, read piece by piece; the pack's descriptor is pinned until close(). */
+class PackSource implements ObjectSource {
+  #pack: Pack | undefined;
+  #position: number;
+  #left: number;
+
+  constructor(pack: Pack, position: number, count: number) {
+    pack.refs++;
+    this.#pack = pack;
+    this.#position = position;
+    this.#left = count;
+  }
+
+  async read(into: Buffer): Promise<number> {
+    const pack = this.#pack;
+    const want = Math.min(into.length, this.#left);
+    if (want === 0 || pack === undefined) return 0;
+    const n = await readAt(pack.fd, into.subarray(0, want), this.#position);
+    if (n < want)
+      throw new DfsError("DFS_ERR_CORRUPT", `${pack.path} ends inside the record at ${this.#position}`);
+    this.#position += n;
+    this.#left -= n;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    const pack = this.#pack;
+    this.#pack = undefined;
+    pack?.release();
   }
 }
 

@@ -121,17 +121,23 @@ export function memorySource(
   };
 }
 
-/** [offset, offset+length) of a body held in memory, as a stream. */
-export function memoryReader(
-  body: Buffer,
-  kind: ObjectKind,
-  id: string,
-  offset = 0,
-  length?: number,
-): { size: number; body: Readable } {
-  const count = checkRange(kind, id, body.length, offset, length);
-  const part = body.subarray(offset, offset + count);
-  return { size: body.length, body: Readable.from(count === 0 ? [] : [part], { objectMode: false }) };
+/** A source as a stream of 256 KiB pieces (new Buffers: a stream hands them over); closed at the end. */
+export function sourceStream(source: ObjectSource): Readable {
+  return Readable.from(
+    (async function* () {
+      try {
+        for (;;) {
+          const piece = Buffer.allocUnsafe(READ_HIGH_WATER_MARK);
+          const n = await source.read(piece);
+          if (n === 0) return;
+          yield piece.subarray(0, n);
+        }
+      } finally {
+        await source.close();
+      }
+    })(),
+    { objectMode: false },
+  );
 }
 
 async function readFull(source: ObjectSource, into: Buffer): Promise<number> {
@@ -194,7 +200,13 @@ class FileSource implements ObjectSource {
   }
 }
 
-function checkRange(kind: ObjectKind, id: string, size: number, offset: number, length?: number): number {
+export function checkRange(
+  kind: ObjectKind,
+  id: string,
+  size: number,
+  offset: number,
+  length?: number,
+): number {
   if (size < 0) throw new DfsError("DFS_ERR_CORRUPT", `${kind} ${id} is shorter than its header`);
   const count = length ?? size - offset;
   if (!isCount(offset) || !isCount(count) || offset + count > size) {

@@ -34,7 +34,7 @@
  * also kept in memory, bounded by cacheBytes (object-cache.ts): a GET of one costs no thread-pool
  * round trip at all. Every change of an object changes its entry under the same lock.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { rename as renameCb, statSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, statfs, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -48,10 +48,10 @@ import { DiskSpace } from "./disk-space.ts";
 import { closeFd, isNotFound, KeyedMutex, openFd, unlinkQuietly } from "./fsutil.ts";
 import { loadOrCreateNodeId } from "./node-id.ts";
 import { CACHE_OBJECT_MAX_BYTES, ObjectCache } from "./object-cache.ts";
-import { type PackEntry, PackLog } from "./pack-log.ts";
+import { PackLog } from "./pack-log.ts";
 import { RECORD_HEADER_BYTES, recordChecksum } from "./pack-record.ts";
 import { assertKind, assertObjectId, headerBytes, Layout } from "./paths.ts";
-import { memoryReader, memorySource, openReader, openSource, verifyObject } from "./reader.ts";
+import { checkRange, memorySource, openReader, openSource, sourceStream, verifyObject } from "./reader.ts";
 import { countObjects, listIds } from "./scan.ts";
 import type { ObjectSource, ObjectWriter, StoreCounters, StoreOptions, StoreStats } from "./types.ts";
 import { StoreWriter } from "./writer.ts";
@@ -60,8 +60,8 @@ const DEFAULT_LIST_LIMIT = 1000;
 const MAX_LIST_LIMIT = 10_000;
 const VERIFY_BUFFER_BYTES = 256 * 1024;
 const DEFAULT_PACK_BYTES = 64 * 1024 * 1024;
-/** Bodies up to this size go to packs: the size of the buffers they are collected in. */
-const PACK_OBJECT_MAX_BYTES = CACHE_OBJECT_MAX_BYTES;
+/** Bodies up to this size go to packs: a default 1 MiB chunk, sealed, with room to spare. */
+const PACK_OBJECT_MAX_BYTES = 1024 * 1024 + 64 * 1024;
 
 export class ChunkStore {
   readonly nodeId: string;
@@ -85,7 +85,9 @@ export class ChunkStore {
   readonly #dirSync = new DirSyncer();
   readonly #cache: ObjectCache;
   /** Buffers small writes are copied into for the cache: reused, so they never age into old space. */
-  readonly #copies = new BufferPool(PACK_OBJECT_MAX_BYTES, 64);
+  readonly #copies = new BufferPool(CACHE_OBJECT_MAX_BYTES, 64);
+  /** Buffers larger packed bodies are collected in (reused: new memory is what costs most here). */
+  readonly #bulk = new BufferPool(PACK_OBJECT_MAX_BYTES, 8);
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
   readonly #scratch: Buffer[] = [];
   #seq = 0;
@@ -241,7 +243,8 @@ export class ChunkStore {
 
   /** A small write: the body is collected in a pooled buffer, then appended to a pack. */
   #packWriter(kind: ObjectKind, id: string, size: number, checksum: string): ObjectWriter {
-    const held = this.#copies.take();
+    const pool = size <= CACHE_OBJECT_MAX_BYTES ? this.#copies : this.#bulk;
+    const held = pool.take();
     const body = held.subarray(0, size);
     const writer: StoreWriter = new StoreWriter({
       kind,
@@ -251,7 +254,7 @@ export class ChunkStore {
       copy: body,
       publish: () => this.#publishPacked(kind, id, checksum, body),
       settle: () => {
-        this.#copies.give(held);
+        pool.give(held);
         this.#pendingBytes -= size;
         this.#writers.delete(writer);
       },
@@ -291,7 +294,10 @@ export class ChunkStore {
   ): Promise<{ size: number; body: Readable }> {
     const path = this.#pathOf(kind, id);
     const packed = this.#packs.get(kind, id);
-    if (packed) return memoryReader(await this.#packs.readBody(packed), kind, id, offset, length);
+    if (packed) {
+      const count = checkRange(kind, id, packed.size, offset, length);
+      return { size: packed.size, body: sourceStream(this.#packs.source(packed, offset, count)) };
+    }
     return openReader(path, kind, id, headerBytes(kind), offset, length);
   }
 
@@ -313,11 +319,15 @@ export class ChunkStore {
     }
     const before = this.#cache.mutations;
     const packed = this.#packs.get(kind, id);
-    if (packed) {
+    if (packed && this.#cache.admits(packed.size)) {
       this.#cacheMisses++;
       const body = await this.#packs.readBody(packed);
       if (this.#cache.mutations === before) this.#cache.set(kind, id, body);
       return memorySource(body, kind, id, offset, length);
+    }
+    if (packed) {
+      const count = checkRange(kind, id, packed.size, offset, length);
+      return { size: packed.size, length: count, source: this.#packs.source(packed, offset, count) };
     }
     const upTo = this.#cache.objectMaxBytes;
     const opened = await openSource(path, kind, id, headerBytes(kind), offset, length, upTo);
@@ -397,9 +407,9 @@ export class ChunkStore {
   async verify(kind: ObjectKind, id: string): Promise<boolean> {
     const path = this.#pathOf(kind, id);
     const packed = this.#packs.get(kind, id);
-    if (packed) return this.#verifyPacked(kind, id, packed);
     const scratch = this.#scratch.pop() ?? Buffer.allocUnsafeSlow(VERIFY_BUFFER_BYTES);
     try {
+      if (packed) return await this.#packs.verify(kind, id, packed, scratch);
       return await verifyObject(path, kind, id, scratch);
     } finally {
       this.#scratch.push(scratch);
@@ -561,14 +571,6 @@ export class ChunkStore {
       this.#disk.wrote(body.length + RECORD_HEADER_BYTES);
       if (fileSize !== undefined) await unlinkQuietly(path);
     });
-  }
-
-  /** A packed record must decode, be of this object, and its body hash to the checksum it carries. */
-  async #verifyPacked(kind: ObjectKind, id: string, entry: PackEntry): Promise<boolean> {
-    const { header, body } = await this.#packs.readRecord(entry);
-    if (header?.op !== "put" || header.kind !== kind || header.id !== id) return false;
-    if (kind === "chunk" && header.checksum !== id) return false;
-    return createHash("sha256").update(body).digest("hex") === header.checksum;
   }
 
   /**
