@@ -7,15 +7,15 @@
  *   chunks/ab/cd/<id>      a chunk: its bytes, id = SHA-256 hex of them (ab = id[0..2], cd = id[2..4]).
  *   manifests/ab/cd/<id>   a manifest: a 32-byte raw SHA-256 of the body, then the body. The id is the
  *                          gateway's; the header lets the node scrub it without keys. Sizes are body sizes.
- *   packs/<n>.pack         bodies of at most 64 KiB, as records appended in group-committed batches
+ *   packs/<n>.pack         bodies of at most 1 MiB + 64 KiB, as records appended in group-committed batches
  *                          (pack-log.ts). When an id is both in a pack and a file, the pack's is
  *                          the newer: open() removes such files.
  *   tmp/                   writes in progress; emptied on open, so a crash never leaves a partial object.
  *   quarantine/<kind>-<id> copies that failed verification, moved aside for inspection.
  *
- * A small body (packs on) is hashed and copied into memory as it arrives, then appended to the
- * pack log with the other writes of the moment: one writev and one fdatasync for the batch.
- * A larger write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
+ * With packs on, a body of at most 1 MiB + 64 KiB (a sealed default-size chunk) is hashed and
+ * copied into a reused buffer as it arrives, then appended to the pack log with the other writes
+ * of the moment: one writev and one fdatasync for the batch. A larger write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
  * fdatasync (fsync on) -> rename into chunks/ or manifests/ -> fsync of the directory, and of the
  * parent of a fan-out directory the write created (fsync on). Only then does commit() resolve: an
  * object is either absent or whole and verified. Directory fsyncs are group-committed
