@@ -54,9 +54,9 @@ interface Created {
 }
 
 /**
- * Flips one byte in the middle of a stored chunk, where the node keeps it (a pack record). The
- * chunks here are SMALL_CHUNK (64 KiB) sealed, more than the nodes keep in their cache of small
- * objects, so every read of them goes to the disk.
+ * Flips one byte in the middle of a stored chunk, where the node keeps it. The chunks here are
+ * SMALL_CHUNK (64 KiB) sealed, more than the nodes keep in their cache of small objects, so every
+ * read of them goes to the disk.
  */
 async function corrupt(addr: string, id: string): Promise<void> {
   const node = cluster.nodes.find((n) => n.addr === addr)!;

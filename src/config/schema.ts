@@ -67,7 +67,7 @@ export const NodeSchema = z
     /** Memory for the bodies of small objects (<= 64 KiB) stored or read lately; 0 turns it off. */
     cacheBytes: bytes.default(16 * 1024 * 1024),
     fsync: z.boolean().default(true),
-    /** Objects of at most 1 MiB + 64 KiB go to append-only pack files, written in group-committed batches. */
+    /** Bodies of at most 64 KiB go to append-only pack files, written in group-committed batches. */
     packs: z.boolean().default(true),
     /** A frame or handshake stalled part-way this long gets its connection closed. */
     frameTimeoutMs: ms.default(10_000),

@@ -41,13 +41,7 @@ export const SETTINGS: readonly Setting[] = [
   s(["node", "maxObjectBytes"], "DFS_MAX_OBJECT", "max-object", "string", "largest object accepted"),
   s(["node", "cacheBytes"], "DFS_NODE_CACHE", "cache", "string", "memory for recent small objects"),
   s(["node", "fsync"], "DFS_FSYNC", "fsync", "bool", "fsync every write (default true)"),
-  s(
-    ["node", "packs"],
-    "DFS_NODE_PACKS",
-    "packs",
-    "bool",
-    "objects up to 1 MiB + 64 KiB in pack files (default true)",
-  ),
+  s(["node", "packs"], "DFS_NODE_PACKS", "packs", "bool", "small objects in pack files (default true)"),
   s(
     ["node", "frameTimeoutMs"],
     "DFS_FRAME_TIMEOUT_MS",

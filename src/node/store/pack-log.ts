@@ -16,12 +16,12 @@ import {
 import type { ObjectSource } from "./types.ts";
 
 /*
- * Objects up to a sealed 1 MiB chunk live in pack files: append-only logs of records
+ * Objects of at most 64 KiB live in pack files: append-only logs of records
  * (pack-record.ts), as in Haystack or SeaweedFS volumes. What it buys is group commit: the puts
  * and deletes that arrive while one batch is being written and fdatasynced go out together in the
  * next batch, one writev and one fdatasync for all of them, instead of a temp file, an fdatasync,
  * a rename and a directory fsync each. A 4 KiB object cost 350-1560 µs of CPU as a file here, 17-50 µs in a
- * pack (bench/store-small.ts); 1 MiB chunks 3.4-3.6 CPU s per GiB as files, 1.7-1.9 appended.
+ * pack (bench/store-small.ts).
  *
  *   packs/00000001.pack ...   records; the highest number is the one being appended to. A pack
  *                             is sealed at packBytes and a new one started.
@@ -42,7 +42,7 @@ import type { ObjectSource } from "./types.ts";
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_BATCH_BUFFERS = 512;
 /** Reads at open go through a window this large; no record of a pack is larger. */
-const SCAN_WINDOW_BYTES = 2 * 1024 * 1024;
+const SCAN_WINDOW_BYTES = 1024 * 1024;
 export const PACK_RECORD_MAX_BODY = SCAN_WINDOW_BYTES - RECORD_HEADER_BYTES;
 /** Objects compaction moves at once: they share a batch. */
 const COMPACTION_GROUP = 64;

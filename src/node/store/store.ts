@@ -7,13 +7,13 @@
  *   chunks/ab/cd/<id>      a chunk: its bytes, id = SHA-256 hex of them (ab = id[0..2], cd = id[2..4]).
  *   manifests/ab/cd/<id>   a manifest: a 32-byte raw SHA-256 of the body, then the body. The id is the
  *                          gateway's; the header lets the node scrub it without keys. Sizes are body sizes.
- *   packs/<n>.pack         bodies of at most 1 MiB + 64 KiB, as records appended in group-committed batches
+ *   packs/<n>.pack         bodies of at most 64 KiB, as records appended in group-committed batches
  *                          (pack-log.ts). When an id is both in a pack and a file, the pack's is
  *                          the newer: open() removes such files.
  *   tmp/                   writes in progress; emptied on open, so a crash never leaves a partial object.
  *   quarantine/<kind>-<id> copies that failed verification, moved aside for inspection.
  *
- * With packs on, a body of at most 1 MiB + 64 KiB (a sealed default-size chunk) is hashed and
+ * With packs on, a body of at most 64 KiB (a manifest, a small file's chunk) is hashed and
  * copied into a reused buffer as it arrives, then appended to the pack log with the other writes
  * of the moment: one writev and one fdatasync for the batch. A larger write goes: temp file in tmp/ -> pieces hashed as they arrive -> size and hash checked ->
  * fdatasync (fsync on) -> rename into chunks/ or manifests/ -> fsync of the directory, and of the
@@ -60,8 +60,12 @@ const DEFAULT_LIST_LIMIT = 1000;
 const MAX_LIST_LIMIT = 10_000;
 const VERIFY_BUFFER_BYTES = 256 * 1024;
 const DEFAULT_PACK_BYTES = 64 * 1024 * 1024;
-/** Bodies up to this size go to packs: a default 1 MiB chunk, sealed, with room to spare. */
-const PACK_OBJECT_MAX_BYTES = 1024 * 1024 + 64 * 1024;
+/**
+ * Bodies up to this size go to packs. Not chunks of the default 1 MiB: every packed object costs
+ * ~290 bytes of index in memory (290 MB per TiB of 1 MiB chunks), and under sustained writes their
+ * gain was small (bench/README.md, fifth session).
+ */
+const PACK_OBJECT_MAX_BYTES = CACHE_OBJECT_MAX_BYTES;
 
 export class ChunkStore {
   readonly nodeId: string;
@@ -85,9 +89,7 @@ export class ChunkStore {
   readonly #dirSync = new DirSyncer();
   readonly #cache: ObjectCache;
   /** Buffers small writes are copied into for the cache: reused, so they never age into old space. */
-  readonly #copies = new BufferPool(CACHE_OBJECT_MAX_BYTES, 64);
-  /** Buffers larger packed bodies are collected in (reused: new memory is what costs most here). */
-  readonly #bulk = new BufferPool(PACK_OBJECT_MAX_BYTES, 8);
+  readonly #copies = new BufferPool(PACK_OBJECT_MAX_BYTES, 64);
   /** Reused buffers for verify(): scrubbing should not churn fresh memory. */
   readonly #scratch: Buffer[] = [];
   #seq = 0;
@@ -243,8 +245,7 @@ export class ChunkStore {
 
   /** A small write: the body is collected in a pooled buffer, then appended to a pack. */
   #packWriter(kind: ObjectKind, id: string, size: number, checksum: string): ObjectWriter {
-    const pool = size <= CACHE_OBJECT_MAX_BYTES ? this.#copies : this.#bulk;
-    const held = pool.take();
+    const held = this.#copies.take();
     const body = held.subarray(0, size);
     const writer: StoreWriter = new StoreWriter({
       kind,
@@ -254,7 +255,7 @@ export class ChunkStore {
       copy: body,
       publish: () => this.#publishPacked(kind, id, checksum, body),
       settle: () => {
-        pool.give(held);
+        this.#copies.give(held);
         this.#pendingBytes -= size;
         this.#writers.delete(writer);
       },

@@ -11,7 +11,7 @@ export interface StoreOptions {
   maxObjectBytes: number;
   /** Memory for the bodies of small objects stored or read lately (object-cache.ts); 0 or absent: none. */
   cacheBytes?: number;
-  /** Objects of at most 1 MiB + 64 KiB go to pack files (pack-log.ts) instead of a file each. */
+  /** Bodies of at most 64 KiB go to pack files (pack-log.ts) instead of a file each. */
   packs?: boolean;
   /** A pack is sealed once it holds this many bytes (default 64 MiB; tests make it small). */
   packBytes?: number;
