@@ -6,6 +6,7 @@ import { DfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
 import { fsyncDir } from "./dir-sync.ts";
 import { openFd } from "./fsutil.ts";
+import { type IndexEntry, PackIndex } from "./pack-index.ts";
 import {
   decodeHeader,
   encodeHeader,
@@ -77,8 +78,6 @@ class Pack {
   end: number;
   /** Bytes of the records the index points at. */
   live = 0;
-  /** Index keys whose record is here. */
-  readonly keys = new Set<string>();
   /** Keys of the tombstones in this pack. */
   readonly tombstones = new Set<string>();
   /** Reads in progress: the descriptor is closed only when none is left. */
@@ -123,9 +122,8 @@ export class PackLog {
   readonly #options: PackLogOptions;
   /** Oldest first; the last is the one appended to. */
   readonly #packs: Pack[];
-  readonly #entries = new Map<string, PackEntry>();
-  /** Live ids per kind and first two hex characters, so a listing sorts one bucket at a time. */
-  readonly #buckets: Record<ObjectKind, Map<string, Set<string>>> = { chunk: new Map(), manifest: new Map() };
+  readonly #index = new PackIndex();
+  readonly #bySeq = new Map<number, Pack>();
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   readonly #toCompact = new Set<Pack>();
@@ -192,35 +190,18 @@ export class PackLog {
   }
 
   get(kind: ObjectKind, id: string): PackEntry | undefined {
-    return this.#entries.get(keyOf(kind, id));
+    const e = this.#index.get(kind, id);
+    return e && { pack: this.#bySeq.get(e.pack)!, at: e.at, size: e.size, writtenAt: e.writtenAt };
   }
 
   /** Live objects of a kind and the sum of their body sizes. */
   count(kind: ObjectKind): { count: number; bytes: number } {
-    let count = 0;
-    let bytes = 0;
-    const prefix = keyOf(kind, "");
-    for (const [key, e] of this.#entries) {
-      if (!key.startsWith(prefix)) continue;
-      count++;
-      bytes += e.size;
-    }
-    return { count, bytes };
+    return this.#index.count(kind);
   }
 
   /** Ids of a kind in ascending order, strictly after `after`, at most `max`. */
   ids(kind: ObjectKind, after: string, max: number): string[] {
-    const out: string[] = [];
-    const buckets = this.#buckets[kind];
-    const first = after.slice(0, 2);
-    for (const name of [...buckets.keys()].filter((b) => b >= first).sort()) {
-      const ids = [...buckets.get(name)!].filter((id) => id > after).sort();
-      for (const id of ids) {
-        out.push(id);
-        if (out.length >= max) return out;
-      }
-    }
-    return out;
+    return this.#index.ids(kind, after, max);
   }
 
   /** Appends the object; resolves once it is durable and in the index. `body` must stay unchanged until then. */
@@ -230,16 +211,14 @@ export class PackLog {
     }
     const writtenAt = Date.now();
     const header = encodeHeader({ op: "put", kind, id, checksum, length: body.length, writtenAt });
-    const key = keyOf(kind, id);
     return this.#append([header, body], (pack, at) =>
-      this.#setEntry(key, { pack, at, size: body.length, writtenAt }),
+      this.#setEntry(kind, id, { pack, at, size: body.length, writtenAt }),
     );
   }
 
   /** Appends a tombstone; false when the object is not here. The caller holds the object's lock. */
   async remove(kind: ObjectKind, id: string): Promise<boolean> {
-    const key = keyOf(kind, id);
-    if (!this.#entries.has(key)) return false;
+    if (this.#index.get(kind, id) === undefined) return false;
     await this.#appendTombstone(kind, id);
     return true;
   }
@@ -299,10 +278,9 @@ export class PackLog {
 
   #appendTombstone(kind: ObjectKind, id: string): Promise<void> {
     const header = encodeHeader({ op: "delete", kind, id, checksum: "", length: 0, writtenAt: Date.now() });
-    const key = keyOf(kind, id);
     return this.#append([header], (pack) => {
-      this.#deleteEntry(key);
-      pack.tombstones.add(key);
+      this.#deleteEntry(kind, id);
+      pack.tombstones.add(keyOf(kind, id));
     });
   }
 
@@ -375,32 +353,32 @@ export class PackLog {
     const fd = await openFd(path, "wx+", 0o640);
     // The new file's entry must be durable before records in it are acknowledged.
     if (this.#options.fsync) await fsyncDir(this.#options.dir);
-    this.#packs.push(new Pack(seq, path, fd, 0));
+    this.#addPack(new Pack(seq, path, fd, 0));
   }
 
   // --- the index -------------------------------------------------------------------------------
 
-  #setEntry(key: string, entry: PackEntry): void {
-    this.#deleteEntry(key);
-    this.#entries.set(key, entry);
-    entry.pack.live += RECORD_HEADER_BYTES + entry.size;
-    entry.pack.keys.add(key);
-    const { kind, id } = splitKey(key);
-    const bucket = id.slice(0, 2);
-    const ids = this.#buckets[kind].get(bucket);
-    if (ids) ids.add(id);
-    else this.#buckets[kind].set(bucket, new Set([id]));
+  #addPack(pack: Pack): void {
+    this.#packs.push(pack);
+    this.#bySeq.set(pack.seq, pack);
   }
 
-  #deleteEntry(key: string): void {
-    const old = this.#entries.get(key);
+  #setEntry(kind: ObjectKind, id: string, entry: PackEntry): void {
+    const { pack, at, size, writtenAt } = entry;
+    this.#forgetRecord(this.#index.set(kind, id, { pack: pack.seq, at, size, writtenAt }));
+    pack.live += RECORD_HEADER_BYTES + size;
+  }
+
+  #deleteEntry(kind: ObjectKind, id: string): void {
+    this.#forgetRecord(this.#index.delete(kind, id));
+  }
+
+  /** A record no longer live: its pack may now be worth compacting. */
+  #forgetRecord(old: IndexEntry | undefined): void {
     if (old === undefined) return;
-    this.#entries.delete(key);
-    old.pack.live -= RECORD_HEADER_BYTES + old.size;
-    old.pack.keys.delete(key);
-    const { kind, id } = splitKey(key);
-    this.#buckets[kind].get(id.slice(0, 2))?.delete(id);
-    this.#consider(old.pack);
+    const pack = this.#bySeq.get(old.pack)!;
+    pack.live -= RECORD_HEADER_BYTES + old.size;
+    this.#consider(pack);
   }
 
   // --- reading at open -------------------------------------------------------------------------
@@ -414,7 +392,7 @@ export class PackLog {
   async #load(seq: number, last: boolean): Promise<void> {
     const path = join(this.#options.dir, packName(seq));
     const pack = new Pack(seq, path, await openFd(path, "r+", 0), 0);
-    this.#packs.push(pack);
+    this.#addPack(pack);
     const fileSize = fstatSync(pack.fd).size;
     const window = Buffer.allocUnsafe(SCAN_WINDOW_BYTES);
     let base = 0; // the file offset of window[0]
@@ -459,12 +437,16 @@ export class PackLog {
       ) {
         skipped.push({ at, bytes: size, found: "a body that does not match its hash" });
       } else {
-        const key = keyOf(header.kind, header.id);
         if (header.op === "put") {
-          this.#setEntry(key, { pack, at, size: header.length, writtenAt: header.writtenAt });
+          this.#setEntry(header.kind, header.id, {
+            pack,
+            at,
+            size: header.length,
+            writtenAt: header.writtenAt,
+          });
         } else {
-          this.#deleteEntry(key);
-          pack.tombstones.add(key);
+          this.#deleteEntry(header.kind, header.id);
+          pack.tombstones.add(keyOf(header.kind, header.id));
         }
       }
       at += size;
@@ -519,24 +501,22 @@ export class PackLog {
   async #compact(pack: Pack): Promise<void> {
     pack.retiring = true;
     // Moves in groups, so that they share batches (one fdatasync per group, not per object).
-    const moveLive = async (key: string) => {
-      const { kind, id } = splitKey(key);
+    const moveLive = async ({ kind, id }: ObjectRef) => {
       await this.#options.lock(kind, id, async () => {
-        const entry = this.#entries.get(key);
+        const entry = this.get(kind, id);
         if (entry?.pack !== pack) return;
         const { raw } = await this.readRecord(entry);
-        await this.#append([raw], (to, at) => this.#setEntry(key, { ...entry, pack: to, at }));
+        await this.#append([raw], (to, at) => this.#setEntry(kind, id, { ...entry, pack: to, at }));
       });
     };
     // A tombstone hides older records of its id; with no older pack left there are none.
-    const moveTombstone = async (key: string) => {
-      const { kind, id } = splitKey(key);
+    const moveTombstone = async ({ kind, id }: ObjectRef) => {
       await this.#options.lock(kind, id, async () => {
-        if (!this.#entries.has(key)) await this.#appendTombstone(kind, id);
+        if (this.get(kind, id) === undefined) await this.#appendTombstone(kind, id);
       });
     };
-    const live = [...pack.keys];
-    const tombstones = this.#packs[0] === pack ? [] : [...pack.tombstones];
+    const live = this.#index.inPack(pack.seq);
+    const tombstones = this.#packs[0] === pack ? [] : [...pack.tombstones].map(splitKey);
     for (const [keys, move] of [
       [live, moveLive],
       [tombstones, moveTombstone],
@@ -549,6 +529,7 @@ export class PackLog {
     const index = this.#packs.indexOf(pack);
     if (this.#closed || index < 0) return;
     this.#packs.splice(index, 1);
+    this.#bySeq.delete(pack.seq);
     pack.drop();
     this.#compactions++;
     await unlink(pack.path);
@@ -604,7 +585,12 @@ function keyOf(kind: ObjectKind, id: string): string {
   return (kind === "chunk" ? "c" : "m") + id;
 }
 
-function splitKey(key: string): { kind: ObjectKind; id: string } {
+interface ObjectRef {
+  kind: ObjectKind;
+  id: string;
+}
+
+function splitKey(key: string): ObjectRef {
   return { kind: key[0] === "c" ? "chunk" : "manifest", id: key.slice(1) };
 }
 

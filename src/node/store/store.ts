@@ -62,7 +62,7 @@ const VERIFY_BUFFER_BYTES = 256 * 1024;
 const DEFAULT_PACK_BYTES = 64 * 1024 * 1024;
 /**
  * Bodies up to this size go to packs. Not chunks of the default 1 MiB: every packed object costs
- * ~290 bytes of index in memory (290 MB per TiB of 1 MiB chunks), and under sustained writes their
+ * ~120 bytes of index in memory (120 MB per TiB of 1 MiB chunks), and under sustained writes their
  * gain was small (bench/README.md, fifth session).
  */
 const PACK_OBJECT_MAX_BYTES = CACHE_OBJECT_MAX_BYTES;
