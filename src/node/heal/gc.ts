@@ -60,7 +60,8 @@ export class GarbageCollector {
         const since = this.#unreferencedSince.get(id) ?? now;
         this.#unreferencedSince.set(id, since);
         if (now - since <= d.gcGraceMs) continue;
-        // Stored again recently (an upload of a file that reuses it, in flight): keep it.
+        // Stored again recently (an upload of a file that reuses it, in flight): keep it. A PUT of
+        // a chunk that exists writes it again, so its written-at time is that upload's.
         if (now - ((await d.store.writtenAt("chunk", id)) ?? now) <= d.gcGraceMs) continue;
         const size = await d.store.size("chunk", id);
         if (size !== undefined && (await d.store.delete("chunk", id))) {
@@ -112,11 +113,6 @@ export class GarbageCollector {
   }
 }
 
-/**
- * When the chunk's file was last written (ms): a PUT of a chunk that exists replaces the file, so
- * an upload in flight that reuses an old unreferenced chunk makes it young again. Reads the layout
- * documented in ARCHITECTURE.md (`chunks/ab/cd/<id>`); the store does not expose times.
- */
 /**
  * A peer's manifest header. A manifest gone meanwhile is fine; one that cannot be asked or read
  * (another format, a corrupt header) stops the round: what it references is unknown.
