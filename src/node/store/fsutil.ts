@@ -51,3 +51,38 @@ export function openFd(path: string, flags: string, mode: number): Promise<numbe
 export function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
 }
+
+/**
+ * Writes every byte of `buffers` (`total` of them) at `position`, or at the file's offset when
+ * null, continuing after short writes (rare, but legal, near a full disk).
+ */
+export function writeAll(
+  fd: number,
+  buffers: Buffer[],
+  total: number,
+  position: number | null,
+  done: (err: Error | null) => void,
+): void {
+  const onWritten = (err: Error | null, written: number) => {
+    if (err) return done(err);
+    if (written === total) return done(null);
+    const next = position === null ? null : position + written;
+    writeAll(fd, skipBytes(buffers, written), total - written, next, done);
+  };
+  if (buffers.length === 1) fs.write(fd, buffers[0]!, 0, total, position, onWritten);
+  else fs.writev(fd, buffers, position, onWritten);
+}
+
+function skipBytes(buffers: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  let skip = n;
+  while (i < buffers.length && skip >= buffers[i]!.length) skip -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (skip > 0 && rest[0]) rest[0] = rest[0].subarray(skip);
+  return rest;
+}
+
+/** A callback-style call as a promise. */
+export function call(fn: (cb: (err: Error | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+}

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { closeSync, fdatasync, fstatSync, ftruncate, read, writev } from "node:fs";
+import { closeSync, fdatasync, fstatSync, ftruncate, read } from "node:fs";
 import { mkdir, readdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
 import { fsyncDir } from "./dir-sync.ts";
-import { openFd } from "./fsutil.ts";
+import { call, openFd, writeAll } from "./fsutil.ts";
 import { type IndexEntry, PackIndex } from "./pack-index.ts";
 import {
   decodeHeader,
@@ -14,6 +14,7 @@ import {
   RECORD_HEADER_BYTES,
   type RecordHeader,
 } from "./pack-record.ts";
+import { FileSource } from "./reader.ts";
 import type { ObjectSource } from "./types.ts";
 
 /*
@@ -232,7 +233,10 @@ export class PackLog {
 
   /** [offset, offset+count) of a live entry's body, read into the caller's buffers; close() when done. */
   source(entry: PackEntry, offset: number, count: number): ObjectSource {
-    return new PackSource(entry.pack, entry.at + RECORD_HEADER_BYTES + offset, count);
+    const pack = entry.pack;
+    pack.refs++;
+    const position = entry.at + RECORD_HEADER_BYTES + offset;
+    return new FileSource(pack.fd, position, count, () => pack.release());
   }
 
   /**
@@ -322,7 +326,9 @@ export class PackLog {
     const start = pack.end;
     const buffers = batch.flatMap((p) => p.buffers);
     try {
-      await writeAllAt(pack.fd, buffers, start);
+      let total = 0;
+      for (const p of batch) total += p.bytes;
+      await call((cb) => writeAll(pack.fd, buffers, total, start, cb));
       if (this.#options.fsync) await call((cb) => fdatasync(pack.fd, cb));
     } catch (err) {
       for (const p of batch) p.reject(err);
@@ -549,38 +555,6 @@ export class PackLog {
   }
 }
 
-/** A body in a pack, read piece by piece; the pack's descriptor is pinned until close(). */
-class PackSource implements ObjectSource {
-  #pack: Pack | undefined;
-  #position: number;
-  #left: number;
-
-  constructor(pack: Pack, position: number, count: number) {
-    pack.refs++;
-    this.#pack = pack;
-    this.#position = position;
-    this.#left = count;
-  }
-
-  async read(into: Buffer): Promise<number> {
-    const pack = this.#pack;
-    const want = Math.min(into.length, this.#left);
-    if (want === 0 || pack === undefined) return 0;
-    const n = await readAt(pack.fd, into.subarray(0, want), this.#position);
-    if (n < want)
-      throw new DfsError("DFS_ERR_CORRUPT", `${pack.path} ends inside the record at ${this.#position}`);
-    this.#position += n;
-    this.#left -= n;
-    return n;
-  }
-
-  async close(): Promise<void> {
-    const pack = this.#pack;
-    this.#pack = undefined;
-    pack?.release();
-  }
-}
-
 function keyOf(kind: ObjectKind, id: string): string {
   return (kind === "chunk" ? "c" : "m") + id;
 }
@@ -617,25 +591,4 @@ async function readAt(fd: number, into: Buffer, position: number): Promise<numbe
     done += n;
   }
   return done;
-}
-
-/** Writes every byte of `buffers` at `position`, continuing after short writes. */
-async function writeAllAt(fd: number, buffers: Buffer[], position: number): Promise<void> {
-  let rest = buffers;
-  let at = position;
-  while (rest.length > 0) {
-    const written = await new Promise<number>((resolve, reject) =>
-      writev(fd, rest, at, (err, n) => (err ? reject(err) : resolve(n))),
-    );
-    at += written;
-    let skip = written;
-    let i = 0;
-    while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
-    rest = rest.slice(i);
-    if (skip > 0 && rest[0]) rest[0] = rest[0].subarray(skip);
-  }
-}
-
-function call(fn: (cb: (err: Error | null) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
 }

@@ -168,15 +168,21 @@ class MemorySource implements ObjectSource {
   }
 }
 
-class FileSource implements ObjectSource {
+/**
+ * [position, position+count) of a file, read into the caller's buffers. close() closes the
+ * descriptor, or calls `release` instead when the descriptor is shared (a pack's, pinned).
+ */
+export class FileSource implements ObjectSource {
   #fd: number;
   #position: number;
   #left: number;
+  readonly #release: (() => void) | undefined;
 
-  constructor(fd: number, position: number, count: number) {
+  constructor(fd: number, position: number, count: number, release?: () => void) {
     this.#fd = fd;
     this.#position = position;
     this.#left = count;
+    this.#release = release;
   }
 
   read(into: Buffer): Promise<number> {
@@ -196,7 +202,8 @@ class FileSource implements ObjectSource {
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
-    closeSync(fd);
+    if (this.#release) this.#release();
+    else closeSync(fd);
   }
 }
 

@@ -1,9 +1,9 @@
 import { createHash, type Hash } from "node:crypto";
-import { close, closeSync, fdatasync, write, writev } from "node:fs";
+import { close, closeSync, fdatasync } from "node:fs";
 import { Writable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
-import { unlinkQuietly } from "./fsutil.ts";
+import { call, unlinkQuietly, writeAll } from "./fsutil.ts";
 import type { ObjectWriter } from "./types.ts";
 
 /**
@@ -102,7 +102,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
     this.#prefix = undefined;
     this.#busy = true;
     const all = prefix ? [prefix, ...buffers] : buffers;
-    writeAll(this.#fd, all, total + (prefix?.length ?? 0), (err) => this.#opDone(err, callback));
+    writeAll(this.#fd, all, total + (prefix?.length ?? 0), null, (err) => this.#opDone(err, callback));
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -181,7 +181,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
       // An empty body: the prefix still has to be written.
       const prefix = [this.#prefix];
       this.#prefix = undefined;
-      await call((cb) => writeAll(this.#fd, prefix, prefix[0]!.length, cb));
+      await call((cb) => writeAll(this.#fd, prefix, prefix[0]!.length, null, cb));
     }
     if (plan.file) {
       // fdatasync is enough: it flushes the data and the size, the metadata needed to read it back.
@@ -226,29 +226,4 @@ export class StoreWriter extends Writable implements ObjectWriter {
       }
     }
   }
-}
-
-/** Writes every byte of `buffers`, continuing after short writes (rare, but legal, near a full disk). */
-function writeAll(fd: number, buffers: Buffer[], total: number, done: (err: Error | null) => void): void {
-  const onWritten = (err: Error | null, written: number) => {
-    if (err) return done(err);
-    if (written === total) return done(null);
-    const rest = skipBytes(buffers, written);
-    writeAll(fd, rest, total - written, done);
-  };
-  if (buffers.length === 1) write(fd, buffers[0]!, 0, total, null, onWritten);
-  else writev(fd, buffers, null, onWritten);
-}
-
-function skipBytes(buffers: Buffer[], n: number): Buffer[] {
-  let i = 0;
-  let skip = n;
-  while (i < buffers.length && skip >= buffers[i]!.length) skip -= buffers[i++]!.length;
-  const rest = buffers.slice(i);
-  if (skip > 0 && rest[0]) rest[0] = rest[0].subarray(skip);
-  return rest;
-}
-
-function call(fn: (cb: (err: Error | null) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
 }
