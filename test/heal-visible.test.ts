@@ -187,6 +187,17 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
   const cells = row.split(/ {2,}/);
   assert.equal(cells[4], "1", `quarantined cell of ${row}`);
   assert.match(cells[6]!, /^\d+ \(\d+(\.\d)? (B|KiB|MiB)\)$/);
+  // And the stores: every live node packed the manifests and short chunks above.
+  assert.match(table, /^ID +CACHE HITS +PACKS +PACK BYTES \(LIVE\) +RECORDS PER BATCH +COMPACTIONS$/m);
+  for (const n of nodes.slice(0, 3)) {
+    const storeRow = table.split("\n").find((l) => l.startsWith(`${n.nodeId} `) && l.includes(" of "));
+    assert.ok(storeRow, `a store row for ${n.nodeId}:\n${table}`);
+    const [, hits, packs, packBytes, perBatch] = storeRow.split(/ {2,}/);
+    assert.match(hits!, /^\d+ of \d+$/);
+    assert.ok(Number(packs) >= 1, storeRow);
+    assert.match(packBytes!, /^\d+(\.\d)? (B|KiB|MiB) \(\d+(\.\d)? (B|KiB|MiB)\)$/);
+    assert.ok(Number(perBatch) >= 1, storeRow);
+  }
 });
 
 test("a node that leaves drops out of the dfs_node_* series", async () => {

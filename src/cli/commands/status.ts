@@ -1,11 +1,11 @@
-import type { HealStats, NodeInfo } from "../../registry/index.ts";
+import type { HealStats, NodeInfo, StoreStatsPublished } from "../../registry/index.ts";
 import { CLIENT_OPTIONS_HELP, clientArgs } from "../client/common.ts";
 import { type Command, EXIT_FAILED, EXIT_OK } from "../command.ts";
 import { formatBytes } from "../progress.ts";
 import { renderNodes, renderTable } from "./nodes.ts";
 
 export const statusCommand: Command = {
-  summary: "show whether the cluster is ready, its nodes and what their self-healing did",
+  summary: "show whether the cluster is ready, its nodes, what their self-healing did and their stores",
   usage: ["usage: dfs status [--json] [options]", "", "options:", CLIENT_OPTIONS_HELP].join("\n"),
   async run(argv) {
     const { client, values } = clientArgs(argv);
@@ -20,7 +20,7 @@ export const statusCommand: Command = {
       `nodes: ${list.filter((n) => n.state === "live").length} live of ${list.length}`,
       "",
       renderNodes(list).trimEnd(),
-      ...(list.length > 0 ? ["", renderHeal(list).trimEnd()] : []),
+      ...(list.length > 0 ? ["", renderHeal(list).trimEnd(), "", renderStore(list).trimEnd()] : []),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
     return ready.ready ? EXIT_OK : EXIT_FAILED;
@@ -58,4 +58,39 @@ export function renderHeal(nodes: readonly NodeInfo[]): string {
     }),
   ];
   return `self-healing since each node started (under-replicated: as of its last repair round):\n${renderTable(rows)}`;
+}
+
+/**
+ * Each node's store as it last published it: how often its cache of small objects answered, and
+ * its pack files (live bytes of all, and records per fdatasync: what the group commit buys).
+ */
+export function renderStore(nodes: readonly NodeInfo[]): string {
+  const rows = [
+    ["ID", "CACHE HITS", "PACKS", "PACK BYTES (LIVE)", "RECORDS PER BATCH", "COMPACTIONS"],
+    ...nodes.map((n) => {
+      const s = n.store as Partial<Record<keyof StoreStatsPublished, unknown>> | undefined;
+      if (typeof s === "object" && s !== null) {
+        const { cacheHits: hits, cacheMisses: misses, packRecords: records, packBatches: batches } = s;
+        return [
+          n.id,
+          `${count(hits)} of ${sum(hits, misses)}`,
+          count(s.packFiles),
+          `${bytes(s.packBytes)} (${bytes(s.packLiveBytes)})`,
+          ratio(records, batches),
+          count(s.packCompactions),
+        ];
+      }
+      return [n.id, "-", "-", "-", "-", "-"];
+    }),
+  ];
+  return `store of small objects (cache hits since each node started; packs as they are now):\n${renderTable(rows)}`;
+}
+
+function sum(a: unknown, b: unknown): string {
+  return count(a) === "?" || count(b) === "?" ? "?" : String((a as number) + (b as number));
+}
+
+function ratio(a: unknown, b: unknown): string {
+  if (count(a) === "?" || count(b) === "?") return "?";
+  return (b as number) === 0 ? "-" : ((a as number) / (b as number)).toFixed(1);
 }
