@@ -112,7 +112,8 @@ export async function storedCopy(
   let packed: StoredCopy | undefined;
   for (const name of names) {
     const path = join(dir, name);
-    const bytes = await readFile(path);
+    // A pack compaction deleted since the listing holds nothing live any more.
+    const bytes = await readFile(path).catch(() => Buffer.alloc(0));
     for (let at = 0; at + RECORD_HEADER_BYTES <= bytes.length; ) {
       const h = decodeHeader(bytes, at);
       if (h === undefined) {
@@ -139,7 +140,12 @@ export async function storedCopy(
 export async function readStored(dataDir: string, kind: ObjectKind, id: string): Promise<Buffer | undefined> {
   const copy = await storedCopy(dataDir, kind, id);
   if (copy === undefined) return undefined;
-  const fh = await open(copy.path, "r");
+  // The node may move its copy aside (quarantine) between the lookup and the open: none then.
+  const fh = await open(copy.path, "r").catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw err;
+  });
+  if (fh === undefined) return undefined;
   try {
     const body = Buffer.alloc(copy.length);
     await fh.read(body, 0, copy.length, copy.at);
