@@ -73,7 +73,6 @@ export class GatewayMetrics {
       },
     });
     nodeHealMetrics(liveNodes, registers);
-    nodeStoreMetrics(liveNodes, registers);
   }
 
   nodeOp(op: ChunkOp, kind: "chunk" | "manifest", ok: boolean): void {
@@ -85,67 +84,44 @@ export class GatewayMetrics {
   }
 }
 
-/** Per-node totals: metric name, the published field, help. */
-const HEAL_TOTALS: readonly (readonly [string, keyof HealStats, string])[] = [
-  ["dfs_node_repairs_total", "repaired", "Copies a node's repair stored on other nodes"],
-  ["dfs_node_repaired_bytes_total", "repairedBytes", "Bytes a node's repair stored on other nodes"],
-  ["dfs_node_dropped_total", "dropped", "Copies a node dropped once their owners confirmed theirs"],
-  ["dfs_node_scrubbed_total", "scrubbed", "Objects a node's scrub verified against their id"],
-  ["dfs_node_quarantined_total", "quarantined", "Corrupt copies a node moved to quarantine"],
-  ["dfs_node_restored_total", "restored", "Corrupt copies a node replaced from a healthy replica"],
-  ["dfs_node_collected_total", "collected", "Unreferenced chunks a node's garbage collection deleted"],
-  ["dfs_node_collected_bytes_total", "collectedBytes", "Bytes a node's garbage collection freed"],
+/** A per-node series: metric name, the published field, help, counter (a total) or gauge (now). */
+type NodeSeries<R> = readonly [name: string, field: keyof R, help: string, type: "counter" | "gauge"];
+
+const HEAL_SERIES: readonly NodeSeries<HealStats>[] = [
+  [
+    "dfs_node_under_replicated",
+    "underReplicated",
+    "Objects a node acts for that fewer than R owners hold, as of its last repair round",
+    "gauge",
+  ],
+  ["dfs_node_repairs_total", "repaired", "Copies a node's repair stored on other nodes", "counter"],
+  [
+    "dfs_node_repaired_bytes_total",
+    "repairedBytes",
+    "Bytes a node's repair stored on other nodes",
+    "counter",
+  ],
+  [
+    "dfs_node_dropped_total",
+    "dropped",
+    "Copies a node dropped once their owners confirmed theirs",
+    "counter",
+  ],
+  ["dfs_node_scrubbed_total", "scrubbed", "Objects a node's scrub verified against their id", "counter"],
+  ["dfs_node_quarantined_total", "quarantined", "Corrupt copies a node moved to quarantine", "counter"],
+  ["dfs_node_restored_total", "restored", "Corrupt copies a node replaced from a healthy replica", "counter"],
+  [
+    "dfs_node_collected_total",
+    "collected",
+    "Unreferenced chunks a node's garbage collection deleted",
+    "counter",
+  ],
+  ["dfs_node_collected_bytes_total", "collectedBytes", "Bytes a node's garbage collection freed", "counter"],
 ];
 
 const HEAL_ROUNDS = { repair: "repairRounds", scrub: "scrubRounds", gc: "gcRounds" } as const;
 
-/**
- * Each live node's self-healing counters, as it last published them in the registry (with its
- * heartbeat; this gateway's view reads them at each resync). Built from the view at every scrape, so
- * a node that leaves the live view leaves the series. Totals count since that node's process
- * started: Prometheus counters, whose resets on a node restart `rate()` handles.
- */
-function nodeHealMetrics(liveNodes: () => readonly NodeInfo[], registers: Registry[]): void {
-  const reporting = () => liveNodes().filter((n): n is NodeInfo & { heal: HealStats } => !!n.heal);
-  new Gauge({
-    name: "dfs_node_under_replicated",
-    help: "Objects a node acts for that fewer than R owners hold, as of its last repair round",
-    labelNames: ["node"],
-    registers,
-    collect() {
-      this.reset();
-      for (const n of reporting()) this.set({ node: n.id }, n.heal.underReplicated);
-    },
-  });
-  for (const [name, field, help] of HEAL_TOTALS) {
-    new Counter({
-      name,
-      help,
-      labelNames: ["node"],
-      registers,
-      collect() {
-        this.reset();
-        for (const n of reporting()) this.inc({ node: n.id }, n.heal[field]);
-      },
-    });
-  }
-  new Counter({
-    name: "dfs_node_heal_rounds_total",
-    help: "Self-healing rounds a node completed, by round (repair, scrub, gc)",
-    labelNames: ["node", "round"],
-    registers,
-    collect() {
-      this.reset();
-      for (const n of reporting()) {
-        for (const [round, field] of Object.entries(HEAL_ROUNDS))
-          this.inc({ node: n.id, round }, n.heal[field]);
-      }
-    },
-  });
-}
-
-/** Per-node store series: metric name, the published field, help, counter (a total) or gauge (now). */
-const STORE_SERIES: readonly (readonly [string, keyof StoreStatsPublished, string, "counter" | "gauge"])[] = [
+const STORE_SERIES: readonly NodeSeries<StoreStatsPublished>[] = [
   ["dfs_node_cache_hits_total", "cacheHits", "Reads of small objects a node answered from memory", "counter"],
   [
     "dfs_node_cache_misses_total",
@@ -171,11 +147,39 @@ const STORE_SERIES: readonly (readonly [string, keyof StoreStatsPublished, strin
   ],
 ];
 
-/** Each live node's store, as it last published it: built from the view at every scrape, like heal's. */
-function nodeStoreMetrics(liveNodes: () => readonly NodeInfo[], registers: Registry[]): void {
-  const reporting = () =>
-    liveNodes().filter((n): n is NodeInfo & { store: StoreStatsPublished } => !!n.store);
-  for (const [name, field, help, type] of STORE_SERIES) {
+/**
+ * Each live node's self-healing counters and store, as it last published them in the registry
+ * (with its heartbeat; this gateway's view reads them at each resync). Built from the view at every
+ * scrape, so a node that leaves the live view leaves the series. Totals count since that node's
+ * process started: Prometheus counters, whose resets on a node restart `rate()` handles.
+ */
+function nodeHealMetrics(liveNodes: () => readonly NodeInfo[], registers: Registry[]): void {
+  perNodeSeries(liveNodes, registers, (n) => n.heal, HEAL_SERIES);
+  perNodeSeries(liveNodes, registers, (n) => n.store, STORE_SERIES);
+  new Counter({
+    name: "dfs_node_heal_rounds_total",
+    help: "Self-healing rounds a node completed, by round (repair, scrub, gc)",
+    labelNames: ["node", "round"],
+    registers,
+    collect() {
+      this.reset();
+      for (const n of liveNodes()) {
+        if (!n.heal) continue;
+        for (const [round, field] of Object.entries(HEAL_ROUNDS))
+          this.inc({ node: n.id, round }, n.heal[field]);
+      }
+    },
+  });
+}
+
+/** One series per entry of `series`, labelled by node, for the live nodes that publish `record`. */
+function perNodeSeries<R extends object>(
+  liveNodes: () => readonly NodeInfo[],
+  registers: Registry[],
+  record: (n: NodeInfo) => R | undefined,
+  series: readonly NodeSeries<R>[],
+): void {
+  for (const [name, field, help, type] of series) {
     const Metric = type === "counter" ? Counter : Gauge;
     new Metric({
       name,
@@ -184,7 +188,10 @@ function nodeStoreMetrics(liveNodes: () => readonly NodeInfo[], registers: Regis
       registers,
       collect() {
         this.reset();
-        for (const n of reporting()) this.inc({ node: n.id }, n.store[field]);
+        for (const n of liveNodes()) {
+          const r = record(n);
+          if (r !== undefined) this.inc({ node: n.id }, r[field] as number);
+        }
       },
     });
   }

@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import type { StoreStatsPublished } from "../../registry/index.ts";
 
 export interface StoreOptions {
   dataDir: string;
@@ -19,21 +20,11 @@ export interface StoreOptions {
   warn?(message: string, details: Record<string, unknown>): void;
 }
 
-/** Totals since the store was opened, and the packs as they are now (published with the node's record). */
-export interface StoreCounters {
-  /** Reads of small objects answered from memory, and those that went to the disk. */
-  cacheHits: number;
-  cacheMisses: number;
-  /** Pack files, the bytes in them, and the bytes of the records still live. */
-  packFiles: number;
-  packBytes: number;
-  packLiveBytes: number;
-  /** Batches appended (one writev and one fdatasync each) and the records they carried. */
-  packBatches: number;
-  packRecords: number;
-  /** Sealed packs rewritten and deleted. */
-  packCompactions: number;
-}
+/**
+ * Totals since the store was opened, and the packs as they are now: the shape the node publishes
+ * in its registry record (registry/types.ts documents each field), as heal's counters are.
+ */
+export type StoreCounters = StoreStatsPublished;
 
 export interface StoreStats {
   capacityBytes: number;
