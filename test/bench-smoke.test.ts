@@ -25,20 +25,8 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
   const args = ["--mib", "4", "--runs", "1", "--inflight", "2", "--sizes", "1", "--small", "50"];
   // --from src: the tests never depend on a build (the default, dist, runs npm run build first).
   const from = ["--from", "src"];
-  const child = spawn(process.execPath, ["bench/run.ts", ...args, ...from, "--out", out.path], {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const exited = once(child, "exit");
-  // SIGINT first: the bench then stops its children (nodes, gateway, Redis) by pid and cleans up.
-  const interrupt = setTimeout(() => child.kill("SIGINT"), 50_000);
-  const killer = setTimeout(() => child.kill("SIGKILL"), 57_000);
   try {
-    const [code] = await exited;
+    const { code, stdout, stderr } = await runScript("bench/run.ts", [...args, ...from, "--out", out.path]);
     assert.equal(code, 0, `bench exited ${code}; stderr:\n${stderr}`);
 
     // Each of our figures beside its ceiling: a figure on both sides, the unit, a ratio.
@@ -107,12 +95,6 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
     assert.ok((json.cases["gw-put-1"]!.peakRssMiB.gateway ?? 0) > 10, "no RSS sampled for the gateway");
     assert.ok((json.cases["gw-put-1"]!.peakRssMiB["node-3"] ?? 0) > 10, "no RSS sampled for node-3");
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGINT");
-      await exited;
-    }
-    clearTimeout(interrupt);
-    clearTimeout(killer);
     await out.remove();
   }
 });
@@ -123,15 +105,7 @@ test("bench/store-small.ts writes and reads back through both layouts and prints
   const dir = await makeTempDir("dfs-bench-store-");
   try {
     const args = ["--objects", "40", "--runs", "1", "--concurrency", "4", "--dir", dir.path];
-    const child = spawn(process.execPath, ["bench/store-small.ts", ...args], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const [code] = await once(child, "exit");
+    const { code, stdout, stderr } = await runScript("bench/store-small.ts", args);
     assert.equal(code, 0, `store-small exited ${code}; stderr:\n${stderr}`);
     assert.match(stdout, /^\| files +\| +\d+ \| +\d+ \| +\d+ \| +\d+ \| +- \|$/m, stdout);
     // Four writers at a time: the packs' batches are fewer than the objects.
@@ -143,3 +117,31 @@ test("bench/store-small.ts writes and reads back through both layouts and prints
     await dir.remove();
   }
 });
+
+/**
+ * Runs a bench script to its end and collects its output. Bounded: SIGINT at 50 s (the bench then
+ * stops its own children by pid and cleans up), SIGKILL at 57 s, within the tests' 60 s.
+ */
+async function runScript(
+  script: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const exited = once(child, "exit");
+  const interrupt = setTimeout(() => child.kill("SIGINT"), 50_000);
+  const killer = setTimeout(() => child.kill("SIGKILL"), 57_000);
+  try {
+    const [code] = (await exited) as [number | null];
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(interrupt);
+    clearTimeout(killer);
+  }
+}
