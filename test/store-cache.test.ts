@@ -6,6 +6,7 @@ import { isDfsError } from "../src/errors.ts";
 import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
+import { storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
@@ -20,15 +21,9 @@ describe("ChunkStore cache of small objects", () => {
   let n = 0;
   const opened: ChunkStore[] = [];
   async function freshStore(extra: Partial<StoreOptions> = {}, dataDir?: string): Promise<ChunkStore> {
-    const s = await ChunkStore.open({
-      dataDir: dataDir ?? join(dir.path, `s${++n}`),
-      fsync: true,
-      reserveBytes: 0,
-      capacityBytes: 0,
-      maxObjectBytes: 1024 * KiB,
-      cacheBytes: 64 * KiB,
-      ...extra,
-    });
+    const s = await ChunkStore.open(
+      storeOptions(dataDir ?? join(dir.path, `s${++n}`), { cacheBytes: 64 * KiB, ...extra }),
+    );
     opened.push(s);
     return s;
   }

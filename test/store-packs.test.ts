@@ -8,6 +8,8 @@ import { isDfsError } from "../src/errors.ts";
 import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
+import { waitFor } from "./helpers/registry.ts";
+import { storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
@@ -25,15 +27,7 @@ describe("ChunkStore packs of small objects", () => {
   const opened = new Set<ChunkStore>();
 
   async function openStore(dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ChunkStore> {
-    const s = await ChunkStore.open({
-      dataDir,
-      fsync: true,
-      reserveBytes: 0,
-      capacityBytes: 0,
-      maxObjectBytes: 2048 * KiB,
-      packs: true,
-      ...extra,
-    });
+    const s = await ChunkStore.open(storeOptions(dataDir, { packs: true, ...extra }));
     opened.add(s);
     return s;
   }
@@ -303,8 +297,7 @@ describe("ChunkStore packs of small objects", () => {
     const packsBefore = (await packFiles(s)).length;
     assert.ok(packsBefore >= 4, `${packsBefore} packs`);
     for (const id of drop) assert.equal(await s.delete("chunk", id), true);
-    const deadline = Date.now() + 10_000;
-    while (s.packStats.packs > 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => s.packStats.packs <= 2, 10_000, "compaction to leave at most 2 packs");
     assert.ok(s.packStats.packs <= 2, `${s.packStats.packs} packs left of ${packsBefore}`);
     assert.equal((await packFiles(s)).length, s.packStats.packs);
     for (const [id, data] of keep) assert.ok((await read(s, "chunk", id)).equals(data));
@@ -325,10 +318,7 @@ describe("ChunkStore packs of small objects", () => {
     const zs = [];
     for (const seed of [5, 6, 7, 8]) zs.push(await put3k(seed));
     for (const z of zs) assert.equal(await s.delete("chunk", z), true);
-    const deadline = Date.now() + 10_000;
-    while ((await packFiles(s)).includes("00000002.pack") && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => !(await packFiles(s)).includes("00000002.pack"), 10_000, "pack 2 compacted");
     assert.deepEqual(await packFiles(s), ["00000001.pack", "00000003.pack"]);
     s = await reopen(s, { packBytes: 12 * KiB });
     assert.equal(await s.has("chunk", x), false, "X stays deleted: its tombstone moved to pack 3");
@@ -346,10 +336,7 @@ describe("ChunkStore packs of small objects", () => {
     const { source, length } = await s.openSource("chunk", aId);
     assert.equal(length, a.length);
     for (const id of [aId, ...fillers]) await s.delete("chunk", id);
-    const deadline = Date.now() + 10_000;
-    while ((await packFiles(s)).includes(firstPack) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => !(await packFiles(s)).includes(firstPack), 10_000, "the first pack compacted");
     assert.equal((await packFiles(s)).includes(firstPack), false, "the pack was compacted and deleted");
     const back = Buffer.alloc(a.length);
     let at = 0;

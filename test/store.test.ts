@@ -9,13 +9,14 @@ import { type ErrorCode, isDfsError } from "../src/errors.ts";
 import { ChunkStore, type ObjectWriter, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
+import { storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 function options(dataDir: string, extra: Partial<StoreOptions> = {}): StoreOptions {
-  return { dataDir, fsync: true, reserveBytes: 0, capacityBytes: 0, maxObjectBytes: 64 * MiB, ...extra };
+  return storeOptions(dataDir, { maxObjectBytes: 64 * MiB, ...extra });
 }
 
 function rejectsWith(code: ErrorCode) {
