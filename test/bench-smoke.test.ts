@@ -118,6 +118,20 @@ test("bench/store-small.ts writes and reads back through both layouts and prints
   }
 });
 
+test("bench/free-now.ts runs both modes in child processes and prints its table", {
+  timeout: 60_000,
+}, async () => {
+  const { code, stdout, stderr } = await runScript("bench/free-now.ts", ["--mib", "16", "--runs", "1"]);
+  assert.equal(code, 0, `free-now exited ${code}; stderr:\n${stderr}`);
+  for (const mode of ["gc", "freeNow"]) {
+    assert.match(
+      stdout,
+      new RegExp(`^\\| ${mode} +\\| +\\d+\\.\\d\\d \\| +\\d+ \\| +\\d+ \\|$`, "m"),
+      stdout,
+    );
+  }
+});
+
 /**
  * Runs a bench script to its end and collects its output. Bounded: SIGINT at 50 s (the bench then
  * stops its own children by pid and cleans up), SIGKILL at 57 s, within the tests' 60 s.

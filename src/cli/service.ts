@@ -27,7 +27,7 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
       describeSettings(settings),
     ].join("\n"),
     async run(argv) {
-      steadierGc();
+      steadierGc(spec.section);
       const { values } = parseFlags(argv, settings);
       const config = spec.load({
         file: values.config as string | undefined,
@@ -46,8 +46,19 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
  * output), a third of its CPU (--trace-gc). Counting that memory in the heap's global limit instead
  * cuts them several-fold in gateways and nodes. Alone it let a gateway's RSS pass 250 MiB during
  * large transfers; with the small young generation of SERVICE_NODE_FLAGS it stays under 180
- * (bench/README.md, "V8 and Buffer memory"). A runtime flag: V8 reads it at every limit update.
+ * (bench/README.md, "V8 and Buffer memory").
+ *
+ * A gateway's heap is small (~20 MB live), so the limit V8 grows it to after a collection is close:
+ * ~25 MB of Buffers dying between two scavenges crossed it, ~44 times per GiB uploaded, each
+ * mark-compact finding almost nothing to free. The gateway frees what it can at once (freeNow:
+ * cipher output, raw request bodies, sent download pieces); a multipart body's pieces come from
+ * busboy and are left to the GC, and those alone still cost 46 mark-compacts and 2.7 CPU s per GiB
+ * of POST on V8's workers. A heap allowed to grow to 3x its live size (V8 otherwise picks a factor
+ * between 1.1 and 4 from its own GC timings) rides them out: a POST at 3.9-4.1 CPU s/GiB instead of
+ * 7.6. Nodes, whose Buffers come from pools, do not need it. Runtime flags: V8 reads them at
+ * every limit update.
  */
-function steadierGc(): void {
+function steadierGc(section: "node" | "gateway"): void {
   setFlagsFromString("--external-memory-accounted-in-global-limit");
+  if (section === "gateway") setFlagsFromString("--heap-growing-percent=200");
 }

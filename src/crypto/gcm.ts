@@ -1,11 +1,13 @@
 import type { Cipheriv, Decipheriv, Hash } from "node:crypto";
+import { freeNow } from "../memory.ts";
 import { PIECE_BYTES } from "./format.ts";
 
 /**
  * Runs `input` through a GCM cipher or decipher in PIECE_BYTES pieces, writing the output into
  * `out` at `offset` and, if given, feeding it to `hash` while the piece is still in cache. Each
- * piece's output is a small, short-lived allocation that malloc recycles; the result is copied
- * once, into `out`, which the caller allocated at its final size. Returns the offset after it.
+ * piece's output is copied once, into `out`, which the caller allocated at its final size, and
+ * freed at once (freeNow): Node has no update-into, but malloc then hands the same block back for
+ * the next piece. Returns the offset after it.
  */
 export function gcmInto(
   cipher: Cipheriv | Decipheriv,
@@ -20,6 +22,7 @@ export function gcmInto(
     out.set(piece, at);
     at += piece.length;
     hash?.update(piece);
+    freeNow(piece);
   }
   return at;
 }

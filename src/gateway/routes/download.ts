@@ -6,6 +6,7 @@ import type { GatewayContext } from "../context.ts";
 import { contentDisposition, etagOf, ifRangeAllows, matchesIfNoneMatch } from "../download/headers.ts";
 import { contentRange, parseRange } from "../download/range.ts";
 import { readManifest } from "../download/reader.ts";
+import { SentPieces } from "../download/sent-pieces.ts";
 import { inlinePiece, plaintext } from "../download/stream.ts";
 import { parseHash } from "../hash.ts";
 
@@ -86,9 +87,15 @@ export async function downloadRoutes(app: FastifyInstance, ctx: GatewayContext):
       async function* all(): AsyncGenerator<Buffer> {
         if (first.done) return;
         yield first.value;
-        yield* pieces;
+        sent.add(first.value);
+        for await (const piece of pieces) {
+          sent.freeWritten();
+          yield piece;
+          sent.add(piece);
+        }
       }
       const body = Readable.from(all(), { objectMode: false });
+      const sent = new SentPieces(body, reply.raw);
       body.once("close", () => abort.abort(BODY_CLOSED));
       return reply.code(p.status).header("content-length", String(length)).send(body);
     },

@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import multipart, { type MultipartFile } from "@fastify/multipart";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { DfsError } from "../../errors.ts";
+import { freedAfterUse } from "../../memory.ts";
 import type { GatewayContext } from "../context.ts";
 import { filenameFromDisposition } from "../download/headers.ts";
 import { commit } from "../upload/commit.ts";
@@ -109,7 +110,8 @@ export async function uploadRoutes(app: FastifyInstance, ctx: GatewayContext): P
       const query = request.query.name;
       const name =
         typeof query === "string" ? query : filenameFromDisposition(request.headers["content-disposition"]);
-      await store(ctx, reply, piecesOf(body ?? request.raw), {
+      // ingest copies each piece (chunker, file hash) before it asks for the next: free it then.
+      await store(ctx, reply, freedAfterUse(piecesOf(body ?? request.raw)), {
         name: cleanName(name),
         contentType: cleanContentType(request.headers["content-type"]),
       });
