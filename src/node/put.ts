@@ -19,6 +19,13 @@ import { drainOrClose } from "./streams.ts";
  *
  * Pieces arrive lent from the transport's slab pool: the file write and the forward each retain
  * a piece and release it when their write completed, so its memory is reused only after both.
+ *
+ * Only the end of the chain hashes the body as it arrives (as HDFS lets only the last datanode of
+ * a pipeline check checksums): every node before it writes the same pieces it forwards, so when
+ * the next node stored them they matched the id, and a second SHA-256 pass per hop would buy
+ * nothing. A node whose next node did not store the object (failed, unreachable, or refused the
+ * bytes) hashes its own copy before it publishes it. Either way nothing unverified becomes
+ * visible; the cost is that a node's rename waits for the next node's answer.
  */
 export async function chainPut(
   store: ChunkStore,
@@ -29,7 +36,10 @@ export async function chainPut(
   signal: AbortSignal,
 ): Promise<PutResult> {
   const [next, ...rest] = req.forward;
-  const opening = store.createWriter(req.kind, req.id, req.size, req.checksum);
+  // Inside a chain the hash waits: the next node checks the very bytes this one writes.
+  const opening = store.createWriter(req.kind, req.id, req.size, req.checksum, {
+    hashLater: next !== undefined,
+  });
   const failed: PutResult["failed"] = [];
   const pipe = new Pipe(body);
   let upload: PutUpload | undefined;
@@ -79,7 +89,7 @@ export async function chainPut(
   if (writer) {
     try {
       if (pipe.localError) throw pipe.localError;
-      await writer.commit();
+      await writer.commit(next === undefined ? undefined : downstream.then((r) => r.stored.includes(next)));
     } catch (err) {
       const e = toDfsError(err);
       await writer.abort();

@@ -172,8 +172,16 @@ export class ChunkStore {
    * Starts a write after checking the id, the size limit and the free space. A manifest needs
    * `checksum` (SHA-256 hex of its bytes); a chunk's checksum, if given, must be its id.
    * Writing an object that exists is allowed: it is verified again and replaces the old file.
+   * `hashLater`: for a node inside a chain, whose next node checks the same bytes (see
+   * ObjectWriter.commit).
    */
-  async createWriter(kind: ObjectKind, id: string, size: number, checksum?: string): Promise<ObjectWriter> {
+  async createWriter(
+    kind: ObjectKind,
+    id: string,
+    size: number,
+    checksum?: string,
+    options: { hashLater?: boolean } = {},
+  ): Promise<ObjectWriter> {
     this.#assertOpen();
     assertKind(kind);
     assertObjectId(id);
@@ -204,13 +212,14 @@ export class ChunkStore {
         this.#pendingBytes -= size;
         throw err;
       }
-      return this.#packWriter(kind, id, size, expectedHash);
+      return this.#packWriter(kind, id, size, expectedHash, options.hashLater === true);
     }
     const tmpPath = join(this.#layout.tmp, `${kind}-${id}-${this.#tmpPrefix}.${++this.#seq}`);
     let fd: number | undefined;
     try {
       this.#checkDisk(size);
-      fd = await openFd(tmpPath, "wx", 0o640);
+      // Read-write when the body may have to be read back and hashed (hashLater).
+      fd = await openFd(tmpPath, options.hashLater === true ? "wx+" : "wx", 0o640);
       // A small body is also copied as it is written, for the cache once it is published.
       const held = this.#cache.admits(size) ? this.#copies.take() : undefined;
       const copy = held?.subarray(0, size);
@@ -219,6 +228,7 @@ export class ChunkStore {
         id,
         size,
         expectedHash,
+        hashLater: options.hashLater === true,
         file: {
           tmpPath,
           fd,
@@ -244,7 +254,13 @@ export class ChunkStore {
   }
 
   /** A small write: the body is collected in a pooled buffer, then appended to a pack. */
-  #packWriter(kind: ObjectKind, id: string, size: number, checksum: string): ObjectWriter {
+  #packWriter(
+    kind: ObjectKind,
+    id: string,
+    size: number,
+    checksum: string,
+    hashLater: boolean,
+  ): ObjectWriter {
     const held = this.#copies.take();
     const body = held.subarray(0, size);
     const writer: StoreWriter = new StoreWriter({
@@ -252,6 +268,7 @@ export class ChunkStore {
       id,
       size,
       expectedHash: checksum,
+      hashLater,
       copy: body,
       publish: () => this.#publishPacked(kind, id, checksum, body),
       settle: () => {

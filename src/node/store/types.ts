@@ -43,8 +43,13 @@ export interface ObjectWriter extends Writable {
   /**
    * Ends the stream, verifies size and hash, syncs and renames. Resolves once the object is
    * visible (and durable when fsync is on). Rejects with a DfsError; nothing is visible then.
+   *
+   * A writer made with `hashLater` did not hash the body as it arrived: `vouched` says whether the
+   * next node of a chain stored the very bytes this one was given (it only stores what matches the
+   * id). When it did not, or when `vouched` is absent or rejects, the writer hashes what it wrote
+   * before it publishes anything.
    */
-  commit(): Promise<void>;
+  commit(vouched?: Promise<boolean>): Promise<void>;
   /** Drops the write and its temp file. Idempotent; safe after a failed commit; a no-op after a good one. */
   abort(reason?: Error): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { close, closeSync, fdatasync } from "node:fs";
+import { close, closeSync, fdatasync, read } from "node:fs";
 import { Writable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
@@ -12,12 +12,20 @@ import type { ObjectWriter } from "./types.ts";
  */
 const WRITER_HIGH_WATER_MARK = 1024 * 1024;
 
+/** Bytes read per call when a `hashLater` body has to be hashed from its temp file. */
+const READ_BACK_BYTES = 256 * 1024;
+
 export interface WriterPlan {
   kind: ObjectKind;
   id: string;
   size: number;
   /** Hex SHA-256 the body must have: the id of a chunk, the checksum of a manifest. */
   expectedHash: string;
+  /**
+   * Skip the hash while the body arrives; commit() checks it only if the next node of the chain
+   * did not vouch for the same bytes (ObjectWriter.commit).
+   */
+  hashLater?: boolean;
   /** The temp file the body goes to; absent when it goes to `copy` only (a pack's record). */
   file?: FileTarget;
   /** A buffer of `size` bytes the body is copied into as it is written (the cache, or the pack). */
@@ -43,6 +51,11 @@ export interface FileTarget {
  * buffering of the whole. end() runs the commit (_final): size check, hash check, fdatasync,
  * publish. Any failure destroys the stream, and _destroy closes the file and removes it, so
  * nothing partial is ever visible.
+ *
+ * With `hashLater` (a node inside a chain) the hash waits for the commit: when the next node
+ * stored the same bytes it has checked them against the id, and this node's pass would repeat its
+ * work; when it did not, the bytes are read back (from the page cache, or the in-memory copy) and
+ * hashed here, before anything is published.
  */
 export class StoreWriter extends Writable implements ObjectWriter {
   readonly #plan: WriterPlan;
@@ -57,6 +70,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
   #busy = false;
   #whenIdle: (() => void) | undefined;
   #commit: Promise<void> | undefined;
+  #vouched: Promise<boolean> | undefined;
   #settled = false;
 
   constructor(plan: WriterPlan) {
@@ -74,7 +88,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
 
   override _write(piece: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (!this.#accept(piece.length, callback)) return;
-    this.#hash.update(piece);
+    if (!this.#plan.hashLater) this.#hash.update(piece);
     this.#write([piece], piece.length, callback);
   }
 
@@ -86,7 +100,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
     for (const p of pieces) total += p.chunk.length;
     if (!this.#accept(total, callback)) return;
     const buffers = pieces.map((p) => p.chunk);
-    for (const b of buffers) this.#hash.update(b);
+    if (!this.#plan.hashLater) for (const b of buffers) this.#hash.update(b);
     this.#write(buffers, total, callback);
   }
 
@@ -123,8 +137,11 @@ export class StoreWriter extends Writable implements ObjectWriter {
       );
   }
 
-  commit(): Promise<void> {
-    this.#commit ??= this.#awaitCommit();
+  commit(vouched?: Promise<boolean>): Promise<void> {
+    if (!this.#commit) {
+      this.#vouched = vouched?.catch(() => false);
+      this.#commit = this.#awaitCommit();
+    }
     return this.#commit;
   }
 
@@ -172,11 +189,7 @@ export class StoreWriter extends Writable implements ObjectWriter {
         `object ended after ${this.#received} of its declared ${plan.size} bytes`,
       );
     }
-    const digest = this.#hash.digest("hex");
-    if (digest !== plan.expectedHash) {
-      const against = plan.kind === "chunk" ? "its id" : "its checksum";
-      throw new DfsError("DFS_ERR_HASH_MISMATCH", `${plan.kind} ${plan.id}: bytes do not match ${against}`);
-    }
+    if (!plan.hashLater) this.#checkHash();
     if (this.#prefix) {
       // An empty body: the prefix still has to be written.
       const prefix = [this.#prefix];
@@ -186,6 +199,12 @@ export class StoreWriter extends Writable implements ObjectWriter {
     if (plan.file) {
       // fdatasync is enough: it flushes the data and the size, the metadata needed to read it back.
       if (plan.file.fsync) await call((cb) => fdatasync(this.#fd, cb));
+    }
+    if (plan.hashLater && !(await this.#vouched)) {
+      await this.#hashStored();
+      this.#checkHash();
+    }
+    if (plan.file) {
       const fd = this.#fd;
       this.#fd = -1;
       // Synchronous: closing a regular file is a quick call (no I/O), cheaper than a pool round trip.
@@ -194,6 +213,37 @@ export class StoreWriter extends Writable implements ObjectWriter {
     if (this.destroyed) throw this.#failure ?? new DfsError("DFS_ERR_CANCELLED", "write aborted");
     await plan.publish();
     this.#committed = true;
+  }
+
+  #checkHash(): void {
+    const plan = this.#plan;
+    if (this.#hash.digest("hex") !== plan.expectedHash) {
+      const against = plan.kind === "chunk" ? "its id" : "its checksum";
+      throw new DfsError("DFS_ERR_HASH_MISMATCH", `${plan.kind} ${plan.id}: bytes do not match ${against}`);
+    }
+  }
+
+  /** Feeds the body as written to the hash: from the in-memory copy, else read back from the file. */
+  async #hashStored(): Promise<void> {
+    const plan = this.#plan;
+    if (plan.copy) {
+      this.#hash.update(plan.copy);
+      return;
+    }
+    const buf = Buffer.allocUnsafe(Math.min(plan.size, READ_BACK_BYTES));
+    let at = plan.file?.prefix?.length ?? 0;
+    for (let left = plan.size; left > 0; ) {
+      const n = await new Promise<number>((resolve, reject) =>
+        read(this.#fd, buf, 0, Math.min(left, buf.length), at, (err, bytes) =>
+          err ? reject(err) : resolve(bytes),
+        ),
+      );
+      if (n === 0)
+        throw new DfsError("DFS_ERR_INTERNAL", `${plan.kind} ${plan.id}: temp file shorter than written`);
+      this.#hash.update(buf.subarray(0, n));
+      at += n;
+      left -= n;
+    }
   }
 
   #opDone(err: Error | null, callback: (error?: Error | null) => void): void {
