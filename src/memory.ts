@@ -8,8 +8,9 @@
  * Why: such a Buffer dies only at the scavenge that finds its small JavaScript object dead, so a
  * process streaming a GiB through cipher.update() holds tens of MiB of dead output at any time,
  * grows its RSS with it, and pays mark-compacts for it. Freed at once, the same few blocks come back
- * from malloc for the next piece, still in cache: 2 GiB through AES-GCM in 64 KiB pieces took 0.4
- * instead of 0.9-1.0 CPU s, 59 instead of 252 MiB of RSS, and no mark-compact instead of 33.
+ * from malloc for the next piece, still in cache: AES-GCM in 64 KiB pieces took 0.20 instead of 0.35
+ * CPU s per GiB and peaked at 82 instead of 208 MiB of RSS (bench/free-now.ts); through the gateway,
+ * ~44 mark-compacts per GiB went away (bench/README.md, sixth session).
  */
 export function freeNow(buf: Uint8Array): void {
   const ab = buf.buffer;
