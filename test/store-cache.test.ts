@@ -6,7 +6,7 @@ import { isDfsError } from "../src/errors.ts";
 import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import { storeOptions } from "./helpers/store.ts";
+import { putChunk, storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
@@ -36,16 +36,6 @@ describe("ChunkStore cache of small objects", () => {
     for (const s of opened) await s.close();
     await dir?.remove();
   });
-
-  async function putChunk(store: ChunkStore, data: Buffer): Promise<string> {
-    const id = sha256(data);
-    const w = await store.createWriter("chunk", id, data.length);
-    // Two pieces: the copy kept for the cache must be assembled in order.
-    w.write(data.subarray(0, data.length >> 1));
-    w.write(data.subarray(data.length >> 1));
-    await w.commit();
-    return id;
-  }
 
   async function putManifest(store: ChunkStore, id: string, body: Buffer): Promise<void> {
     const w = await store.createWriter("manifest", id, body.length, sha256(body));

@@ -9,7 +9,7 @@ import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { waitFor } from "./helpers/registry.ts";
-import { storeOptions } from "./helpers/store.ts";
+import { putChunk, storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
@@ -46,17 +46,6 @@ describe("ChunkStore packs of small objects", () => {
     for (const s of opened) await s.close();
     await dir?.remove();
   });
-
-  async function putChunk(store: ChunkStore, data: Buffer): Promise<string> {
-    const id = sha256(data);
-    const w = await store.createWriter("chunk", id, data.length);
-    // In pieces, as a socket delivers them: at least two, at most 256 KiB each.
-    const piece = Math.max(1, Math.min(256 * KiB, Math.ceil(data.length / 2)));
-    for (let at = 0; at < data.length; at += piece) w.write(data.subarray(at, at + piece));
-    w.end();
-    await w.commit();
-    return id;
-  }
 
   async function putManifest(store: ChunkStore, id: string, body: Buffer): Promise<void> {
     const w = await store.createWriter("manifest", id, body.length, sha256(body));
