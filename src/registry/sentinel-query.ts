@@ -1,19 +1,27 @@
 import { Redis } from "ioredis";
 import type { HostPort } from "../config/index.ts";
 
+export interface MasterAnswer {
+  /** "ip:port" */
+  readonly addr: string;
+  readonly epoch: number;
+  /** Every Sentinel asked answered: no newer configuration can be hiding behind a silent one. */
+  readonly complete: boolean;
+}
+
 /**
- * The master's "ip:port" by Sentinel's own rule: of the Sentinels that answer, the configuration
- * with the highest config-epoch wins (a Sentinel that lags behind a failover still has the older
- * epoch; a majority vote would pick the stale address). Undefined when none answers.
+ * The master by Sentinel's own rule: of the Sentinels that answer, the configuration with the
+ * highest config-epoch wins (a Sentinel that lags behind a failover still has the older epoch; a
+ * majority vote would pick the stale address). Undefined when none answers.
  */
 export async function currentMaster(
   sentinels: readonly HostPort[],
   masterName: string,
-): Promise<string | undefined> {
+): Promise<MasterAnswer | undefined> {
   const answers = await Promise.all(sentinels.map((s) => askOne(s, masterName)));
   let best: { addr: string; epoch: number } | undefined;
   for (const a of answers) if (a && (best === undefined || a.epoch > best.epoch)) best = a;
-  return best?.addr;
+  return best && { ...best, complete: answers.every((a) => a !== undefined) };
 }
 
 async function askOne(

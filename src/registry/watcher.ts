@@ -2,9 +2,13 @@ import { Redis } from "ioredis";
 import type { HostPort } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
 import { throttledWarn } from "./log.ts";
-import { currentMaster } from "./sentinel-query.ts";
+import { currentMaster, type MasterAnswer } from "./sentinel-query.ts";
 
 const CHANNEL = "+switch-master";
+/** How soon to ask the Sentinels again when their answer would undo a switch without proof. */
+const RECHECK_MS = 200;
+/** After this long without a confirmation, the Sentinels' answer wins over a switch message. */
+const TRUST_SWITCH_MS = 10_000;
 
 /**
  * Keeps clients off a hung or partitioned master. Without it, a client stays connected to a frozen
@@ -23,6 +27,16 @@ const CHANNEL = "+switch-master";
  *   here costs one extra reconnect, never a loop against the right master.
  * Clients still resolving ("connecting") are left alone: they ask Sentinel anyway. Sentinels
  * announce IPs here (`announce-hostnames no`); with names the worst case is one extra reconnect.
+ * ioredis writes its handshake (CLIENT SETNAME, SETINFO) before it emits "connect", so a stale
+ * master may see those two commands from a client sent away; nothing else reaches it.
+ *
+ * A Sentinel answer never takes the watcher back to an older config-epoch than one it took, nor
+ * undoes a switch message with the same epoch unless every Sentinel answered: right after a
+ * failover only the leader knows the new epoch, and if it is slow to answer, the laggards' old
+ * configuration would otherwise send the watcher (and so every client) back to the old master.
+ * Such an answer is asked for again every RECHECK_MS; after TRUST_SWITCH_MS of doubt the
+ * Sentinels win anyway (a switch message can be stale too: those of a double failover may arrive
+ * out of order; and a rebuilt Sentinel set starts its epochs again).
  */
 export class SwitchWatcher {
   readonly #clients = new Map<Redis, () => void>();
@@ -31,10 +45,16 @@ export class SwitchWatcher {
   readonly #masterName: string;
   readonly #logger: Logger;
   #master: string | undefined;
+  /** Config-epoch of the last Sentinel answer taken. */
+  #epoch: number | undefined;
+  /** Since when #master is in doubt: moved by a switch no answer confirmed, or contradicted by a laggard's answer. */
+  #doubtSince: number | undefined;
   /** Bumped by every switch message: a Sentinel answer asked for before it is discarded. */
   #generation = 0;
   #refreshing = false;
   #refreshAgain = false;
+  #recheck: NodeJS.Timeout | undefined;
+  #doubtLogged = false;
   #closed = false;
 
   constructor(sentinels: readonly HostPort[], masterName: string, logger: Logger) {
@@ -77,6 +97,7 @@ export class SwitchWatcher {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#recheck);
     for (const sub of this.#subs) sub.disconnect();
   }
 
@@ -84,7 +105,9 @@ export class SwitchWatcher {
     // "<master-name> <old-ip> <old-port> <new-ip> <new-port>"
     const [name, , , newIp, newPort] = message.split(" ");
     if (name !== this.#masterName || newIp === undefined || newPort === undefined) return;
-    this.#master = `${newIp}:${newPort}`;
+    const master = `${newIp}:${newPort}`;
+    if (master !== this.#master) this.#doubtSince ??= performance.now();
+    this.#master = master;
     this.#generation++;
     let moved = 0;
     for (const client of this.#clients.keys()) if (this.#check(client, "switch")) moved++;
@@ -118,9 +141,13 @@ export class SwitchWatcher {
     this.#refreshing = true;
     const generation = this.#generation;
     currentMaster(this.#sentinels, this.#masterName)
-      .then((addr) => {
-        if (addr !== undefined && generation === this.#generation) this.#master = addr;
-        else if (generation !== this.#generation) this.#refreshAgain = true;
+      .then((answer) => {
+        if (generation !== this.#generation) this.#refreshAgain = true;
+        else if (answer !== undefined && this.#believes(answer)) this.#take(answer);
+        else if (answer !== undefined || this.#doubtSince !== undefined) {
+          this.#doubtSince ??= performance.now();
+          this.#askAgainSoon(answer);
+        }
       })
       .finally(() => {
         this.#refreshing = false;
@@ -129,6 +156,44 @@ export class SwitchWatcher {
           this.#refresh();
         }
       });
+  }
+
+  /** Whether a Sentinel answer may replace what the watcher knows (see the class comment). */
+  #believes(answer: MasterAnswer): boolean {
+    if (answer.addr === this.#master || this.#epoch === undefined || answer.epoch > this.#epoch) return true;
+    if (answer.epoch === this.#epoch && (this.#doubtSince === undefined || answer.complete)) return true;
+    return this.#doubtSince !== undefined && performance.now() - this.#doubtSince > TRUST_SWITCH_MS;
+  }
+
+  #take(answer: MasterAnswer): void {
+    const was = this.#master;
+    this.#master = answer.addr;
+    this.#epoch = answer.epoch;
+    this.#doubtSince = undefined;
+    this.#doubtLogged = false;
+    if (was === undefined || was === answer.addr) return;
+    let moved = 0;
+    for (const client of this.#clients.keys()) if (this.#check(client, "switch")) moved++;
+    this.#logger.info(
+      { master: answer.addr, was, epoch: answer.epoch, moved },
+      "registry: sentinels name another master",
+    );
+  }
+
+  #askAgainSoon(answer: MasterAnswer | undefined): void {
+    if (this.#closed || this.#recheck !== undefined) return;
+    if (answer === undefined && performance.now() - this.#doubtSince! > TRUST_SWITCH_MS) return;
+    if (!this.#doubtLogged) {
+      this.#doubtLogged = true;
+      this.#logger.warn(
+        { master: this.#master, sentinels: answer?.addr, epoch: answer?.epoch },
+        "registry: sentinels do not confirm the master yet; asking again",
+      );
+    }
+    this.#recheck = setTimeout(() => {
+      this.#recheck = undefined;
+      this.#refresh();
+    }, RECHECK_MS).unref();
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * A fake Redis Sentinel on a real loopback socket, speaking just enough RESP for ioredis: it tells
  * clients whatever master the test sets (`resolveTo`), so a test can play a Sentinel that lags
- * behind a failover and hands out the old master. `SENTINEL master` reports `truth` with a fixed
- * config-epoch, as an up-to-date Sentinel would.
+ * behind a failover and hands out the old master. `SENTINEL master` reports `truth` with its
+ * `epoch`, or nothing at all while `mute` (a Sentinel too slow to answer); `publishSwitch` sends
+ * a `+switch-master` message to its subscribers.
  */
 import { createServer, type Server, type Socket } from "node:net";
 
@@ -10,8 +11,13 @@ export interface FakeSentinel {
   readonly port: number;
   /** What `SENTINEL get-master-addr-by-name` answers. */
   resolveTo: { host: string; port: number };
-  /** What `SENTINEL master` answers (with config-epoch 7). */
+  /** What `SENTINEL master` answers, with `epoch` (7 unless set). */
   truth: { host: string; port: number };
+  epoch: number;
+  /** `SENTINEL master` goes unanswered. */
+  mute: boolean;
+  /** Tells every `+switch-master` subscriber the master moved from `from` to `to`. */
+  publishSwitch(from: { host: string; port: number }, to: { host: string; port: number }): void;
   /** How many times a client asked for the master's address. */
   readonly lookups: number;
   close(): Promise<void>;
@@ -56,17 +62,24 @@ export async function startFakeSentinel(
   initial: { host: string; port: number },
 ): Promise<FakeSentinel> {
   const sockets = new Set<Socket>();
+  const subscribers = new Set<Socket>();
   let lookups = 0;
   const fake = {
     port: 0,
     resolveTo: initial,
     truth: initial,
+    epoch: 7,
+    mute: false,
     get lookups() {
       return lookups;
     },
+    publishSwitch(from, to) {
+      const message = `${masterName} ${from.host} ${from.port} ${to.host} ${to.port}`;
+      for (const s of subscribers) s.write(array(["message", "+switch-master", message]));
+    },
   } as FakeSentinel & { port: number };
 
-  const reply = (cmd: string[]): string => {
+  const reply = (cmd: string[]): string | undefined => {
     const [name = "", sub = "", arg = ""] = cmd.map((x, i) => (i < 2 ? x.toLowerCase() : x));
     if (name === "ping") return "+PONG\r\n";
     if (name === "client" || name === "select") return "+OK\r\n";
@@ -79,6 +92,7 @@ export async function startFakeSentinel(
         return array([fake.resolveTo.host, String(fake.resolveTo.port)]);
       }
       if (sub === "master") {
+        if (fake.mute) return undefined;
         const { host, port } = fake.truth;
         return array([
           "name",
@@ -90,7 +104,7 @@ export async function startFakeSentinel(
           "flags",
           "master",
           "config-epoch",
-          "7",
+          String(fake.epoch),
         ]);
       }
       if (sub === "sentinels") return "*0\r\n";
@@ -100,14 +114,19 @@ export async function startFakeSentinel(
 
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    socket.on("close", () => {
+      sockets.delete(socket);
+      subscribers.delete(socket);
+    });
     socket.on("error", () => {});
     let pending: Buffer = Buffer.alloc(0);
     socket.on("data", (data) => {
       const { commands, rest } = parse(Buffer.concat([pending, data]));
       pending = rest;
       for (const cmd of commands) {
-        socket.write(reply(cmd));
+        if (cmd[0]?.toLowerCase() === "subscribe") subscribers.add(socket);
+        const answer = reply(cmd);
+        if (answer !== undefined) socket.write(answer);
         if (cmd[0]?.toLowerCase() === "quit") socket.end();
       }
     });
