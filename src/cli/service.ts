@@ -2,6 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import type { GatewayConfig } from "../config/index.ts";
 import { type NodeConfig, type Sources, settingsFor } from "../config/index.ts";
 import { createLogger, type Logger } from "../logger.ts";
+import { keepFreedMemory } from "../memory.ts";
 import { type Command, EXIT_OK } from "./command.ts";
 import { describeSettings, parseFlags } from "./flags.ts";
 
@@ -28,6 +29,7 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
     ].join("\n"),
     async run(argv) {
       steadierGc(spec.section);
+      keepFreedMemory();
       const { values } = parseFlags(argv, settings);
       const config = spec.load({
         file: values.config as string | undefined,
