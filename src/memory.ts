@@ -34,7 +34,7 @@ export async function* freedAfterUse<T extends Uint8Array>(pieces: AsyncIterable
   }
 }
 
-/** Above glibc's largest dynamic mmap threshold (32 MiB) this would change nothing; 4 MiB covers a sealed 1 MiB chunk. */
+/** Blocks below this come from the heap (glibc caps its dynamic threshold at 32 MiB): a sealed 1 MiB chunk does. */
 const KEEP_BELOW_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -42,9 +42,9 @@ const KEEP_BELOW_BYTES = 4 * 1024 * 1024;
  * back to the kernel and faulting it in anew, 4 KiB at a time (each fault costly in this VM).
  *
  * At start glibc maps every block above 128 KiB on its own and unmaps it on free, and trims the
- * heap's top once 256 KiB lie free there. A process that turns a GiB through cipher.update() in
- * 256 KiB pieces, each freed at once (freeNow), so faulted in every page of every piece: 113k faults
- * per 512 MiB, and the cipher loop cost 3.4 CPU s/GiB instead of 0.84 (bench/malloc-keep.ts). A
+ * heap's top once 128 KiB lie free there. A process that turns a GiB through cipher.update() in
+ * 256 KiB pieces, each freed at once (freeNow), so faulted in every page of every piece: ~350 faults
+ * per MiB, and the cipher loop cost 4.9 CPU s/GiB instead of 0.83 (bench/malloc-keep.ts). A
  * gateway that had not yet freed a large mapped block uploaded at 11 CPU s/GiB instead of 4.4
  * (bench/README.md, seventh session). glibc raises both limits for good the first time a mapped
  * block is freed (its dynamic mmap threshold: blocks below the freed one's size then come from the
