@@ -8,13 +8,13 @@
  *
  *   npx node bench/free-now.ts [--mib 2048] [--runs 3]
  */
-import { spawnSync } from "node:child_process";
 import { createCipheriv, randomBytes } from "node:crypto";
 import { type PerformanceEntry, PerformanceObserver, constants as perf } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { freeNow } from "../src/memory.ts";
 import { SERVICE_NODE_FLAGS } from "../src/runtime.ts";
+import { runModesInChildren } from "./lib/child-modes.ts";
 import { median } from "./lib/measure.ts";
 import { fixed, markdownTable } from "./lib/table.ts";
 
@@ -68,16 +68,6 @@ async function child(mode: Mode, mib: number): Promise<Result> {
   return { cpuSeconds: (used.user + used.system) / 1e6, peakRssMiB: peak / MiB, markCompacts };
 }
 
-function runChild(mode: Mode, mib: number): Result {
-  const result = spawnSync(
-    process.execPath,
-    [...SERVICE_NODE_FLAGS, import.meta.filename, "--child", mode, "--mib", String(mib)],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-  );
-  if (result.status !== 0) throw new Error(`the ${mode} run failed`);
-  return JSON.parse(result.stdout) as Result;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -91,10 +81,14 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(await child(values.child as Mode, mib)));
     return;
   }
-  const results = new Map<Mode, Result[]>(MODES.map((m) => [m, []]));
-  for (let run = 0; run < Number(values.runs); run++) {
-    for (const mode of MODES) results.get(mode)!.push(runChild(mode, mib));
-  }
+  const results = runModesInChildren<Mode, Result>(MODES, Number(values.runs), (mode) => [
+    ...SERVICE_NODE_FLAGS,
+    import.meta.filename,
+    "--child",
+    mode,
+    "--mib",
+    String(mib),
+  ]);
   const rows = MODES.map((mode) => {
     const r = results.get(mode)!;
     return [

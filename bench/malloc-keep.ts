@@ -11,12 +11,12 @@
  *
  *   npx node bench/malloc-keep.ts [--mib 1024] [--runs 3]
  */
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { PIECE_BYTES } from "../src/crypto/format.ts";
 import { SERVICE_NODE_FLAGS } from "../src/runtime.ts";
+import { runModesInChildren } from "./lib/child-modes.ts";
 import { buildDist } from "./lib/dfs.ts";
 import { median } from "./lib/measure.ts";
 import { REPO_ROOT } from "./lib/procs.ts";
@@ -59,16 +59,6 @@ process.stdout.write(JSON.stringify({
 }));
 `;
 
-function runChild(mode: Mode, mib: number): Result {
-  const result = spawnSync(
-    process.execPath,
-    [...SERVICE_NODE_FLAGS, "--input-type=module", "-e", CHILD, mode, String(mib)],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-  );
-  if (result.status !== 0) throw new Error(`the ${mode} run failed`);
-  return JSON.parse(result.stdout) as Result;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -78,10 +68,14 @@ async function main(): Promise<void> {
   });
   const mib = Number(values.mib);
   await buildDist();
-  const results = new Map<Mode, Result[]>(MODES.map((m) => [m, []]));
-  for (let run = 0; run < Number(values.runs); run++) {
-    for (const mode of MODES) results.get(mode)!.push(runChild(mode, mib));
-  }
+  const results = runModesInChildren<Mode, Result>(MODES, Number(values.runs), (mode) => [
+    ...SERVICE_NODE_FLAGS,
+    "--input-type=module",
+    "-e",
+    CHILD,
+    mode,
+    String(mib),
+  ]);
   const rows = MODES.map((mode) => {
     const r = results.get(mode)!;
     return [
