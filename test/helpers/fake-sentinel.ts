@@ -16,6 +16,8 @@ export interface FakeSentinel {
   epoch: number;
   /** `SENTINEL master` goes unanswered. */
   mute: boolean;
+  /** `SENTINEL master` queries left unanswered whose client then gave up (closed the connection). */
+  readonly unanswered: number;
   /** Tells every `+switch-master` subscriber the master moved from `from` to `to`. */
   publishSwitch(from: { host: string; port: number }, to: { host: string; port: number }): void;
   /** How many times a client asked for the master's address. */
@@ -64,6 +66,7 @@ export async function startFakeSentinel(
   const sockets = new Set<Socket>();
   const subscribers = new Set<Socket>();
   let lookups = 0;
+  let unanswered = 0;
   const fake = {
     port: 0,
     resolveTo: initial,
@@ -72,6 +75,9 @@ export async function startFakeSentinel(
     mute: false,
     get lookups() {
       return lookups;
+    },
+    get unanswered() {
+      return unanswered;
     },
     publishSwitch(from, to) {
       const message = `${masterName} ${from.host} ${from.port} ${to.host} ${to.port}`;
@@ -114,19 +120,22 @@ export async function startFakeSentinel(
 
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    let pending = 0;
     socket.on("close", () => {
       sockets.delete(socket);
       subscribers.delete(socket);
+      unanswered += pending;
     });
     socket.on("error", () => {});
-    let pending: Buffer = Buffer.alloc(0);
+    let partial: Buffer = Buffer.alloc(0);
     socket.on("data", (data) => {
-      const { commands, rest } = parse(Buffer.concat([pending, data]));
-      pending = rest;
+      const { commands, rest } = parse(Buffer.concat([partial, data]));
+      partial = rest;
       for (const cmd of commands) {
         if (cmd[0]?.toLowerCase() === "subscribe") subscribers.add(socket);
         const answer = reply(cmd);
         if (answer !== undefined) socket.write(answer);
+        else pending++;
         if (cmd[0]?.toLowerCase() === "quit") socket.end();
       }
     });
