@@ -14,9 +14,8 @@ import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { freeNow } from "../src/memory.ts";
 import { SERVICE_NODE_FLAGS } from "../src/runtime.ts";
-import { runModesInChildren } from "./lib/child-modes.ts";
-import { median } from "./lib/measure.ts";
-import { fixed, markdownTable } from "./lib/table.ts";
+import { medianRows, runModesInChildren } from "./lib/child-modes.ts";
+import { markdownTable } from "./lib/table.ts";
 
 const MiB = 1024 * 1024;
 const PIECE = 64 * 1024;
@@ -89,15 +88,11 @@ async function main(): Promise<void> {
     "--mib",
     String(mib),
   ]);
-  const rows = MODES.map((mode) => {
-    const r = results.get(mode)!;
-    return [
-      mode,
-      fixed(median(r.map((x) => (x.cpuSeconds * 1024) / mib)), 2),
-      fixed(median(r.map((x) => x.peakRssMiB)), 0),
-      fixed(median(r.map((x) => (x.markCompacts * 1024) / mib)), 0),
-    ];
-  });
+  const rows = medianRows(results, [
+    { of: (x) => (x.cpuSeconds * 1024) / mib, digits: 2 },
+    { of: (x) => x.peakRssMiB, digits: 0 },
+    { of: (x) => (x.markCompacts * 1024) / mib, digits: 0 },
+  ]);
   process.stdout.write(
     `${mib} MiB through AES-256-GCM in 64 KiB pieces, median of ${values.runs} process(es) per mode\n\n`,
   );

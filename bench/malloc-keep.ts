@@ -16,11 +16,10 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { PIECE_BYTES } from "../src/crypto/format.ts";
 import { SERVICE_NODE_FLAGS } from "../src/runtime.ts";
-import { runModesInChildren } from "./lib/child-modes.ts";
+import { medianRows, runModesInChildren } from "./lib/child-modes.ts";
 import { buildDist } from "./lib/dfs.ts";
-import { median } from "./lib/measure.ts";
 import { REPO_ROOT } from "./lib/procs.ts";
-import { fixed, markdownTable } from "./lib/table.ts";
+import { markdownTable } from "./lib/table.ts";
 
 const MODES = ["as started", "kept"] as const;
 type Mode = (typeof MODES)[number];
@@ -76,14 +75,10 @@ async function main(): Promise<void> {
     mode,
     String(mib),
   ]);
-  const rows = MODES.map((mode) => {
-    const r = results.get(mode)!;
-    return [
-      mode,
-      fixed(median(r.map((x) => (x.cpuSeconds * 1024) / mib)), 2),
-      fixed(median(r.map((x) => x.minorFaults / mib)), 0),
-    ];
-  });
+  const rows = medianRows(results, [
+    { of: (x) => (x.cpuSeconds * 1024) / mib, digits: 2 },
+    { of: (x) => x.minorFaults / mib, digits: 0 },
+  ]);
   process.stdout.write(
     `${mib} MiB sealed in 1 MiB chunks (gcmInto, ${PIECE_BYTES / 1024} KiB pieces, output hashed), ` +
       `median of ${values.runs} process(es) per mode\n\n`,

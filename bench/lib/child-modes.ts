@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { median } from "./measure.ts";
+import { fixed } from "./table.ts";
 
 /**
  * Runs `runs` rounds of one fresh Node child per mode, the modes taking turns so drift hits them
@@ -22,4 +24,15 @@ export function runModesInChildren<M extends string, R>(
     }
   }
   return results;
+}
+
+/** One table row per mode: its name, then each column's median over the mode's runs, to `digits`. */
+export function medianRows<M extends string, R>(
+  results: Map<M, R[]>,
+  columns: readonly { of: (r: R) => number; digits: number }[],
+): string[][] {
+  return [...results].map(([mode, runs]) => [
+    mode,
+    ...columns.map((c) => fixed(median(runs.map(c.of)), c.digits)),
+  ]);
 }
