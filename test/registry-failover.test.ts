@@ -216,8 +216,15 @@ async function withFakeSentinels(
     real: { host: string; port: number };
     other: { host: string; port: number };
     fakes: FakeSentinel[];
-    lookups: () => number;
     member: Member;
+    /** Registry keys on `other`. */
+    otherKeys: () => Promise<number>;
+    /**
+     * Disconnects every client of the real master (as Sentinel does when it converts a node) and
+     * waits until the clients asked the fakes again and again, or wrote to `other`. Returns when
+     * the kill was done.
+     */
+    sendClientsAsking: () => Promise<number>;
   }) => Promise<void>,
 ): Promise<void> {
   await topology.waitHealthy();
@@ -233,8 +240,21 @@ async function withFakeSentinels(
     heartbeatIntervalMs: 100,
   });
   const member = await startMember(cfg, id);
+  const lookups = () => fakes.reduce((n, f) => n + f.lookups, 0);
+  const otherKeys = async () => Number(await topology.command(other.port, "DBSIZE"));
+  const sendClientsAsking = async () => {
+    const before = lookups();
+    await topology.command(real.port, "CLIENT", "KILL", "TYPE", "normal");
+    const killedAt = performance.now();
+    await waitFor(
+      async () => lookups() >= before + 6 || (await otherKeys()) > 0,
+      5000,
+      "clients to ask the lagging Sentinels again and again",
+    );
+    return killedAt;
+  };
   try {
-    await body({ real, other, fakes, member, lookups: () => fakes.reduce((n, f) => n + f.lookups, 0) });
+    await body({ real, other, fakes, member, otherKeys, sendClientsAsking });
   } finally {
     await member.close();
     await Promise.all(fakes.map((f) => f.close()));
@@ -338,19 +358,10 @@ test("regression: a client that reaches the old master through a lagging Sentine
     "zz:",
     "node-z",
     "real",
-    async ({ real, other: zombie, fakes, lookups, member }) => {
+    async ({ real, other: zombie, fakes, member, otherKeys: zombieKeys, sendClientsAsking }) => {
       await waitFor(() => member.beats.length >= 3, 3000, "heartbeats on the real master");
       for (const f of fakes) f.resolveTo = zombie;
-      // What Sentinel does when it converts a node: every normal client is disconnected.
-      await topology.command(real.port, "CLIENT", "KILL", "TYPE", "normal");
-      const killedAt = performance.now();
-      const before = lookups();
-      const zombieKeys = async () => Number(await topology.command(zombie.port, "DBSIZE"));
-      await waitFor(
-        async () => lookups() >= before + 6 || (await zombieKeys()) > 0,
-        5000,
-        "clients to ask the lagging Sentinels again and again",
-      );
+      const killedAt = await sendClientsAsking();
       assert.equal(await zombieKeys(), 0, "registry keys were written to the zombie (the old master)");
       const truthAt = performance.now();
       for (const f of fakes) f.resolveTo = real;
@@ -380,35 +391,37 @@ test("regression: a Sentinel answer that only laggards give does not undo a swit
   // answer the watcher's confirming query, the others still name the old master; taking that
   // answer sent clients back to the old master, where they wrote heartbeats until Sentinel
   // converted it. Here the leader publishes the switch and then goes mute.
-  await withFakeSentinels("zw:", "node-w", "other", async ({ real, other: old, fakes, lookups, member }) => {
-    await waitFor(() => member.beats.length >= 3, 3000, "heartbeats on the first master");
-    const [leader] = fakes;
-    leader!.truth = real;
-    leader!.epoch = 8;
-    leader!.mute = true;
-    for (const f of fakes) f.resolveTo = real;
-    leader!.publishSwitch(old, real);
-    const switchedAt = performance.now();
-    await topology.command(old.port, "CLIENT", "KILL", "TYPE", "normal");
-    await waitFor(() => member.beats.some((b) => b.ackAt > switchedAt), 5000, "heartbeats on the new master");
-    // The watcher's confirming query gets only the laggards' answer once it gives up on the leader.
-    await waitFor(() => leader!.unanswered > 0, 5000, "a confirming query to give up on the leader");
-    await topology.command(old.port, "FLUSHALL");
-    // The laggards hand out the old master again, and every client has to ask them.
-    for (const f of fakes) f.resolveTo = old;
-    const before = lookups();
-    await topology.command(real.port, "CLIENT", "KILL", "TYPE", "normal");
-    const oldKeys = async () => Number(await topology.command(old.port, "DBSIZE"));
-    await waitFor(
-      async () => lookups() >= before + 6 || (await oldKeys()) > 0,
-      5000,
-      "clients to ask the lagging Sentinels again and again",
-    );
-    assert.equal(await oldKeys(), 0, "registry keys were written to the old master after the switch");
-    leader!.mute = false;
-    for (const f of fakes) f.resolveTo = real;
-    const truthAt = performance.now();
-    await waitFor(() => member.beats.some((b) => b.ackAt > truthAt), 5000, "heartbeats on the new master");
-    assert.equal(await oldKeys(), 0, "registry keys were written to the old master after the switch");
-  });
+  await withFakeSentinels(
+    "zw:",
+    "node-w",
+    "other",
+    async ({ real, other: old, fakes, member, otherKeys: oldKeys, sendClientsAsking }) => {
+      await waitFor(() => member.beats.length >= 3, 3000, "heartbeats on the first master");
+      const [leader] = fakes;
+      leader!.truth = real;
+      leader!.epoch = 8;
+      leader!.mute = true;
+      for (const f of fakes) f.resolveTo = real;
+      leader!.publishSwitch(old, real);
+      const switchedAt = performance.now();
+      await topology.command(old.port, "CLIENT", "KILL", "TYPE", "normal");
+      await waitFor(
+        () => member.beats.some((b) => b.ackAt > switchedAt),
+        5000,
+        "heartbeats on the new master",
+      );
+      // The watcher's confirming query gets only the laggards' answer once it gives up on the leader.
+      await waitFor(() => leader!.unanswered > 0, 5000, "a confirming query to give up on the leader");
+      await topology.command(old.port, "FLUSHALL");
+      // The laggards hand out the old master again, and every client has to ask them.
+      for (const f of fakes) f.resolveTo = old;
+      await sendClientsAsking();
+      assert.equal(await oldKeys(), 0, "registry keys were written to the old master after the switch");
+      leader!.mute = false;
+      for (const f of fakes) f.resolveTo = real;
+      const truthAt = performance.now();
+      await waitFor(() => member.beats.some((b) => b.ackAt > truthAt), 5000, "heartbeats on the new master");
+      assert.equal(await oldKeys(), 0, "registry keys were written to the old master after the switch");
+    },
+  );
 });
