@@ -205,8 +205,8 @@ test("SIGKILL of the master: failover, no node leaves any view, writes resume", 
 
 /**
  * A member on its own prefix whose registry goes through three fake Sentinels (fake-sentinel.ts)
- * that first hand out `initial`, heartbeating every 100 ms; a second Redis stands by as the "old"
- * master. Stops all of it after `body`.
+ * that first hand out `initial`, heartbeating every 100 ms (three beats in before `body` runs); a
+ * second Redis stands by as the "old" master. Stops all of it after `body`.
  */
 async function withFakeSentinels(
   prefix: string,
@@ -254,6 +254,7 @@ async function withFakeSentinels(
     return killedAt;
   };
   try {
+    await waitFor(() => member.beats.length >= 3, 3000, "heartbeats on the first master");
     await body({ real, other, fakes, member, otherKeys, sendClientsAsking });
   } finally {
     await member.close();
@@ -359,7 +360,6 @@ test("regression: a client that reaches the old master through a lagging Sentine
     "node-z",
     "real",
     async ({ real, other: zombie, fakes, member, otherKeys: zombieKeys, sendClientsAsking }) => {
-      await waitFor(() => member.beats.length >= 3, 3000, "heartbeats on the real master");
       for (const f of fakes) f.resolveTo = zombie;
       const killedAt = await sendClientsAsking();
       assert.equal(await zombieKeys(), 0, "registry keys were written to the zombie (the old master)");
@@ -396,7 +396,6 @@ test("regression: a Sentinel answer that only laggards give does not undo a swit
     "node-w",
     "other",
     async ({ real, other: old, fakes, member, otherKeys: oldKeys, sendClientsAsking }) => {
-      await waitFor(() => member.beats.length >= 3, 3000, "heartbeats on the first master");
       const [leader] = fakes;
       leader!.truth = real;
       leader!.epoch = 8;
