@@ -63,21 +63,27 @@ async function corrupt(addr: string, id: string): Promise<void> {
   await flipStored(node.dataDir, "chunk", id);
 }
 
-/** Chunk puts that succeeded so far, from the gateway's metrics. */
-/** The addresses of a file's manifest owners, best first, as the gateway places it now. */
-async function manifestOwners(data: Buffer): Promise<string[]> {
+/** The addresses of an object's owners, best first, as the gateway places it now. */
+async function ownersOf(id: string): Promise<string[]> {
   const { nodes } = (await http(g.url, "GET", "/v1/nodes")).json as { nodes: PlacementNode[] };
-  const id = new ChunkCipher(Buffer.from(TEST_KEY, "hex")).manifestId(sha256(data));
   return new Placement(nodes).order(id).map((n) => n.addr);
+}
+
+/** The addresses of a file's manifest owners, best first. */
+async function manifestOwners(data: Buffer): Promise<string[]> {
+  return ownersOf(new ChunkCipher(Buffer.from(TEST_KEY, "hex")).manifestId(sha256(data)));
+}
+
+/** A series of the gateway's metrics (`name{labels}` as Prometheus prints it); 0 before its first count. */
+async function metric(series: string): Promise<number> {
+  const text = (await http(g.url, "GET", "/metrics")).body.toString();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
 /** Node PUTs of `kind` the gateway has seen succeed so far. */
 async function nodePuts(kind: "chunk" | "manifest" = "chunk"): Promise<number> {
-  const text = (await http(g.url, "GET", "/metrics")).body.toString();
-  const m = new RegExp(`dfs_gateway_node_ops_total\\{op="put",kind="${kind}",result="ok"\\} (\\d+)`).exec(
-    text,
-  );
-  return m ? Number(m[1]) : 0;
+  return metric(`dfs_gateway_node_ops_total{op="put",kind="${kind}",result="ok"}`);
 }
 
 /** A GET whose status line says 200 but whose body is cut off before all `size` bytes. */
@@ -381,6 +387,42 @@ describe("nodes failing", () => {
     }
     await waitLive(g.url, 3);
     assert.ok((await http(g.url, "GET", `/v1/files/${sha256(fresh)}`)).body.equals(fresh));
+  });
+
+  test("a stalled chunk owner costs a read about two usual answer times, not the fixed second", async () => {
+    // Healthy answers first: the gateway hedges after twice their 95th percentile once it has 16.
+    const warm = patternBytes(8 * SMALL_CHUNK, 48);
+    assert.equal((await http(g.url, "PUT", "/v1/files", { body: warm })).status, 201);
+    for (let i = 0; i < 3; i++) {
+      assert.ok((await http(g.url, "GET", `/v1/files/${sha256(warm)}`)).body.equals(warm));
+    }
+    const chunkDelay = await metric('dfs_gateway_read_hedge_delay_seconds{kind="chunk"}');
+    assert.ok(chunkDelay >= 0.02 && chunkDelay < 1, `chunk reads hedge after ${chunkDelay} s`);
+    // One whole chunk: not inline, one chunk read, whose first owner is stopped.
+    const one = patternBytes(SMALL_CHUNK, 49);
+    assert.equal((await http(g.url, "PUT", "/v1/files", { body: one })).status, 201);
+    const [chunk] = (await meta(sha256(one))).chunks;
+    const first = (await ownersOf(chunk!.id))[0]!;
+    const stalled = cluster.nodes.find((n) => n.addr === first)!;
+    const hedged = await metric('dfs_gateway_read_hedges_total{kind="chunk"}');
+    process.kill(stalled.proc.pid, "SIGSTOP");
+    try {
+      const started = performance.now();
+      const got = await Promise.race([
+        http(g.url, "GET", `/v1/files/${sha256(one)}`),
+        delay(5000, undefined, { ref: false }),
+      ]);
+      const took = performance.now() - started;
+      assert.ok(got, "the read waited for the stalled owner");
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(one));
+      // The fixed delay of before made this at least 1000 ms.
+      assert.ok(took < 700, `the read took ${Math.round(took)} ms`);
+      assert.ok((await metric('dfs_gateway_read_hedges_total{kind="chunk"}')) > hedged, "no hedge counted");
+    } finally {
+      process.kill(stalled.proc.pid, "SIGCONT");
+    }
+    await waitLive(g.url, 3);
   });
 
   test("fewer than W live nodes: 503, readyz 503, and nothing becomes visible", async () => {

@@ -9,6 +9,7 @@ import { ApiKeys } from "./auth.ts";
 import { LivePlacement } from "./cluster.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { problemHandler } from "./errors.ts";
+import { gatewayHedges } from "./hedge.ts";
 import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { downloadRoutes } from "./routes/download.ts";
@@ -45,7 +46,8 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
       "uploads are limited below maxUploadBytes: a manifest cannot list more chunks; raise chunkBytes",
     );
   }
-  const metrics = new GatewayMetrics(() => deps.view.live());
+  const hedges = gatewayHedges();
+  const metrics = new GatewayMetrics(() => deps.view.live(), hedges);
   const ctx: GatewayContext = {
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,
@@ -58,6 +60,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
       plain: pool(config.gateway.chunkBytes, PLAIN_BYTES_KEPT),
       sealed: pool(config.gateway.chunkBytes + CHUNK_OVERHEAD, SEALED_BYTES_KEPT),
     },
+    hedges,
   };
   const keys = new ApiKeys(config.gateway.apiKeys, config.gateway.protectReads);
 

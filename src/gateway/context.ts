@@ -4,6 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { MembershipView } from "../registry/index.ts";
 import type { BufferPool, NodeApi } from "../transport/index.ts";
 import type { LivePlacement } from "./cluster.ts";
+import type { GatewayHedges } from "./hedge.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 /** What the gateway reads of the membership view: a real MembershipView, or a fixed one in tests. */
@@ -30,4 +31,6 @@ export interface GatewayContext {
    * in flight. A buffer is given back only once nothing refers to it.
    */
   readonly buffers: { readonly plain: BufferPool; readonly sealed: BufferPool };
+  /** When a read also asks the next node: learnt from the answers of each kind (hedge.ts). */
+  readonly hedges: GatewayHedges;
 }

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ErrorCode } from "../errors.ts";
 import type { HealStats, NodeInfo, StoreStatsPublished } from "../registry/index.ts";
+import type { GatewayHedges } from "./hedge.ts";
 
 export type ChunkOp = "put" | "get" | "has" | "delete";
 
@@ -18,9 +19,14 @@ export class GatewayMetrics {
   readonly errors: Counter<"code">;
   /** Chunk copies a download stored again on an owner that missed them or held a bad one. */
   readonly readRepairs: Counter<"result">;
+  /** Reads that also asked the next node because the ones asked were slow to answer. */
+  readonly readHedges: Counter<"kind">;
 
-  /** `liveNodes` is read at every scrape: the live view, with what each node published. */
-  constructor(liveNodes: () => readonly NodeInfo[]) {
+  /**
+   * `liveNodes` is read at every scrape: the live view, with what each node published; so are the
+   * hedge delays.
+   */
+  constructor(liveNodes: () => readonly NodeInfo[], hedges: GatewayHedges) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "dfs_gateway_" });
     this.requests = new Counter({
@@ -63,6 +69,21 @@ export class GatewayMetrics {
       help: "Chunk copies stored again on owners a download found missing or bad, by result",
       labelNames: ["result"],
       registers,
+    });
+    this.readHedges = new Counter({
+      name: "dfs_gateway_read_hedges_total",
+      help: "Extra node requests a read made because the nodes asked were slow to answer, by kind (small: manifests, existence checks)",
+      labelNames: ["kind"],
+      registers,
+    });
+    new Gauge({
+      name: "dfs_gateway_read_hedge_delay_seconds",
+      help: "How long a read now waits on a node before it also asks the next one, by kind",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        for (const kind of ["small", "chunk"] as const) this.set({ kind }, hedges[kind].ms / 1000);
+      },
     });
     new Gauge({
       name: "dfs_gateway_live_nodes",

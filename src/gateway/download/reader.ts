@@ -1,6 +1,7 @@
 import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
+import { hedging, timer } from "../hedge.ts";
 import { askInTurn } from "../quorum.ts";
 import type { ChunkRef } from "../upload/ingest.ts";
 
@@ -68,13 +69,16 @@ export async function readManifestObject(
   const order = ctx.placement.order(id).slice(0, readFanout(ctx));
   /** The sealed copy, "missing" (the node answered that it has none), or undefined (no answer). */
   const readOne = async (addr: string): Promise<Buffer | "missing" | undefined> => {
+    const answered = timer(ctx.hedges.small);
     try {
       const sealed = await ctx.nodes.getBuffer(addr, id, { kind: "manifest", signal });
+      answered();
       ctx.metrics.nodeOp("get", "manifest", true);
       return sealed;
     } catch (err) {
       if (signal?.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
       const missing = isDfsError(err, "DFS_ERR_NOT_FOUND");
+      if (missing) answered();
       ctx.metrics.nodeOp("get", "manifest", missing);
       failures.add(err);
       return missing ? "missing" : undefined;
@@ -88,7 +92,12 @@ export async function readManifestObject(
       return undefined;
     }
   };
-  const { answers, asked } = await askInTurn(order.slice(0, ctx.config.replicas), readQuorum(ctx), readOne);
+  const { answers, asked } = await askInTurn(
+    order.slice(0, ctx.config.replicas),
+    readQuorum(ctx),
+    readOne,
+    hedging(ctx, "small"),
+  );
   // Copies are usually byte for byte the same: open each distinct one once.
   const distinct: Buffer[] = [];
   for (const a of answers) if (a !== "missing" && !distinct.some((d) => d.equals(a))) distinct.push(a);
@@ -118,25 +127,23 @@ function newer(a: OpenedManifest, b: OpenedManifest): boolean {
 }
 
 /**
- * How long a chunk read waits on a node before it also asks the next one. Longer than a manifest
- * read's: a 1 MiB chunk under load takes tens of ms, and a hedge costs a second transfer.
- */
-export const CHUNK_HEDGE_AFTER_MS = 1000;
-
-/**
  * One chunk's plaintext, verified (GCM tag under the key of its plaintext hash): from the first node
  * in placement order that has a good copy. A copy that fails verification is skipped like a missing
- * one; a node that has not answered after CHUNK_HEDGE_AFTER_MS gets the next node asked too, and the
- * first good copy wins (the other read is cancelled), so one stalled node does not hold a download
- * for the request timeout. Once a good copy is found it is pushed to the nodes that missed
+ * one; a node that has not answered after the chunk hedge delay (twice the 95th percentile of recent
+ * chunk answers, 20 ms to 1 s: hedge.ts) gets the next node asked too, and the first good copy
+ * wins (the other read is cancelled), so one stalled node does not hold a download for the
+ * request timeout. Once a good copy is found it is pushed to the nodes that missed
  * (read-repair), in the background: the response never waits on it.
  */
 export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: AbortSignal): Promise<Buffer[]> {
   const failures = new ReadFailures();
   const missed: string[] = [];
   const readOne = async (addr: string, stop: AbortSignal): Promise<Buffer[] | undefined> => {
+    const answered = timer(ctx.hedges.chunk);
     try {
-      return await readCopy(ctx, ref, addr, AbortSignal.any([signal, stop]), missed);
+      const plain = await readCopy(ctx, ref, addr, AbortSignal.any([signal, stop]), missed);
+      answered();
+      return plain;
     } catch (err) {
       if (signal.aborted) throw toDfsError(err, "DFS_ERR_CANCELLED");
       if (stop.aborted) return undefined;
@@ -146,7 +153,7 @@ export async function readChunk(ctx: GatewayContext, ref: ChunkRef, signal: Abor
     }
   };
   const addrs = ctx.placement.order(ref.id).slice(0, readFanout(ctx));
-  const { answers } = await askInTurn(addrs, 1, readOne, undefined, CHUNK_HEDGE_AFTER_MS);
+  const { answers } = await askInTurn(addrs, 1, readOne, hedging(ctx, "chunk"));
   if (answers[0]) return answers[0];
   const code: ErrorCode = failures.corrupt > 0 && !failures.other ? "DFS_ERR_CORRUPT" : "DFS_ERR_UNAVAILABLE";
   throw new DfsError(code, `no live node holds a good copy of chunk ${ref.id}`, { cause: failures.other });

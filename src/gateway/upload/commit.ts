@@ -1,6 +1,7 @@
 import { type Manifest, type OpenedManifest, sha256Hex } from "../../crypto/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { readManifestObject, readQuorum } from "../download/reader.ts";
+import { hedging, timer } from "../hedge.ts";
 import { askInTurn } from "../quorum.ts";
 import type { Ingested } from "./ingest.ts";
 import { replicate } from "./replicate.ts";
@@ -81,12 +82,20 @@ async function findExisting(
   signal: AbortSignal,
 ): Promise<OpenedManifest | undefined> {
   const owners = ctx.placement.order(id).slice(0, ctx.config.replicas);
-  const has = (addr: string) =>
-    ctx.nodes.has(addr, [id], "manifest").then(
-      ([held]) => held === true,
+  const has = (addr: string) => {
+    const answered = timer(ctx.hedges.small);
+    return ctx.nodes.has(addr, [id], "manifest").then(
+      ([held]) => {
+        answered();
+        return held === true;
+      },
       () => undefined,
     );
-  const { answers } = await askInTurn(owners, readQuorum(ctx), has, (held) => held.includes(true));
+  };
+  const { answers } = await askInTurn(owners, readQuorum(ctx), has, {
+    ...hedging(ctx, "small"),
+    enough: (held) => held.includes(true),
+  });
   const found = answers.includes(true);
   if (!found) return undefined;
   try {
