@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GraceMembers } from "../src/node/heal/members.ts";
 import { planObject } from "../src/node/heal/plan.ts";
-import { TokenBucket } from "../src/node/heal/rate-limit.ts";
+import { TokenBucket } from "../src/node/rate-limit.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 
 const live = new Set(["a", "b", "c", "d"]);
@@ -100,5 +100,17 @@ describe("token bucket", () => {
     for (let i = 0; i < 30; i++) await bucket.take(10_000); // 300 kB: 100 kB at once, 200 kB at the rate
     const ms = performance.now() - t0;
     assert.ok(ms >= 1800 && ms < 4000, `took ${ms} ms`);
+  });
+
+  test("a wait ends at once when its signal is aborted, with the signal's reason", async () => {
+    const bucket = new TokenBucket(100_000);
+    await bucket.take(1_000_000); // ten seconds overspent
+    const stop = new AbortController();
+    const t0 = performance.now();
+    const waiting = bucket.take(10_000, stop.signal);
+    setTimeout(() => stop.abort(new Error("stopping")), 50);
+    await assert.rejects(waiting, /stopping/);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2000, `the wait went on for ${ms} ms`);
   });
 });

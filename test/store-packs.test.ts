@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { isDfsError } from "../src/errors.ts";
+import { TokenBucket } from "../src/node/rate-limit.ts";
 import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
@@ -312,6 +313,49 @@ describe("ChunkStore packs of small objects", () => {
     s = await reopen(s, { packBytes: 12 * KiB });
     assert.equal(await s.has("chunk", x), false, "X stays deleted: its tombstone moved to pack 3");
     assert.equal((await s.stats()).chunkCount, 3);
+  });
+
+  test("compaction waits for its bytes from the background budget; foreground writes and close do not", async () => {
+    const KEEP = 8;
+    /** A sealed first pack of 20 records of 3 KiB with KEEP still live: less than half, so it is compacted. */
+    async function mostlyDeadPack(s: ChunkStore): Promise<Map<string, Buffer>> {
+      const keep = new Map<string, Buffer>();
+      const drop: string[] = [];
+      for (let i = 0; i < 24; i++) {
+        const data = patternBytes(3 * KiB, 900 + i);
+        const id = await putChunk(s, data);
+        if (i < KEEP) keep.set(id, data);
+        else if (i < 20) drop.push(id);
+      }
+      assert.ok((await packFiles(s)).length >= 2, "the first pack is sealed");
+      for (const id of drop) assert.equal(await s.delete("chunk", id), true);
+      return keep;
+    }
+    // 16 KiB/s, spent up front: moving the KEEP records (~25 KiB) has to wait about a second.
+    const budget = new TokenBucket(16 * KiB);
+    await budget.take(16 * KiB);
+    let s = await freshStore({ packBytes: 64 * KiB, background: budget });
+    const started = performance.now();
+    const keep = await mostlyDeadPack(s);
+    const quick = performance.now();
+    await putChunk(s, patternBytes(3 * KiB, 999));
+    assert.ok(performance.now() - quick < 500, "a foreground write waited for compaction's budget");
+    await waitFor(async () => !(await packFiles(s)).includes("00000001.pack"), 10_000, "pack 1 compacted");
+    const took = performance.now() - started;
+    assert.ok(took >= 800, `compacted after ${Math.round(took)} ms, faster than its budget allows`);
+    for (const [id, data] of keep) assert.ok((await read(s, "chunk", id)).equals(data));
+
+    // Closing while compaction waits for its budget: close does not wait, nothing is lost.
+    // Overspent by ten seconds' worth: its next grant is about ten seconds away.
+    const slow = new TokenBucket(64 * KiB);
+    await slow.take(11 * 64 * KiB);
+    s = await freshStore({ packBytes: 64 * KiB, background: slow });
+    const kept = await mostlyDeadPack(s);
+    const closing = performance.now();
+    s = await reopen(s, { packBytes: 64 * KiB });
+    assert.ok(performance.now() - closing < 2000, "close waited for the budget");
+    for (const [id, data] of kept) assert.ok((await read(s, "chunk", id)).equals(data));
+    assert.equal((await s.stats()).chunkCount, KEEP + 4);
   });
 
   test("a read in progress keeps its pack open while compaction deletes it", async () => {

@@ -79,7 +79,7 @@ export const NodeSchema = z
     repairIntervalMs: ms.default(60_000),
     /** How often a scrub pass re-hashes what this node holds. */
     scrubIntervalMs: ms.default(3_600_000),
-    /** Repair and scrub bytes per second, so foreground traffic keeps most of the throughput. */
+    /** Bytes per second repair, scrub and pack compaction move together, so foreground traffic keeps the rest. */
     repairBytesPerSec: bytes.default(32 * 1024 * 1024),
     /** A chunk unreferenced for this long is collected (uploads in flight finish well within it). */
     gcGraceMs: ms.default(3_600_000),

@@ -88,13 +88,13 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
           view: membership.view,
           self: node.advertise,
           logger: logger.child({ component: "heal" }),
+          budget: node.background,
         },
         {
           replicas: n.replicas,
           repairGraceMs: n.repairGraceMs,
           repairIntervalMs: n.repairIntervalMs,
           scrubIntervalMs: n.scrubIntervalMs,
-          repairBytesPerSec: n.repairBytesPerSec,
           gcGraceMs: n.gcGraceMs,
         },
       )

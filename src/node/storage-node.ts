@@ -3,6 +3,7 @@ import { formatHostPort, type HostPort } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
 import { NodeClient, ProtocolServer, type Timeouts } from "../transport/index.ts";
 import { NodeHandlers } from "./handlers.ts";
+import { TokenBucket } from "./rate-limit.ts";
 import { ChunkStore } from "./store/index.ts";
 
 export const NODE_VERSION = "0.1.0";
@@ -14,6 +15,8 @@ export class StorageNode {
   /** The address peers and gateways dial (advertise, or the bound listen address). */
   readonly advertise: string;
   readonly startedAt = Date.now();
+  /** Bytes per second that repair, scrub and pack compaction may move between them. */
+  readonly background: TokenBucket;
   readonly #server: ProtocolServer;
   readonly #peers: NodeClient;
 
@@ -23,8 +26,10 @@ export class StorageNode {
     peers: NodeClient,
     address: HostPort,
     advertise: string,
+    background: TokenBucket,
   ) {
     this.store = store;
+    this.background = background;
     this.#server = server;
     this.#peers = peers;
     this.address = address;
@@ -34,6 +39,7 @@ export class StorageNode {
   static async start(config: NodeConfig, logger: Logger): Promise<StorageNode> {
     const n = config.node;
     const timeouts: Partial<Timeouts> = { frameMs: n.frameTimeoutMs };
+    const background = new TokenBucket(n.repairBytesPerSec);
     const store = await ChunkStore.open({
       dataDir: n.dataDir,
       fsync: n.fsync,
@@ -42,6 +48,7 @@ export class StorageNode {
       maxObjectBytes: n.maxObjectBytes,
       cacheBytes: n.cacheBytes,
       packs: n.packs,
+      background,
       warn: (message, details) => logger.warn({ component: "store", ...details }, message),
     });
     const peers = new NodeClient({ secret: config.secret, timeouts });
@@ -57,7 +64,7 @@ export class StorageNode {
     const address = await server.listen(n.listenAddr);
     const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };
     selfAddr = formatHostPort(advertised);
-    return new StorageNode(store, server, peers, address, selfAddr);
+    return new StorageNode(store, server, peers, address, selfAddr, background);
   }
 
   get nodeId(): string {

@@ -1,11 +1,11 @@
 import type { Logger } from "../../logger.ts";
 import type { MembershipView } from "../../registry/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
+import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
 import { type HealCounters, newCounters } from "./counters.ts";
 import { GarbageCollector } from "./gc.ts";
 import { GraceMembers, type Members } from "./members.ts";
-import { TokenBucket } from "./rate-limit.ts";
 import { repairRound } from "./repair.ts";
 import { scrubRound } from "./scrub.ts";
 
@@ -14,7 +14,6 @@ export interface HealOptions {
   repairGraceMs: number;
   repairIntervalMs: number;
   scrubIntervalMs: number;
-  repairBytesPerSec: number;
   gcGraceMs: number;
 }
 
@@ -25,12 +24,15 @@ export interface HealDeps {
   /** This node's advertised address. */
   self: string;
   logger: Logger;
+  /** The node's background byte budget, shared with the store's pack compaction. */
+  budget: TokenBucket;
 }
 
 /**
  * Self-healing, driven by the node itself: a repair and rebalance round every repairIntervalMs, a
  * scrub pass every scrubIntervalMs and garbage collection every max(repairIntervalMs, gcGraceMs/2).
- * Each loop runs one round at a time; repair and scrub share one byte budget. Counters are logged
+ * Each loop runs one round at a time; repair, scrub and the store's pack compaction share one byte
+ * budget. Counters are logged
  * after every round.
  */
 export class Healer {
@@ -38,7 +40,6 @@ export class Healer {
   readonly #deps: HealDeps;
   readonly #options: HealOptions;
   readonly #members: GraceMembers;
-  readonly #bucket: TokenBucket;
   readonly #gc: GarbageCollector;
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
@@ -47,7 +48,6 @@ export class Healer {
     this.#deps = deps;
     this.#options = options;
     this.#members = new GraceMembers(options.repairGraceMs);
-    this.#bucket = new TokenBucket(options.repairBytesPerSec);
     this.#gc = new GarbageCollector({
       ...this.#common(),
       gcGraceMs: options.gcGraceMs,
@@ -76,7 +76,7 @@ export class Healer {
       {
         ...this.#common(),
         replicas: this.#options.replicas,
-        bucket: this.#bucket,
+        bucket: this.#deps.budget,
         skipChunk: (id) => this.#gc.unreferenced(id),
       },
       members,
@@ -85,7 +85,7 @@ export class Healer {
   }
 
   async scrubOnce(): Promise<void> {
-    await scrubRound({ ...this.#common(), bucket: this.#bucket }, () => this.#membersNow());
+    await scrubRound({ ...this.#common(), bucket: this.#deps.budget }, () => this.#membersNow());
     this.counters.scrubRounds++;
   }
 

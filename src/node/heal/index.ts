@@ -12,4 +12,3 @@ export {
   wins,
 } from "./manifest-header.ts";
 export { type ObjectFacts, type ObjectPlan, planObject } from "./plan.ts";
-export { TokenBucket } from "./rate-limit.ts";

@@ -4,6 +4,7 @@ import { mkdir, readdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
+import type { TokenBucket } from "../rate-limit.ts";
 import { fsyncDir } from "./dir-sync.ts";
 import { call, openFd, writeAll } from "./fsutil.ts";
 import { type IndexEntry, PackIndex } from "./pack-index.ts";
@@ -37,7 +38,9 @@ import type { ObjectSource } from "./types.ts";
  *
  * Compaction: a sealed pack whose live records fill less than half of it has them copied to the
  * end of the log, under each object's lock, and is then deleted. Its tombstones are copied too,
- * unless it is the oldest pack (nothing older is left for them to hide).
+ * unless it is the oldest pack (nothing older is left for them to hide). Each group of records
+ * waits for its bytes from the node's background budget first (shared with repair and scrub), so
+ * compacting a 64 MiB pack does not take the disk from foreground writes for as long as it runs.
  */
 
 /** A batch's size bounds, so a burst of writes does not become one giant syscall. */
@@ -56,6 +59,8 @@ export interface PackLogOptions {
   fsync: boolean;
   /** A pack is sealed, and a new one started, once it holds this many bytes. */
   packBytes: number;
+  /** Bytes compaction takes before it moves them (the node's background budget); absent: no limit. */
+  budget?: Pick<TokenBucket, "take">;
   /** Runs fn holding the object's lock (the store's): compaction moves an object only under it. */
   lock<T>(kind: ObjectKind, id: string, fn: () => Promise<T>): Promise<T>;
   /** Told of what open() dropped: torn tails, unreadable records. */
@@ -134,6 +139,8 @@ export class PackLog {
   #compactions = 0;
   #loading = true;
   #closed = false;
+  /** Aborted by close(), so compaction waiting for its budget stops at once. */
+  readonly #closing = new AbortController();
 
   private constructor(options: PackLogOptions, packs: Pack[]) {
     this.#options = options;
@@ -273,6 +280,7 @@ export class PackLog {
   /** Stops compaction, waits for the batch being written, closes the packs. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     await this.#compacting;
     await this.#flushing;
     for (const p of this.#packs) p.drop();
@@ -528,8 +536,9 @@ export class PackLog {
       [tombstones, moveTombstone],
     ] as const) {
       for (let i = 0; i < keys.length; i += COMPACTION_GROUP) {
-        if (this.#closed) return;
-        await Promise.all(keys.slice(i, i + COMPACTION_GROUP).map(move));
+        const group = keys.slice(i, i + COMPACTION_GROUP);
+        if (!(await this.#budgetFor(group))) return;
+        await Promise.all(group.map(move));
       }
     }
     const index = this.#packs.indexOf(pack);
@@ -541,6 +550,22 @@ export class PackLog {
     await unlink(pack.path);
     // A pack that came back after a crash would bring back objects deleted since.
     if (this.#options.fsync) await fsyncDir(this.#options.dir);
+  }
+
+  /** Waits until the background budget allows moving these records; false once the log is closing. */
+  async #budgetFor(group: readonly ObjectRef[]): Promise<boolean> {
+    if (this.#closed) return false;
+    const budget = this.#options.budget;
+    if (!budget) return true;
+    let bytes = 0;
+    for (const { kind, id } of group) bytes += RECORD_HEADER_BYTES + (this.get(kind, id)?.size ?? 0);
+    try {
+      await budget.take(bytes, this.#closing.signal);
+    } catch (err) {
+      if (this.#closed) return false;
+      throw err;
+    }
+    return !this.#closed;
   }
 
   async #readAt(pack: Pack, into: Buffer, position: number): Promise<void> {

@@ -144,6 +144,7 @@ export class ChunkStore {
         dir: layout.packs,
         fsync: options.fsync,
         packBytes: options.packBytes ?? DEFAULT_PACK_BYTES,
+        ...(options.background ? { budget: options.background } : {}),
         lock: (kind, id, fn) => locks.run(layout.pathOf(kind, id), fn),
         ...(options.warn ? { warn: options.warn } : {}),
       });

@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import type { StoreStatsPublished } from "../../registry/index.ts";
+import type { TokenBucket } from "../rate-limit.ts";
 
 export interface StoreOptions {
   dataDir: string;
@@ -16,6 +17,11 @@ export interface StoreOptions {
   packs?: boolean;
   /** A pack is sealed once it holds this many bytes (default 64 MiB; tests make it small). */
   packBytes?: number;
+  /**
+   * What pack compaction takes from before it moves bytes, shared with repair and scrub, so that
+   * background work together stays under one rate; absent: compaction runs unthrottled.
+   */
+  background?: TokenBucket;
   /** Told of damage found and worked around: pack bytes skipped on open, a compaction that failed. */
   warn?(message: string, details: Record<string, unknown>): void;
 }

@@ -1,7 +1,11 @@
+import { setTimeout as delay } from "node:timers/promises";
+
 /**
- * A token bucket over bytes: repair and scrub take from it before they move or hash bytes, so
- * they never exceed `bytesPerSec` on average and foreground traffic keeps the rest. The bucket
- * holds at most one second of tokens; a request larger than that waits for its whole size.
+ * A token bucket over bytes: repair, scrub and pack compaction take from it before they move or
+ * hash bytes, so together they never exceed `bytesPerSec` on average and foreground traffic keeps
+ * the rest. The bucket holds at most one second of tokens; a request larger than that drives it
+ * below zero, so the requests after it wait for its whole size. A wait ends at once when its
+ * signal is aborted.
  */
 export class TokenBucket {
   readonly #rate: number;
@@ -33,7 +37,12 @@ export class TokenBucket {
         return;
       }
       const ms = ((Math.min(bytes, this.#rate) - this.#tokens) / this.#rate) * 1000;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(ms))));
+      try {
+        await delay(Math.max(1, Math.ceil(ms)), undefined, signal ? { signal } : undefined);
+      } catch (err) {
+        signal?.throwIfAborted(); // the caller's reason, as before the wait
+        throw err;
+      }
     }
   }
 }
