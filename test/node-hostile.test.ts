@@ -20,6 +20,7 @@ import { NodeClient } from "../src/transport/index.ts";
 import { type NodeProc, startNode, TEST_SECRET } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { CLI, startProcess } from "./helpers/proc.ts";
+import { writesInProgress } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const SECRET = Buffer.from(TEST_SECRET);
@@ -106,7 +107,11 @@ describe("a storage node facing hostile input", () => {
   async function assertHealthy(): Promise<void> {
     assert.equal((await client.ping(node.addr)).nodeId, node.nodeId);
     assert.ok((await client.getBuffer(node.addr, keepId)).equals(keep), "earlier chunk intact");
-    await waitFor(async () => (await readdir(join(node.dataDir, "tmp"))).length === 0, 5000, "tmp/ to empty");
+    await waitFor(
+      async () => (await writesInProgress(node.dataDir)).length === 0,
+      5000,
+      "no write in progress",
+    );
     await waitFor(
       async () => (await openFds(node.proc.pid)) <= baselineFds + 8,
       5000,

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
 import { type NodeProc, nodesForSuite } from "./helpers/cluster.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
+import { writesInProgress } from "./helpers/store.ts";
 
 /**
  * The node's pooled memory under load: pieces live in recycled slabs and GET buffers, so a slab
@@ -79,7 +78,7 @@ describe("pooled memory on the node under concurrent requests", () => {
     );
     for (const n of nodes) {
       const deadline = Date.now() + 5000;
-      while ((await readdir(join(n.dataDir, "tmp"))).length > 0) {
+      while ((await writesInProgress(n.dataDir)).length > 0) {
         assert.ok(Date.now() < deadline, `${n.addr} kept a temp file`);
         await new Promise((r) => setTimeout(r, 20));
       }

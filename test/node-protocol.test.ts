@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
@@ -9,6 +8,7 @@ import { DEFAULT_TIMEOUTS, NodeClient } from "../src/transport/index.ts";
 import { ConnectionPool } from "../src/transport/pool.ts";
 import { type NodeProc, nodesForSuite, startNode, TEST_SECRET } from "./helpers/cluster.ts";
 import { patternBytes, readAll, sha256, streamOf } from "./helpers/data.ts";
+import { writesInProgress } from "./helpers/store.ts";
 
 const MiB = 1024 * 1024;
 
@@ -95,7 +95,7 @@ describe("storage node over the node protocol", () => {
     );
     assert.deepEqual(await client.has(a.addr, [wrongId]), [false]);
     assert.deepEqual(await client.has(b.addr, [wrongId]), [false]);
-    assert.deepEqual(await readdir(join(a.dataDir, "tmp")), []);
+    assert.deepEqual(await writesInProgress(a.dataDir), []);
   });
 
   test("manifests carry a checksum; a wrong one is refused", async () => {
@@ -210,7 +210,7 @@ describe("storage node over the node protocol", () => {
     try {
       assert.equal(restarted.nodeId, victim.nodeId, "node id survives a restart");
       assert.deepEqual(await client.has(restarted.addr, [id]), [false]);
-      assert.deepEqual(await readdir(join(victim.dataDir, "tmp")), []);
+      assert.deepEqual(await writesInProgress(victim.dataDir), []);
       await client.put(restarted.addr, id, streamOf(data), data.length);
       assert.ok((await client.getBuffer(restarted.addr, id)).equals(data));
     } finally {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ChunkStore } from "../src/node/store/index.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { REPO_ROOT, startProcess } from "./helpers/proc.ts";
+import { writesInProgress } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const FIXTURE = join(REPO_ROOT, "test/fixtures/store-half-write.ts");
@@ -18,11 +19,14 @@ test("a process SIGKILLed in the middle of a write leaves no partial object", as
     const chunkId = String(line.chunkId);
     const manifestId = String(line.manifestId);
 
-    // The half-written bytes really are on disk, in tmp/, before the kill.
-    const tmp = join(dir.path, "tmp");
-    const pending = await readdir(tmp);
-    assert.equal(pending.length, 2, `two writes in progress, got ${pending.join(", ")}`);
-    const sizes = await Promise.all(pending.map(async (name) => (await stat(join(tmp, name))).size));
+    // The half-written bytes really are on disk, beside the objects they would become, before the kill.
+    const pending = await writesInProgress(dir.path);
+    assert.deepEqual(
+      pending.map((p) => p.split("/")[0]),
+      ["chunks", "manifests"],
+      `a chunk and a manifest in progress, got ${pending.join(", ")}`,
+    );
+    const sizes = await Promise.all(pending.map(async (p) => (await stat(join(dir.path, p))).size));
     assert.ok(
       sizes.some((s) => s === 2 * 1024 * 1024),
       `half of the chunk written: ${sizes.join(", ")}`,
@@ -40,7 +44,7 @@ test("a process SIGKILLed in the middle of a write leaves no partial object", as
     });
     try {
       assert.equal(store.nodeId, line.nodeId, "node id kept");
-      assert.deepEqual(await readdir(tmp), [], "tmp/ emptied on open");
+      assert.deepEqual(await writesInProgress(dir.path), [], "writes in progress removed on open");
       assert.equal(await store.has("chunk", chunkId), false);
       assert.equal(await store.has("manifest", manifestId), false);
       assert.deepEqual(await store.list("chunk"), { ids: [keptId] });

@@ -10,7 +10,7 @@ import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { waitFor } from "./helpers/registry.ts";
-import { putChunk, storeOptions } from "./helpers/store.ts";
+import { putChunk, storeOptions, writesInProgress } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
@@ -105,7 +105,7 @@ describe("ChunkStore packs of small objects", () => {
     const mid = sha256(Buffer.from("file-id"));
     await putManifest(s, mid, body);
     assert.ok((await read(s, "manifest", mid)).equals(body));
-    assert.deepEqual(await readdir(join(s.dataDir, "tmp")), []);
+    assert.deepEqual(await writesInProgress(s.dataDir), []);
     // The pack holds each body after its header.
     const pack = await readFile(await lastPack(s));
     assert.ok(pack.includes(patternBytes(4 * KiB, 4 * KiB + 7)));

@@ -9,7 +9,7 @@ import { type ErrorCode, isDfsError } from "../src/errors.ts";
 import { ChunkStore, type ObjectWriter, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
-import { storeOptions } from "./helpers/store.ts";
+import { storeOptions, writesInProgress } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const KiB = 1024;
@@ -79,7 +79,7 @@ describe("ChunkStore", () => {
     opened.push(s);
     return s;
   }
-  const tmpOf = (s: ChunkStore) => readdir(join(s.dataDir, "tmp"));
+  const inProgressOf = (s: ChunkStore) => writesInProgress(s.dataDir);
 
   before(async () => {
     dir = await makeTempDir("dfs-store-");
@@ -104,7 +104,7 @@ describe("ChunkStore", () => {
       // Content-addressed layout: chunks/ab/cd/<id>.
       const onDisk = await readFile(join(store.dataDir, "chunks", id.slice(0, 2), id.slice(2, 4), id));
       assert.ok(onDisk.equals(data));
-      assert.deepEqual(await tmpOf(store), []);
+      assert.deepEqual(await inProgressOf(store), []);
     });
   }
 
@@ -191,7 +191,7 @@ describe("ChunkStore", () => {
       assert.equal(await s.has(kind, id), false);
       const root = join(s.dataDir, kind === "chunk" ? "chunks" : "manifests");
       await assert.rejects(stat(join(root, id.slice(0, 2), id.slice(2, 4), id)), { code: "ENOENT" });
-      assert.deepEqual(await tmpOf(s), []);
+      assert.deepEqual(await inProgressOf(s), []);
     }
 
     test("wrong bytes are DFS_ERR_HASH_MISMATCH", async () => {
@@ -219,7 +219,7 @@ describe("ChunkStore", () => {
     test("a size over maxObjectBytes is DFS_ERR_TOO_LARGE before any byte", async () => {
       const s = await freshStore({ maxObjectBytes: 1000 });
       await assert.rejects(s.createWriter("chunk", "a".repeat(64), 1001), rejectsWith("DFS_ERR_TOO_LARGE"));
-      assert.deepEqual(await tmpOf(s), []);
+      assert.deepEqual(await inProgressOf(s), []);
     });
 
     test("fewer bytes than declared are DFS_ERR_BAD_REQUEST at commit", async () => {
@@ -237,7 +237,7 @@ describe("ChunkStore", () => {
       const id = sha256(data);
       const w = await store.createWriter("chunk", id, data.length);
       w.write(data.subarray(0, 200 * KiB));
-      assert.equal((await tmpOf(store)).length, 1);
+      assert.equal((await inProgressOf(store)).length, 1);
       await w.abort();
       await w.abort(new Error("again"));
       await assert.rejects(w.commit(), rejectsWith("DFS_ERR_CANCELLED"));
@@ -281,7 +281,7 @@ describe("ChunkStore", () => {
           rejectsWith("DFS_ERR_HASH_MISMATCH"),
         );
         assert.equal(await store.has("chunk", id), false);
-        assert.deepEqual(await tmpOf(store), []);
+        assert.deepEqual(await inProgressOf(store), []);
       }
       await put(store, "chunk", id, piecesOf(data), data.length, undefined, () => Promise.resolve(false));
       assert.ok((await readRange(store, "chunk", id)).bytes.equals(data));
@@ -362,7 +362,7 @@ describe("ChunkStore", () => {
         rejectsWith("DFS_ERR_HASH_MISMATCH"),
       );
       assert.equal(await store.has("manifest", id), false);
-      assert.deepEqual(await tmpOf(store), []);
+      assert.deepEqual(await inProgressOf(store), []);
     });
 
     test("a missing or malformed checksum is DFS_ERR_BAD_REQUEST", async () => {
@@ -544,7 +544,7 @@ describe("ChunkStore", () => {
       assert.match(err.message, /free space/);
       return true;
     });
-    assert.deepEqual(await tmpOf(full), []);
+    assert.deepEqual(await inProgressOf(full), []);
     assert.ok((await readRange(full, "chunk", id)).bytes.equals(data));
     assert.equal((await full.stats()).freeBytes, 0);
   });
@@ -624,6 +624,29 @@ describe("ChunkStore", () => {
     assert.deepEqual(await readdir(tmp), []);
   });
 
+  test("a write in progress sits beside its object, is never listed, and a crash's is removed on open", async () => {
+    const s = await freshStore();
+    const data = patternBytes(300 * KiB, 15);
+    const id = sha256(data);
+    const w = await s.createWriter("chunk", id, data.length);
+    w.write(data.subarray(0, 100 * KiB));
+    const [pending] = await inProgressOf(s);
+    assert.match(pending ?? "", new RegExp(`^chunks/${id.slice(0, 2)}/${id.slice(2, 4)}/\\.tmp-${id}-`));
+    assert.deepEqual((await s.list("chunk")).ids, []);
+    assert.equal((await s.stats()).chunkCount, 0);
+    // What a crash leaves: a temp file with no process behind it (this one's, once the store is closed).
+    const left = join(s.dataDir, pending!);
+    await s.close();
+    await writeFile(left, data.subarray(0, 100 * KiB));
+    const again = await ChunkStore.open(options(s.dataDir));
+    opened.push(again);
+    assert.deepEqual(await inProgressOf(again), []);
+    assert.deepEqual((await again.list("chunk")).ids, []);
+    assert.equal((await again.stats()).chunkCount, 0);
+    await put(again, "chunk", id, [data], data.length);
+    assert.ok((await readRange(again, "chunk", id)).bytes.equals(data));
+  });
+
   test("close drops writes in progress and refuses new ones", async () => {
     const s = await freshStore();
     const data = patternBytes(100_000, 14);
@@ -631,7 +654,7 @@ describe("ChunkStore", () => {
     w.write(data.subarray(0, 50_000));
     await s.close();
     await assert.rejects(w.commit(), rejectsWith("DFS_ERR_SHUTTING_DOWN"));
-    assert.deepEqual(await tmpOf(s), []);
+    assert.deepEqual(await inProgressOf(s), []);
     await assert.rejects(
       s.createWriter("chunk", sha256(data), data.length),
       rejectsWith("DFS_ERR_SHUTTING_DOWN"),

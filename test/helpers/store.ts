@@ -1,3 +1,5 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { ChunkStore, StoreOptions } from "../../src/node/store/index.ts";
 import { sha256 } from "./data.ts";
 
@@ -24,4 +26,19 @@ export async function putChunk(store: ChunkStore, data: Buffer): Promise<string>
   for (let at = 0; at < data.length; at += piece) w.write(data.subarray(at, at + piece));
   await w.commit();
   return id;
+}
+
+/**
+ * The writes in progress in a data directory, as paths relative to it, sorted: temp files beside
+ * their objects (`chunks/ab/cd/.tmp-...`, the same under manifests/) and anything in tmp/.
+ */
+export async function writesInProgress(dataDir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const root of ["chunks", "manifests"]) {
+    const names = await readdir(join(dataDir, root), { recursive: true }).catch(() => []);
+    for (const name of names) if (name.split("/").at(-1)!.startsWith(".tmp-")) found.push(join(root, name));
+  }
+  const tmp = await readdir(join(dataDir, "tmp")).catch(() => []);
+  found.push(...tmp.map((name) => join("tmp", name)));
+  return found.sort();
 }

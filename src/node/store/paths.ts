@@ -7,6 +7,9 @@ export const MANIFEST_HEADER_BYTES = 32;
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
+/** Names of writes in progress, beside the object each will become: never an id (64 hex). */
+export const TMP_MARK = ".tmp-";
+
 export function isObjectId(value: unknown): value is string {
   return typeof value === "string" && ID_RE.test(value);
 }

@@ -1,7 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isNotFound, unlinkQuietly } from "./fsutil.ts";
-import { isObjectId } from "./paths.ts";
+import { isObjectId, TMP_MARK } from "./paths.ts";
 
 const FANOUT_RE = /^[0-9a-f]{2}$/;
 
@@ -21,7 +21,8 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 
 /**
  * Counts the objects under one kind's root and sums their body sizes (file size minus header).
- * A file whose id `superseded` names (a newer copy is in a pack) is removed, not counted.
+ * A file whose id `superseded` names (a newer copy is in a pack) is removed, not counted, and so
+ * is a write in progress (TMP_MARK): run at open, before any write, they are what a crash left.
  */
 export async function countObjects(
   root: string,
@@ -34,9 +35,10 @@ export async function countObjects(
     for (const cd of await fanoutDirs(join(root, ab))) {
       const dir = join(root, ab, cd);
       const ids: string[] = [];
-      for (const id of (await readdirOrEmpty(dir)).filter(isObjectId)) {
-        if (superseded(id)) await unlinkQuietly(join(dir, id));
-        else ids.push(id);
+      for (const name of await readdirOrEmpty(dir)) {
+        if (name.startsWith(TMP_MARK) || (isObjectId(name) && superseded(name))) {
+          await unlinkQuietly(join(dir, name));
+        } else if (isObjectId(name)) ids.push(name);
       }
       const sizes = await Promise.all(
         ids.map((id) =>
