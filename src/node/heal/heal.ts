@@ -32,8 +32,7 @@ export interface HealDeps {
  * Self-healing, driven by the node itself: a repair and rebalance round every repairIntervalMs, a
  * scrub pass every scrubIntervalMs and garbage collection every max(repairIntervalMs, gcGraceMs/2).
  * Each loop runs one round at a time; repair, scrub and the store's pack compaction share one byte
- * budget. Counters are logged
- * after every round.
+ * budget. Counters are logged after every round.
  */
 export class Healer {
   readonly counters: HealCounters = newCounters();

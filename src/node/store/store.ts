@@ -22,13 +22,13 @@
  * object's own fan-out directory (made first if need be) -> pieces hashed as they arrive -> size
  * and hash checked -> fdatasync (fsync on) -> rename to the object's name in the same directory ->
  * fsync of the directory, and of the parent of a fan-out directory the write created (fsync on).
- * Temp files beside their objects, not in one shared directory, measured +11% for 512 MiB uploads
- * through the gateway and +18% for chains of 3 nodes (bench/README.md, eighth session): creating
- * and renaming every write's file in one directory serialised the pool threads on it, and every
- * fdatasync of a new file wrote that directory back too. Only then does commit() resolve: an
- * object is either absent or whole and verified. Directory fsyncs are group-committed
- * (dir-sync.ts): renames that finish together share one round, but a commit always waits for a
- * round that started after its own rename.
+ * Only then does commit() resolve: an object is either absent or whole and verified. Directory
+ * fsyncs are group-committed (dir-sync.ts): renames that finish together share one round, but a
+ * commit always waits for a round that started after its own rename. Temp files beside their
+ * objects, not in one shared directory, measured +11% for 512 MiB uploads through the gateway and
+ * +18% for chains of 3 nodes (bench/README.md, eighth session): creating and renaming every
+ * write's file in one directory serialised the pool threads on it, and every fdatasync of a new
+ * file wrote that directory back too.
  *
  * The write path avoids thread-pool round trips (~25-35 µs of CPU each here, and a wait behind the
  * fsyncs that occupy the pool) where a call does not wait for the disk: free space comes from a
