@@ -3,12 +3,13 @@
  * plain rendezvous with sha256 per node (what DESIGN.md says costs ~2 ms at 1,000 nodes), and how
  * evenly owner slots spread over nodes for a given partition count.
  *
- *   npx node bench/placement.ts [--nodes 10,100,1000] [--partitions 4096] [--balance 65536]
+ *   npx node bench/placement.ts [--nodes 10,100,1000] [--partitions 65536] [--balance 10,300]
+ *     [--balance-partitions 4096,65536]
  */
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { partitionSalts, seedWords, unitScore } from "../src/placement/hash.ts";
-import { Placement, type PlacementNode } from "../src/placement/index.ts";
+import { DEFAULT_PARTITIONS, MAX_NODES, Placement, type PlacementNode } from "../src/placement/index.ts";
 import { Ranker } from "../src/placement/rank.ts";
 import { median } from "./lib/measure.ts";
 import { fixed, markdownTable } from "./lib/table.ts";
@@ -83,7 +84,7 @@ function main(): void {
   const { values } = parseArgs({
     options: {
       nodes: { type: "string", default: "10,100,1000" },
-      partitions: { type: "string", default: "4096" },
+      partitions: { type: "string", default: String(DEFAULT_PARTITIONS) },
       balance: { type: "string", default: "10,30,100,300,1000" },
       "balance-partitions": { type: "string", default: "4096,16384,65536" },
     },
@@ -106,9 +107,22 @@ function main(): void {
         p = new Placement(nodes, { partitions });
       },
     );
+    let whole = new Placement(nodes, { partitions, orderLength: MAX_NODES });
+    const fullOrder = usPer(
+      sample,
+      (i) => whole.partitionOrder(i),
+      5,
+      () => {
+        whole = new Placement(nodes, { partitions, orderLength: MAX_NODES });
+      },
+    );
     const rank = comparatorRank(nodes);
     const comparator = usPer(sample, (i) => rank(i));
+    // What a membership change costs a process that goes on to use every partition.
+    p = new Placement(nodes, { partitions });
+    const allStarted = performance.now();
     for (let i = 0; i < partitions; i++) p.partitionOrder(i);
+    const allMs = performance.now() - allStarted;
     const cached = usPer(ids.length, (i) => p.order(ids[i]!));
     const cachedOwners = usPer(ids.length, (i) => p.owners(ids[i]!, R));
     const sha = usPer(Math.max(20, Math.floor(100_000 / n)), (i) => sha256Order(nodes, ids[i]!), 3);
@@ -116,7 +130,9 @@ function main(): void {
       String(n),
       fixed(buildMs, 2),
       fixed(uncached, 1),
+      fixed(fullOrder, 1),
       fixed(comparator, 1),
+      fixed(allMs, 0),
       fixed(cached, 2),
       fixed(cachedOwners, 2),
       fixed(sha, 0),
@@ -136,13 +152,15 @@ function main(): void {
       "nodes",
       "new Placement ms",
       "order, uncached µs",
-      "same, comparator sort µs",
+      "full order, uncached µs",
+      "full, comparator sort µs",
+      "every partition once, ms",
       "order, cached µs",
       "owners(R=3), cached µs",
       "sha256 rendezvous µs",
     ],
     rows,
-    [0, 1, 2, 3, 4, 5, 6],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
   );
   const spreadTable = markdownTable(
     ["nodes", ...balanceParts.map((parts) => `${parts} partitions`)],

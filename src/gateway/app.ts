@@ -53,7 +53,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
     nodes: deps.nodes,
     view: deps.view,
     cipher: new ChunkCipher(config.key),
-    placement: new LivePlacement(deps.view),
+    placement: new LivePlacement(deps.view, config.gateway.replicas),
     metrics,
     logger: deps.logger,
     buffers: {

@@ -2,6 +2,7 @@
 export {
   DEFAULT_PARTITIONS,
   MAX_NODES,
+  ORDER_LENGTH,
   Placement,
   type PlacementNode,
   type PlacementOptions,

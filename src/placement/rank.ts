@@ -37,6 +37,17 @@ export class Ranker {
 
   /** Node indexes for `partition`, best first, written into `out` (as long as there are nodes). */
   rank(partition: number, out: Uint32Array): void {
+    const keys = this.keys(partition);
+    keys.sort();
+    const words = this.#words;
+    for (let i = 0; i < keys.length; i++) out[i] = words[2 * i + LOW_WORD]! & this.#mask;
+  }
+
+  /**
+   * Every node's key for `partition`, node i at [i], its index in the low bits: the smaller the
+   * better, and distinct. Scratch space, overwritten by the next call: read it before then.
+   */
+  keys(partition: number): Float64Array {
     const keys = this.#keys;
     const words = this.#words;
     const mask = this.#mask;
@@ -46,7 +57,15 @@ export class Ranker {
       const w = 2 * i + LOW_WORD;
       words[w] = ((words[w]! & ~mask) | i) >>> 0;
     }
-    keys.sort();
-    for (let i = 0; i < keys.length; i++) out[i] = words[2 * i + LOW_WORD]! & mask;
+    return keys;
+  }
+
+  /** The node index a key carries in its low bits. */
+  nodeOf(key: number): number {
+    KEY[0] = key;
+    return KEY_WORDS[LOW_WORD]! & this.#mask;
   }
 }
+
+const KEY = new Float64Array(1);
+const KEY_WORDS = new Uint32Array(KEY.buffer);

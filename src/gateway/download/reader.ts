@@ -1,5 +1,6 @@
 import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
+import { readFanoutOf } from "../cluster.ts";
 import type { GatewayContext } from "../context.ts";
 import { hedging, timer } from "../hedge.ts";
 import { askInTurn } from "../quorum.ts";
@@ -8,13 +9,9 @@ import type { ChunkRef } from "../upload/ingest.ts";
 /** Plaintext pieces a download sends: small enough that malloc reuses their memory (see openChunk). */
 const PLAIN_PIECE_BYTES = 256 * 1024;
 
-/**
- * How many nodes, in placement order, a read asks before it gives up. Objects live on the first R
- * (or, after a write fell back, the next few) until repair moves them, so asking every node of a
- * large cluster would only make a miss slow.
- */
+/** How many nodes, in placement order, a read asks before it gives up (cluster.ts). */
 export function readFanout(ctx: GatewayContext): number {
-  return ctx.config.replicas * 2 + 1;
+  return readFanoutOf(ctx.config.replicas);
 }
 
 /** Why a read over several nodes failed: missing everywhere, or something worse somewhere. */

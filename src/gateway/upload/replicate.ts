@@ -26,7 +26,8 @@ export interface ReplicateOptions {
  * read, and a wait for the hops behind it; straight requests to a node from concurrent uploads go
  * out together in one write (transport/pool.ts). If fewer than W stored it, the missing copies are
  * sent straight (no chain, so every failure is the node's own) to the next nodes in placement order
- * that have not failed when asked directly, until W hold it or no node is left: then
+ * (as far as a read looks: the read fan-out) that have not failed when asked directly, until W hold
+ * it or no node is left: then
  * DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a chain (its upstream died, say)
  * is asked again directly. Copies missing beyond W are left to the nodes' repair.
  *
@@ -122,7 +123,7 @@ export async function replicate(
   }
   throw new DfsError(
     "DFS_ERR_INSUFFICIENT_REPLICAS",
-    `only ${stored.size} of the ${writeQuorum} copies required of a ${options.kind} could be stored (${order.length} live nodes)`,
+    `only ${stored.size} of the ${writeQuorum} copies required of a ${options.kind} could be stored (${ctx.placement.liveCount()} live nodes)`,
     { cause: lastFailure, details: { stored: stored.size, required: writeQuorum } },
   );
 }
