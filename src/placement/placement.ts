@@ -121,8 +121,8 @@ export class Placement {
   }
 
   /**
-   * The first ORDER_LENGTH nodes (all, when there are no more), best first, for this object: its
-   * first R are the object's owners. Frozen, cached.
+   * The object's first nodes, best first: orderLength of them (ORDER_LENGTH unless given), or all
+   * when there are no more. Its first R are the object's owners. Frozen, cached.
    */
   order(objectId: string): readonly PlacementNode[] {
     return this.partitionOrder(this.partitionOf(objectId));

@@ -27,9 +27,8 @@ export interface ReplicateOptions {
  * out together in one write (transport/pool.ts). If fewer than W stored it, the missing copies are
  * sent straight (no chain, so every failure is the node's own) to the next nodes in placement order
  * (as far as a read looks: the read fan-out) that have not failed when asked directly, until W hold
- * it or no node is left: then
- * DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a chain (its upstream died, say)
- * is asked again directly. Copies missing beyond W are left to the nodes' repair.
+ * it or no node is left: then DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a
+ * chain (its upstream died, say) is asked again directly. Copies missing beyond W are left to the nodes' repair.
  *
  * Straight requests resolve replicate as soon as W of them stored the object: the last owner's
  * fsync is then off the upload's path (the slowest of three fsyncs is often several times the
