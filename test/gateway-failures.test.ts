@@ -86,6 +86,25 @@ async function nodePuts(kind: "chunk" | "manifest" = "chunk"): Promise<number> {
   return metric(`dfs_gateway_node_ops_total{op="put",kind="${kind}",result="ok"}`);
 }
 
+/**
+ * Runs `body` with the node at `addr` stopped (SIGSTOP, not killed: its connections stay open and
+ * its heartbeat key lives on for a while, so the gateway still counts it), then lets it run again.
+ */
+async function whileStopped<T>(addr: string, body: () => Promise<T>): Promise<T> {
+  const pid = cluster.nodes.find((n) => n.addr === addr)!.proc.pid;
+  process.kill(pid, "SIGSTOP");
+  try {
+    return await body();
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+}
+
+/** `p`'s value, or undefined once `ms` have passed (what waited for a stopped node). */
+function within<T>(p: Promise<T>, ms = 5000): Promise<T | undefined> {
+  return Promise.race([p, delay(ms, undefined, { ref: false })]);
+}
+
 /** A GET whose status line says 200 but whose body is cut off before all `size` bytes. */
 async function assertDownloadAborted(url: string, size: number): Promise<void> {
   const res = await request(url);
@@ -320,26 +339,18 @@ describe("nodes failing", () => {
     // The manifest's third owner: the first two answer the upload's existence check (a read
     // quorum); a stalled node among them is the next test's.
     const third = (await manifestOwners(data))[2]!;
-    const stalled = cluster.nodes.find((n) => n.addr === third)!;
     const before = await nodePuts("manifest");
-    // Stopped, not killed: its connections stay open and its heartbeat key lives on for a while,
-    // so the gateway still counts it and sends it its copy, which waits unanswered.
-    process.kill(stalled.proc.pid, "SIGSTOP");
-    try {
+    // The gateway still counts the stopped node and sends it its copy, which waits unanswered.
+    await whileStopped(third, async () => {
       const started = performance.now();
-      const res = await Promise.race([
-        http(g.url, "PUT", "/v1/files", { body: data }),
-        delay(5000, undefined, { ref: false }),
-      ]);
+      const res = await within(http(g.url, "PUT", "/v1/files", { body: data }));
       assert.ok(res, "the upload waited for the stalled owner");
       assert.equal(res.status, 201);
       const created = res.json as Created;
       assert.equal(created.replicas, 2);
       assert.ok(performance.now() - started < 5000);
       assert.equal(await nodePuts("manifest"), before + 2);
-    } finally {
-      process.kill(stalled.proc.pid, "SIGCONT");
-    }
+    });
     // Its request was still open: the third copy lands once the node runs again.
     await waitFor(async () => (await nodePuts("manifest")) === before + 3, 10_000, "the third copy");
     await waitLive(g.url, 3);
@@ -354,7 +365,6 @@ describe("nodes failing", () => {
     const big = patternBytes(6 * SMALL_CHUNK, 47);
     assert.equal((await http(g.url, "PUT", "/v1/files", { body: big })).status, 201);
     const first = (await manifestOwners(old))[0]!;
-    const stalled = cluster.nodes.find((n) => n.addr === first)!;
     // A new small file whose manifest has the same first owner (a few tries find one).
     let fresh: Buffer | undefined;
     for (let seed = 100; seed < 160 && !fresh; seed++) {
@@ -362,18 +372,13 @@ describe("nodes failing", () => {
       if ((await manifestOwners(candidate))[0] === first) fresh = candidate;
     }
     assert.ok(fresh, "no file found whose manifest's first owner is the stalled node");
-    process.kill(stalled.proc.pid, "SIGSTOP");
-    try {
-      const within = <T>(p: Promise<T>) => Promise.race([p, delay(5000, undefined, { ref: false })]);
+    await whileStopped(first, async () => {
       const got = await within(http(g.url, "GET", `/v1/files/${sha256(old)}`));
       assert.ok(got, "the read waited for the stalled owner");
       assert.equal(got.status, 200);
       assert.ok(got.body.equals(old));
       const started = performance.now();
-      const gotBig = await Promise.race([
-        http(g.url, "GET", `/v1/files/${sha256(big)}`),
-        delay(15_000, undefined, { ref: false }),
-      ]);
+      const gotBig = await within(http(g.url, "GET", `/v1/files/${sha256(big)}`), 15_000);
       assert.ok(gotBig, "the chunk reads waited for the stalled owner");
       assert.equal(gotBig.status, 200);
       assert.ok(gotBig.body.equals(big));
@@ -382,9 +387,7 @@ describe("nodes failing", () => {
       assert.ok(created, "the upload waited for the stalled owner");
       assert.equal(created.status, 201);
       assert.equal((created.json as Created).replicas, 2);
-    } finally {
-      process.kill(stalled.proc.pid, "SIGCONT");
-    }
+    });
     await waitLive(g.url, 3);
     assert.ok((await http(g.url, "GET", `/v1/files/${sha256(fresh)}`)).body.equals(fresh));
   });
@@ -403,15 +406,10 @@ describe("nodes failing", () => {
     assert.equal((await http(g.url, "PUT", "/v1/files", { body: one })).status, 201);
     const [chunk] = (await meta(sha256(one))).chunks;
     const first = (await ownersOf(chunk!.id))[0]!;
-    const stalled = cluster.nodes.find((n) => n.addr === first)!;
     const hedged = await metric('dfs_gateway_read_hedges_total{kind="chunk"}');
-    process.kill(stalled.proc.pid, "SIGSTOP");
-    try {
+    await whileStopped(first, async () => {
       const started = performance.now();
-      const got = await Promise.race([
-        http(g.url, "GET", `/v1/files/${sha256(one)}`),
-        delay(5000, undefined, { ref: false }),
-      ]);
+      const got = await within(http(g.url, "GET", `/v1/files/${sha256(one)}`));
       const took = performance.now() - started;
       assert.ok(got, "the read waited for the stalled owner");
       assert.equal(got.status, 200);
@@ -419,9 +417,7 @@ describe("nodes failing", () => {
       // The fixed delay of before made this at least 1000 ms.
       assert.ok(took < 900, `the read took ${Math.round(took)} ms`);
       assert.ok((await metric('dfs_gateway_read_hedges_total{kind="chunk"}')) > hedged, "no hedge counted");
-    } finally {
-      process.kill(stalled.proc.pid, "SIGCONT");
-    }
+    });
     await waitLive(g.url, 3);
   });
 
