@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GraceMembers } from "../src/node/heal/members.ts";
 import { planObject } from "../src/node/heal/plan.ts";
+import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 
@@ -112,5 +113,30 @@ describe("token bucket", () => {
     await assert.rejects(waiting, /stopping/);
     const ms = performance.now() - t0;
     assert.ok(ms < 2000, `the wait went on for ${ms} ms`);
+  });
+});
+
+describe("expired tombstones", () => {
+  const DAY = 86_400_000;
+  const now = 100 * DAY;
+  const tomb = (stamp: number) => ({ type: "tombstone" as const, stamp, chunkIds: [] });
+  const manifest = (stamp: number) => ({ type: "manifest" as const, stamp, chunkIds: ["c".repeat(64)] });
+
+  test("only this node's tombstones past the grace, unless a node holds a manifest as old or older", () => {
+    const t = new ExpiredTombstones(10 * DAY, now);
+    t.own("old", tomb(now - 11 * DAY));
+    t.own("young", tomb(now - 9 * DAY));
+    t.own("kept-file", manifest(now - 50 * DAY));
+    t.own("hides-older", tomb(now - 11 * DAY));
+    t.own("hides-same", tomb(now - 11 * DAY));
+    t.own("uploaded-again", tomb(now - 11 * DAY));
+    t.own("peer-tombstone", tomb(now - 11 * DAY));
+    t.seen("hides-older", manifest(now - 12 * DAY)); // a copy the delete missed
+    t.seen("hides-same", manifest(now - 11 * DAY)); // a tie: the tombstone wins it, so it still hides it
+    t.seen("uploaded-again", manifest(now - DAY)); // the same bytes uploaded again: newer, nothing to hide
+    t.seen("peer-tombstone", tomb(now - 20 * DAY));
+    t.seen("not-ours", manifest(1));
+    assert.deepEqual([...t.expired.keys()].sort(), ["old", "peer-tombstone", "uploaded-again"]);
+    assert.equal(t.expired.get("old"), now - 11 * DAY);
   });
 });

@@ -180,13 +180,18 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
   const table = (await run(process.execPath, [CLI, "status", "--gateway", gw.url], { encoding: "utf8" }))
     .stdout;
   if (process.env.HEAL_DEBUG) console.log(table);
-  assert.match(table, /^ID +UNDER-REPLICATED +REPAIRED +SCRUBBED +QUARANTINED +RESTORED +COLLECTED$/m);
+  assert.match(
+    table,
+    /^ID +UNDER-REPLICATED +REPAIRED +SCRUBBED +QUARANTINED +RESTORED +COLLECTED +TOMBSTONES EXPIRED$/m,
+  );
   const row = table.split("\n").find((l) => l.startsWith(`${sick.nodeId} `) && l.includes("("));
   assert.ok(row, `a heal row for ${sick.nodeId}:\n${table}`);
-  // ID, under-replicated, repaired "n (bytes)", scrubbed, quarantined, restored, collected "n (bytes)".
+  // ID, under-replicated, repaired "n (bytes)", scrubbed, quarantined, restored, collected "n (bytes)",
+  // tombstones expired (none: the grace is days).
   const cells = row.split(/ {2,}/);
   assert.equal(cells[4], "1", `quarantined cell of ${row}`);
   assert.match(cells[6]!, /^\d+ \(\d+(\.\d)? (B|KiB|MiB)\)$/);
+  assert.equal(cells[7], "0", `tombstones expired cell of ${row}`);
   // And the stores: the nodes that took the manifests and short chunks above packed them. Each
   // of those objects went to 3 of the 4 nodes (placement decides which), so at least two of any
   // three nodes hold one; a node that took none shows no batch ("-").

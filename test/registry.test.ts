@@ -306,6 +306,7 @@ const HEAL = {
   restored: 1,
   collected: 5,
   collectedBytes: 5000,
+  expiredTombstones: 4,
   repairRounds: 7,
   scrubRounds: 2,
   gcRounds: 3,
@@ -333,6 +334,12 @@ test("heal counters in a record: absent (older nodes) or garbage parse as a reco
   assert.equal(old?.heal, undefined);
   const withHeal = decodeRecord(encodeRecord(record("new", { heal: HEAL }) as unknown as NodeRecord));
   assert.deepEqual(withHeal?.heal, HEAL);
+  // A node older than the expired-tombstones counter publishes none: it reads as 0.
+  const older = (({ expiredTombstones: _, ...rest }) => rest)(HEAL);
+  assert.deepEqual(decodeRecord(JSON.stringify(record("older", { heal: older })))?.heal, {
+    ...HEAL,
+    expiredTombstones: 0,
+  });
   const garbage: unknown[] = [
     "lots",
     null,

@@ -83,6 +83,11 @@ export const NodeSchema = z
     repairBytesPerSec: bytes.default(32 * 1024 * 1024),
     /** A chunk unreferenced for this long is collected (uploads in flight finish well within it). */
     gcGraceMs: ms.default(3_600_000),
+    /**
+     * A deleted file's tombstone is kept this long, then dropped once no node holds an older copy
+     * of its manifest. A node away for longer must come back empty, or it could bring the file back.
+     */
+    tombstoneGraceMs: ms.default(10 * 24 * 3_600_000),
   })
   .strict();
 

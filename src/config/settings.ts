@@ -67,6 +67,13 @@ export const SETTINGS: readonly Setting[] = [
     "repair+scrub+compaction bytes/s",
   ),
   s(["node", "gcGraceMs"], "DFS_GC_GRACE_MS", "gc-grace-ms", "int", "unreferenced age before GC"),
+  s(
+    ["node", "tombstoneGraceMs"],
+    "DFS_TOMBSTONE_GRACE_MS",
+    "tombstone-grace-ms",
+    "int",
+    "deleted files' tombstones kept this long",
+  ),
   s(["gateway", "listen"], "DFS_GATEWAY_LISTEN", "listen", "string", "host:port to listen on"),
   s(["gateway", "chunkBytes"], "DFS_CHUNK_SIZE", "chunk-size", "string", "chunk size"),
   s(["gateway", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R"),

@@ -138,6 +138,12 @@ const HEAL_SERIES: readonly NodeSeries<HealStats>[] = [
     "counter",
   ],
   ["dfs_node_collected_bytes_total", "collectedBytes", "Bytes a node's garbage collection freed", "counter"],
+  [
+    "dfs_node_expired_tombstones_total",
+    "expiredTombstones",
+    "Tombstones of deleted files a node dropped after its tombstone grace",
+    "counter",
+  ],
 ];
 
 const HEAL_ROUNDS = { repair: "repairRounds", scrub: "scrubRounds", gc: "gcRounds" } as const;

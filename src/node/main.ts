@@ -96,6 +96,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
           repairIntervalMs: n.repairIntervalMs,
           scrubIntervalMs: n.scrubIntervalMs,
           gcGraceMs: n.gcGraceMs,
+          tombstoneGraceMs: n.tombstoneGraceMs,
         },
       )
     : undefined;

@@ -57,6 +57,8 @@ const HealSchema = z.object({
   restored: count,
   collected: count,
   collectedBytes: count,
+  // Absent from the records of nodes older than it.
+  expiredTombstones: count.default(0),
   repairRounds: count,
   scrubRounds: count,
   gcRounds: count,

@@ -20,6 +20,8 @@ export interface HealStats {
   /** Unreferenced chunks garbage-collected, and their bytes. */
   collected: number;
   collectedBytes: number;
+  /** Tombstones of deleted files dropped after tombstoneGraceMs, when nothing older was left to hide. */
+  expiredTombstones: number;
   repairRounds: number;
   scrubRounds: number;
   gcRounds: number;

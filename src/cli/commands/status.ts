@@ -42,10 +42,19 @@ function bytes(value: unknown): string {
  */
 export function renderHeal(nodes: readonly NodeInfo[]): string {
   const rows = [
-    ["ID", "UNDER-REPLICATED", "REPAIRED", "SCRUBBED", "QUARANTINED", "RESTORED", "COLLECTED"],
+    [
+      "ID",
+      "UNDER-REPLICATED",
+      "REPAIRED",
+      "SCRUBBED",
+      "QUARANTINED",
+      "RESTORED",
+      "COLLECTED",
+      "TOMBSTONES EXPIRED",
+    ],
     ...nodes.map((n) => {
       const h = n.heal as Partial<Record<keyof HealStats, unknown>> | undefined;
-      if (typeof h !== "object" || h === null) return [n.id, "-", "-", "-", "-", "-", "-"];
+      if (typeof h !== "object" || h === null) return [n.id, "-", "-", "-", "-", "-", "-", "-"];
       return [
         n.id,
         count(h.underReplicated),
@@ -54,6 +63,7 @@ export function renderHeal(nodes: readonly NodeInfo[]): string {
         count(h.quarantined),
         count(h.restored),
         `${count(h.collected)} (${bytes(h.collectedBytes)})`,
+        count(h.expiredTombstones),
       ];
     }),
   ];

@@ -17,6 +17,7 @@ export function newCounters(): HealCounters {
     restored: 0,
     collected: 0,
     collectedBytes: 0,
+    expiredTombstones: 0,
     repairRounds: 0,
     scrubRounds: 0,
     gcRounds: 0,

@@ -15,6 +15,7 @@ export interface HealOptions {
   repairIntervalMs: number;
   scrubIntervalMs: number;
   gcGraceMs: number;
+  tombstoneGraceMs: number;
 }
 
 export interface HealDeps {
@@ -50,6 +51,7 @@ export class Healer {
     this.#gc = new GarbageCollector({
       ...this.#common(),
       gcGraceMs: options.gcGraceMs,
+      tombstoneGraceMs: options.tombstoneGraceMs,
     });
   }
 
@@ -77,6 +79,7 @@ export class Healer {
         replicas: this.#options.replicas,
         bucket: this.#deps.budget,
         skipChunk: (id) => this.#gc.unreferenced(id),
+        tombstoneGraceMs: this.#options.tombstoneGraceMs,
       },
       members,
     );

@@ -21,6 +21,8 @@ export interface RepairDeps {
   signal: AbortSignal;
   /** Chunks garbage collection found unreferenced: not copied (see GarbageCollector.unreferenced). */
   skipChunk?: (id: string) => boolean;
+  /** A tombstone older than this is not copied to an owner that holds nothing (gc.ts drops it). */
+  tombstoneGraceMs: number;
 }
 
 const PAGE = 500;
@@ -86,10 +88,17 @@ async function repairPage(
     }),
   );
   const currents = new Map<string, Set<string> | undefined>();
+  /** Manifest ids whose copy here is a tombstone past its grace: it goes only where an older copy is. */
+  const expired = new Set<string>();
+  const now = Date.now();
   await runLimited(
     ids.map((id) => async () => {
       const holders = held.get(id) ?? new Set<string>();
-      currents.set(id, kind === "manifest" ? await currentManifests(deps, id, holders) : holders);
+      if (kind === "chunk") return void currents.set(id, holders);
+      const found = await currentManifests(deps, id, holders);
+      currents.set(id, found?.current);
+      if (found?.mine?.type === "tombstone" && now - found.mine.stamp > deps.tombstoneGraceMs)
+        expired.add(id);
     }),
     PARALLEL_ASKS,
   );
@@ -107,8 +116,11 @@ async function repairPage(
       unreachable,
     });
     if (kind === "chunk" && deps.skipChunk?.(id)) continue;
-    if (plan.acts && plan.copies < deps.replicas) under++;
-    if (plan.copyTo.length > 0) work.push(() => copy(deps, kind, id, plan.copyTo));
+    // An expired tombstone goes only where an older manifest must still be hidden: an owner
+    // holding nothing needs nothing, and each owner's GC drops its own copy.
+    const copyTo = expired.has(id) ? plan.copyTo.filter((addr) => held.get(id)?.has(addr)) : plan.copyTo;
+    if (plan.acts && plan.copies < deps.replicas && !expired.has(id)) under++;
+    if (copyTo.length > 0) work.push(() => copy(deps, kind, id, copyTo));
     else if (plan.drop) work.push(() => drop(deps, kind, id));
   }
   await runLimited(work, PARALLEL);
@@ -116,14 +128,14 @@ async function repairPage(
 }
 
 /**
- * Owners whose copy of a manifest does not lose to ours (same or newer stamp, tombstone on a tie).
- * Undefined when we no longer hold it.
+ * Owners whose copy of a manifest does not lose to ours (same or newer stamp, tombstone on a tie),
+ * and our copy's header. Undefined when we no longer hold it.
  */
 async function currentManifests(
   deps: RepairDeps,
   id: string,
   holders: ReadonlySet<string>,
-): Promise<Set<string> | undefined> {
+): Promise<{ current: Set<string>; mine: ManifestHeader | undefined } | undefined> {
   let mine: ManifestHeader | undefined;
   try {
     mine = await localHeader(deps.store, id);
@@ -137,7 +149,7 @@ async function currentManifests(
       if (!mine || (theirs && !wins(mine, theirs))) current.add(addr);
     }),
   );
-  return current;
+  return { current, mine };
 }
 
 async function copy(deps: RepairDeps, kind: ObjectKind, id: string, targets: string[]): Promise<void> {

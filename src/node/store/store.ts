@@ -368,11 +368,20 @@ export class ChunkStore {
     return opened;
   }
 
-  /** Resolves true when something was deleted, false when it was not there. */
-  async delete(kind: ObjectKind, id: string): Promise<boolean> {
+  /**
+   * Resolves true when something was deleted, false when it was not there. With `writtenBy`
+   * (ms since the epoch), a copy written after that time is kept and false resolved: what decided
+   * to delete it (garbage collection, an expired tombstone) looked at an older one, and the
+   * check is made under the object's lock, so no write can slip in between.
+   */
+  async delete(kind: ObjectKind, id: string, options: { writtenBy?: number } = {}): Promise<boolean> {
     const path = this.#pathOf(kind, id);
     return this.#locks.run(path, async () => {
       const packed = this.#packs.get(kind, id);
+      if (options.writtenBy !== undefined) {
+        const writtenAt = packed ? packed.writtenAt : await this.writtenAt(kind, id);
+        if (writtenAt === undefined || writtenAt > options.writtenBy) return false;
+      }
       if (packed) {
         await this.#packs.remove(kind, id);
         this.#cache.delete(kind, id);
