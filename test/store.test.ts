@@ -496,6 +496,22 @@ describe("ChunkStore", () => {
     assert.deepEqual(await s.stats().then((x) => [x.chunkCount, x.storedBytes]), [0, 0]);
   });
 
+  test("delete with writtenBy keeps a copy written after that time, file or packed", async () => {
+    for (const packs of [false, true]) {
+      const s = await freshStore({ packs });
+      const data = patternBytes(packs ? 3000 : 100_000, 6);
+      const id = sha256(data);
+      const before = Date.now() - 1000;
+      await put(s, "chunk", id, [data], data.length);
+      // What decided to delete it saw the store as it was a second ago: this copy is newer.
+      assert.equal(await s.delete("chunk", id, { writtenBy: before }), false, `packs ${packs}`);
+      assert.equal(await s.has("chunk", id), true);
+      assert.equal(await s.delete("chunk", id, { writtenBy: Date.now() + 1000 }), true, `packs ${packs}`);
+      assert.equal(await s.has("chunk", id), false);
+      assert.equal(await s.delete("chunk", id, { writtenBy: Date.now() }), false, "gone already");
+    }
+  });
+
   test("verify detects a flipped byte, and quarantine moves the copy aside", async () => {
     const s = await freshStore();
     const data = patternBytes(300 * KiB, 6);
