@@ -3,6 +3,8 @@
  * processes (R = 3, repair and GC every 500 ms, tombstone grace 5 s), a gateway in this process.
  */
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ChunkCipher } from "../src/crypto/index.ts";
 import { parseManifestHeader } from "../src/node/heal/manifest-header.ts";
@@ -125,4 +127,42 @@ test("a node away during the delete, back within the grace: its old manifest is 
     "every copy of the manifest gone",
   );
   assert.equal(await download(gw.url, f.hash), 404);
+});
+
+/** Waits until a node's repair rounds have recorded, within the last 2 s, that it took part. */
+async function recentlyAlive(dataDir: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const at = Number(await readFile(join(dataDir, "alive"), "utf8").catch(() => "0"));
+      return Date.now() - at < 2000;
+    },
+    5000,
+    "a recent alive mark",
+  );
+}
+
+const awayWarning = (l: Record<string, unknown>) => String(l.msg).includes("longer than the tombstone grace");
+
+test("a node away for longer than the tombstone grace says so when it starts again", async () => {
+  const node = cluster.nodes[2]!;
+  const port = Number(node.addr.split(":")[1]);
+  await recentlyAlive(node.dataDir);
+  await node.stop("SIGTERM");
+  // As if it had been switched off for twice the grace.
+  await writeFile(join(node.dataDir, "alive"), `${Date.now() - 2 * GRACE_MS}\n`);
+  const back = await cluster.startNode(2, port);
+  cluster.nodes[2] = back;
+  const line = await back.proc.waitForLog(awayWarning);
+  assert.equal(line.level, 40);
+  assert.ok(Number(line.awayMs) >= 2 * GRACE_MS, JSON.stringify(line));
+  await waitLive(gw.url, 3);
+  // Back within the grace, it says nothing.
+  await recentlyAlive(back.dataDir);
+  await back.stop("SIGTERM");
+  const again = await cluster.startNode(2, port);
+  cluster.nodes[2] = again;
+  await waitLive(gw.url, 3);
+  // The check runs before healing starts: once a repair round ran, any warning would be there.
+  await again.proc.waitForLog((l) => l.round === "repair");
+  assert.ok(!again.proc.logs.some(awayWarning), "a warning after a short absence");
 });

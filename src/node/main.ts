@@ -78,8 +78,9 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
     { address: node.advertise, nodeId: node.nodeId, dataDir: config.node.dataDir, zone: config.node.zone },
     "node listening",
   );
-  // Healing needs the membership: an unregistered node cannot know who owns what.
   const n = config.node;
+  await warnIfAwayTooLong(node, n.tombstoneGraceMs, logger);
+  // Healing needs the membership: an unregistered node cannot know who owns what.
   healer = membership
     ? new Healer(
         {
@@ -115,4 +116,20 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
   await membership?.close();
   await node.close();
   logger.info("node stopped");
+}
+
+/**
+ * Tombstones expire after the grace (heal/gc.ts), so a node away for longer may bring back, with
+ * its manifests, files deleted meanwhile. It cannot tell on its own whether the cluster ran
+ * without it (a whole cluster switched off for a while is fine), so it says so, loudly.
+ */
+async function warnIfAwayTooLong(node: StorageNode, tombstoneGraceMs: number, logger: Logger): Promise<void> {
+  const last = await node.store.lastAlive();
+  if (last === undefined) return;
+  const awayMs = Date.now() - last;
+  if (awayMs <= tombstoneGraceMs) return;
+  logger.warn(
+    { awayMs, tombstoneGraceMs },
+    "node: away from the cluster for longer than the tombstone grace; if the cluster ran without it, files deleted meanwhile may come back through its manifests: empty its data directory",
+  );
 }

@@ -84,6 +84,7 @@ export class Healer {
       members,
     );
     this.counters.repairRounds++;
+    await this.#deps.store.markAlive();
   }
 
   async scrubOnce(): Promise<void> {

@@ -39,6 +39,7 @@ export class Layout {
   readonly packs: string;
   readonly nodeIdFile: string;
   readonly lockFile: string;
+  readonly aliveFile: string;
   readonly #roots: Record<ObjectKind, string>;
 
   constructor(dataDir: string) {
@@ -48,6 +49,7 @@ export class Layout {
     this.packs = join(dataDir, "packs");
     this.nodeIdFile = join(dataDir, "node-id");
     this.lockFile = join(dataDir, "lock");
+    this.aliveFile = join(dataDir, "alive");
     this.#roots = { chunk: join(dataDir, "chunks"), manifest: join(dataDir, "manifests") };
   }
 

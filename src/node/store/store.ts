@@ -2,6 +2,7 @@
  * The storage node's object store on disk. Layout under the data dir:
  *
  *   lock                   the pid of the node process using this directory (dir-lock.ts).
+ *   alive                  when the node last took part in its cluster (ms since the epoch).
  *   node-id                this node's id: 32 lowercase hex chars, random, created once (temp file,
  *                          fsync, link into place) and kept across restarts.
  *   chunks/ab/cd/<id>      a chunk: its bytes, id = SHA-256 hex of them (ab = id[0..2], cd = id[2..4]).
@@ -44,7 +45,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { rename as renameCb, statSync } from "node:fs";
-import { mkdir, readdir, rename, rm, stat, statfs, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
@@ -472,6 +473,26 @@ export class ChunkStore {
       manifestCount: this.#counts.manifest,
       storedBytes: this.#storedBytes,
     };
+  }
+
+  /** Records that this node just took part in its cluster (a repair round): see lastAlive. */
+  async markAlive(): Promise<void> {
+    await writeFile(this.#layout.aliveFile, `${Date.now()}\n`);
+  }
+
+  /**
+   * When markAlive last ran on this data directory (ms since the epoch); undefined when it never
+   * did or the file is unreadable. A node away from its cluster for longer than the tombstone
+   * grace may hold manifests of files deleted meanwhile (node/main.ts warns).
+   */
+  async lastAlive(): Promise<number | undefined> {
+    try {
+      const at = Number((await readFile(this.#layout.aliveFile, "utf8")).trim());
+      return Number.isSafeInteger(at) && at > 0 ? at : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   /** When the object was written (ms since the epoch), or undefined when absent. */
