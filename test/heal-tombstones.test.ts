@@ -103,7 +103,12 @@ test("a node away during the delete, back within the grace: its old manifest is 
   const data = patternBytes(3000, 64);
   const f = await upload(gw.url, data);
   const id = cipher.manifestId(f.hash);
-  assert.deepEqual(await heldAs(id), ["manifest", "manifest", "manifest"]);
+  // The upload answered at W: the third copy may land a moment later.
+  await waitFor(
+    async () => (await heldAs(id)).every((t) => t === "manifest"),
+    5000,
+    "the manifest on every node",
+  );
   const away = cluster.nodes[0]!;
   const port = Number(away.addr.split(":")[1]);
   await away.stop("SIGKILL");
