@@ -7,6 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ChunkCipher } from "../src/crypto/index.ts";
+import { isDfsError } from "../src/errors.ts";
 import { parseManifestHeader } from "../src/node/heal/manifest-header.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
@@ -49,8 +50,14 @@ const addrs = () => cluster.nodes.map((n) => n.addr);
 async function heldAs(id: string): Promise<string[]> {
   return Promise.all(
     addrs().map(async (addr) => {
-      if (!(await client.has(addr, [id], "manifest"))[0]) return "none";
-      const header = parseManifestHeader(await client.getBuffer(addr, id, { kind: "manifest" }));
+      let sealed: Buffer;
+      try {
+        sealed = await client.getBuffer(addr, id, { kind: "manifest" });
+      } catch (err) {
+        if (isDfsError(err, "DFS_ERR_NOT_FOUND")) return "none";
+        throw err;
+      }
+      const header = parseManifestHeader(sealed);
       return header && "type" in header ? header.type : "unreadable";
     }),
   );
