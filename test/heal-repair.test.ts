@@ -11,25 +11,16 @@ import { after, before, describe, test } from "node:test";
 import { Placement } from "../src/placement/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { patternBytes } from "./helpers/data.ts";
-import {
-  type Cluster,
-  type Gateway,
-  http,
-  SMALL_CHUNK,
-  startCluster,
-  startGatewayInProcess,
-  waitFor,
-  waitLive,
-} from "./helpers/gateway.ts";
+import { type Cluster, type Gateway, http, SMALL_CHUNK, waitFor, waitLive } from "./helpers/gateway.ts";
 import {
   copies,
   download,
   flipStored,
-  HEAL_ENV,
   mixedSize,
-  nodeClient,
   outOfRange,
   readStored,
+  startHealTopology,
+  stopHealTopology,
   type Uploaded,
   upload,
 } from "./helpers/heal.ts";
@@ -41,17 +32,10 @@ let client: NodeClient;
 const files: Uploaded[] = [];
 
 before(async () => {
-  cluster = await startCluster(4, "healrepair:", HEAL_ENV);
-  gw = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) });
-  client = nodeClient();
-  await waitLive(gw.url, 4);
+  ({ cluster, gw, client } = await startHealTopology(4, "healrepair:"));
 });
 
-after(async () => {
-  await client?.close();
-  await gw?.stop();
-  await cluster?.stop();
-});
+after(() => stopHealTopology({ cluster, gw, client }));
 
 const dead = new Set<string>();
 

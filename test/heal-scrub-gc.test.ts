@@ -18,8 +18,6 @@ import {
   http,
   multipart,
   SMALL_CHUNK,
-  startCluster,
-  startGatewayInProcess,
   TEST_KEY,
   waitFor,
   waitLive,
@@ -29,9 +27,9 @@ import {
   copies,
   download,
   flipStored,
-  HEAL_ENV,
-  nodeClient,
   readStored,
+  startHealTopology,
+  stopHealTopology,
   storedCopy,
   upload,
 } from "./helpers/heal.ts";
@@ -41,10 +39,7 @@ let gw: Gateway;
 let client: NodeClient;
 
 before(async () => {
-  cluster = await startCluster(4, "healscrub:", { ...HEAL_ENV, DFS_SCRUB_INTERVAL_MS: "500" });
-  gw = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) });
-  client = nodeClient();
-  await waitLive(gw.url, 4);
+  ({ cluster, gw, client } = await startHealTopology(4, "healscrub:", { DFS_SCRUB_INTERVAL_MS: "500" }));
 });
 
 after(async () => {
@@ -56,9 +51,7 @@ after(async () => {
       console.log(n.addr, JSON.stringify(last));
     }
   }
-  await client?.close();
-  await gw?.stop();
-  await cluster?.stop();
+  await stopHealTopology({ cluster, gw, client });
 });
 
 const chunkIds = (hash: string) => chunkIdsOf(gw.url, hash);

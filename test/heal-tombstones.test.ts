@@ -17,13 +17,11 @@ import {
   type Gateway,
   http,
   SMALL_CHUNK,
-  startCluster,
-  startGatewayInProcess,
   TEST_KEY,
   waitFor,
   waitLive,
 } from "./helpers/gateway.ts";
-import { copies, download, HEAL_ENV, nodeClient, upload } from "./helpers/heal.ts";
+import { copies, download, startHealTopology, stopHealTopology, upload } from "./helpers/heal.ts";
 
 const GRACE_MS = 5000;
 const cipher = new ChunkCipher(Buffer.from(TEST_KEY, "hex"));
@@ -32,17 +30,12 @@ let gw: Gateway;
 let client: NodeClient;
 
 before(async () => {
-  cluster = await startCluster(3, "healtomb:", { ...HEAL_ENV, DFS_TOMBSTONE_GRACE_MS: String(GRACE_MS) });
-  gw = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) });
-  client = nodeClient();
-  await waitLive(gw.url, 3);
+  ({ cluster, gw, client } = await startHealTopology(3, "healtomb:", {
+    DFS_TOMBSTONE_GRACE_MS: String(GRACE_MS),
+  }));
 });
 
-after(async () => {
-  await client?.close();
-  await gw?.stop();
-  await cluster?.stop();
-});
+after(() => stopHealTopology({ cluster, gw, client }));
 
 const addrs = () => cluster.nodes.map((n) => n.addr);
 

@@ -10,7 +10,16 @@ import type { ObjectKind } from "../../src/transport/api.ts";
 import { NodeClient } from "../../src/transport/index.ts";
 import { TEST_SECRET } from "./cluster.ts";
 import { sha256 } from "./data.ts";
-import { http, multipart } from "./gateway.ts";
+import {
+  type Cluster,
+  type Gateway,
+  http,
+  multipart,
+  SMALL_CHUNK,
+  startCluster,
+  startGatewayInProcess,
+  waitLive,
+} from "./gateway.ts";
 
 /** Short timings: a restart-sized grace of 1.5 s (heartbeat TTL is 2 s), rounds every 500 ms. */
 export const HEAL_ENV: NodeJS.ProcessEnv = {
@@ -20,6 +29,43 @@ export const HEAL_ENV: NodeJS.ProcessEnv = {
   DFS_GC_GRACE_MS: "1000",
   DFS_REPAIR_RATE: String(256 * 1024 * 1024),
 };
+
+/** A self-healing test file's topology: its nodes, a gateway in this process, a node client. */
+export interface HealTopology {
+  cluster: Cluster;
+  gw: Gateway;
+  client: NodeClient;
+}
+
+/**
+ * Starts `nodes` real `dfs node` processes under a real Redis Sentinel topology, with HEAL_ENV and
+ * `env`, a gateway in this process (SMALL_CHUNK chunks) and a node client; resolves once the
+ * gateway sees every node. A failure part-way stops what did start.
+ */
+export async function startHealTopology(
+  nodes: number,
+  prefix: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<HealTopology> {
+  const started: Partial<HealTopology> = {};
+  try {
+    started.cluster = await startCluster(nodes, prefix, { ...HEAL_ENV, ...env });
+    started.gw = await startGatewayInProcess(started.cluster, { "chunk-size": String(SMALL_CHUNK) });
+    started.client = nodeClient();
+    await waitLive(started.gw.url, nodes);
+    return { cluster: started.cluster, gw: started.gw, client: started.client };
+  } catch (err) {
+    await stopHealTopology(started);
+    throw err;
+  }
+}
+
+/** Stops what startHealTopology started, whatever part of it did start. */
+export async function stopHealTopology(t: Partial<HealTopology>): Promise<void> {
+  await t.client?.close();
+  await t.gw?.stop();
+  await t.cluster?.stop();
+}
 
 export function nodeClient(): NodeClient {
   return new NodeClient({ secret: Buffer.from(TEST_SECRET) });
