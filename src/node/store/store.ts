@@ -380,7 +380,7 @@ export class ChunkStore {
     return this.#locks.run(path, async () => {
       const packed = this.#packs.get(kind, id);
       if (options.writtenBy !== undefined) {
-        const writtenAt = packed ? packed.writtenAt : await this.writtenAt(kind, id);
+        const writtenAt = await this.writtenAt(kind, id);
         if (writtenAt === undefined || writtenAt > options.writtenBy) return false;
       }
       if (packed) {
