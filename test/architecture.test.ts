@@ -13,11 +13,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   "memory.ts": [],
   config: ["errors.ts"],
   protocol: ["errors.ts"],
-  transport: ["errors.ts", "protocol", "config"],
+  transport: ["errors.ts", "protocol", "config", "credentials"],
   crypto: ["errors.ts", "memory.ts"],
   placement: ["errors.ts"],
-  registry: ["errors.ts", "config", "logger.ts"],
-  node: ["errors.ts", "protocol", "transport", "config", "logger.ts", "registry", "placement"],
+  credentials: ["errors.ts"],
+  registry: ["errors.ts", "config", "logger.ts", "credentials"],
+  node: ["errors.ts", "protocol", "transport", "config", "logger.ts", "registry", "placement", "credentials"],
   gateway: [
     "errors.ts",
     "transport",
@@ -28,8 +29,9 @@ const ALLOWED: Record<string, readonly string[]> = {
     "logger.ts",
     "protocol",
     "memory.ts",
+    "credentials",
   ],
-  dev: ["errors.ts", "config", "runtime.ts"],
+  dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],
 };
 

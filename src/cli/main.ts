@@ -29,6 +29,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "a file's metadata and chunk copies",
     load: async () => (await import("./commands/stat.ts")).statCommand,
   },
+  credential: {
+    summary: "make the cluster authority and issue credentials",
+    load: async () => (await import("./commands/credential.ts")).credentialCommand,
+  },
   rm: { summary: "delete files by hash", load: async () => (await import("./commands/rm.ts")).rmCommand },
   nodes: {
     summary: "the registry's view of the nodes",

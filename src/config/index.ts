@@ -6,6 +6,7 @@ export {
   loadNodeConfig,
   type NodeConfig,
   type Sources,
+  type TrustConfig,
 } from "./load.ts";
 export type { ClientSettings, GatewaySettings, NodeSettings, RegistryConfig } from "./schema.ts";
 export { clientSettings, SETTINGS, type Setting, settingsFor } from "./settings.ts";

@@ -25,11 +25,25 @@ export interface Sources {
   flags?: FlagValues;
 }
 
+/**
+ * Where this process's trust comes from, as configured; `src/credentials` turns it into an identity
+ * and a trust anchor. Absent when no authority is configured.
+ */
+export interface TrustConfig {
+  /** The authority's raw Ed25519 public key; absent when only `authoritySeed` was given. */
+  readonly authorityPublicKey: Buffer | undefined;
+  /** The authority's private seed (development and tests): the process issues its own credential. */
+  readonly authoritySeed: Buffer | undefined;
+  /** The text of this process's identity file. */
+  readonly identityText: string | undefined;
+}
+
 export interface NodeConfig {
   readonly node: NodeSettings & { readonly listenAddr: HostPort; readonly advertiseAddr: HostPort };
   /** Absent when neither a Redis URL nor Sentinels are configured: the node runs unregistered. */
   readonly registry: RegistryConfig | undefined;
   readonly secret: Buffer;
+  readonly trust: TrustConfig | undefined;
 }
 
 export interface GatewayConfig {
@@ -38,6 +52,7 @@ export interface GatewayConfig {
   readonly secret: Buffer;
   /** 32 bytes. Stays in the gateway's memory; never logged, never sent. */
   readonly key: Buffer;
+  readonly trust: TrustConfig | undefined;
 }
 
 type Tree = Record<string, Record<string, unknown>>;
@@ -150,6 +165,32 @@ function resolveKey(cluster: z.output<typeof ClusterSchema>): Buffer {
   return Buffer.from(value, "hex");
 }
 
+function hexValue(value: string | undefined, file: string | undefined, field: string): Buffer | undefined {
+  const text = value ?? (file ? readSecretFile(file, `${field}File`) : undefined);
+  if (text === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw configError(`${field}: expected 64 hex characters (32 bytes)`);
+  return Buffer.from(text, "hex");
+}
+
+function resolveTrust(cluster: z.output<typeof ClusterSchema>): TrustConfig | undefined {
+  const authorityPublicKey = hexValue(
+    cluster.authorityPublicKey,
+    cluster.authorityPublicKeyFile,
+    "cluster.authorityPublicKey",
+  );
+  const authoritySeed = hexValue(cluster.authorityKey, cluster.authorityKeyFile, "cluster.authorityKey");
+  const identityText = cluster.identityFile
+    ? readSecretFile(cluster.identityFile, "cluster.identityFile")
+    : undefined;
+  if (authorityPublicKey === undefined && authoritySeed === undefined) {
+    if (identityText !== undefined) {
+      throw configError("cluster.authorityPublicKey: required with an identity file (the trust anchor)");
+    }
+    return undefined;
+  }
+  return Object.freeze({ authorityPublicKey, authoritySeed, identityText });
+}
+
 function resolveRegistry(tree: Tree): RegistryConfig | undefined {
   const registry = parseSection(RegistrySchema, tree.redis, "redis");
   if (registry.url === undefined && registry.sentinelAddrs.length === 0) return undefined;
@@ -172,6 +213,7 @@ export function loadNodeConfig(sources: Sources): NodeConfig {
     node: Object.freeze({ ...node, listenAddr, advertiseAddr }),
     registry: resolveRegistry(tree),
     secret: resolveSecret(cluster),
+    trust: resolveTrust(cluster),
   });
 }
 
@@ -190,6 +232,7 @@ export function loadGatewayConfig(sources: Sources): GatewayConfig {
     registry,
     secret: resolveSecret(cluster),
     key: resolveKey(cluster),
+    trust: resolveTrust(cluster),
   });
 }
 

@@ -37,6 +37,8 @@ export const RegistrySchema = z
   })
   .strict();
 
+const hex32 = z.string().regex(/^[0-9a-fA-F]{64}$/, { message: "expected 64 hex characters (32 bytes)" });
+
 /** Secrets: each from a value or a file. Values never appear in logs. */
 export const ClusterSchema = z
   .object({
@@ -49,6 +51,20 @@ export const ClusterSchema = z
       .regex(/^[0-9a-fA-F]{64}$/, { message: "expected 64 hex characters (32 bytes)" })
       .optional(),
     keyFile: z.string().min(1).optional(),
+    /**
+     * The cluster authority's Ed25519 public key (64 hex chars): the one trust anchor every
+     * process checks credentials against. Derived from `authorityKey` when that is given.
+     */
+    authorityPublicKey: hex32.optional(),
+    authorityPublicKeyFile: z.string().min(1).optional(),
+    /**
+     * The authority's private seed (64 hex chars). A process holding it issues its own credential:
+     * for development and tests only, since it can mint any role. In production give `identityFile`.
+     */
+    authorityKey: hex32.optional(),
+    authorityKeyFile: z.string().min(1).optional(),
+    /** This process's identity (credential and private key), made by `dfs credential issue`. */
+    identityFile: z.string().min(1).optional(),
   })
   .strict();
 

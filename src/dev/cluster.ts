@@ -51,6 +51,9 @@ export async function startDevCluster(options: DevOptions): Promise<DevCluster> 
   const keyFile = join(dataDir, "cluster.key");
   await devSecret(secretFile, newSecret);
   await devSecret(keyFile, newKey);
+  // The authority's seed: each dev process issues its own credential (never in production).
+  const authorityFile = join(dataDir, "authority.key");
+  await devSecret(authorityFile, newKey);
 
   const children: Child[] = [];
   let topology: Topology | undefined;
@@ -69,7 +72,7 @@ export async function startDevCluster(options: DevOptions): Promise<DevCluster> 
     topology = await startTopology({ dir: join(dataDir, "redis") });
     const sentinels = topology.sentinels.map((s) => `${s.host}:${s.port}`);
     const registry = ["--sentinels", sentinels.join(","), "--master-name", topology.masterName];
-    const env = { DFS_CLUSTER_SECRET_FILE: secretFile };
+    const env = { DFS_CLUSTER_SECRET_FILE: secretFile, DFS_AUTHORITY_KEY_FILE: authorityFile };
 
     options.print(`starting ${options.nodes} storage nodes...`);
     for (let i = 1; i <= options.nodes; i++) {
