@@ -8,11 +8,13 @@ import {
   GetRes,
   HasReq,
   HasRes,
+  Limits,
   ListReq,
   ListRes,
   PutReq,
   PutRes,
   StatRes,
+  utf8Prefix,
 } from "../src/protocol/index.ts";
 
 const id = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a).toString("hex"));
@@ -124,6 +126,46 @@ describe("message codecs", () => {
     const badKind = GetReq.encode({ kind: "chunk", id: "00".repeat(32), offset: 0, length: undefined });
     badKind[0] = 9;
     assert.throws(() => GetReq.decode(badKind), protocolError);
+  });
+
+  test("regression: a long multi-byte error message is cut to 512 UTF-8 bytes, not 512 characters", () => {
+    // 512 characters of 3-byte UTF-8 are 1,536 bytes: cut by characters, the encoder threw on the
+    // 1,024-byte string limit instead of sending the ERROR (or the PUT answer listing a failure).
+    const messages = [
+      "é".repeat(600),
+      "€".repeat(600),
+      "😀".repeat(300),
+      `${"a".repeat(511)}€€`,
+      "x".repeat(2000),
+    ];
+    for (const message of messages) {
+      const sent = ErrorMsg.decode(ErrorMsg.encode({ code: "DFS_ERR_INTERNAL", message })).message;
+      assert.ok(Buffer.byteLength(sent) <= Limits.MAX_ERROR_MESSAGE, `${Buffer.byteLength(sent)} bytes`);
+      assert.ok(message.startsWith(sent), "a prefix of the message");
+      assert.ok(!sent.includes("\uFFFD"), "no character cut in half");
+      const next = message.codePointAt(sent.length)!;
+      assert.ok(
+        Buffer.byteLength(sent) + Buffer.byteLength(String.fromCodePoint(next)) > 512,
+        "as long as fits",
+      );
+      const failed = [{ addr: "127.0.0.1:1", code: "DFS_ERR_INTERNAL" as const, message }];
+      assert.deepEqual(PutRes.decode(PutRes.encode({ stored: [], failed })).failed[0]!.message, sent);
+    }
+  });
+
+  test("utf8Prefix keeps whole characters and short strings as they are", () => {
+    assert.equal(utf8Prefix("abc", 512), "abc");
+    assert.equal(utf8Prefix("a€b", 3), "a");
+    assert.equal(utf8Prefix("a€b", 4), "a€");
+    assert.equal(utf8Prefix("😀😀", 7), "😀");
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 400 }), fc.nat({ max: 1200 }), (s, max) => {
+        const cut = utf8Prefix(s, max);
+        assert.ok(Buffer.byteLength(cut) <= max);
+        assert.ok(s.startsWith(cut));
+        assert.equal(Buffer.from(cut, "utf8").toString("utf8"), cut);
+      }),
+    );
   });
 
   test("wire numbers of error codes are unique", () => {

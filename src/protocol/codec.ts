@@ -56,6 +56,19 @@ export class BodyWriter {
   }
 }
 
+/**
+ * The longest prefix of `s` whose UTF-8 is at most `maxBytes`, cut between characters: an error
+ * message cut by UTF-16 units could exceed the wire's byte limit or end in half a character.
+ */
+export function utf8Prefix(s: string, maxBytes: number): string {
+  if (s.length * 3 <= maxBytes) return s;
+  const b = Buffer.from(s, "utf8");
+  if (b.length <= maxBytes) return s;
+  let end = maxBytes;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--; // back to the first byte of a character
+  return b.toString("utf8", 0, end);
+}
+
 /** Reads a control-frame body; any underflow or bad value is a DFS_ERR_PROTOCOL. */
 export class BodyReader {
   readonly #buf: Buffer;

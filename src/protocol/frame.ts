@@ -56,7 +56,10 @@ export const Limits = {
   MAX_FORWARD: 15,
   MAX_HAS_IDS: 1024,
   MAX_LIST_LIMIT: 1000,
+  /** Bytes of UTF-8 in any `str` field. */
   MAX_STRING: 1024,
+  /** Bytes of UTF-8 an ERROR's or a failed replica's message is cut to (whole characters only). */
+  MAX_ERROR_MESSAGE: 512,
 } as const;
 
 export interface FrameHeader {

@@ -1,4 +1,4 @@
-export { BodyReader, BodyWriter } from "./codec.ts";
+export { BodyReader, BodyWriter, utf8Prefix } from "./codec.ts";
 export { FrameDecoder, type FrameSink } from "./decoder.ts";
 export {
   decodeHeader,

@@ -1,5 +1,5 @@
 import { codeFromWire, DfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
-import { BodyReader, BodyWriter } from "./codec.ts";
+import { BodyReader, BodyWriter, utf8Prefix } from "./codec.ts";
 import { Limits } from "./frame.ts";
 import type { ListPage, NodeStat, ObjectKind, PutResult } from "./types.ts";
 
@@ -32,7 +32,7 @@ export interface ErrorMessage {
 }
 export const ErrorMsg = {
   encode: (m: ErrorMessage): Buffer =>
-    new BodyWriter().u16(ErrorCodes[m.code].wire).str(m.message.slice(0, 512)).done(),
+    new BodyWriter().u16(ErrorCodes[m.code].wire).str(utf8Prefix(m.message, Limits.MAX_ERROR_MESSAGE)).done(),
   decode(body: Buffer): ErrorMessage {
     const r = new BodyReader(body);
     const m = { code: codeFromWire(r.u16()), message: r.str() };
@@ -74,7 +74,8 @@ export const PutRes = {
     const w = new BodyWriter().u16(m.stored.length);
     for (const addr of m.stored) w.str(addr);
     w.u16(m.failed.length);
-    for (const f of m.failed) w.str(f.addr).u16(ErrorCodes[f.code].wire).str(f.message.slice(0, 512));
+    for (const f of m.failed)
+      w.str(f.addr).u16(ErrorCodes[f.code].wire).str(utf8Prefix(f.message, Limits.MAX_ERROR_MESSAGE));
     return w.done();
   },
   decode(body: Buffer): PutResult {
