@@ -1,8 +1,8 @@
 /**
  * Micro benchmark of src/crypto on 1 MiB chunks: ChunkCipher.seal/open against other ways to lay out
  * the same bytes, and the primitives for reference. Each mode runs in a fresh child process, once
- * with default malloc and once with the GLIBC_TUNABLES of notes/performance.md (glibc reads them
- * at start-up only). Every variant is checked to produce the very bytes ChunkCipher does.
+ * with default malloc and once with TUNABLES of bench/lib/options.ts (glibc reads them at start-up
+ * only). Every variant is checked to produce the very bytes ChunkCipher does.
  *
  *   npx node bench/crypto.ts [--mib 128] [--runs 3]   (runs = processes per mode, alternating)
  */

@@ -1,6 +1,6 @@
 /**
  * Micro benchmark of src/placement: the cost of an order at 10..1,000 nodes, cached and not, against
- * plain rendezvous with sha256 per node (what DESIGN.md says costs ~2 ms at 1,000 nodes), and how
+ * plain rendezvous with sha256 per node (estimated at ~2 ms at 1,000 nodes), and how
  * evenly owner slots spread over nodes for a given partition count.
  *
  *   npx node bench/placement.ts [--nodes 10,100,1000] [--partitions 65536] [--balance 10,300]

@@ -3,7 +3,7 @@
  * baselines) and the cluster suite (a local cluster of 3 nodes and a gateway, driven over HTTP,
  * against Fastify and raw-chain ceilings). Same volumes, same client, in turn, so the ratios hold on
  * a shared machine. `npm run bench -- --help` for the options; bench/README.md says what each case
- * measures and what was measured here.
+ * measures, how to run it and the current figures.
  */
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";

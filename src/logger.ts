@@ -8,7 +8,7 @@ const FLUSH_INTERVAL_MS = 100;
 /**
  * JSON logs on stdout, one object per line; `service` tells which process wrote them. Buffered and
  * written asynchronously, off the event loop: at least 4 KiB at a time, or whatever is pending
- * every FLUSH_INTERVAL_MS (a write per line was ~10% of a gateway's CPU on small requests). Pending
+ * every FLUSH_INTERVAL_MS (a write per line costs ~10% of a gateway's CPU on small requests). Pending
  * lines are flushed synchronously when the process exits.
  */
 export function createLogger(service: string, level = process.env.DFS_LOG_LEVEL ?? "info"): Logger {

@@ -9,8 +9,8 @@
  * process streaming a GiB through cipher.update() holds tens of MiB of dead output at any time,
  * grows its RSS with it, and pays mark-compacts for it. Freed at once, the same few blocks come back
  * from malloc for the next piece, still in cache: AES-GCM in 64 KiB pieces took 0.20 instead of 0.35
- * CPU s per GiB and peaked at 82 instead of 208 MiB of RSS (bench/free-now.ts); through the gateway,
- * ~44 mark-compacts per GiB went away (bench/README.md, sixth session).
+ * CPU s per GiB and peaked at 82 instead of 208 MiB of RSS (bench/free-now.ts); through the gateway it
+ * spares ~44 mark-compacts per GiB uploaded (`--trace-gc`, recorded in bench/results-2026-11.md).
  */
 export function freeNow(buf: Uint8Array): void {
   const ab = buf.buffer;
@@ -44,9 +44,9 @@ const KEEP_BELOW_BYTES = 4 * 1024 * 1024;
  * At start glibc maps every block above 128 KiB on its own and unmaps it on free, and trims the
  * heap's top once 128 KiB lie free there. A process that turns a GiB through cipher.update() in
  * 256 KiB pieces, each freed at once (freeNow), so faulted in every page of every piece: ~350 faults
- * per MiB, and the cipher loop cost 4.9 CPU s/GiB instead of 0.83 (bench/malloc-keep.ts). A
- * gateway that had not yet freed a large mapped block uploaded at 11 CPU s/GiB instead of 4.4
- * (bench/README.md, seventh session). glibc raises both limits for good the first time a mapped
+ * per MiB, and the cipher loop costs 4.9 CPU s/GiB instead of 0.83 (bench/malloc-keep.ts). A
+ * gateway that has not yet freed a large mapped block uploads at 11 CPU s/GiB instead of 4.4
+ * (`npm run bench -- --cases gw-put-512 --sizes 512`, bench/results-2026-11.md). glibc raises both limits for good the first time a mapped
  * block is freed (its dynamic mmap threshold: blocks below the freed one's size then come from the
  * heap, and the top is trimmed only past twice that), so one block of KEEP_BELOW_BYTES mapped and
  * freed at start-up sets them. It is never touched, so it costs no RSS; the heap may keep up to

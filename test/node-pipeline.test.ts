@@ -87,8 +87,8 @@ describe("pooled memory on the node under concurrent requests", () => {
   });
 
   test("regression: a chain PUT cancelled at any moment never brings a node down", async () => {
-    // A cancel that arrived while the first node was still opening its file left the forward's
-    // answer rejected with no handler yet: an unhandled rejection ended the node process.
+    // A cancel that arrives while the first node is still opening its file must not leave the
+    // forward's answer rejected with no handler yet: an unhandled rejection would end the node.
     for (let i = 0; i < 40; i++) {
       const data = patternBytes(256 * 1024 + i * 1000, 3000 + i);
       const [head, ...forward] = [0, 1, 2].map((k) => nodes[(i + k) % 3]!.addr) as [string, ...string[]];

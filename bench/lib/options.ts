@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { DFS_FROM, type DfsFrom } from "./dfs.ts";
 import { REPO_ROOT } from "./procs.ts";
 
-/** The malloc settings from shared/notes/performance.md: keep freed memory instead of returning it. */
+/** glibc malloc settings (`--tuned`) that keep freed memory instead of returning it to the kernel. */
 export const TUNABLES =
   "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=67108864:glibc.malloc.top_pad=268435456";
 

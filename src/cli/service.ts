@@ -48,7 +48,7 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
  * output), a third of its CPU (--trace-gc). Counting that memory in the heap's global limit instead
  * cuts them several-fold in gateways and nodes. Alone it let a gateway's RSS pass 250 MiB during
  * large transfers; with the small young generation of SERVICE_NODE_FLAGS it stays under 180
- * (bench/README.md, "V8 and Buffer memory").
+ * (bench/results-2026-11.md, "V8 and Buffer memory").
  *
  * A gateway's heap is small (~20 MB live), so the limit V8 grows it to after a collection is close:
  * ~25 MB of Buffers dying between two scavenges crossed it, ~44 times per GiB uploaded, each

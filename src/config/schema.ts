@@ -18,7 +18,7 @@ const hostPort = z.string().refine((v) => parseHostPort(v) !== undefined, {
 
 const ms = z.number().int().positive();
 
-/** Redis membership registry. Keys follow the Go original's config.json: redis.masterName, redis.sentinelAddrs. */
+/** Redis membership registry: redis.masterName and redis.sentinelAddrs name a Sentinel-watched master. */
 export const RegistrySchema = z
   .object({
     url: z

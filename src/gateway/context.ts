@@ -26,7 +26,7 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /**
-   * Reused memory (new memory is what costs most here, notes/performance.md): `plain` holds
+   * Reused memory (new memory is what costs most here: bench/free-now.ts, bench/malloc-keep.ts): `plain` holds
    * chunkBytes, an upload's chunker buffer; `sealed` chunkBytes + CHUNK_OVERHEAD, a sealed chunk
    * in flight. A buffer is given back only once nothing refers to it.
    */

@@ -52,7 +52,7 @@ const OBJECT_ID = /^[0-9a-f]{64}$/;
  * Balance is granular: a node's share is a count of partitions, so it strays from its weight by
  * roughly 1/sqrt(partitions x R / N). Measured (bench/placement.ts, R = 3, min-max of the mean):
  * 4,096 partitions keep 30 nodes within 0.88-1.09 but 1,000 nodes only within 0.24-2.03, where
- * 65,536, the default, give 0.76-1.22 (DESIGN.md plans for a thousand nodes). Every member must
+ * 65,536, the default, give 0.76-1.22: clusters of a thousand nodes are in scope. Every member must
  * use the same count: changing it moves nearly everything.
  */
 export class Placement {

@@ -34,7 +34,7 @@ export interface ReaperOptions {
 }
 
 /**
- * Dead-node removal, as the Go original did, without every node piling onto every corpse: on join
+ * Dead-node removal by the live nodes themselves, without every node piling onto every corpse: on join
  * and every `intervalMs` (jittered), for each registered peer whose heartbeat expired, the
  * REAPERS_PER_PEER live nodes ranked first for that peer (rendezvous hash) probe it; unreachable =>
  * the stale entry is removed. If those nodes do not act within three intervals, anyone does.

@@ -26,8 +26,8 @@ export interface Dialed {
 }
 
 /**
- * Connects and runs the client side of the handshake (see protocol/handshake.ts) within
- * connectMs. The socket reads into the shared buffer from the start (socket-reads.ts).
+ * Connects and runs the client side of the handshake (see src/protocol/handshake.ts) within
+ * connectMs. The socket reads into the shared buffer from the start (src/transport/socket-reads.ts).
  */
 export function dial(addr: string, secret: Buffer, timeouts: Timeouts): Promise<Dialed> {
   const target = parseHostPort(addr);

@@ -94,7 +94,7 @@ export class FrameSocket {
    * phase) and sends them in one writev: the requests of every HTTP request parsed in one turn, or
    * the answers to every file read that completed in it, cost one syscall per socket, not one
    * each. A loopback write, with the wakeup of its reader, costs tens of µs of CPU on the machines
-   * measured (bench/README.md), as much as a node's own work on a small read. A nextTick flush
+   * measured (bench/results-2026-11.md), as much as a node's own work on a small read. A nextTick flush
    * batched only what one callback sent.
    */
   #coalesce(): void {

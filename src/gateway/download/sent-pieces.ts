@@ -6,7 +6,7 @@ import { freeNow } from "../../memory.ts";
  * none of them can still be read: the body holds none (readableLength 0) and the response none
  * (writableLength 0, which counts a socket write until libuv completed it). Each piece is a
  * decipher output of its own, dead once written; left to the GC it lingers until a scavenge, and a
- * 2 GiB download held tens of MiB of them and ran mark-compacts for them.
+ * 2 GiB download would hold tens of MiB of them and run mark-compacts for them.
  *
  * Checked before each new piece goes out and whenever the response drains or finishes. A response
  * closed early (the client went away) frees nothing: a write may still be in libuv's hands, and

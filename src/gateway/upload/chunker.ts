@@ -1,6 +1,6 @@
 /**
  * Cuts a stream of pieces of any size into fixed-size chunks (the last one shorter) through ONE
- * reused buffer: new memory is what costs most on this hardware (see notes/performance.md).
+ * reused buffer: new memory is what costs most on this hardware (bench/free-now.ts, bench/malloc-keep.ts).
  *
  * The chunk handed to `onChunk` is a view of that buffer and is only valid until `onChunk`'s promise
  * settles: the consumer must copy (seal) it before resolving. Awaiting `onChunk` is also what gives

@@ -24,7 +24,7 @@ export interface ReplicateOptions {
  * (manifests, a file's short last chunk) straight to each of them at once. For a small object the
  * bytes are no cost, while a chain costs every hop a forward connection, a second socket write and
  * read, and a wait for the hops behind it; straight requests to a node from concurrent uploads go
- * out together in one write (transport/pool.ts). If fewer than W stored it, the missing copies are
+ * out together in one write (src/transport/pool.ts). If fewer than W stored it, the missing copies are
  * sent straight (no chain, so every failure is the node's own) to the next nodes in placement order
  * (as far as a read looks: the read fan-out) that have not failed when asked directly, until W hold
  * it or no node is left: then DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a

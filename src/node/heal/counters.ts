@@ -2,7 +2,7 @@ import type { HealStats } from "../../registry/index.ts";
 
 /**
  * What healing did on this node since it started (under-replicated: as of the last round): the
- * shape the node publishes in its registry record (registry/types.ts documents each field).
+ * shape the node publishes in its registry record (src/registry/types.ts documents each field).
  */
 export type HealCounters = HealStats;
 
