@@ -1,5 +1,5 @@
 /**
- * Self-healing counters made visible (issue 5): each node publishes them with its registry record,
+ * Self-healing counters made visible: each node publishes them with its registry record,
  * the gateway serves them in `GET /v1/nodes` and as `dfs_node_*` series in `/metrics`, and
  * `dfs status` prints them. Real Redis under Sentinel, four real `dfs node` processes (R = 3, scrub
  * every 500 ms, GC grace 1 s), a gateway in this process, the real CLI.
