@@ -57,7 +57,7 @@ export function serviceCommand<C extends NodeConfig | GatewayConfig>(spec: {
  * busboy and are left to the GC, and those alone still cost 46 mark-compacts and 2.7 CPU s per GiB
  * of POST on V8's workers. A heap allowed to grow to 3x its live size (V8 otherwise picks a factor
  * between 1.1 and 4 from its own GC timings) rides them out: a POST at 3.9-4.1 CPU s/GiB instead of
- * 7.6. Nodes, whose Buffers come from pools, do not need it. Runtime flags: V8 reads them at
+ * 7.6 (`npm run bench -- --cases gw-post-512`, runs in bench/results-2026-11.md). Nodes, whose Buffers come from pools, do not need it. Runtime flags: V8 reads them at
  * every limit update.
  */
 function steadierGc(section: "node" | "gateway"): void {

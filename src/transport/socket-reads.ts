@@ -5,8 +5,8 @@ import { Socket } from "node:net";
  *
  * Why: Node allocates a fresh 64 KiB ArrayBuffer for every socket read. V8 counts that memory as
  * external, and on a node streaming a chunk per few milliseconds the growth alone starts a full
- * mark-compact every 10-15 MiB received (measured: 19-25 per 256 MiB, 14% of a node's samples, and
- * about 1.5 CPU s per GiB with its side costs). With `onread` and a reused buffer the node
+ * mark-compact every 10-15 MiB received (19-25 per 256 MiB, 14% of a node's samples, and about
+ * 1.5 CPU s per GiB with its side costs, in the node suite: bench/results-2026-11.md). With `onread` and a reused buffer the node
  * receives 256 MiB with no full GC at all. The price: the bytes passed to `onChunk` are only valid
  * during the call; whatever must outlive it is copied (into pooled slabs, see slabs.ts).
  *
