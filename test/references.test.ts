@@ -47,7 +47,7 @@ const BARE_DOC = /(?<![\w./-])[\w-][\w.-]*\.md\b/g;
 const MD_LINK = /\]\(([^)\s#]+)(?:#[^)\s]*)?\)/g;
 /** Paths of a particular machine. */
 const MACHINE = /(?<![\w.-])\/(?:home|Users|root|work|mnt|opt\/[\w-]+\/src)\/[\w./-]+/g;
-const URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s)>\]"'`]+/gi;
+const URL = /\b(?:[a-z][a-z0-9+.-]*:\/\/|(?:[\w-]+\.)+(?:com|org|io|net|dev)\/)[^\s)>\]"'`]+/gi;
 /** Where a path is a name (a package, a route, a placeholder) rather than a file of this repo. */
 const NOT_A_FILE = /^(?:node_modules|dist)\//;
 
@@ -55,10 +55,14 @@ const NOT_A_FILE = /^(?:node_modules|dist)\//;
 const HISTORY: readonly RegExp[] = [
   /\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\d+(?:st|nd|rd|th)|last|previous|earlier)\s+session\b/i,
   /\bsessions? ago\b/i,
+  /\bsession \d+\b/i,
   /\bused to be\b/i,
   /\b(?:it|this|we|they|that|which|he|she) used to\b/i,
   /\bwas ~?\d[\d,.]*\s*(?:%|[KMG]i?B|ms|µs|s|x)?\s+before\b/i,
   /\bwas ~?\d[\d,.]* (?:until|in the)\b/i,
+  /\((?:it )?was ~?\d[^)]*\)/i,
+  /\bwas ~?\d[\d,.]*[^.;\n]{0,24}\bnow\b/i,
+  /\bthe (?:old|new|previous) (?:code|version|implementation)\b/i,
   /\b(?:previously|formerly|originally)\b/i,
   /\bGo original\b/i,
   /\b(?:before|after|since) (?:the|this|that) (?:fix|change|rewrite|refactor(?:ing)?)\b/i,
@@ -104,9 +108,14 @@ function problemsIn(file: string, text: string, line: number, checkHistory: bool
       what: `names a path of some machine: ${m[0].replace(/[.]+$/, "")}`,
     });
   if (checkHistory) {
+    const told: [number, number][] = []; // one finding per stretch of text, however many words match it
     for (const word of HISTORY) {
-      for (const m of plain.matchAll(new RegExp(word.source, "gi")))
+      for (const m of plain.matchAll(new RegExp(word.source, "gi"))) {
+        const [from, to] = [m.index, m.index + m[0].length];
+        if (told.some(([a, b]) => from < b && a < to)) continue;
+        told.push([from, to]);
         problems.push({ file, line: lineOf(m.index), what: `tells history: "${m[0]}"` });
+      }
     }
   }
   return problems;
@@ -181,7 +190,8 @@ describe("references in comments and docs", () => {
       "/** Cut to 512 bytes (was 4,096 before), as the Go original did; https://x.org/a/b.ts */",
       "const re = /src\\/gone\\.ts/; // a regex literal: https://github.com/o/r/blob/main/c.md",
       "/* Read ./memory.ts beside this file, DESIGN.md and /work/shared/x.md. */",
-      "// the seventh session measured it, and the fifth session too",
+      "// Partitions: 65,536 (was 4,096); see github.com/o/r/blob/main/x.md.",
+      "// the seventh session measured it, and the fifth session too; the old code was 10% slower",
     ].join("\n");
     const found = problemsOfFile("src/example.ts", code).map((p) => `${p.line}: ${p.what}`);
     assert.deepEqual(found.sort(), [
@@ -191,8 +201,10 @@ describe("references in comments and docs", () => {
       '3: tells history: "was 4,096 before"',
       "5: names DESIGN.md, which is not in the repo",
       "5: names a path of some machine: /work/shared/x.md",
-      '6: tells history: "fifth session"',
-      '6: tells history: "seventh session"',
+      '6: tells history: "(was 4,096)"',
+      '7: tells history: "fifth session"',
+      '7: tells history: "seventh session"',
+      '7: tells history: "the old code"',
     ]);
     const doc = [
       "The layout is in [docs/protocol.md](docs/protocol.md), the server in `src/transport/`.",
