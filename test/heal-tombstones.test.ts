@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ChunkCipher } from "../src/crypto/index.ts";
 import { isDfsError } from "../src/errors.ts";
-import { parseManifestHeader } from "../src/node/heal/manifest-header.ts";
+import { parseManifestHeader } from "../src/formats/index.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { patternBytes } from "./helpers/data.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
+import type { ObjectKind } from "../src/formats/index.ts";
 import { type IndexEntry, PackIndex } from "../src/node/store/pack-index.ts";
-import type { ObjectKind } from "../src/transport/api.ts";
 
 const idOf = (n: number) => createHash("sha256").update(String(n)).digest("hex");
 

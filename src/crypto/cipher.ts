@@ -1,11 +1,17 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
 import { DfsError } from "../errors.ts";
+import {
+  encodeManifestHeader,
+  headerBytesFor,
+  type ManifestHeader,
+  objectIdBytes,
+  parseManifestHeader,
+} from "../formats/index.ts";
 import { openChunk, sealChunk } from "./chunk.ts";
-import { isHex64, MANIFEST_MAX_BYTES, MANIFEST_OVERHEAD, NONCE_BYTES, TAG_BYTES } from "./format.ts";
+import { MANIFEST_MAX_BYTES, MANIFEST_OVERHEAD, NONCE_BYTES, TAG_BYTES } from "./format.ts";
 import { gcmInto } from "./gcm.ts";
 import { KeyRing } from "./keys.ts";
 import { type Manifest, manifestJson, manifestProblem } from "./manifest.ts";
-import { encodeHeader, parseHeader } from "./manifest-header.ts";
 
 export interface SealedChunk {
   /** The bytes to store: format byte, ciphertext, GCM tag (format.ts). */
@@ -53,7 +59,7 @@ export class ChunkCipher {
 
   /** open(), as pieces of at most `pieceBytes` (new buffers: a download sends them as they are). */
   openPieces(ciphertext: Buffer, plainHash: string, pieceBytes?: number): Buffer[] {
-    return openChunk(this.#keys.chunkKey(hashBytes(plainHash)), ciphertext, pieceBytes);
+    return openChunk(this.#keys.chunkKey(objectIdBytes(plainHash)), ciphertext, pieceBytes);
   }
 
   /**
@@ -61,7 +67,7 @@ export class ChunkCipher {
    * from the cluster key, so a node cannot tell which known sha256 it holds. 64 lowercase hex.
    */
   manifestId(fileHash: string): string {
-    return this.#keys.manifestId(hashBytes(fileHash));
+    return this.#keys.manifestId(objectIdBytes(fileHash));
   }
 
   /**
@@ -78,7 +84,7 @@ export class ChunkCipher {
     if (body.length + 32 * ids.length > MANIFEST_MAX_BYTES) {
       throw new DfsError("DFS_ERR_TOO_LARGE", `a manifest is limited to ${MANIFEST_MAX_BYTES} bytes`);
     }
-    return this.#seal(manifest.hash, encodeHeader("manifest", manifest.createdAt, ids), body);
+    return this.#seal(manifest.hash, encodeManifestHeader("manifest", manifest.createdAt, ids), body);
   }
 
   /**
@@ -86,14 +92,18 @@ export class ChunkCipher {
    * "deleted", bound to the file like a manifest. `stamp`: ms since the epoch (the delete's time).
    */
   sealTombstone(fileHash: string, stamp: number): Buffer {
-    hashBytes(fileHash);
+    objectIdBytes(fileHash);
     if (!Number.isSafeInteger(stamp) || stamp < 0)
       throw new DfsError("DFS_ERR_INTERNAL", "bad tombstone stamp");
-    return this.#seal(fileHash, encodeHeader("tombstone", stamp, []), Buffer.from(tombstoneJson(fileHash)));
+    return this.#seal(
+      fileHash,
+      encodeManifestHeader("tombstone", stamp, []),
+      Buffer.from(tombstoneJson(fileHash)),
+    );
   }
 
   #seal(fileHashHex: string, header: Buffer, body: Buffer): Buffer {
-    const fileHash = hashBytes(fileHashHex);
+    const fileHash = objectIdBytes(fileHashHex);
     const key = this.#keys.manifestKey(fileHash);
     const nonceKey = this.#keys.manifestNonceKey(fileHash);
     const out = Buffer.allocUnsafe(header.length + NONCE_BYTES + body.length + TAG_BYTES);
@@ -127,14 +137,14 @@ export class ChunkCipher {
 
   /** A stored manifest object opened: the manifest, or the tombstone, with its stamp. */
   openStored(fileHash: string, sealed: Buffer): OpenedManifest {
-    const raw = hashBytes(fileHash);
-    const header = parseHeader(sealed);
-    if (sealed.length > MANIFEST_MAX_BYTES + MANIFEST_OVERHEAD + header.bytes)
+    const raw = objectIdBytes(fileHash);
+    const { header, headerBytes } = readHeader(sealed);
+    if (sealed.length > MANIFEST_MAX_BYTES + MANIFEST_OVERHEAD + headerBytes)
       throw corrupt("manifest too large");
     const key = this.#keys.manifestKey(raw);
-    const aadEnd = header.bytes + NONCE_BYTES;
+    const aadEnd = headerBytes + NONCE_BYTES;
     const end = sealed.length - TAG_BYTES;
-    const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(header.bytes, aadEnd), {
+    const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(headerBytes, aadEnd), {
       authTagLength: TAG_BYTES,
     });
     decipher.setAAD(Buffer.concat([sealed.subarray(0, aadEnd), raw]));
@@ -178,10 +188,17 @@ function tombstoneJson(fileHash: string): string {
   return JSON.stringify({ deleted: fileHash });
 }
 
-/** 32 raw bytes of a lowercase hex sha256, or DFS_ERR_INVALID_HASH. */
-function hashBytes(hex: string): Buffer {
-  if (!isHex64(hex)) throw new DfsError("DFS_ERR_INVALID_HASH", "not a lowercase hex SHA-256");
-  return Buffer.from(hex, "hex");
+/** The clear header of a sealed manifest and its length, or DFS_ERR_CORRUPT. */
+function readHeader(sealed: Buffer): { header: ManifestHeader; headerBytes: number } {
+  const header = parseManifestHeader(sealed);
+  if (header === undefined) {
+    throw corrupt(`not a sealed manifest (format ${sealed[0]}, type ${sealed[1]}, ${sealed.length} bytes)`);
+  }
+  const short = () => corrupt(`a manifest of ${sealed.length} bytes, shorter than its header says`);
+  if ("need" in header) throw short();
+  const headerBytes = headerBytesFor(header.chunkIds.length);
+  if (sealed.length < headerBytes + NONCE_BYTES + TAG_BYTES) throw short();
+  return { header, headerBytes };
 }
 
 function corrupt(message: string, cause?: unknown): DfsError {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { HEADER_FIXED_BYTES } from "../formats/index.ts";
 
 /**
  * Byte formats of what the gateway stores on nodes. Changing anything here changes stored bytes:
@@ -12,11 +13,12 @@ import { createHash } from "node:crypto";
  *   1+n     16    GCM tag
  *
  * Sealed manifest, format 2 (AES-256-GCM, key per file hash, synthetic nonce). The clear header
- * lets nodes, which hold no key, see what a manifest references (repair, garbage collection) and
- * whether it is a tombstone; it is authenticated with the rest:
+ * (bytes 0..H, its layout and key-free parser in src/formats/manifest-header.ts) lets nodes, which
+ * hold no key, see what a manifest references (repair, garbage collection) and whether it is a
+ * tombstone; it is authenticated with the rest:
  *
  *   offset  size  field
- *   0       1     format = MANIFEST_FORMAT (0x02)
+ *   0       1     format = 0x02 (MANIFEST_FORMAT, src/formats)
  *   1       1     type: 1 = manifest, 2 = tombstone (a delete)
  *   2       8     stamp, u64 big-endian ms since the epoch (a manifest's createdAt, a delete's time);
  *                 between two objects under one id the higher stamp wins, a tombstone on a tie
@@ -28,7 +30,6 @@ import { createHash } from "node:crypto";
  *   additional data: bytes 0..H+12 then the file hash (32 raw bytes)
  */
 export const CHUNK_FORMAT = 0x01;
-export const MANIFEST_FORMAT = 0x02;
 
 export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
@@ -37,7 +38,7 @@ export const KEY_BYTES = 32;
 /** Bytes the cipher adds to each chunk: format byte + GCM tag. */
 export const CHUNK_OVERHEAD = 1 + TAG_BYTES;
 /** Bytes the cipher adds to a manifest's JSON besides the chunk ids: fixed header + nonce + tag. */
-export const MANIFEST_OVERHEAD = 14 + NONCE_BYTES + TAG_BYTES;
+export const MANIFEST_OVERHEAD = HEADER_FIXED_BYTES + NONCE_BYTES + TAG_BYTES;
 
 /**
  * Largest manifest JSON accepted, sealed or opened. A chunk entry is ~160 bytes, so this is ~400k
@@ -62,13 +63,6 @@ export const LABELS = {
   manifestNonce: "dfs-mesh/v1/manifest-nonce",
   manifestId: "dfs-mesh/v1/manifest-id",
 } as const;
-
-const HEX64 = /^[0-9a-f]{64}$/;
-
-/** A lowercase hex SHA-256 (64 characters). */
-export function isHex64(value: unknown): value is string {
-  return typeof value === "string" && HEX64.test(value);
-}
 
 /** sha256 hex of a buffer. */
 export function sha256Hex(data: Uint8Array): string {

@@ -6,16 +6,9 @@ export { ChunkCipher, type OpenedManifest, type SealedChunk } from "./cipher.ts"
 export {
   CHUNK_FORMAT,
   CHUNK_OVERHEAD,
-  isHex64,
   LABELS,
-  MANIFEST_FORMAT,
   MANIFEST_MAX_BYTES,
   MANIFEST_OVERHEAD,
   sha256Hex,
 } from "./format.ts";
 export { INLINE_MAX_BYTES, type Manifest, type ManifestChunk } from "./manifest.ts";
-export {
-  type ManifestHeader,
-  type ManifestType,
-  parseHeader as parseManifestHeader,
-} from "./manifest-header.ts";

@@ -1,4 +1,4 @@
-import { isHex64 } from "./format.ts";
+import { isObjectId } from "../formats/index.ts";
 
 /** One chunk of a file, in file order. */
 export interface ManifestChunk {
@@ -67,7 +67,7 @@ export function manifestProblem(value: unknown): string | undefined {
   if (extra) return extra;
   const m = value as Record<string, unknown>;
   if (m.version !== 1) return "unknown manifest version";
-  if (!isHex64(m.hash)) return "hash is not a lowercase hex sha256";
+  if (!isObjectId(m.hash)) return "hash is not a lowercase hex sha256";
   if (!isCount(m.size)) return "size is not a non-negative integer";
   if (!isString(m.name, MAX_NAME_CHARS)) return "name is not a string of at most 1024 characters";
   if (!isString(m.contentType, MAX_CONTENT_TYPE_CHARS)) return "contentType is not a short string";
@@ -80,7 +80,7 @@ export function manifestProblem(value: unknown): string | undefined {
     const extraKey = exactKeys(c, CHUNK_KEYS);
     if (extraKey) return `chunk ${i}: ${extraKey}`;
     const chunk = c as Record<string, unknown>;
-    if (!isHex64(chunk.id) || !isHex64(chunk.plainHash)) return `chunk ${i} has a malformed hash`;
+    if (!isObjectId(chunk.id) || !isObjectId(chunk.plainHash)) return `chunk ${i} has a malformed hash`;
     if (!isCount(chunk.size) || chunk.size < 1 || chunk.size > m.chunkBytes) {
       return `chunk ${i} size is not within 1..chunkBytes`;
     }

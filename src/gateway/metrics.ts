@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ErrorCode } from "../errors.ts";
-import type { HealStats, NodeInfo, StoreStatsPublished } from "../registry/index.ts";
+import type { HealCounters, StoreCounters } from "../formats/index.ts";
+import type { NodeInfo } from "../registry/index.ts";
 import type { GatewayHedges } from "./hedge.ts";
 
 export type ChunkOp = "put" | "get" | "has" | "delete";
@@ -108,7 +109,7 @@ export class GatewayMetrics {
 /** A per-node series: metric name, the published field, help, counter (a total) or gauge (now). */
 type NodeSeries<R> = readonly [name: string, field: keyof R, help: string, type: "counter" | "gauge"];
 
-const HEAL_SERIES: readonly NodeSeries<HealStats>[] = [
+const HEAL_SERIES: readonly NodeSeries<HealCounters>[] = [
   [
     "dfs_node_under_replicated",
     "underReplicated",
@@ -148,7 +149,7 @@ const HEAL_SERIES: readonly NodeSeries<HealStats>[] = [
 
 const HEAL_ROUNDS = { repair: "repairRounds", scrub: "scrubRounds", gc: "gcRounds" } as const;
 
-const STORE_SERIES: readonly NodeSeries<StoreStatsPublished>[] = [
+const STORE_SERIES: readonly NodeSeries<StoreCounters>[] = [
   ["dfs_node_cache_hits_total", "cacheHits", "Reads of small objects a node answered from memory", "counter"],
   [
     "dfs_node_cache_misses_total",

@@ -1,8 +1,9 @@
 import { DfsError } from "../errors.ts";
+import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
 import { Limits } from "../protocol/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
-import type { ListPage, NodeStat, ObjectKind, PutResult } from "../protocol/types.ts";
-import type { IncomingBody, NodeClient, ObjectSource, RequestHandlers } from "../transport/index.ts";
+import type { NodeStat, PutResult } from "../protocol/types.ts";
+import type { IncomingBody, NodeClient, RequestHandlers } from "../transport/index.ts";
 import { chainPut } from "./put.ts";
 import type { ChunkStore } from "./store/index.ts";
 

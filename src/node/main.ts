@@ -1,11 +1,12 @@
 import type { NodeConfig } from "../config/index.ts";
+import type { HealCounters } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
-import { type HealStats, type NodeMembership, startNodeMembership } from "../registry/index.ts";
-import { type HealCounters, Healer } from "./heal/index.ts";
+import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
+import { Healer } from "./heal/index.ts";
 import { NODE_VERSION, StorageNode } from "./storage-node.ts";
 
 /** The counters as the registry publishes them: a snapshot (the healer keeps counting). */
-function published(c: HealCounters): HealStats {
+function published(c: HealCounters): HealCounters {
   return { ...c };
 }
 
@@ -17,7 +18,7 @@ async function join(
   node: StorageNode,
   config: NodeConfig,
   logger: Logger,
-  heal: () => HealStats | undefined,
+  heal: () => HealCounters | undefined,
 ): Promise<NodeMembership | undefined> {
   if (!config.registry) {
     logger.warn("no registry configured (--sentinels or --redis): running unregistered");

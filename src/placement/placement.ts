@@ -1,4 +1,5 @@
 import { DfsError } from "../errors.ts";
+import { isObjectId } from "../formats/index.ts";
 import { seedWords } from "./hash.ts";
 import { Ranker } from "./rank.ts";
 
@@ -26,7 +27,6 @@ export const ORDER_LENGTH = 48;
 const MAX_PARTITIONS = 65536;
 /** Bounds the index bits the ranking borrows from each key's mantissa (rank.ts). */
 export const MAX_NODES = 65536;
-const OBJECT_ID = /^[0-9a-f]{64}$/;
 
 /**
  * Where objects live, computed from the membership alone: every gateway and node given the same
@@ -116,7 +116,7 @@ export class Placement {
 
   /** The partition of an object id (64 lowercase hex): its leading bits. */
   partitionOf(objectId: string): number {
-    if (!OBJECT_ID.test(objectId)) throw new DfsError("DFS_ERR_INVALID_HASH", "not a 64-hex object id");
+    if (!isObjectId(objectId)) throw new DfsError("DFS_ERR_INVALID_HASH", "not a 64-hex object id");
     return this.#shift === 32 ? 0 : Number.parseInt(objectId.slice(0, 8), 16) >>> this.#shift;
   }
 

@@ -2,8 +2,7 @@ import type { ErrorCode } from "../errors.ts";
 
 /** Value types carried by the node protocol; the transport's API re-exports them. */
 
-/** A stored object is either a chunk (id = SHA-256 of its bytes) or a manifest (id chosen by the gateway). */
-export type ObjectKind = "chunk" | "manifest";
+export type { ListPage, ObjectKind } from "../formats/index.ts";
 
 export interface ReplicaFailure {
   addr: string;
@@ -26,10 +25,4 @@ export interface NodeStat {
   chunkCount: number;
   manifestCount: number;
   storedBytes: number;
-}
-
-export interface ListPage {
-  ids: string[];
-  /** Pass as `after` for the next page; absent on the last page. */
-  next?: string;
 }

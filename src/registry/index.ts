@@ -12,7 +12,6 @@ export {
 } from "./membership.ts";
 export { CONNECTION_NAME, createRedis, type RegistryRedis } from "./redis.ts";
 export type {
-  HealStats,
   MembershipEvents,
   MembershipView,
   NodeInfo,

@@ -1,50 +1,8 @@
 import type { EventEmitter } from "node:events";
+import type { HealCounters, StoreCounters } from "../formats/index.ts";
 
-/**
- * Self-healing counters a node publishes with its record (see src/node/heal): totals since the node
- * process started, except `underReplicated` (as of its last repair round). Plain numbers, so the
- * registry needs nothing from the node.
- */
-export interface HealStats {
-  /** Objects this node acts for that fewer than R owners hold. */
-  underReplicated: number;
-  /** Copies repair stored on other nodes, and their bytes. */
-  repaired: number;
-  repairedBytes: number;
-  /** Copies dropped once the owners confirmed theirs. */
-  dropped: number;
-  scrubbed: number;
-  quarantined: number;
-  /** Corrupt copies replaced from a healthy replica. */
-  restored: number;
-  /** Unreferenced chunks garbage-collected, and their bytes. */
-  collected: number;
-  collectedBytes: number;
-  /** Tombstones of deleted files dropped after tombstoneGraceMs, when nothing older was left to hide. */
-  expiredTombstones: number;
-  repairRounds: number;
-  scrubRounds: number;
-  gcRounds: number;
-}
-
-/**
- * A node's store, published with its record: its cache of small objects (totals since the node
- * started) and its pack files (as they are now, with totals of what was appended).
- */
-export interface StoreStatsPublished {
-  /** Reads of small objects answered from memory, and those that went to the disk. */
-  cacheHits: number;
-  cacheMisses: number;
-  /** Pack files, the bytes in them, and the bytes of the records still live. */
-  packFiles: number;
-  packBytes: number;
-  packLiveBytes: number;
-  /** Batches appended (one writev and one fdatasync each) and the records they carried. */
-  packBatches: number;
-  packRecords: number;
-  /** Sealed packs rewritten and deleted. */
-  packCompactions: number;
-}
+/** Kept under this name for src/node/store, which imports it from here; src/formats names it StoreCounters. */
+export type StoreStatsPublished = StoreCounters;
 
 /** What a node says about itself; `self()` is called on every heartbeat so free space stays fresh. */
 export interface NodeRecordInput {
@@ -61,9 +19,9 @@ export interface NodeRecordInput {
    * Refreshed on every beat like freeBytes. Absent from nodes that do not heal (unregistered, older
    * versions) and when a record's value is malformed: readers must cope without it.
    */
-  heal?: HealStats;
+  heal?: HealCounters;
   /** Like heal: refreshed on every beat, absent from older nodes or when malformed. */
-  store?: StoreStatsPublished;
+  store?: StoreCounters;
 }
 
 /** The whole entry a node re-asserts in Redis on every heartbeat (JSON under `node:<id>`). */

@@ -1,7 +1,10 @@
 import type { Readable } from "node:stream";
-import type { ListPage, NodeStat, ObjectKind, PutResult } from "../protocol/types.ts";
+import type { ListPage, ObjectKind } from "../formats/index.ts";
+import type { NodeStat, PutResult } from "../protocol/types.ts";
 
-export type { ListPage, NodeStat, ObjectKind, PutResult, ReplicaFailure } from "../protocol/types.ts";
+/** ListPage and ObjectKind are src/formats' own; re-exported for src/node/store, which imports them here. */
+export type { ListPage, ObjectKind } from "../formats/index.ts";
+export type { NodeStat, PutResult, ReplicaFailure } from "../protocol/types.ts";
 
 /**
  * What a caller (gateway, CLI, a node repairing) can ask of storage nodes over the node protocol.

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { DfsError } from "../errors.ts";
+import { isObjectId, type ListPage, type ObjectKind } from "../formats/index.ts";
 import {
   BoolRes,
   DeleteReq,
@@ -17,16 +18,7 @@ import {
   PutRes,
   StatRes,
 } from "../protocol/index.ts";
-import type {
-  GetOptions,
-  GetResult,
-  ListPage,
-  NodeApi,
-  NodeStat,
-  ObjectKind,
-  PutOptions,
-  PutResult,
-} from "./api.ts";
+import type { GetOptions, GetResult, NodeApi, NodeStat, PutOptions, PutResult } from "./api.ts";
 import type { Reply, RequestOptions, Upload } from "./connection.ts";
 import { ConnectionPool } from "./pool.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
@@ -49,10 +41,8 @@ export interface PutUpload extends Upload {
 export const SMALL_PUT_MAX_BYTES = 64 * 1024;
 const SMALL: RequestOptions = { small: true };
 
-const ID_RE = /^[0-9a-f]{64}$/;
-
 function checkId(id: string): void {
-  if (!ID_RE.test(id)) throw new DfsError("DFS_ERR_INVALID_HASH", `not a lowercase hex SHA-256: ${id}`);
+  if (!isObjectId(id)) throw new DfsError("DFS_ERR_INVALID_HASH", `not a lowercase hex SHA-256: ${id}`);
 }
 
 function putRequest(id: string, size: number, options: PutOptions): Buffer {

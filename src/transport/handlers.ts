@@ -1,17 +1,7 @@
+import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
-import type { ListPage, NodeStat, ObjectKind, PutResult } from "../protocol/types.ts";
+import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody } from "./incoming-body.ts";
-
-/**
- * The bytes of a GET, pulled by the transport into buffers it owns (and reuses once the socket is
- * done with them), so serving a chunk allocates nothing per read.
- */
-export interface ObjectSource {
-  /** Fills the start of `into` with the next bytes; resolves how many (0 only past the end). */
-  read(into: Buffer): Promise<number>;
-  /** Releases the file; called exactly once, whether the stream completed or not. */
-  close(): Promise<void>;
-}
 
 /**
  * What a protocol server serves. The transport decodes requests, calls these, and encodes the

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { DfsError, isDfsError, toDfsError } from "../errors.ts";
+import type { ObjectSource } from "../formats/index.ts";
 import {
   BoolRes,
   clientProof,
@@ -26,7 +27,7 @@ import {
 } from "../protocol/index.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
-import type { ObjectSource, RequestHandlers } from "./handlers.ts";
+import type { RequestHandlers } from "./handlers.ts";
 import { IncomingBody } from "./incoming-body.ts";
 import type { Timeouts } from "./timeouts.ts";
 

@@ -5,8 +5,8 @@
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
+import type { ObjectKind } from "../../src/formats/index.ts";
 import { decodeHeader, RECORD_HEADER_BYTES } from "../../src/node/store/pack-record.ts";
-import type { ObjectKind } from "../../src/transport/api.ts";
 import { NodeClient } from "../../src/transport/index.ts";
 import { TEST_SECRET } from "./cluster.ts";
 import { sha256 } from "./data.ts";

@@ -1,9 +1,8 @@
 import { clientSettings, loadClientConfig } from "../../config/index.ts";
 import { DfsError } from "../../errors.ts";
+import { isObjectId } from "../../formats/index.ts";
 import { parseFlags } from "../flags.ts";
 import { GatewayClient } from "./gateway-client.ts";
-
-const HASH_RE = /^[0-9a-f]{64}$/;
 
 export const CLIENT_OPTIONS_HELP = [
   "  --gateway URL                   gateway URL [DFS_GATEWAY], default http://127.0.0.1:8080",
@@ -30,7 +29,7 @@ export function clientArgs(
 }
 
 export function checkHash(hash: string | undefined): string {
-  if (hash === undefined || !HASH_RE.test(hash)) {
+  if (hash === undefined || !isObjectId(hash)) {
     throw new DfsError(
       "DFS_ERR_CONFIG",
       `expected a file hash (64 lowercase hex characters), got "${hash ?? ""}"`,

@@ -1,4 +1,5 @@
-import type { HealStats, NodeInfo, StoreStatsPublished } from "../../registry/index.ts";
+import type { HealCounters, StoreCounters } from "../../formats/index.ts";
+import type { NodeInfo } from "../../registry/index.ts";
 import { CLIENT_OPTIONS_HELP, clientArgs } from "../client/common.ts";
 import { type Command, EXIT_FAILED, EXIT_OK } from "../command.ts";
 import { formatBytes } from "../progress.ts";
@@ -53,7 +54,7 @@ export function renderHeal(nodes: readonly NodeInfo[]): string {
       "TOMBSTONES EXPIRED",
     ],
     ...nodes.map((n) => {
-      const h = n.heal as Partial<Record<keyof HealStats, unknown>> | undefined;
+      const h = n.heal as Partial<Record<keyof HealCounters, unknown>> | undefined;
       if (typeof h !== "object" || h === null) return [n.id, "-", "-", "-", "-", "-", "-", "-"];
       return [
         n.id,
@@ -78,7 +79,7 @@ export function renderStore(nodes: readonly NodeInfo[]): string {
   const rows = [
     ["ID", "CACHE HITS", "PACKS", "PACK BYTES (LIVE)", "RECORDS PER BATCH", "COMPACTIONS"],
     ...nodes.map((n) => {
-      const s = n.store as Partial<Record<keyof StoreStatsPublished, unknown>> | undefined;
+      const s = n.store as Partial<Record<keyof StoreCounters, unknown>> | undefined;
       if (typeof s === "object" && s !== null) {
         const { cacheHits: hits, cacheMisses: misses, packRecords: records, packBatches: batches } = s;
         return [

@@ -1,5 +1,6 @@
 import { DfsError, toDfsError } from "../../errors.ts";
-import { type ObjectKind, type PutResult, SMALL_PUT_MAX_BYTES } from "../../transport/index.ts";
+import type { ObjectKind } from "../../formats/index.ts";
+import { type PutResult, SMALL_PUT_MAX_BYTES } from "../../transport/index.ts";
 import type { GatewayContext } from "../context.ts";
 
 export interface ReplicateOptions {

@@ -1,10 +1,6 @@
-import type { HealStats } from "../../registry/index.ts";
+import type { HealCounters } from "../../formats/index.ts";
 
-/**
- * What healing did on this node since it started (under-replicated: as of the last round): the
- * shape the node publishes in its registry record (src/registry/types.ts documents each field).
- */
-export type HealCounters = HealStats;
+/** Counters of a node that has not healed anything yet (src/formats documents each field). */
 
 export function newCounters(): HealCounters {
   return {

@@ -1,9 +1,8 @@
 import { toDfsError } from "../../errors.ts";
+import type { HealCounters, ManifestHeader } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { ChunkStore } from "../store/index.ts";
-import type { HealCounters } from "./counters.ts";
-import type { ManifestHeader } from "./manifest-header.ts";
 import type { Members } from "./members.ts";
 import { localHeader, remoteHeader } from "./objects.ts";
 import { ExpiredTombstones } from "./tombstones.ts";

@@ -1,9 +1,10 @@
+import type { HealCounters } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { MembershipView } from "../../registry/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
-import { type HealCounters, newCounters } from "./counters.ts";
+import { newCounters } from "./counters.ts";
 import { GarbageCollector } from "./gc.ts";
 import { GraceMembers, type Members } from "./members.ts";
 import { repairRound } from "./repair.ts";

@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
-import type { NodeApi, ObjectKind } from "../../transport/api.ts";
+import {
+  HEADER_FIXED_BYTES,
+  type ManifestHeader,
+  type ObjectKind,
+  parseManifestHeader,
+} from "../../formats/index.ts";
+import type { NodeApi } from "../../transport/api.ts";
 import type { ChunkStore } from "../store/index.ts";
-import { HEADER_FIXED_BYTES, type ManifestHeader, parseManifestHeader } from "./manifest-header.ts";
 
 /** A whole local object in memory (chunks and manifests are bounded by maxObjectBytes). */
 export async function readLocal(store: ChunkStore, kind: ObjectKind, id: string): Promise<Buffer> {

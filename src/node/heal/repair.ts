@@ -1,11 +1,10 @@
 import { toDfsError } from "../../errors.ts";
+import { type HealCounters, type ManifestHeader, type ObjectKind, wins } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import { Placement } from "../../placement/index.ts";
-import type { NodeApi, ObjectKind } from "../../transport/api.ts";
+import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
-import type { HealCounters } from "./counters.ts";
-import { type ManifestHeader, wins } from "./manifest-header.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, localHeader, readLocal, remoteHeader } from "./objects.ts";
 import { planObject } from "./plan.ts";

@@ -1,4 +1,4 @@
-import type { ManifestHeader } from "./manifest-header.ts";
+import type { ManifestHeader } from "../../formats/index.ts";
 
 /**
  * Which of this node's tombstones may be dropped (gc.ts): those older than the grace under whose

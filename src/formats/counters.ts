@@ -1,0 +1,50 @@
+/**
+ * What a node publishes about itself with every heartbeat, besides its address and space (the
+ * registry's NodeRecord carries these; gateways export them as metrics, `dfs status` prints them).
+ * Plain numbers, so every layer may read them and none needs the node.
+ */
+
+/**
+ * What self-healing did (src/node/heal): totals since the node process started, except
+ * `underReplicated` (as of its last repair round).
+ */
+export interface HealCounters {
+  /** Objects this node acts for that fewer than R owners hold. */
+  underReplicated: number;
+  /** Copies repair stored on other nodes, and their bytes. */
+  repaired: number;
+  repairedBytes: number;
+  /** Copies dropped once the owners confirmed theirs. */
+  dropped: number;
+  scrubbed: number;
+  quarantined: number;
+  /** Corrupt copies replaced from a healthy replica. */
+  restored: number;
+  /** Unreferenced chunks garbage-collected, and their bytes. */
+  collected: number;
+  collectedBytes: number;
+  /** Tombstones of deleted files dropped after tombstoneGraceMs, when nothing older was left to hide. */
+  expiredTombstones: number;
+  repairRounds: number;
+  scrubRounds: number;
+  gcRounds: number;
+}
+
+/**
+ * A node's store (src/node/store): its cache of small objects (totals since the node started) and
+ * its pack files (as they are now, with totals of what was appended).
+ */
+export interface StoreCounters {
+  /** Reads of small objects answered from memory, and those that went to the disk. */
+  cacheHits: number;
+  cacheMisses: number;
+  /** Pack files, the bytes in them, and the bytes of the records still live. */
+  packFiles: number;
+  packBytes: number;
+  packLiveBytes: number;
+  /** Batches appended (one writev and one fdatasync each) and the records they carried. */
+  packBatches: number;
+  packRecords: number;
+  /** Sealed packs rewritten and deleted. */
+  packCompactions: number;
+}
