@@ -1,8 +1,20 @@
 /**
- * What a node publishes about itself with every heartbeat, besides its address and space (the
- * registry's NodeRecord carries these; gateways export them as metrics, `dfs status` prints them).
- * Plain numbers, so every layer may read them and none needs the node.
+ * What a node reports about itself: its store's usage (answered to STAT; its space also goes into
+ * the registry record), and the counters it publishes with every heartbeat (the registry's
+ * NodeRecord carries them; gateways export them as metrics, `dfs status` prints them). Plain
+ * numbers, so every layer may read them and none needs the node.
  */
+
+/** What a node's store holds and has room for, as it is now. */
+export interface StoreUsage {
+  /** Bytes offered to the cluster (the disk's size unless configured), and those still free. */
+  capacityBytes: number;
+  freeBytes: number;
+  chunkCount: number;
+  manifestCount: number;
+  /** Bytes of the objects held. */
+  storedBytes: number;
+}
 
 /**
  * What self-healing did (src/node/heal): totals since the node process started, except

@@ -1,9 +1,9 @@
 /**
  * Key-free formats every layer may know: object ids and kinds, the clear header of a sealed
- * manifest, the shapes nodes list and serve objects in, and the counters a node publishes. A leaf:
- * it imports nothing of the project but errors.ts.
+ * manifest, the shapes nodes list and serve objects in, and what a node reports about itself.
+ * A leaf: it imports nothing of the project but errors.ts.
  */
-export type { HealCounters, StoreCounters } from "./counters.ts";
+export type { HealCounters, StoreCounters, StoreUsage } from "./counters.ts";
 export {
   encodeManifestHeader,
   HEADER_FIXED_BYTES,

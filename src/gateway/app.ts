@@ -6,7 +6,7 @@ import { CHUNK_OVERHEAD, ChunkCipher } from "../crypto/index.ts";
 import { DfsError } from "../errors.ts";
 import { BufferPool } from "../transport/index.ts";
 import { ApiKeys } from "./auth.ts";
-import { LivePlacement } from "./cluster.ts";
+import { PlacementCache } from "./cluster.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { problemHandler } from "./errors.ts";
 import { gatewayHedges } from "./hedge.ts";
@@ -53,7 +53,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
     nodes: deps.nodes,
     view: deps.view,
     cipher: new ChunkCipher(config.key),
-    placement: new LivePlacement(deps.view, config.gateway.replicas),
+    placement: new PlacementCache(deps.view, config.gateway.replicas),
     metrics,
     logger: deps.logger,
     buffers: {

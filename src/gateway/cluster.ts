@@ -11,12 +11,12 @@ export function readFanoutOf(replicas: number): number {
 }
 
 /**
- * Placement over the live view, rebuilt only when the view's version moves (the live membership,
- * or a placement input of a node, changed). Checking a number per request: building the live list
- * to compare it cost ~2-4% of a small request's CPU. Orders hold the read fan-out's nodes and no
+ * The placement of the live nodes, cached per version of the membership view: rebuilt only when
+ * the version moves (the live membership, or a placement input of a node, changed). Checking a
+ * number per request: building the live list to compare it cost ~2-4% of a small request's CPU. Orders hold the read fan-out's nodes and no
  * more: nothing in the gateway looks further, and 65,536 partitions of them stay small.
  */
-export class LivePlacement {
+export class PlacementCache {
   readonly #view: GatewayView;
   readonly #orderLength: number;
   #version = -1;

@@ -3,7 +3,7 @@ import type { ChunkCipher } from "../crypto/index.ts";
 import type { Logger } from "../logger.ts";
 import type { MembershipView } from "../registry/index.ts";
 import type { BufferPool, NodeApi } from "../transport/index.ts";
-import type { LivePlacement } from "./cluster.ts";
+import type { PlacementCache } from "./cluster.ts";
 import type { GatewayHedges } from "./hedge.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
@@ -22,7 +22,7 @@ export interface GatewayContext {
   readonly nodes: NodeApi;
   readonly view: GatewayView;
   readonly cipher: ChunkCipher;
-  readonly placement: LivePlacement;
+  readonly placement: PlacementCache;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /**

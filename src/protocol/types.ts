@@ -1,4 +1,5 @@
 import type { ErrorCode } from "../errors.ts";
+import type { StoreUsage } from "../formats/index.ts";
 
 /** Value types carried by the node protocol; the transport's API re-exports them. */
 
@@ -17,12 +18,8 @@ export interface PutResult {
   failed: ReplicaFailure[];
 }
 
-export interface NodeStat {
+/** A node's answer to STAT: who it is, and its store's usage. */
+export interface NodeStat extends StoreUsage {
   nodeId: string;
   zone: string;
-  capacityBytes: number;
-  freeBytes: number;
-  chunkCount: number;
-  manifestCount: number;
-  storedBytes: number;
 }
