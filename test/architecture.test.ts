@@ -13,6 +13,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   "runtime.ts": [],
   "memory.ts": [],
   formats: ["errors.ts"],
+  api: [],
   config: ["errors.ts"],
   protocol: ["errors.ts", "formats"],
   transport: ["errors.ts", "formats", "protocol", "config", "credentials"],
@@ -34,6 +35,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   gateway: [
     "errors.ts",
     "formats",
+    "api",
     "transport",
     "crypto",
     "placement",

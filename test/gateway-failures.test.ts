@@ -3,6 +3,7 @@
  * processes: API keys, corrupted copies on disk, nodes dying during an upload, fewer than W live
  * nodes, a gateway stopping with an upload in flight. Also a client generated from openapi.yaml.
  */
+
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import createClient from "openapi-fetch";
 import openapiTS, { astToString } from "openapi-typescript";
 import { request } from "undici";
+import type { FileCreated, FileMeta, Problem } from "../src/api/index.ts";
 import { ChunkCipher } from "../src/crypto/index.ts";
 import { Placement, type PlacementNode } from "../src/placement/index.ts";
 import { sealChunkUnder } from "./fixtures/crypto-format.ts";
@@ -47,11 +49,6 @@ after(async () => {
   await g?.stop();
   await cluster?.stop();
 });
-
-interface Created {
-  hash: string;
-  replicas: number;
-}
 
 /**
  * Flips one byte in the middle of a stored chunk, where the node keeps it. The chunks here are
@@ -118,7 +115,7 @@ async function assertDownloadAborted(url: string, size: number): Promise<void> {
 
 async function meta(hash: string) {
   const res = await http(g.url, "GET", `/v1/files/${hash}/meta`);
-  return res.json as { chunks: { id: string; nodes: string[] }[] };
+  return res.json as FileMeta;
 }
 
 describe("API keys", () => {
@@ -130,20 +127,20 @@ describe("API keys", () => {
       const data = Buffer.from("keyed upload\n");
       const none = await http(k.url, "POST", "/v1/files", { body: multipart(data) });
       assert.equal(none.status, 401);
-      assert.equal((none.json as { code: string }).code, "DFS_ERR_UNAUTHORIZED");
+      assert.equal((none.json as Problem).code, "DFS_ERR_UNAUTHORIZED");
       assert.match(String(none.headers["www-authenticate"]), /^Bearer/);
       const wrong = await http(k.url, "PUT", "/v1/files", {
         body: data,
         headers: { authorization: "Bearer not-the-key-at-all" },
       });
       assert.equal(wrong.status, 403);
-      assert.equal((wrong.json as { code: string }).code, "DFS_ERR_FORBIDDEN");
+      assert.equal((wrong.json as Problem).code, "DFS_ERR_FORBIDDEN");
       const ok = await http(k.url, "PUT", "/v1/files", {
         body: data,
         headers: { authorization: `Bearer ${KEY}` },
       });
       assert.equal(ok.status, 201);
-      const hash = (ok.json as Created).hash;
+      const hash = (ok.json as FileCreated).hash;
       assert.equal((await http(k.url, "DELETE", `/v1/files/${hash}`)).status, 401);
       assert.equal((await http(k.url, "GET", `/v1/files/${hash}`)).status, 200, "reads are open");
 
@@ -192,7 +189,7 @@ describe("a client generated from openapi.yaml", () => {
         bodySerializer: (b: unknown) => b as FormData,
       });
       assert.equal(up.response.status, 201);
-      const hash = (up.data as Created).hash;
+      const hash = (up.data as FileCreated).hash;
       assert.equal(hash, sha256(data));
       const down = await client.GET("/v1/files/{hash}", {
         params: { path: { hash } },
@@ -202,7 +199,7 @@ describe("a client generated from openapi.yaml", () => {
       assert.ok(Buffer.from(down.data as ArrayBuffer).equals(data));
       const missing = await client.GET("/v1/files/{hash}", { params: { path: { hash: "0".repeat(64) } } });
       assert.equal(missing.response.status, 404);
-      assert.equal((missing.error as { code: string }).code, "DFS_ERR_NOT_FOUND");
+      assert.equal((missing.error as Problem).code, "DFS_ERR_NOT_FOUND");
     } finally {
       await tmp.remove();
     }
@@ -212,7 +209,7 @@ describe("a client generated from openapi.yaml", () => {
 describe("corrupted copies", () => {
   test("a bad copy on one node is skipped: the read falls back to another", async () => {
     const data = patternBytes(3 * SMALL_CHUNK, 21);
-    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as FileCreated).hash;
     for (const c of (await meta(hash)).chunks) await corrupt(c.nodes[0]!, c.id);
     for (let i = 0; i < 2; i++) {
       const got = await http(g.url, "GET", `/v1/files/${hash}`);
@@ -223,17 +220,17 @@ describe("corrupted copies", () => {
 
   test("every copy of the first chunk bad: 502 DFS_ERR_CORRUPT before any byte", async () => {
     const data = patternBytes(2 * SMALL_CHUNK, 22);
-    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as FileCreated).hash;
     const first = (await meta(hash)).chunks[0]!;
     for (const addr of first.nodes) await corrupt(addr, first.id);
     const res = await http(g.url, "GET", `/v1/files/${hash}`);
     assert.equal(res.status, 502);
-    assert.equal((res.json as { code: string }).code, "DFS_ERR_CORRUPT");
+    assert.equal((res.json as Problem).code, "DFS_ERR_CORRUPT");
   });
 
   test("every copy of a later chunk bad: the response is aborted, never completed", async () => {
     const data = patternBytes(6 * SMALL_CHUNK, 23);
-    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as FileCreated).hash;
     const fifth = (await meta(hash)).chunks[4]!;
     for (const addr of fifth.nodes) await corrupt(addr, fifth.id);
     await assertDownloadAborted(`${g.url}/v1/files/${hash}`, data.length);
@@ -247,7 +244,7 @@ describe("corrupted copies", () => {
 
   test("a chunk forged by a key holder authenticates, but a whole download is aborted by the file hash", async () => {
     const data = patternBytes(3 * SMALL_CHUNK, 24);
-    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as Created).hash;
+    const hash = ((await http(g.url, "PUT", "/v1/files", { body: data })).json as FileCreated).hash;
     const last = (await meta(hash)).chunks[2]!;
     const plain = data.subarray(2 * SMALL_CHUNK);
     // Other bytes sealed under the key of the listed plaintext hash: only the cluster key can do this.
@@ -300,7 +297,7 @@ describe("stopping", () => {
       open();
       const res = await upload;
       assert.equal(res.status, 201);
-      assert.equal((res.json as Created).hash, sha256(data));
+      assert.equal((res.json as FileCreated).hash, sha256(data));
       const exit = await p.proc.exited;
       assert.equal(exit.code, 0);
       assert.ok((await http(g.url, "GET", `/v1/files/${sha256(data)}`)).body.equals(data));
@@ -325,7 +322,7 @@ describe("nodes failing", () => {
     open();
     const res = await upload;
     assert.equal(res.status, 201);
-    const created = res.json as Created;
+    const created = res.json as FileCreated;
     assert.equal(created.hash, sha256(data));
     assert.ok(created.replicas >= 2);
     const got = await http(g.url, "GET", `/v1/files/${created.hash}`);
@@ -346,7 +343,7 @@ describe("nodes failing", () => {
       const res = await within(http(g.url, "PUT", "/v1/files", { body: data }));
       assert.ok(res, "the upload waited for the stalled owner");
       assert.equal(res.status, 201);
-      const created = res.json as Created;
+      const created = res.json as FileCreated;
       assert.equal(created.replicas, 2);
       assert.ok(performance.now() - started < 5000);
       assert.equal(await nodePuts("manifest"), before + 2);
@@ -386,7 +383,7 @@ describe("nodes failing", () => {
       const created = await within(http(g.url, "PUT", "/v1/files", { body: fresh }));
       assert.ok(created, "the upload waited for the stalled owner");
       assert.equal(created.status, 201);
-      assert.equal((created.json as Created).replicas, 2);
+      assert.equal((created.json as FileCreated).replicas, 2);
     });
     await waitLive(g.url, 3);
     assert.ok((await http(g.url, "GET", `/v1/files/${sha256(fresh)}`)).body.equals(fresh));
@@ -428,7 +425,7 @@ describe("nodes failing", () => {
     // Whether the view has dropped them yet or not, the write must fail whole.
     const res = await http(g.url, "PUT", "/v1/files", { body: data });
     assert.equal(res.status, 503);
-    assert.equal((res.json as { code: string }).code, "DFS_ERR_INSUFFICIENT_REPLICAS");
+    assert.equal((res.json as Problem).code, "DFS_ERR_INSUFFICIENT_REPLICAS");
     await waitFor(
       async () => (await http(g.url, "GET", "/readyz")).status === 503,
       10_000,

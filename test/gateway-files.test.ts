@@ -3,11 +3,13 @@
  * `dfs gateway` process and a second gateway in this process, undici as the client. Every answer is
  * checked against openapi.yaml by the `http` helper.
  */
+
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { request } from "undici";
+import type { FileCreated, FileMeta, Problem } from "../src/api/index.ts";
 import { patternBytes, sha256, streamOf } from "./helpers/data.ts";
 import {
   type Cluster,
@@ -56,15 +58,6 @@ after(async () => {
   await cluster?.stop();
 });
 
-interface Created {
-  hash: string;
-  size: number;
-  name: string;
-  contentType: string;
-  chunks: number;
-  replicas: number;
-}
-
 async function post(gw: Gateway, data: Buffer, name = "file.bin", type = "application/octet-stream") {
   return http(gw.url, "POST", "/v1/files", { body: multipart(data, name, type) });
 }
@@ -84,7 +77,7 @@ describe("upload and download", () => {
       const data = patternBytes(size, size + 11);
       const posted = await post(a, data, `f-${size}.bin`);
       assert.ok(posted.status === 201 || posted.status === 200, `status ${posted.status}`);
-      const body = posted.json as Created;
+      const body = posted.json as FileCreated;
       assert.equal(body.hash, sha256(data));
       assert.equal(body.size, size);
       // Files up to 16 KiB (the default inlineMaxBytes) live inside their manifest.
@@ -92,7 +85,7 @@ describe("upload and download", () => {
       assert.ok(body.replicas >= 2);
       const putted = await put(b, data);
       assert.equal(putted.status, 200, "the same bytes again: the file exists already");
-      assert.equal((putted.json as Created).hash, body.hash);
+      assert.equal((putted.json as FileCreated).hash, body.hash);
 
       for (const gw of [a, b]) {
         const got = await http(gw.url, "GET", `/v1/files/${body.hash}`);
@@ -114,7 +107,7 @@ describe("upload and download", () => {
       headers: { "content-type": "text/plain; charset=utf-8" },
     });
     assert.equal(res.status, 201);
-    const created = res.json as Created;
+    const created = res.json as FileCreated;
     assert.equal(created.name, "näme.txt");
     assert.equal(created.contentType, "text/plain; charset=utf-8");
     assert.equal(res.headers.location, `/v1/files/${created.hash}`);
@@ -131,14 +124,14 @@ describe("upload and download", () => {
     const data = patternBytes(3 * SMALL_CHUNK + 5, 99);
     const res = await http(a.url, "PUT", "/v1/files", { body: streamOf(data, 10_000) });
     assert.equal(res.status, 201);
-    assert.equal((res.json as Created).hash, sha256(data));
-    assert.equal((res.json as Created).contentType, "application/octet-stream");
+    assert.equal((res.json as FileCreated).hash, sha256(data));
+    assert.equal((res.json as FileCreated).contentType, "application/octet-stream");
   });
 
   test("Range, HEAD, ETag and If-None-Match", async () => {
     const C = SMALL_CHUNK;
     const data = patternBytes(4 * C + 100, 5);
-    const hash = ((await post(a, data)).json as Created).hash;
+    const hash = ((await post(a, data)).json as FileCreated).hash;
     const cases: [string, number, number][] = [
       [`bytes=0-0`, 0, 0],
       [`bytes=${C - 10}-${C + 9}`, C - 10, C + 9], // across a chunk boundary
@@ -159,7 +152,7 @@ describe("upload and download", () => {
     });
     assert.equal(unsatisfiable.status, 416);
     assert.equal(unsatisfiable.headers["content-range"], `bytes */${data.length}`);
-    assert.equal((unsatisfiable.json as { code: string }).code, "DFS_ERR_RANGE");
+    assert.equal((unsatisfiable.json as Problem).code, "DFS_ERR_RANGE");
 
     const head = await http(a.url, "HEAD", `/v1/files/${hash}`);
     assert.equal(head.status, 200);
@@ -182,7 +175,7 @@ describe("upload and download", () => {
     // down a chain (one request in all).
     const data = patternBytes(INLINE_MAX, 8);
     const [chunkPuts, manifestPuts] = [await nodeOps(a, "put", "chunk"), await nodeOps(a, "put", "manifest")];
-    const created = (await put(a, data, "?name=small.bin")).json as Created;
+    const created = (await put(a, data, "?name=small.bin")).json as FileCreated;
     assert.equal(created.chunks, 0);
     // The answer comes once W = 2 copies are stored; the third may land just after it.
     await waitFor(async () => (await nodeOps(a, "put", "manifest")) >= manifestPuts + 3, 5000, "3 copies");
@@ -192,10 +185,7 @@ describe("upload and download", () => {
       manifestPuts + 3,
       "one manifest written, straight to each owner",
     );
-    const meta = (await http(b.url, "GET", `/v1/files/${created.hash}/meta`)).json as {
-      inline?: boolean;
-      chunks: unknown[];
-    };
+    const meta = (await http(b.url, "GET", `/v1/files/${created.hash}/meta`)).json as FileMeta;
     assert.equal(meta.inline, true);
     assert.deepEqual(meta.chunks, []);
     assert.ok((await http(b.url, "GET", `/v1/files/${created.hash}`)).body.equals(data));
@@ -206,29 +196,24 @@ describe("upload and download", () => {
     assert.ok(range.body.equals(data.subarray(100, 200)));
 
     const larger = patternBytes(INLINE_MAX + 1, 8);
-    const chunked = (await put(a, larger)).json as Created;
+    const chunked = (await put(a, larger)).json as FileCreated;
     assert.equal(chunked.chunks, 1);
     await waitFor(async () => (await nodeOps(a, "put", "chunk")) >= chunkPuts + 3, 5000, "3 chunk copies");
     assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 3, "a small chunk, straight to each owner");
     assert.ok((await http(b.url, "GET", `/v1/files/${chunked.hash}`)).body.equals(larger));
 
     const full = patternBytes(2 * SMALL_CHUNK, 9);
-    assert.equal(((await put(a, full)).json as Created).chunks, 2);
+    assert.equal(((await put(a, full)).json as FileCreated).chunks, 2);
     assert.equal(await nodeOps(a, "put", "chunk"), chunkPuts + 5, "two full chunks, a chain each");
     assert.ok((await http(b.url, "GET", `/v1/files/${sha256(full)}`)).body.equals(full));
   });
 
   test("meta lists every chunk and the nodes that hold it", async () => {
     const data = patternBytes(2 * SMALL_CHUNK + 1, 77);
-    const hash = ((await post(a, data, "meta.bin")).json as Created).hash;
+    const hash = ((await post(a, data, "meta.bin")).json as FileCreated).hash;
     const res = await http(b.url, "GET", `/v1/files/${hash}/meta`);
     assert.equal(res.status, 200);
-    const meta = res.json as {
-      size: number;
-      name: string;
-      chunkBytes: number;
-      chunks: { size: number; nodes: string[] }[];
-    };
+    const meta = res.json as FileMeta;
     assert.equal(meta.size, data.length);
     assert.equal(meta.name, "meta.bin");
     assert.equal(meta.chunkBytes, SMALL_CHUNK);
@@ -252,7 +237,7 @@ describe("upload and download", () => {
     );
     for (const r of results) {
       assert.ok(r.status === 201 || r.status === 200, `status ${r.status}`);
-      assert.equal((r.json as Created).hash, sha256(data));
+      assert.equal((r.json as FileCreated).hash, sha256(data));
     }
     const got = await http(a.url, "GET", `/v1/files/${sha256(data)}`);
     assert.ok(got.body.equals(data));
@@ -260,7 +245,7 @@ describe("upload and download", () => {
 
   test("delete: 204, then 404 from every gateway; a second delete is 404", async () => {
     const data = Buffer.from("to be deleted\n");
-    const hash = ((await put(a, data)).json as Created).hash;
+    const hash = ((await put(a, data)).json as FileCreated).hash;
     assert.equal((await http(b.url, "GET", `/v1/files/${hash}`)).status, 200);
     const del = await http(b.url, "DELETE", `/v1/files/${hash}`);
     assert.equal(del.status, 204);
@@ -270,7 +255,7 @@ describe("upload and download", () => {
         assert.equal(res.status, 404, `${method} on ${gw.url}`);
       }
       const meta = await http(gw.url, "GET", `/v1/files/${hash}/meta`);
-      assert.equal((meta.json as { code: string }).code, "DFS_ERR_NOT_FOUND");
+      assert.equal((meta.json as Problem).code, "DFS_ERR_NOT_FOUND");
     }
     assert.equal((await http(a.url, "DELETE", `/v1/files/${hash}`)).status, 404);
     // Uploading it again brings it back.
@@ -284,11 +269,11 @@ describe("errors", () => {
     for (const bad of ["abc", "A".repeat(64), `${"0".repeat(63)}g`]) {
       const res = await http(a.url, "GET", `/v1/files/${bad}`);
       assert.equal(res.status, 400);
-      assert.equal((res.json as { code: string }).code, "DFS_ERR_INVALID_HASH");
+      assert.equal((res.json as Problem).code, "DFS_ERR_INVALID_HASH");
     }
     const res = await http(a.url, "GET", `/v1/files/${"0".repeat(64)}`);
     assert.equal(res.status, 404);
-    const problem = res.json as { code: string; requestId: string; status: number };
+    const problem = res.json as Problem;
     assert.equal(problem.code, "DFS_ERR_NOT_FOUND");
     assert.equal(problem.status, 404);
     assert.equal(problem.requestId, res.headers["x-request-id"]);
@@ -299,7 +284,7 @@ describe("errors", () => {
       headers: { "x-request-id": "trace-42" },
     });
     assert.equal(res.headers["x-request-id"], "trace-42");
-    assert.equal((res.json as { requestId: string }).requestId, "trace-42");
+    assert.equal((res.json as Problem).requestId, "trace-42");
   });
 
   test("malformed multipart is 400 DFS_ERR_BAD_REQUEST, and nothing is stored", async () => {
@@ -318,7 +303,7 @@ describe("errors", () => {
     for (const [type, body] of bodies) {
       const res = await http(a.url, "POST", "/v1/files", { body, headers: { "content-type": type } });
       assert.equal(res.status, 400, `${type}: ${body}`);
-      assert.equal((res.json as { code: string }).code, "DFS_ERR_BAD_REQUEST");
+      assert.equal((res.json as Problem).code, "DFS_ERR_BAD_REQUEST");
     }
     const res = await http(a.url, "GET", `/v1/files/${sha256(Buffer.from("truncated"))}`);
     assert.equal(res.status, 404);
@@ -329,7 +314,7 @@ describe("errors", () => {
       const data = patternBytes(size, size);
       const posted = await post(b, data);
       assert.equal(posted.status, 413);
-      assert.equal((posted.json as { code: string }).code, "DFS_ERR_TOO_LARGE");
+      assert.equal((posted.json as Problem).code, "DFS_ERR_TOO_LARGE");
       const putted = await put(b, data);
       assert.equal(putted.status, 413);
       const streamed = await http(b.url, "PUT", "/v1/files", { body: streamOf(data, 50_000) });
@@ -398,10 +383,10 @@ describe("confidentiality", () => {
     const data = Buffer.from(`${marker}\n`.repeat(20_000));
     const res = await post(a, data, name, "text/plain");
     assert.equal(res.status, 201);
-    const hash = (res.json as Created).hash;
+    const hash = (res.json as FileCreated).hash;
     // And a small one, which lives inside its (sealed) manifest.
     const small = await post(a, Buffer.from(`${marker} small`), `small-${name}`, "text/plain");
-    assert.equal((small.json as Created).chunks, 0);
+    assert.equal((small.json as FileCreated).chunks, 0);
     async function* files(dir: string): AsyncGenerator<string> {
       for (const e of await readdir(dir, { withFileTypes: true })) {
         if (e.isDirectory()) yield* files(join(dir, e.name));
@@ -427,7 +412,7 @@ describe("large files", () => {
     const data = patternBytes(100 * 1024 * 1024, 42);
     const res = await http(a.url, "PUT", "/v1/files", { body: streamOf(data, 256 * 1024) });
     assert.equal(res.status, 201);
-    assert.equal((res.json as Created).hash, sha256(data));
+    assert.equal((res.json as FileCreated).hash, sha256(data));
     const got = await request(`${b.url}/v1/files/${sha256(data)}`);
     assert.equal(got.statusCode, 200);
     const { createHash } = await import("node:crypto");

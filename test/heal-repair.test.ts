@@ -5,9 +5,11 @@
  *     on the live nodes; (c) a node joins: it receives its share and every object ends at exactly
  *     R copies; (e) a node dies in the middle of a stream of uploads: no acknowledged upload is lost.
  */
+
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import type { FileMeta } from "../src/api/index.ts";
 import { Placement } from "../src/placement/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { patternBytes } from "./helpers/data.ts";
@@ -57,7 +59,7 @@ describe("read-repair", () => {
     const data = patternBytes(2 * SMALL_CHUNK + 3, 99);
     const f = await upload(gw.url, data);
     const meta = await http(gw.url, "GET", `/v1/files/${f.hash}/meta`);
-    const id = (meta.json as { chunks: { id: string }[] }).chunks[0]!.id;
+    const id = (meta.json as FileMeta).chunks[0]!.id;
     const res = await http(gw.url, "GET", "/v1/nodes");
     const nodes = (
       res.json as {

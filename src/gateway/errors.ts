@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { Problem } from "../api/index.ts";
 import { DfsError, type ErrorCode, ErrorCodes, isDfsError } from "../errors.ts";
 import { settleBody } from "./drain.ts";
 
@@ -39,14 +40,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 export const PROBLEM_TYPE = "application/problem+json";
 
 /** RFC 9457 problem details, plus our stable code and the request id to quote in a bug report. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-  requestId: string;
-}
+export type { Problem };
 
 export function problemType(code: ErrorCode): string {
   return `urn:dfs-mesh:problem:${code.slice("DFS_ERR_".length).toLowerCase().replaceAll("_", "-")}`;

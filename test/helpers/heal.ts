@@ -2,9 +2,11 @@
  * Shared by the self-healing tests: node env with short heal timings, counting copies by listing
  * every live node's store over the node protocol, uploads and downloads through a gateway.
  */
+
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
+import type { FileMeta } from "../../src/api/index.ts";
 import type { ObjectKind } from "../../src/formats/index.ts";
 import { decodeHeader, RECORD_HEADER_BYTES } from "../../src/node/store/pack-record.ts";
 import { NodeClient } from "../../src/transport/index.ts";
@@ -133,7 +135,7 @@ export function chunkPath(dataDir: string, id: string): string {
 export async function chunkIds(gatewayUrl: string, hash: string): Promise<string[]> {
   const meta = await http(gatewayUrl, "GET", `/v1/files/${hash}/meta`);
   if (meta.status !== 200) throw new Error(`meta of ${hash}: ${meta.status}`);
-  return (meta.json as { chunks: { id: string }[] }).chunks.map((c) => c.id);
+  return (meta.json as FileMeta).chunks.map((c) => c.id);
 }
 
 /** Where a node keeps the body of its current copy of an object: a byte range of one file. */

@@ -5,17 +5,9 @@ import { basename } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { request } from "undici";
+import type { FileCreated } from "../../api/index.ts";
 import type { ClientSettings } from "../../config/index.ts";
 import { DfsError, type ErrorCode, isErrorCode } from "../../errors.ts";
-
-export interface UploadResult {
-  hash: string;
-  size: number;
-  name: string;
-  contentType: string;
-  chunks: number;
-  replicas: number;
-}
 
 type Json = Record<string, unknown>;
 
@@ -75,7 +67,7 @@ export class GatewayClient {
   async upload(
     path: string,
     onBytes: (n: number) => void = () => {},
-  ): Promise<UploadResult & { created: boolean }> {
+  ): Promise<FileCreated & { created: boolean }> {
     const { size } = await stat(path);
     const name = encodeURIComponent(basename(path));
     const body = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(counter(onBytes));
@@ -85,7 +77,7 @@ export class GatewayClient {
       body,
     });
     if (res.statusCode >= 400) return this.#fail(res.statusCode, res.body);
-    return { ...((await res.body.json()) as UploadResult), created: res.statusCode === 201 };
+    return { ...((await res.body.json()) as FileCreated), created: res.statusCode === 201 };
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { FileCreated } from "../../api/index.ts";
 import { type Manifest, type OpenedManifest, sha256Hex } from "../../crypto/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { readManifestObject, readQuorum } from "../download/reader.ts";
@@ -6,16 +7,7 @@ import { askInTurn } from "../quorum.ts";
 import type { Ingested } from "./ingest.ts";
 import { replicate } from "./replicate.ts";
 
-/** What an upload answers (201 when this upload made the file, 200 when it already existed). */
-export interface FileCreated {
-  hash: string;
-  size: number;
-  name: string;
-  contentType: string;
-  chunks: number;
-  replicas: number;
-}
-
+/** The answer to an upload: 201 when this upload made the file, 200 when it already existed. */
 export interface Committed {
   created: boolean;
   body: FileCreated;

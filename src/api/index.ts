@@ -1,0 +1,18 @@
+/**
+ * The gateway's HTTP API as openapi.yaml describes it, for the gateway that answers it and the
+ * clients that call it. openapi.d.ts is generated (`npm run gen:api`; test/api.test.ts fails when
+ * it differs from a fresh generation): change openapi.yaml, never the generated file. A leaf: it
+ * imports nothing of the project.
+ */
+import type { components } from "./openapi.d.ts";
+
+export type { components, operations, paths } from "./openapi.d.ts";
+
+type Schemas = components["schemas"];
+
+/** What an upload answers: 201 when this upload made the file, 200 when the same bytes existed. */
+export type FileCreated = Schemas["FileCreated"];
+/** A file's metadata, its chunks and the live nodes found holding each. */
+export type FileMeta = Schemas["FileMeta"];
+/** An error answer (RFC 9457 problem details with a stable `code` and the request's id). */
+export type Problem = Schemas["Problem"];
