@@ -1,85 +1,73 @@
-import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { DfsError } from "../../errors.ts";
 import { isNotFound } from "./fsutil.ts";
 
-/** Attempts at taking a lock whose holder died, before giving up on a directory that keeps changing. */
-const TAKEOVER_ATTEMPTS = 5;
+/** The lock's file in the data directory. Never removed: a new inode would make a second lock. */
+export const LOCK_FILE = "lock.db";
+/** A pid file an older lock wrote beside it; meaningless now, removed once the lock is held. */
+const PID_FILE = "lock";
+/** SQLITE_BUSY and SQLITE_LOCKED: another connection holds the file. */
+const BUSY = new Set([5, 6]);
 
 /**
  * One node process per data directory. A second node on the same directory would empty tmp/
- * under the first one's writes and count every object twice. `<data>/lock` holds the holder's
- * pid, created exclusively; a start that finds the pid of a live process (not its own) refuses
- * with DFS_ERR_DATA_DIR_LOCKED, a lock left by a process that died (SIGKILL, power loss) is taken
- * over, as PostgreSQL does with postmaster.pid. Limits: the pid is only meaningful on this host
- * and in this pid namespace, so two containers sharing a volume are not told apart.
+ * under the first one's writes and count every object twice.
+ *
+ * The lock is a kernel file lock: SQLite (built into Node) opens `<data>/lock.db` in exclusive
+ * locking mode and writes to it, which takes a POSIX fcntl write lock on the file and holds it for
+ * the life of the connection. The kernel keeps it on the file itself, so it holds across PID
+ * namespaces (containers sharing a volume, where every node may be PID 1), and releases it the
+ * moment the holder dies, even by SIGKILL: nothing is left to clean up. A start that finds it held
+ * refuses with DFS_ERR_DATA_DIR_LOCKED. Limits: fcntl locks on network filesystems are only as
+ * good as the server's lock manager (NFSv4 has one).
  */
 export class DataDirLock {
-  readonly #path: string;
-  #held = true;
+  #db: DatabaseSync | undefined;
 
-  private constructor(path: string) {
-    this.#path = path;
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
   }
 
-  static acquire(path: string): DataDirLock {
-    const mine = `${process.pid}\n`;
-    for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS; attempt++) {
-      try {
-        writeFileSync(path, mine, { flag: "wx", mode: 0o640 });
-        return new DataDirLock(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
-      const holder = readHolder(path);
-      if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
+  static acquire(dataDir: string): DataDirLock {
+    const path = join(dataDir, LOCK_FILE);
+    const db = new DatabaseSync(path);
+    try {
+      db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      db.exec("BEGIN EXCLUSIVE");
+      db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since INTEGER NOT NULL)");
+      db.exec("DELETE FROM holder");
+      // For people reading the file; the lock is the kernel's, not this row.
+      db.prepare("INSERT INTO holder (pid, since) VALUES (?, ?)").run(process.pid, Date.now());
+      db.exec("COMMIT");
+    } catch (err) {
+      db.close();
+      if (BUSY.has((err as { errcode?: number }).errcode ?? 0)) {
         throw new DfsError(
           "DFS_ERR_DATA_DIR_LOCKED",
-          `the data directory is in use by process ${holder} (${path}); one node per directory`,
-          { details: { pid: holder } },
+          `the data directory is in use by another node process (${path} is locked); one node per directory`,
+          { cause: err },
         );
       }
-      // Its holder is gone (or it is ours, from a store not closed in this process): remove, retry.
-      try {
-        unlinkSync(path);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
+      throw new DfsError("DFS_ERR_INTERNAL", `could not take the lock ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    try {
+      unlinkSync(join(dataDir, PID_FILE));
+    } catch (err) {
+      if (!isNotFound(err)) {
+        db.close();
+        throw err;
       }
     }
-    throw new DfsError("DFS_ERR_DATA_DIR_LOCKED", `could not take the lock ${path}: it keeps changing`);
+    return new DataDirLock(db);
   }
 
-  /** Removes the lock if it is still ours. Idempotent. */
+  /** Releases the lock (closes the connection; the kernel drops the lock). Idempotent. */
   release(): void {
-    if (!this.#held) return;
-    this.#held = false;
-    if (readHolder(this.#path) !== process.pid) return;
-    try {
-      unlinkSync(this.#path);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-}
-
-/** The pid in a lock file; undefined when the file is gone, empty or not a pid (a torn write). */
-function readHolder(path: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  const pid = Number(text.trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Signal 0 checks existence only; EPERM means it exists under another user. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    this.#db?.close();
+    this.#db = undefined;
   }
 }

@@ -138,7 +138,7 @@ export class ChunkStore {
   static async open(options: StoreOptions): Promise<ChunkStore> {
     const layout = new Layout(options.dataDir);
     await mkdir(options.dataDir, { recursive: true });
-    const lock = DataDirLock.acquire(layout.lockFile);
+    const lock = DataDirLock.acquire(options.dataDir);
     let packs: PackLog | undefined;
     try {
       for (const dir of [layout.root("chunk"), layout.root("manifest"), layout.tmp, layout.quarantine]) {
