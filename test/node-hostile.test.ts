@@ -147,6 +147,18 @@ describe("a storage node facing hostile input", () => {
     await assertHealthy();
   });
 
+  test("no peer can delete: the reserved type 0x14 is refused and the object stays", async () => {
+    // kind 0 (chunk) and the id: what a delete request would have carried.
+    const body = Buffer.concat([Buffer.from([0]), Buffer.from(keepId, "hex")]);
+    const reply = await rawSession(node.addr, async (s) => {
+      await authenticate(s);
+      s.write(encodeFrame(0x14 as FrameType, 1, body));
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_PROTOCOL");
+    assert.deepEqual(await client.has(node.addr, [keepId]), [true]);
+    await assertHealthy();
+  });
+
   test("commands without the handshake are refused", async () => {
     const reply = await rawSession(node.addr, (s) => void s.write(encodeFrame(FrameType.PING, 1)));
     assert.equal(firstErrorCode(reply), "DFS_ERR_AUTH");

@@ -38,10 +38,6 @@ export class NodeHandlers implements RequestHandlers {
     return Promise.all(ids.map((id) => this.#store.has(kind, id)));
   }
 
-  delete(kind: ObjectKind, id: string): Promise<boolean> {
-    return this.#store.delete(kind, id);
-  }
-
   async stat(): Promise<NodeStat> {
     const s = await this.#store.stats();
     return { nodeId: this.nodeId, zone: this.#zone, ...s };

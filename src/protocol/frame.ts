@@ -25,7 +25,8 @@ export const FrameType = {
   PUT: 0x11,
   GET: 0x12,
   HAS: 0x13,
-  DELETE: 0x14,
+  // 0x14 is reserved: never reused. No message lets a peer delete; a node removes objects only
+  // by its own repair and garbage collection (src/node/heal).
   STAT: 0x15,
   LIST: 0x16,
   DATA: 0x20,

@@ -161,26 +161,6 @@ export const HasRes = {
   },
 };
 
-// --- DELETE --------------------------------------------------------------------------------------
-export const DeleteReq = {
-  encode: (kind: ObjectKind, id: string): Buffer => new BodyWriter().u8(KIND_WIRE[kind]).id(id).done(),
-  decode(body: Buffer): { kind: ObjectKind; id: string } {
-    const r = new BodyReader(body);
-    const m = { kind: readKind(r), id: r.id() };
-    r.end();
-    return m;
-  },
-};
-export const BoolRes = {
-  encode: (v: boolean): Buffer => new BodyWriter().u8(v ? 1 : 0).done(),
-  decode(body: Buffer): boolean {
-    const r = new BodyReader(body);
-    const v = r.u8() === 1;
-    r.end();
-    return v;
-  },
-};
-
 // --- STAT / PING ---------------------------------------------------------------------------------
 export const StatRes = {
   encode: (m: NodeStat): Buffer =>

@@ -53,8 +53,6 @@ export interface NodeApi {
   /** Reads a whole object into memory: only for objects known to be small (chunks, manifests). */
   getBuffer(addr: string, id: string, options?: GetOptions): Promise<Buffer>;
   has(addr: string, ids: readonly string[], kind?: ObjectKind): Promise<boolean[]>;
-  /** Resolves true when something was deleted, false when it was not there. */
-  delete(addr: string, id: string, kind?: ObjectKind): Promise<boolean>;
   stat(addr: string): Promise<NodeStat>;
   list(addr: string, options?: { kind?: ObjectKind; after?: string; limit?: number }): Promise<ListPage>;
   ping(addr: string): Promise<{ nodeId: string; rttMs: number }>;

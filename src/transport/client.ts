@@ -2,8 +2,6 @@ import type { Readable } from "node:stream";
 import { DfsError } from "../errors.ts";
 import { isObjectId, type ListPage, type ObjectKind } from "../formats/index.ts";
 import {
-  BoolRes,
-  DeleteReq,
   EMPTY,
   FrameType,
   GetReq,
@@ -141,12 +139,6 @@ export class NodeClient implements NodeApi {
       out.push(...HasRes.decode(reply.payload));
     }
     return out;
-  }
-
-  async delete(addr: string, id: string, kind: ObjectKind = "chunk"): Promise<boolean> {
-    checkId(id);
-    const reply = await this.#call(addr, FrameType.DELETE, DeleteReq.encode(kind, id), SMALL);
-    return BoolRes.decode(reply.payload);
   }
 
   async stat(addr: string): Promise<NodeStat> {

@@ -16,7 +16,6 @@ export interface RequestHandlers {
   /** Opens the object; the transport streams it, and stops (closing the source) on a cancel. */
   get(request: GetRequest): Promise<{ size: number; length: number; source: ObjectSource }>;
   has(kind: ObjectKind, ids: string[]): Promise<boolean[]>;
-  delete(kind: ObjectKind, id: string): Promise<boolean>;
   stat(): Promise<NodeStat>;
   list(request: ListRequest): Promise<ListPage>;
 }

@@ -3,9 +3,7 @@ import type { Logger } from "pino";
 import { DfsError, isDfsError, toDfsError } from "../errors.ts";
 import type { ObjectSource } from "../formats/index.ts";
 import {
-  BoolRes,
   clientProof,
-  DeleteReq,
   EMPTY,
   type FrameHeader,
   FrameType,
@@ -132,7 +130,6 @@ export class ServerSession {
       case FrameType.PUT:
       case FrameType.GET:
       case FrameType.HAS:
-      case FrameType.DELETE:
       case FrameType.STAT:
       case FrameType.LIST:
         return this.#start(h, body);
@@ -250,10 +247,6 @@ export class ServerSession {
       case FrameType.HAS: {
         const has = HasReq.decode(body);
         return this.#reply(id, req, HasRes.encode(await h.has(has.kind, has.ids)));
-      }
-      case FrameType.DELETE: {
-        const del = DeleteReq.decode(body);
-        return this.#reply(id, req, BoolRes.encode(await h.delete(del.kind, del.id)));
       }
       case FrameType.STAT:
         return this.#reply(id, req, StatRes.encode(await h.stat()));
