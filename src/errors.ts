@@ -29,6 +29,7 @@ export const ErrorCodes = {
   DFS_ERR_REGISTRY: { wire: 22, message: "registry unavailable" },
   DFS_ERR_SHUTTING_DOWN: { wire: 23, message: "shutting down" },
   DFS_ERR_DATA_DIR_LOCKED: { wire: 24, message: "the data directory is in use by another process" },
+  DFS_ERR_FORWARD_REFUSED: { wire: 25, message: "forward list names a node that is not a live member" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

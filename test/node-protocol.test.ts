@@ -69,22 +69,6 @@ describe("storage node over the node protocol", () => {
     }
   });
 
-  test("a chain with a dead hop reports it and still stores on the others", async () => {
-    const data = patternBytes(300_000, 5);
-    const id = sha256(data);
-    const [a, b] = nodes as [NodeProc, NodeProc];
-    const dead = "127.0.0.1:1"; // nothing listens on port 1
-    const result = await client.put(a.addr, id, data, data.length, { forward: [dead, b.addr] });
-    assert.deepEqual(result.stored, [a.addr]);
-    assert.deepEqual(
-      result.failed.map((f) => [f.addr, f.code]),
-      [
-        [dead, "DFS_ERR_UNAVAILABLE"],
-        [b.addr, "DFS_ERR_UNAVAILABLE"],
-      ],
-    );
-  });
-
   test("bytes that do not match their id are refused and nothing is visible", async () => {
     const data = patternBytes(2 * MiB, 3);
     const wrongId = sha256(Buffer.from("something else"));

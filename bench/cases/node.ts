@@ -1,4 +1,6 @@
 import { join } from "node:path";
+import { startRedisServer } from "../../src/dev/redis-topology.ts";
+import { isDfsError } from "../../src/errors.ts";
 import { SERVICE_NODE_FLAGS } from "../../src/runtime.ts";
 import { NodeClient } from "../../src/transport/index.ts";
 import type { BenchCase } from "../lib/measure.ts";
@@ -37,16 +39,31 @@ export interface NodeCaseOptions {
 
 export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<NodeCases> {
   const { inflight, nodeFlags } = o;
+  // Nodes forward a chain only to live members of their registry view: a lone Redis holds it.
+  const redis = await startRedisServer();
   const start = (name: string): Promise<Child> =>
     startChild({
       name: `node-${name}`,
-      args: [o.entry, "node", "--listen", "127.0.0.1:0", "--data", join(root, `node-${name}`)],
-      env: { DFS_CLUSTER_SECRET: SECRET },
+      args: [
+        o.entry,
+        "node",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        join(root, `node-${name}`),
+        "--redis",
+        `redis://127.0.0.1:${redis.port}`,
+        "--redis-prefix",
+        "bench-node:",
+      ],
+      // Healing stays out of the measurements.
+      env: { DFS_CLUSTER_SECRET: SECRET, DFS_HEARTBEAT_MS: "200", DFS_REPAIR_INTERVAL_MS: "3600000" },
       nodeFlags: [...SERVICE_NODE_FLAGS, ...nodeFlags],
       isReady: (line) => line.msg === "node listening",
     });
   const [a, b, c] = await Promise.all([start("A"), start("B"), start("C")]);
   const client = new NodeClient({ secret: Buffer.from(SECRET) });
+  await untilForwarded(client, [a!.address, b!.address, c!.address]);
   const chunks = new Chunks(PIECE_BYTES, inflight);
 
   const putCase = (key: string, label: string, salt: number, targets: Target[]): BenchCase => {
@@ -118,6 +135,32 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
       { role: "C", ...c! },
     ]),
     get1,
-    close: () => client.close(),
+    async close() {
+      await client.close();
+      await redis.stop();
+    },
   };
+}
+
+/**
+ * Waits until each node of the chain accepts the rest as its forward list (its registry view
+ * lists them). Probes with bytes that do not match their id: nothing is stored.
+ */
+async function untilForwarded(client: NodeClient, chain: readonly string[]): Promise<void> {
+  const probe = Buffer.from("probe");
+  const wrongId = "0".repeat(64);
+  const deadline = performance.now() + 15_000;
+  for (let i = 0; i < chain.length - 1; i++) {
+    for (;;) {
+      const refused = await client
+        .put(chain[i]!, wrongId, probe, probe.length, { forward: chain.slice(i + 1) })
+        .then(
+          () => false,
+          (err: unknown) => isDfsError(err, "DFS_ERR_FORWARD_REFUSED"),
+        );
+      if (!refused) break;
+      if (performance.now() > deadline) throw new Error(`${chain[i]} never accepted its forward list`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

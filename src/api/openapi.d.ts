@@ -186,7 +186,8 @@ export interface components {
       | "DFS_ERR_CORRUPT"
       | "DFS_ERR_REGISTRY"
       | "DFS_ERR_SHUTTING_DOWN"
-      | "DFS_ERR_DATA_DIR_LOCKED";
+      | "DFS_ERR_DATA_DIR_LOCKED"
+      | "DFS_ERR_FORWARD_REFUSED";
     /** @description RFC 9457 problem details. */
     Problem: {
       /**

@@ -87,6 +87,11 @@ export const NodeSchema = z
     packs: z.boolean().default(true),
     /** A frame or handshake stalled part-way this long gets its connection closed. */
     frameTimeoutMs: ms.default(10_000),
+    /**
+     * A PUT whose body brings nothing for this long fails, and the space it reserved is released:
+     * a stalled or vanished peer holds a reservation no longer.
+     */
+    putStallMs: ms.default(30_000),
     /** Copies of every object the node's repair keeps (R); must match the gateways'. */
     replicas: z.number().int().min(1).max(16).default(3),
     /** A node gone this long loses its share to the others; shorter absences (restarts) move nothing. */

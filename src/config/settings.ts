@@ -78,6 +78,7 @@ export const SETTINGS: readonly Setting[] = [
     "int",
     "close peers stalled mid-frame",
   ),
+  s(["node", "putStallMs"], "DFS_PUT_STALL_MS", "put-stall-ms", "int", "fail a PUT whose body stalls"),
   s(["node", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R repair keeps"),
   s(["node", "repairGraceMs"], "DFS_REPAIR_GRACE_MS", "repair-grace-ms", "int", "absence before repair"),
   s(

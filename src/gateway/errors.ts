@@ -35,6 +35,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DFS_ERR_REGISTRY: 503,
   DFS_ERR_SHUTTING_DOWN: 503,
   DFS_ERR_DATA_DIR_LOCKED: 500,
+  // A node's registry view disagreed with the gateway's chain (a member just joined or left).
+  DFS_ERR_FORWARD_REFUSED: 503,
 };
 
 export const PROBLEM_TYPE = "application/problem+json";

@@ -1,9 +1,9 @@
-import { DfsError } from "../errors.ts";
 import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
 import { Limits } from "../protocol/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody, NodeClient, RequestHandlers } from "../transport/index.ts";
+import type { ForwardGuard } from "./forward.ts";
 import { chainPut } from "./put.ts";
 import type { ChunkStore } from "./store/index.ts";
 
@@ -14,20 +14,35 @@ export class NodeHandlers implements RequestHandlers {
   readonly #nodes: NodeClient;
   readonly #selfAddr: () => string;
   readonly #zone: string;
+  readonly #forwards: ForwardGuard;
+  readonly #putStallMs: number;
 
-  constructor(store: ChunkStore, nodes: NodeClient, selfAddr: () => string, zone: string) {
+  constructor(
+    store: ChunkStore,
+    nodes: NodeClient,
+    selfAddr: () => string,
+    zone: string,
+    forwards: ForwardGuard,
+    putStallMs: number,
+  ) {
     this.nodeId = store.nodeId;
     this.#store = store;
     this.#nodes = nodes;
     this.#selfAddr = selfAddr;
     this.#zone = zone;
+    this.#forwards = forwards;
+    this.#putStallMs = putStallMs;
   }
 
-  put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult> {
-    if (request.forward.includes(this.#selfAddr())) {
-      throw new DfsError("DFS_ERR_BAD_REQUEST", "forward list names this node: the chain would loop");
-    }
-    return chainPut(this.#store, this.#nodes, this.#selfAddr(), request, body, signal);
+  async put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult> {
+    // Before anything is stored or dialled.
+    this.#forwards.check(request.forward);
+    return chainPut(
+      { store: this.#store, peers: this.#nodes, selfAddr: this.#selfAddr(), stallMs: this.#putStallMs },
+      request,
+      body,
+      signal,
+    );
   }
 
   get(request: GetRequest): Promise<{ size: number; length: number; source: ObjectSource }> {

@@ -56,6 +56,7 @@ async function join(
         ),
     },
   );
+  node.useMembership(membership.view);
   logger.info({ incarnation: membership.incarnation }, "node registered");
   return membership;
 }

@@ -1,4 +1,4 @@
-import { DfsError, toDfsError } from "../errors.ts";
+import { DfsError, type ErrorCode, ErrorCodes, toDfsError } from "../errors.ts";
 import type { PutRequest } from "../protocol/messages.ts";
 import type { PutResult } from "../protocol/types.ts";
 import type { BodyConsumer, IncomingBody, LentPiece, NodeClient, PutUpload } from "../transport/index.ts";
@@ -26,22 +26,33 @@ import { drainOrClose } from "./streams.ts";
  * nothing. A node whose next node did not store the object (failed, unreachable, or refused the
  * bytes) hashes its own copy before it publishes it. Either way nothing unverified becomes
  * visible; the cost is that a node's rename waits for the next node's answer.
+ *
+ * The space a PUT reserves (createWriter) is held only while its body moves: one that brings
+ * nothing for `stallMs` fails with DFS_ERR_TIMEOUT and releases it (a vanished peer's connection
+ * closing releases it at once). What the answer says of the next node is its code and the
+ * catalogue's words, never its own text: "not reachable" when it could not be dialled.
  */
+export interface ChainPutContext {
+  store: ChunkStore;
+  peers: NodeClient;
+  selfAddr: string;
+  stallMs: number;
+}
+
 export async function chainPut(
-  store: ChunkStore,
-  peers: NodeClient,
-  selfAddr: string,
+  ctx: ChainPutContext,
   req: PutRequest,
   body: IncomingBody,
   signal: AbortSignal,
 ): Promise<PutResult> {
+  const { store, peers, selfAddr } = ctx;
   const [next, ...rest] = req.forward;
   // Inside a chain the hash waits: the next node checks the very bytes this one writes.
   const opening = store.createWriter(req.kind, req.id, req.size, req.checksum, {
     hashLater: next !== undefined,
   });
   const failed: PutResult["failed"] = [];
-  const pipe = new Pipe(body);
+  const pipe = new Pipe(body, ctx.stallMs);
   let upload: PutUpload | undefined;
   let downstream: Promise<PutResult> = Promise.resolve({ stored: [], failed: [] });
   let local: Promise<ObjectWriter | undefined>;
@@ -65,14 +76,26 @@ export async function chainPut(
         forward: rest,
         signal,
       });
-      downstream = upload.result.catch((err: unknown) => failedDownstream(req.forward, err));
-    } catch (err) {
-      downstream = Promise.resolve(failedDownstream(req.forward, err));
+      if (upload.peerId === store.nodeId) {
+        // An address of this very node (an alias its record does not show): it would loop.
+        upload.abort(new DfsError("DFS_ERR_FORWARD_REFUSED"));
+        upload = undefined;
+        downstream = Promise.resolve(
+          failedDownstream(req.forward, "DFS_ERR_FORWARD_REFUSED", "names this node"),
+        );
+      } else {
+        downstream = upload.result.catch((err: unknown) => {
+          const code = toDfsError(err).code;
+          return failedDownstream(req.forward, code, ErrorCodes[code].message);
+        });
+      }
+    } catch {
+      downstream = Promise.resolve(failedDownstream(req.forward, "DFS_ERR_UNAVAILABLE", "not reachable"));
     }
     pipe.setUpload(upload);
   }
 
-  body.consume(pipe);
+  pipe.start();
   try {
     await pipe.finished;
   } catch (err) {
@@ -106,9 +129,9 @@ export async function chainPut(
   return { stored, failed: allFailed };
 }
 
-function failedDownstream(forward: readonly string[], err: unknown): PutResult {
-  const e = toDfsError(err);
-  return { stored: [], failed: forward.map((addr) => ({ addr, code: e.code, message: e.message })) };
+/** Every node from the next on failed with `code`; `message` says nothing the next node said. */
+function failedDownstream(forward: readonly string[], code: ErrorCode, message: string): PutResult {
+  return { stored: [], failed: forward.map((addr) => ({ addr, code, message })) };
 }
 
 /** Pieces held for a local file that is still being created; past this, the body pauses. */
@@ -127,16 +150,40 @@ class Pipe implements BodyConsumer {
   #waitingBytes = 0;
   #upload: PutUpload | undefined;
   #resuming = false;
+  #settled = false;
   #settle!: (err?: DfsError) => void;
+  readonly #stallMs: number;
+  /** Fails the body when nothing arrives for stallMs; refreshed by every piece and resume. */
+  #stall: NodeJS.Timeout | undefined;
 
-  constructor(body: IncomingBody) {
+  constructor(body: IncomingBody, stallMs: number) {
     this.#body = body;
+    this.#stallMs = stallMs;
     this.finished = new Promise<void>((resolve, reject) => {
-      this.#settle = (err) => (err ? reject(err) : resolve());
+      this.#settle = (err) => {
+        if (this.#settled) return;
+        this.#settled = true;
+        clearTimeout(this.#stall);
+        if (err) reject(err);
+        else resolve();
+      };
     });
+    // Nobody awaits it when the PUT fails before its body is consumed.
+    this.finished.catch(() => {});
     this.#writerSet = new Promise((resolve) => {
       this.#writerReady = resolve;
     });
+  }
+
+  /** Starts taking the body's pieces, and the stall timer. */
+  start(): void {
+    const ms = this.#stallMs;
+    this.#stall = setTimeout(
+      () => this.abort(new DfsError("DFS_ERR_TIMEOUT", `the body brought nothing for ${ms} ms`)),
+      ms,
+    );
+    this.#stall.unref();
+    this.#body.consume(this);
   }
 
   /** The local file is open (or could not be): pieces held for it go in now. Returns it. */
@@ -161,6 +208,8 @@ class Pipe implements BodyConsumer {
   }
 
   piece(piece: LentPiece): boolean {
+    if (this.#settled) return true;
+    this.#stall?.refresh();
     let more = true;
     if (this.#writer === undefined) {
       this.#waiting.push(piece.retain());
@@ -205,6 +254,7 @@ class Pipe implements BodyConsumer {
     if (this.#upload?.alive) waits.push(this.#upload.drained());
     await Promise.all(waits);
     this.#resuming = false;
+    if (!this.#settled) this.#stall?.refresh();
     this.#body.resume();
   }
 }

@@ -2,6 +2,7 @@ import type { NodeConfig } from "../config/index.ts";
 import { formatHostPort, type HostPort } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
 import { NodeClient, ProtocolServer, type Timeouts } from "../transport/index.ts";
+import { ForwardGuard, type ForwardView } from "./forward.ts";
 import { NodeHandlers } from "./handlers.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { ChunkStore } from "./store/index.ts";
@@ -19,6 +20,7 @@ export class StorageNode {
   readonly background: TokenBucket;
   readonly #server: ProtocolServer;
   readonly #peers: NodeClient;
+  readonly #forwards: ForwardGuard;
 
   private constructor(
     store: ChunkStore,
@@ -27,7 +29,9 @@ export class StorageNode {
     address: HostPort,
     advertise: string,
     background: TokenBucket,
+    forwards: ForwardGuard,
   ) {
+    this.#forwards = forwards;
     this.store = store;
     this.background = background;
     this.#server = server;
@@ -54,7 +58,8 @@ export class StorageNode {
     const peers = new NodeClient({ secret: config.secret, timeouts });
     // Handlers need the advertised address before the port is known when listening on port 0.
     let selfAddr = "";
-    const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone);
+    const forwards = new ForwardGuard(store.nodeId, () => selfAddr);
+    const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone, forwards, n.putStallMs);
     const server = new ProtocolServer({
       secret: config.secret,
       handlers,
@@ -64,11 +69,16 @@ export class StorageNode {
     const address = await server.listen(n.listenAddr);
     const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };
     selfAddr = formatHostPort(advertised);
-    return new StorageNode(store, server, peers, address, selfAddr, background);
+    return new StorageNode(store, server, peers, address, selfAddr, background, forwards);
   }
 
   get nodeId(): string {
     return this.store.nodeId;
+  }
+
+  /** Forward lists of chain PUTs are accepted from now on, naming live members of this view only. */
+  useMembership(view: ForwardView): void {
+    this.#forwards.use(view);
   }
 
   get peers(): NodeClient {

@@ -30,6 +30,8 @@ export interface NodeClientOptions {
 /** An open PUT (see NodeClient.openPut): the Upload to write into, and the decoded answer. */
 export interface PutUpload extends Upload {
   readonly result: Promise<PutResult>;
+  /** The node id the peer proved in the handshake: who the bytes really go to. */
+  readonly peerId: string;
 }
 
 /**
@@ -96,7 +98,7 @@ export class NodeClient implements NodeApi {
     const result = upload.reply.then((r) => PutRes.decode(r.payload));
     // The caller awaits `result` only once its body is flowing; a cancel may reject it before.
     result.catch(() => {});
-    return Object.assign(upload, { result });
+    return Object.assign(upload, { result, peerId: conn.nodeId });
   }
 
   async get(addr: string, id: string, options: GetOptions = {}): Promise<GetResult> {

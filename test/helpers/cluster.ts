@@ -1,7 +1,10 @@
 import { join } from "node:path";
 import { after, before } from "node:test";
+import { isDfsError } from "../../src/errors.ts";
 import { NodeClient } from "../../src/transport/index.ts";
+import { sha256 } from "./data.ts";
 import { CLI, type Proc, startProcess } from "./proc.ts";
+import { startRedisServer } from "./redis-topology.ts";
 import { makeTempDir } from "./tmp.ts";
 
 export const TEST_SECRET = "test-cluster-secret-0123456789";
@@ -65,29 +68,76 @@ export async function stopAll(nodes: readonly NodeProc[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
 }
 
+/** Registry settings for nodes that must see each other quickly (heartbeat 200 ms, TTL 2 s). */
+export function registryFlags(redisPort: number, prefix: string): Pick<StartNodeOptions, "args" | "env"> {
+  return {
+    args: ["--redis", `redis://127.0.0.1:${redisPort}`, "--redis-prefix", prefix],
+    env: { DFS_HEARTBEAT_MS: "200", DFS_HEARTBEAT_TTL_MS: "2000" },
+  };
+}
+
 /**
- * `count` real nodes in a temp dir and a client, for the suite this is called in: started before
- * its tests, stopped (by pid) and the dir removed after. `nodes` and `dir` are filled in before().
+ * Resolves once every node accepts every other as a forward address (its registry view lists
+ * them live). Probes with a PUT whose bytes do not match their id: nothing is stored anywhere.
+ */
+export async function waitForMesh(client: NodeClient, nodes: readonly NodeProc[], timeoutMs = 15_000) {
+  const deadline = performance.now() + timeoutMs;
+  const probe = Buffer.from("mesh probe");
+  const wrongId = sha256(Buffer.from("not the probe"));
+  for (const from of nodes) {
+    for (const to of nodes) {
+      if (to === from) continue;
+      for (;;) {
+        const refused = await client
+          .put(from.addr, wrongId, probe, probe.length, { forward: [to.addr] })
+          .then(
+            () => false,
+            (err: unknown) => isDfsError(err, "DFS_ERR_FORWARD_REFUSED"),
+          );
+        if (!refused) break;
+        if (performance.now() > deadline)
+          throw new Error(`${from.addr} never accepted ${to.addr} as a forward`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+}
+
+/**
+ * `count` real nodes in a temp dir, registered in a lone redis-server so that chain PUTs between
+ * them are accepted, and a client, for the suite this is called in: started before its tests,
+ * stopped (by pid) and the dir removed after. `nodes`, `dir` and `redis` are filled in before().
  */
 export function nodesForSuite(count: number): {
   nodes: NodeProc[];
   client: NodeClient;
   dir: { path: string };
+  redis: { port: number; prefix: string };
 } {
   const nodes: NodeProc[] = [];
   const dir = { path: "" };
+  const redis = { port: 0, prefix: `suite-${process.pid}-${Math.random().toString(36).slice(2, 8)}` };
   const client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
   let remove: (() => Promise<void>) | undefined;
+  let stopRedis: (() => Promise<void>) | undefined;
   before(async () => {
     const tmp = await makeTempDir();
     remove = () => tmp.remove();
     dir.path = tmp.path;
-    nodes.push(...(await startNodes(tmp.path, count)));
+    const server = await startRedisServer();
+    stopRedis = () => server.stop();
+    redis.port = server.port;
+    const registry = registryFlags(server.port, redis.prefix);
+    // Registered nodes heal; these suites count what they stored themselves, so not within the hour.
+    const env = { ...registry.env, DFS_REPAIR_INTERVAL_MS: "3600000" };
+    nodes.push(...(await startNodes(tmp.path, count, { ...registry, env })));
+    await waitForMesh(client, nodes);
   });
   after(async () => {
     await client.close();
     await stopAll(nodes);
+    await stopRedis?.();
     await remove?.();
   });
-  return { nodes, client, dir };
+  return { nodes, client, dir, redis };
 }
