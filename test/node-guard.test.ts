@@ -23,7 +23,7 @@ import {
 } from "../src/protocol/index.ts";
 import type { NodeMembership } from "../src/registry/index.ts";
 import { NodeClient } from "../src/transport/index.ts";
-import { type Alias, registerAs, startAlias } from "./helpers/alias.ts";
+import { type Alias, plainRegistry, registerAs, startAlias } from "./helpers/alias.ts";
 import {
   type NodeProc,
   nodesForSuite,
@@ -108,7 +108,7 @@ describe("forward lists name live members only", () => {
     let record: NodeMembership;
     before(async () => {
       alias = await startAlias(nodes[0]!.addr);
-      record = await registerAs(redis.port, redis.prefix, "f".repeat(32), alias.addr);
+      record = await registerAs(plainRegistry(redis.port, redis.prefix), "f".repeat(32), alias.addr);
     });
     after(async () => {
       await record?.close();

@@ -90,6 +90,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
           nodes: node.peers,
           view: membership.view,
           self: node.advertise,
+          selfId: node.nodeId,
           logger: logger.child({ component: "heal" }),
           budget: node.background,
         },

@@ -3,6 +3,7 @@
  * would), and a registry record that names that address under another id.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
+import type { RegistryConfig } from "../../src/config/index.ts";
 import { RegistrySchema } from "../../src/config/schema.ts";
 import { type NodeMembership, startNodeMembership } from "../../src/registry/index.ts";
 import { tcpProbe, testLogger } from "./registry.ts";
@@ -49,19 +50,18 @@ export async function startAlias(target: string): Promise<Alias> {
   };
 }
 
-/** Registers `addr` under `id` in the registry at redis://127.0.0.1:`redisPort`, heartbeating like a node. */
-export function registerAs(
-  redisPort: number,
-  prefix: string,
-  id: string,
-  addr: string,
-): Promise<NodeMembership> {
-  const config = RegistrySchema.parse({
+/** The registry of a lone redis-server on 127.0.0.1, with the test nodes' heartbeat timings. */
+export function plainRegistry(redisPort: number, prefix: string): RegistryConfig {
+  return RegistrySchema.parse({
     url: `redis://127.0.0.1:${redisPort}`,
     prefix,
     heartbeatIntervalMs: 200,
     heartbeatTtlMs: 2000,
   });
+}
+
+/** Registers `addr` under `id`, heartbeating like a node until closed. */
+export function registerAs(config: RegistryConfig, id: string, addr: string): Promise<NodeMembership> {
   return startNodeMembership(
     config,
     () => ({

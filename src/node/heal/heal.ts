@@ -6,6 +6,7 @@ import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
 import { newCounters } from "./counters.ts";
 import { GarbageCollector } from "./gc.ts";
+import { Identities } from "./identities.ts";
 import { GraceMembers, type Members } from "./members.ts";
 import { repairRound } from "./repair.ts";
 import { scrubRound } from "./scrub.ts";
@@ -25,6 +26,8 @@ export interface HealDeps {
   view: Pick<MembershipView, "all" | "stale">;
   /** This node's advertised address. */
   self: string;
+  /** This node's id: how it knows itself under any other address (identities.ts). */
+  selfId: string;
   logger: Logger;
   /** The node's background byte budget, shared with the store's pack compaction. */
   budget: TokenBucket;
@@ -42,6 +45,7 @@ export class Healer {
   readonly #options: HealOptions;
   readonly #members: GraceMembers;
   readonly #gc: GarbageCollector;
+  readonly #identities: Identities;
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
 
@@ -49,6 +53,7 @@ export class Healer {
     this.#deps = deps;
     this.#options = options;
     this.#members = new GraceMembers(options.repairGraceMs);
+    this.#identities = new Identities(deps.selfId, deps.self, deps.nodes);
     this.#gc = new GarbageCollector({
       ...this.#common(),
       gcGraceMs: options.gcGraceMs,
@@ -72,8 +77,10 @@ export class Healer {
   }
 
   async repairOnce(): Promise<void> {
-    const members = this.#membersNow();
+    const seen = this.#membersNow();
     if (this.#deps.view.stale) return;
+    // Every node once: an alias (a second address of a node) would count as a second copy.
+    const members = await this.#identities.distinct(seen);
     this.counters.underReplicated = await repairRound(
       {
         ...this.#common(),
