@@ -63,8 +63,9 @@ export async function replicate(
       anyFailed = true;
       ctx.metrics.nodeOp("put", options.kind, false);
       if (options.signal.aborted) throw toDfsError(options.signal.reason ?? err, "DFS_ERR_CANCELLED");
-      refused.add(head);
       lastFailure = toDfsError(err);
+      // A head whose registry view lags refused only the chain: it may still take a copy directly.
+      if (lastFailure.code !== "DFS_ERR_FORWARD_REFUSED") refused.add(head);
       ctx.logger.warn({ kind: options.kind, id, addr: head, code: lastFailure.code, err }, "put failed");
       return;
     }
