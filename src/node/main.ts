@@ -21,7 +21,9 @@ async function join(
   heal: () => HealCounters | undefined,
 ): Promise<NodeMembership | undefined> {
   if (!config.registry) {
-    logger.warn("no registry configured (--sentinels or --redis): running unregistered");
+    logger.warn(
+      "no registry configured (--sentinels or --redis): running unregistered (no healing; chain PUTs that name other nodes are refused)",
+    );
     return undefined;
   }
   const initial = await node.store.stats();
