@@ -1,7 +1,7 @@
 /*
  * The storage node's object store on disk. Layout under the data dir:
  *
- *   lock                   the pid of the node process using this directory (dir-lock.ts).
+ *   lock.db                the kernel file lock of the node process using this directory (dir-lock.ts).
  *   alive                  when the node last took part in its cluster (ms since the epoch).
  *   node-id                this node's id: 32 lowercase hex chars, random, created once (temp file,
  *                          fsync, link into place) and kept across restarts.
