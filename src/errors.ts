@@ -30,6 +30,7 @@ export const ErrorCodes = {
   DFS_ERR_SHUTTING_DOWN: { wire: 23, message: "shutting down" },
   DFS_ERR_DATA_DIR_LOCKED: { wire: 24, message: "the data directory is in use by another process" },
   DFS_ERR_FORWARD_REFUSED: { wire: 25, message: "forward list names a node that is not a live member" },
+  DFS_ERR_REQUEST_TIMEOUT: { wire: 26, message: "the client was too slow" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

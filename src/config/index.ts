@@ -1,4 +1,15 @@
 export {
+  type ApiKey,
+  fullKeys,
+  type Grant,
+  isLoopback,
+  PERMISSIONS,
+  type Permission,
+  parseKeysFile,
+  readKeysFile,
+} from "./keys.ts";
+export { type KeysWatcher, watchKeysFile } from "./keys-watch.ts";
+export {
   type FlagValues,
   type GatewayConfig,
   loadClientConfig,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { DfsError } from "../errors.ts";
+import { type ApiKey, fullKeys, isLoopback, readKeysFile } from "./keys.ts";
 import {
   ClientSchema,
   type ClientSettings,
@@ -47,7 +48,14 @@ export interface NodeConfig {
 }
 
 export interface GatewayConfig {
-  readonly gateway: GatewaySettings & { readonly listenAddr: HostPort };
+  readonly gateway: GatewaySettings & {
+    readonly listenAddr: HostPort;
+    /**
+     * The keys at startup: apiKeys (every permission) then the keys file's. Empty and `apiKeysFile`
+     * unset means no key is asked for (loopback or `anonymous` only).
+     */
+    readonly keys: readonly ApiKey[];
+  };
   readonly registry: RegistryConfig;
   readonly secret: Buffer;
   /** 32 bytes. Stays in the gateway's memory; never logged, never sent. */
@@ -227,13 +235,42 @@ export function loadGatewayConfig(sources: Sources): GatewayConfig {
       "redis: a registry is required (--sentinels HOST:PORT,... --master-name NAME, or --redis URL)",
     );
   }
+  const listenAddr = parseHostPort(gateway.listen)!;
   return Object.freeze({
-    gateway: Object.freeze({ ...gateway, listenAddr: parseHostPort(gateway.listen)! }),
+    gateway: Object.freeze({ ...gateway, listenAddr, keys: resolveKeys(gateway, listenAddr) }),
     registry,
     secret: resolveSecret(cluster),
     key: resolveKey(cluster),
     trust: resolveTrust(cluster),
   });
+}
+
+/**
+ * The gateway's keys, and the fail-closed rule: a gateway others can reach needs keys, unless it
+ * is told explicitly (`anonymous`) to let anyone read, write and delete.
+ */
+function resolveKeys(gateway: GatewaySettings, listenAddr: HostPort): readonly ApiKey[] {
+  const keys = [
+    ...fullKeys(gateway.apiKeys),
+    ...(gateway.apiKeysFile === undefined ? [] : readKeysFile(gateway.apiKeysFile)),
+  ];
+  const secrets = new Set<string>();
+  for (const key of keys) {
+    if (secrets.has(key.secret)) throw configError(`gateway.apiKeys: key "${key.name}" is listed twice`);
+    secrets.add(key.secret);
+  }
+  const keyed = gateway.apiKeys.length > 0 || gateway.apiKeysFile !== undefined;
+  if (keyed && gateway.anonymous) {
+    throw configError("gateway.anonymous: set either API keys or --anonymous, not both");
+  }
+  if (!keyed && !gateway.anonymous && !isLoopback(listenAddr.host)) {
+    throw configError(
+      `gateway.listen: ${gateway.listen} is reachable from other machines, and no API key is set: ` +
+        "give keys (--api-keys-file FILE, DFS_API_KEYS_FILE, --api-keys) or, to let anyone read, write " +
+        "and delete every file, --anonymous",
+    );
+  }
+  return Object.freeze(keys);
 }
 
 /** The registry settings alone (`dfs nodes`): the `redis` section of config.json, env and flags. */

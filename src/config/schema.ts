@@ -124,8 +124,27 @@ export const GatewaySchema = z
     inlineMaxBytes: bytes
       .pipe(z.number().max(64 * 1024, { message: "at most 64KiB (a manifest carries it)" }))
       .default(16 * 1024),
+    /** Keys with every permission (read, write, delete, admin). */
     apiKeys: z.array(z.string().min(16)).default([]),
+    /** A file of keys with permissions, `name:secret:perms` per line (keys.ts), re-read when it changes. */
+    apiKeysFile: z.string().min(1).optional(),
+    /** How often the keys file is stat'ed, in case a change notification was missed. */
+    apiKeysPollMs: ms.default(2000),
     protectReads: z.boolean().default(false),
+    /** Serve without keys (every request may do everything) on a non-loopback address. */
+    anonymous: z.boolean().default(false),
+    /** A request's headers must arrive within this. */
+    headersTimeoutMs: ms.default(15_000),
+    /** A request body that brings under 16 KiB in this much time spent waiting for it is cut (408). */
+    bodyIdleTimeoutMs: ms.default(30_000),
+    /** A download whose client has not taken its next chunk in this long is cut and its buffers freed. */
+    writeTimeoutMs: ms.default(60_000),
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: ms.default(65_000),
+    /** Connections beyond this get a 503 (DFS_ERR_BUSY) and are closed. */
+    maxConnections: z.number().int().min(1).default(1024),
+    /** Uploads and downloads in flight beyond this get a 503 (DFS_ERR_BUSY); each holds a few chunks. */
+    maxTransfers: z.number().int().min(1).default(32),
   })
   .strict()
   .refine((g) => g.writeQuorum <= g.replicas, {

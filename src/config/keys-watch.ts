@@ -1,0 +1,96 @@
+import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
+import { basename, dirname } from "node:path";
+import { DfsError } from "../errors.ts";
+import { type ApiKey, parseKeysFile } from "./keys.ts";
+
+export interface KeysWatcher {
+  /** Reads the file now (SIGHUP); applies it if its text changed. */
+  reload(): void;
+  close(): void;
+}
+
+export interface WatchOptions {
+  /** How often the file is stat'ed, for the changes a notification misses (network file systems). */
+  pollMs: number;
+  /** The file's keys, each time its text changes to a valid file. */
+  onKeys(keys: ApiKey[]): void;
+  /** The file could not be read or parsed: the keys in use stay as they are. */
+  onError(err: DfsError): void;
+}
+
+function signature(path: string): string {
+  try {
+    const s = statSync(path, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/**
+ * Follows a keys file: fs.watch on its directory (editors and `mv` replace the file, which a watch
+ * of the file itself would not follow), a periodic stat, and reload() for SIGHUP. A file that
+ * becomes unreadable or malformed keeps the previous keys in force (and is reported), so a bad edit
+ * never opens the gateway nor locks everyone out. The path was read once by the config loader.
+ */
+export function watchKeysFile(path: string, options: WatchOptions): KeysWatcher {
+  let lastText: string | undefined;
+  try {
+    lastText = readFileSync(path, "utf8");
+  } catch {
+    lastText = undefined;
+  }
+  let lastSignature = signature(path);
+  let closed = false;
+
+  const reload = () => {
+    if (closed) return;
+    lastSignature = signature(path);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (err) {
+      options.onError(
+        new DfsError("DFS_ERR_CONFIG", `cannot read ${path}: ${(err as Error).message}`, { cause: err }),
+      );
+      return;
+    }
+    if (text === lastText) return;
+    let keys: ApiKey[];
+    try {
+      keys = parseKeysFile(text, path);
+    } catch (err) {
+      options.onError(err instanceof DfsError ? err : new DfsError("DFS_ERR_CONFIG", String(err)));
+      return;
+    }
+    lastText = text;
+    options.onKeys(keys);
+  };
+
+  const name = basename(path);
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
+      if (file === null || file === name) reload();
+    });
+    watcher.on("error", () => {
+      // The periodic stat still follows the file.
+      watcher?.close();
+    });
+  } catch {
+    watcher = undefined;
+  }
+  const poll = setInterval(() => {
+    if (signature(path) !== lastSignature) reload();
+  }, options.pollMs);
+  poll.unref();
+
+  return {
+    reload,
+    close() {
+      closed = true;
+      clearInterval(poll);
+      watcher?.close();
+    },
+  };
+}
