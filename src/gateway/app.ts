@@ -9,8 +9,10 @@ import { ApiKeys } from "./auth.ts";
 import { PlacementCache } from "./cluster.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { problemHandler } from "./errors.ts";
+import { TransferSlots } from "./guards.ts";
 import { gatewayHedges } from "./hedge.ts";
 import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
+import { capConnections, serverOptions } from "./listener.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { downloadRoutes } from "./routes/download.ts";
 import { manageRoutes } from "./routes/manage.ts";
@@ -33,11 +35,31 @@ function genReqId(req: IncomingMessage): string {
   return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The name of the API key the request came with, when one was needed; for the log. */
+    apiKey?: string;
+  }
+}
+
+/** The keys a gateway checks: those of its config unless the caller keeps them (to reload them). */
+export function keysOf(config: GatewayConfig): ApiKeys {
+  const g = config.gateway;
+  return new ApiKeys(g.keys, {
+    keyed: g.apiKeys.length > 0 || g.apiKeysFile !== undefined,
+    protectReads: g.protectReads,
+  });
+}
+
 /**
  * The gateway's HTTP app, built apart from listen() so tests can `inject`. The deps are owned by
- * the caller, which closes them after the app.
+ * the caller, which closes them after the app. `keys` may be given to change them while it runs.
  */
-export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyInstance {
+export function buildGateway(
+  config: GatewayConfig,
+  deps: GatewayDeps,
+  keys: ApiKeys = keysOf(config),
+): FastifyInstance {
   checkChunkBytes(config.gateway.chunkBytes);
   const maxUploadBytes = effectiveMaxUpload(config.gateway);
   if (maxUploadBytes < config.gateway.maxUploadBytes) {
@@ -62,15 +84,12 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
     },
     hedges,
   };
-  const keys = new ApiKeys(config.gateway.apiKeys, config.gateway.protectReads);
+  const slots = new TransferSlots(config.gateway.maxTransfers);
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId,
-    // Large uploads take as long as they take; the node protocol has its own per-phase timeouts.
-    requestTimeout: 0,
-    connectionTimeout: 0,
-    keepAliveTimeout: 65_000,
+    ...serverOptions(config.gateway),
     forceCloseConnections: "idle",
     // Refused during shutdown by our own hook below, as problem+json like every other error.
     return503OnClosing: false,
@@ -80,6 +99,11 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
     logController: new LogController({ disableRequestLogging: true }),
   });
 
+  const connections = capConnections(app.server, config.gateway.maxConnections, () =>
+    metrics.guarded.inc({ reason: "connections" }),
+  );
+  metrics.load = { connections, transfers: () => slots.inUse };
+
   let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
@@ -87,7 +111,8 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     if (closing) throw new DfsError("DFS_ERR_SHUTTING_DOWN", "the gateway is shutting down; retry elsewhere");
-    keys.check(request, request.routeOptions.config.access ?? "read");
+    const key = keys.check(request, request.routeOptions.config.access ?? "admin");
+    if (key !== undefined) request.apiKey = key;
   });
   // Requests that finish during shutdown must not keep their connection open for another one.
   app.addHook("onSend", async (_request, reply) => {
@@ -98,17 +123,23 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps): FastifyI
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     request.log.info(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        ms: reply.elapsedTime,
+        ...(request.apiKey === undefined ? {} : { apiKey: request.apiKey }),
+      },
       "request done",
     );
   });
-  app.setErrorHandler(problemHandler((err) => metrics.error(err.code)));
+  app.setErrorHandler(problemHandler((err) => metrics.error(err.code), config.gateway.bodyIdleTimeoutMs));
   app.setNotFoundHandler({}, async (request) => {
     throw new DfsError("DFS_ERR_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`);
   });
 
-  app.register(async (scope) => uploadRoutes(scope, ctx));
-  app.register(async (scope) => downloadRoutes(scope, ctx));
+  app.register(async (scope) => uploadRoutes(scope, ctx, slots));
+  app.register(async (scope) => downloadRoutes(scope, ctx, slots));
   app.register(async (scope) => manageRoutes(scope, ctx));
   app.register(async (scope) => opsRoutes(scope, ctx));
   return app;

@@ -37,6 +37,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DFS_ERR_DATA_DIR_LOCKED: 500,
   // A node's registry view disagreed with the gateway's chain (a member just joined or left).
   DFS_ERR_FORWARD_REFUSED: 503,
+  // The client stalled its own request body: nothing a retry elsewhere would fix.
+  DFS_ERR_REQUEST_TIMEOUT: 408,
 };
 
 export const PROBLEM_TYPE = "application/problem+json";
@@ -94,7 +96,7 @@ function extraHeaders(err: DfsError, reply: FastifyReply): void {
 export type ErrorListener = (err: DfsError, request: FastifyRequest) => void;
 
 /** Fastify's error handler: every error leaves as problem+json, or, once bytes were sent, as an abort. */
-export function problemHandler(onError: ErrorListener) {
+export function problemHandler(onError: ErrorListener, bodyIdleTimeoutMs: number) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const err = classify(error);
     const status = HTTP_STATUS[err.code];
@@ -111,7 +113,9 @@ export function problemHandler(onError: ErrorListener) {
     reply.removeHeader("etag");
     reply.removeHeader("content-range");
     extraHeaders(err, reply);
-    settleBody(request.raw, reply);
+    // A client too slow to send its body would be as slow to have the rest of it read.
+    if (err.code === "DFS_ERR_REQUEST_TIMEOUT") reply.header("connection", "close");
+    else settleBody(request.raw, reply, bodyIdleTimeoutMs);
     reply.code(status).type(PROBLEM_TYPE).send(toProblem(err, request.id));
   };
 }

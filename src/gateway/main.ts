@@ -1,9 +1,16 @@
 import type { FastifyInstance } from "fastify";
-import { formatHostPort, type GatewayConfig } from "../config/index.ts";
+import {
+  formatHostPort,
+  fullKeys,
+  type GatewayConfig,
+  type KeysWatcher,
+  watchKeysFile,
+} from "../config/index.ts";
 import type { Logger } from "../logger.ts";
 import { startMembershipView } from "../registry/index.ts";
 import { NodeClient } from "../transport/index.ts";
-import { buildGateway } from "./app.ts";
+import { buildGateway, keysOf } from "./app.ts";
+import type { ApiKeys } from "./auth.ts";
 import { checkChunkBytes } from "./limits.ts";
 
 /** How long a stopping gateway waits for in-flight requests (uploads above all) before cutting them. */
@@ -13,8 +20,34 @@ export interface RunningGateway {
   readonly app: FastifyInstance;
   /** "host:port" actually bound (the port is chosen by the OS for port 0). */
   readonly address: string;
+  /** Re-reads the keys file now (SIGHUP); a no-op without one. */
+  reloadKeys(): void;
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes view and client. */
   close(graceMs?: number): Promise<void>;
+}
+
+/** Follows gateway.apiKeysFile, if set: its keys replace the file's previous ones, apiKeys stay. */
+function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysWatcher | undefined {
+  const g = config.gateway;
+  if (g.keys.length === 0) {
+    if (g.apiKeysFile === undefined)
+      logger.warn({ listen: g.listen }, "no API keys: anyone who can connect may do anything");
+    else
+      logger.warn(
+        { file: g.apiKeysFile },
+        "the keys file holds no key: every request that needs one is refused",
+      );
+  }
+  if (g.apiKeysFile === undefined) return undefined;
+  return watchKeysFile(g.apiKeysFile, {
+    pollMs: g.apiKeysPollMs,
+    onKeys: (fileKeys) => {
+      keys.replace([...fullKeys(g.apiKeys), ...fileKeys]);
+      logger.info({ file: g.apiKeysFile, keys: keys.names }, "API keys reloaded");
+    },
+    onError: (err) =>
+      logger.error({ err, file: g.apiKeysFile }, "API keys not reloaded; the previous keys stay"),
+  });
 }
 
 /** Wires the real dependencies (membership view, node client) and listens. */
@@ -22,9 +55,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   const view = await startMembershipView(config.registry, { logger });
   const nodes = new NodeClient({ secret: config.secret });
+  const keys = keysOf(config);
   let app: FastifyInstance | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger });
+    app = buildGateway(config, { nodes, view, logger }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
@@ -36,9 +70,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       ? formatHostPort({ host: bound.address, port: bound.port })
       : formatHostPort(config.gateway.listenAddr);
 
+  const watcher = followKeys(config, keys, logger);
   let closing: Promise<void> | undefined;
   const close = (graceMs = SHUTDOWN_GRACE_MS) => {
     closing ??= (async () => {
+      watcher?.close();
       const timer = setTimeout(() => {
         logger.warn({ graceMs }, "in-flight requests did not finish in time; closing their connections");
         app.server.closeAllConnections();
@@ -52,12 +88,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closing;
   };
-  return { app, address, close };
+  return { app, address, close, reloadKeys: () => watcher?.reload() };
 }
 
-/** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully. */
+/** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully; SIGHUP re-reads the keys file. */
 export async function runGateway(config: GatewayConfig, logger: Logger): Promise<void> {
   const gateway = await startGateway(config, logger);
+  const hangup = () => gateway.reloadKeys();
+  process.on("SIGHUP", hangup);
   logger.info({ address: gateway.address }, "gateway listening");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stop = (s: NodeJS.Signals) => {
@@ -68,6 +106,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+  process.off("SIGHUP", hangup);
   logger.info({ signal }, "gateway stopping");
   await gateway.close();
   logger.info("gateway stopped");

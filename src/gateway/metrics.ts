@@ -22,6 +22,13 @@ export class GatewayMetrics {
   readonly readRepairs: Counter<"result">;
   /** Reads that also asked the next node because the ones asked were slow to answer. */
   readonly readHedges: Counter<"kind">;
+  /** Clients cut or refused by the listener's guards: a stalled body, a stopped reader, too many. */
+  readonly guarded: Counter<"reason">;
+  /** Connections and transfers in flight, read at every scrape (set by the listener). */
+  load: { connections: () => number; transfers: () => number } = {
+    connections: () => 0,
+    transfers: () => 0,
+  };
 
   /**
    * `liveNodes` is read at every scrape: the live view, with what each node published; so are the
@@ -92,6 +99,23 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(liveNodes().length);
+      },
+    });
+    this.guarded = new Counter({
+      name: "dfs_gateway_guarded_total",
+      help: "Requests cut or refused to protect the gateway, by reason (body_stalled, reader_stopped, connections, transfers)",
+      labelNames: ["reason"],
+      registers,
+    });
+    const load = () => this.load;
+    new Gauge({
+      name: "dfs_gateway_in_flight",
+      help: "Open client connections and uploads+downloads in flight, by kind",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        this.set({ kind: "connections" }, load().connections());
+        this.set({ kind: "transfers" }, load().transfers());
       },
     });
     nodeHealMetrics(liveNodes, registers);

@@ -50,6 +50,7 @@ export class GatewayClient {
       // Not JSON: the status alone has to do.
     }
     if (statusCode === 404) code = "DFS_ERR_NOT_FOUND";
+    if (statusCode === 401) detail += " (give one with --api-key or DFS_API_KEY)";
     throw new DfsError(code, detail, { details: { status: statusCode } });
   }
 

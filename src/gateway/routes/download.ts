@@ -8,6 +8,7 @@ import { contentRange, parseRange } from "../download/range.ts";
 import { readManifest } from "../download/reader.ts";
 import { SentPieces } from "../download/sent-pieces.ts";
 import { inlinePiece, plaintext } from "../download/stream.ts";
+import { holdSlot, type TransferSlots, WriteStall } from "../guards.ts";
 import { parseHash } from "../hash.ts";
 
 /** Why the chunk fetches of a finished response stop (made once: an abort() without one builds an exception). */
@@ -61,12 +62,17 @@ function downloadSignal(reply: FastifyReply): AbortController {
  * data is unreachable gets a proper 503; a failure after that aborts the response (never a
  * complete response with wrong or missing bytes).
  */
-export async function downloadRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+export async function downloadRoutes(
+  app: FastifyInstance,
+  ctx: GatewayContext,
+  slots: TransferSlots,
+): Promise<void> {
   app.get<{ Params: { hash: string } }>(
     "/v1/files/:hash",
     { config: { access: "read" } },
     async (request, reply) => {
       const hash = parseHash(request.params.hash);
+      holdSlot(slots, reply, ctx.metrics);
       const abort = downloadSignal(reply);
       const manifest = await readManifest(ctx, hash, abort.signal);
       const p = plan(request, reply, manifest);
@@ -84,19 +90,32 @@ export async function downloadRoutes(app: FastifyInstance, ctx: GatewayContext):
         abort.abort(err); // the chunks fetched ahead are of no use now
         throw err;
       }
+      // A client that stops reading is cut after writeTimeoutMs: its pieces and fetches are freed.
+      const stall = new WriteStall(ctx.config.writeTimeoutMs, () => {
+        ctx.metrics.guarded.inc({ reason: "reader_stopped" });
+        request.log.info({ writeTimeoutMs: ctx.config.writeTimeoutMs }, "the client stopped reading; cut");
+        reply.raw.destroy();
+      });
       async function* all(): AsyncGenerator<Buffer> {
         if (first.done) return;
+        stall.arm();
         yield first.value;
+        stall.disarm();
         sent.add(first.value);
         for await (const piece of pieces) {
           sent.freeWritten();
+          stall.arm();
           yield piece;
+          stall.disarm();
           sent.add(piece);
         }
+        // The last pieces still have to reach the client.
+        if (!reply.raw.writableFinished) stall.arm();
       }
       const body = Readable.from(all(), { objectMode: false });
       const sent = new SentPieces(body, reply.raw);
       body.once("close", () => abort.abort(BODY_CLOSED));
+      reply.raw.once("close", () => stall.disarm());
       return reply.code(p.status).header("content-length", String(length)).send(body);
     },
   );

@@ -41,7 +41,8 @@ async function holders(ctx: GatewayContext, ids: readonly string[]): Promise<Map
 export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.get<{ Params: { hash: string } }>(
     "/v1/files/:hash/meta",
-    { config: { access: "read" } },
+    // Which node holds which chunk, at which address: for operators (admin).
+    { config: { access: "admin" } },
     async (request) => {
       const hash = parseHash(request.params.hash);
       const m = await readManifest(ctx, hash);
@@ -71,7 +72,7 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
    */
   app.delete<{ Params: { hash: string } }>(
     "/v1/files/:hash",
-    { config: { access: "write" } },
+    { config: { access: "delete" } },
     async (request, reply) => {
       const hash = parseHash(request.params.hash);
       const id = ctx.cipher.manifestId(hash);

@@ -2,9 +2,13 @@ import type { FastifyInstance } from "fastify";
 import { DfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 
-/** Membership, liveness, readiness and metrics: what operators and load balancers ask. */
+/**
+ * Membership, liveness, readiness and metrics: what operators and load balancers ask. Liveness
+ * and readiness are public (a load balancer has no key); membership and metrics need an admin key.
+ */
 export async function opsRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
-  app.get("/v1/nodes", { config: { access: "read" } }, async () => ({
+  // Internal addresses and disk figures: for operators (admin), not for every reader.
+  app.get("/v1/nodes", { config: { access: "admin" } }, async () => ({
     stale: ctx.view.stale,
     ageMs: Math.round(ctx.view.ageMs),
     nodes: ctx.view.all().map((n) => ({
@@ -45,7 +49,7 @@ export async function opsRoutes(app: FastifyInstance, ctx: GatewayContext): Prom
     return { status: "ready", liveNodes: live };
   });
 
-  app.get("/metrics", { config: { access: "public" } }, async (_request, reply) => {
+  app.get("/metrics", { config: { access: "admin" } }, async (_request, reply) => {
     const text = await ctx.metrics.registry.metrics();
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });

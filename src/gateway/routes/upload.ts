@@ -1,10 +1,11 @@
 import type { Readable } from "node:stream";
 import multipart, { type MultipartFile } from "@fastify/multipart";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { DfsError } from "../../errors.ts";
+import { DfsError, isDfsError } from "../../errors.ts";
 import { freedAfterUse } from "../../memory.ts";
 import type { GatewayContext } from "../context.ts";
 import { filenameFromDisposition } from "../download/headers.ts";
+import { bodyWithin, guardBody, holdSlot, type TransferSlots } from "../guards.ts";
 import { commit } from "../upload/commit.ts";
 import { ingest } from "../upload/ingest.ts";
 import { cleanContentType, cleanName } from "../upload/meta.ts";
@@ -58,7 +59,10 @@ async function store(
   meta: { name: string; contentType: string },
 ): Promise<void> {
   const signal = clientGone(reply);
-  const file = await ingest(ctx, source, signal);
+  const guarded = guardBody(source, ctx.config.bodyIdleTimeoutMs, () =>
+    ctx.metrics.guarded.inc({ reason: "body_stalled" }),
+  );
+  const file = await ingest(ctx, guarded, signal);
   const { created, body } = await commit(ctx, file, meta, signal);
   reply
     .code(created ? 201 : 200)
@@ -71,7 +75,11 @@ async function store(
  * read as chunks are stored, never buffered whole. Registered in their own scope, where every body
  * reaches the handler as a stream.
  */
-export async function uploadRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+export async function uploadRoutes(
+  app: FastifyInstance,
+  ctx: GatewayContext,
+  slots: TransferSlots,
+): Promise<void> {
   const max = ctx.config.maxUploadBytes;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
@@ -82,10 +90,14 @@ export async function uploadRoutes(app: FastifyInstance, ctx: GatewayContext): P
 
   app.post("/v1/files", { config: { access: "write" } }, async (request, reply) => {
     checkCapacity(ctx);
+    holdSlot(slots, reply, ctx.metrics);
     let part: MultipartFile | undefined;
     try {
-      part = await request.file();
+      part = await bodyWithin(request.file(), ctx.config.bodyIdleTimeoutMs, () =>
+        ctx.metrics.guarded.inc({ reason: "body_stalled" }),
+      );
     } catch (err) {
+      if (isDfsError(err, "DFS_ERR_REQUEST_TIMEOUT")) throw err;
       throw new DfsError(
         "DFS_ERR_BAD_REQUEST",
         `expected multipart/form-data with a file field: ${(err as Error).message}`,
@@ -106,6 +118,7 @@ export async function uploadRoutes(app: FastifyInstance, ctx: GatewayContext): P
       const declared = Number(request.headers["content-length"]);
       if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
       checkCapacity(ctx);
+      holdSlot(slots, reply, ctx.metrics);
       const body = request.body as Readable | undefined;
       const query = request.query.name;
       const name =

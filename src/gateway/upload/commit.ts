@@ -16,7 +16,8 @@ export interface Committed {
 /**
  * Makes an ingested file visible by writing its sealed manifest, last, to W..R nodes. If the file
  * already exists (the same bytes were uploaded before), its manifest is kept, name and all: the
- * first upload names a file. Two uploads racing past that check both write a manifest; either one
+ * first upload names a file, and downloads carry that name. The answer to a later upload carries
+ * its own name and type, never those of the first: one uploader must not learn another's. Two uploads racing past that check both write a manifest; either one
  * describes the same chunks, so readers get the same bytes whichever copy they find.
  */
 export async function commit(
@@ -28,7 +29,8 @@ export async function commit(
   const id = ctx.cipher.manifestId(file.hash);
   const existing = await findExisting(ctx, file.hash, id, signal);
   if (existing?.type === "manifest") {
-    return { created: false, body: describe(existing.manifest, file.replicas) };
+    const own = { ...existing.manifest, name: meta.name, contentType: meta.contentType };
+    return { created: false, body: describe(own, file.replicas) };
   }
   const manifest: Manifest = {
     version: 1,
