@@ -42,6 +42,13 @@ test("docker-compose.yml: the services, ports and DFS_* names match the config s
     assert.ok(services[name]!.healthcheck, `${name} has no health check`);
   }
   assert.deepEqual(services.gateway!.ports, ["8080:8080"]);
+  // Published on every interface, so it must have keys (it would refuse to start without).
+  const gatewayEnv = services.gateway!.environment ?? {};
+  assert.ok(
+    gatewayEnv.DFS_API_KEYS?.includes(":?") || gatewayEnv.DFS_API_KEYS_FILE,
+    "the gateway requires API keys",
+  );
+  assert.ok(!("DFS_ANONYMOUS" in gatewayEnv), "the gateway is not anonymous");
 
   const known = new Set(SETTINGS.map((s) => s.env));
   for (const [name, service] of Object.entries(services)) {
