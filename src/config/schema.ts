@@ -144,7 +144,7 @@ export const GatewaySchema = z
     /** Connections beyond this get a 503 (DFS_ERR_BUSY) and are closed. */
     maxConnections: z.number().int().min(1).default(1024),
     /** Uploads and downloads in flight beyond this get a 503 (DFS_ERR_BUSY); each holds a few chunks. */
-    maxTransfers: z.number().int().min(1).default(32),
+    maxTransfers: z.number().int().min(1).default(16),
   })
   .strict()
   .refine((g) => g.writeQuorum <= g.replicas, {

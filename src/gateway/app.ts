@@ -9,7 +9,7 @@ import { ApiKeys } from "./auth.ts";
 import { PlacementCache } from "./cluster.ts";
 import type { GatewayContext, GatewayDeps } from "./context.ts";
 import { problemHandler } from "./errors.ts";
-import { TransferSlots } from "./guards.ts";
+import { ReadAheadBudget, TransferSlots } from "./guards.ts";
 import { gatewayHedges } from "./hedge.ts";
 import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { capConnections, serverOptions } from "./listener.ts";
@@ -85,6 +85,9 @@ export function buildGateway(
     hedges,
   };
   const slots = new TransferSlots(config.gateway.maxTransfers);
+  // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
+  // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
+  const readAhead = new ReadAheadBudget((config.gateway.maxTransfers * config.gateway.chunkBytes) / 2);
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -139,7 +142,7 @@ export function buildGateway(
   });
 
   app.register(async (scope) => uploadRoutes(scope, ctx, slots));
-  app.register(async (scope) => downloadRoutes(scope, ctx, slots));
+  app.register(async (scope) => downloadRoutes(scope, ctx, slots, readAhead));
   app.register(async (scope) => manageRoutes(scope, ctx));
   app.register(async (scope) => opsRoutes(scope, ctx));
   return app;

@@ -149,6 +149,35 @@ export class TransferSlots {
   }
 }
 
+/**
+ * Bytes all downloads together may have fetched ahead of what their clients are reading. A
+ * download's own chunk is covered by its transfer slot; chunks beyond it take from this budget,
+ * or are fetched when reached. A few downloads read fully ahead; many stalled ones hold no more
+ * than the budget between them.
+ */
+export class ReadAheadBudget {
+  readonly #max: number;
+  #taken = 0;
+
+  constructor(maxBytes: number) {
+    this.#max = maxBytes;
+  }
+
+  get taken(): number {
+    return this.#taken;
+  }
+
+  take(bytes: number): boolean {
+    if (this.#taken + bytes > this.#max) return false;
+    this.#taken += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#taken -= bytes;
+  }
+}
+
 /** Holds a transfer slot for the life of the response (given back when it closes, however). */
 export function holdSlot(slots: TransferSlots, reply: FastifyReply, metrics: GatewayMetrics): void {
   let release: () => void;

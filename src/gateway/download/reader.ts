@@ -1,5 +1,6 @@
 import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
+import { freeNow } from "../../memory.ts";
 import { readFanoutOf } from "../cluster.ts";
 import type { GatewayContext } from "../context.ts";
 import { hedging, timer } from "../hedge.ts";
@@ -187,6 +188,9 @@ async function readCopy(
     if (missed.length > 0) readRepair(ctx, ref.id, Buffer.from(sealed), missed);
     // Only after a complete read: a request that failed half-way may still be writing into it.
     if (lent) pool.give(lent);
+    // A buffer of its own, dead now (read-repair sent a copy): its memory back at once, not at a
+    // GC, which matters when many downloads start together and outrun the pool.
+    else freeNow(sealed);
     return plain;
   } catch (err) {
     if (!signal.aborted) ctx.metrics.nodeOp("get", "chunk", false);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type Manifest, sha256Hex } from "../../crypto/index.ts";
 import { DfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
+import type { ReadAheadBudget } from "../guards.ts";
 import { readChunk } from "./reader.ts";
 
 /**
@@ -33,6 +34,7 @@ export async function* plaintext(
   start: number,
   end: number,
   signal: AbortSignal,
+  budget?: ReadAheadBudget,
 ): AsyncGenerator<Buffer> {
   if (manifest.inline !== undefined) {
     yield inlinePiece(ctx, manifest, start, end);
@@ -55,30 +57,44 @@ export async function* plaintext(
   while (last < offsets.length - 1 && offsets[last + 1]! <= end) last++;
 
   const pending = new Map<number, Promise<Buffer[]>>();
-  const fetch = (i: number) => {
+  const ahead = new Set<number>(); // chunks fetched on the read-ahead budget
+  const fetch = (i: number, isAhead: boolean) => {
     if (i > last || pending.has(i)) return;
+    if (isAhead && budget !== undefined) {
+      if (!budget.take(manifest.chunks[i]!.size)) return;
+      ahead.add(i);
+    }
     const p = readChunk(ctx, manifest.chunks[i]!, signal);
     p.catch(() => {}); // awaited in order below; not an unhandled rejection meanwhile
     pending.set(i, p);
   };
+  const giveBack = (i: number) => {
+    if (ahead.delete(i)) budget?.give(manifest.chunks[i]!.size);
+  };
 
-  for (let i = first; i <= last && manifest.size > 0; i++) {
-    for (let j = i; j <= i + READ_AHEAD; j++) fetch(j);
-    const pieces = await pending.get(i)!;
-    pending.delete(i);
-    if (fileHash) {
-      for (const piece of pieces) fileHash.update(piece);
-      if (i === last && fileHash.digest("hex") !== manifest.hash) {
-        throw new DfsError("DFS_ERR_CORRUPT", "the file's bytes do not match its hash");
+  try {
+    for (let i = first; i <= last && manifest.size > 0; i++) {
+      fetch(i, false);
+      for (let j = i + 1; j <= i + READ_AHEAD; j++) fetch(j, true);
+      const pieces = await pending.get(i)!;
+      pending.delete(i);
+      giveBack(i); // the current chunk: the transfer's own
+      if (fileHash) {
+        for (const piece of pieces) fileHash.update(piece);
+        if (i === last && fileHash.digest("hex") !== manifest.hash) {
+          throw new DfsError("DFS_ERR_CORRUPT", "the file's bytes do not match its hash");
+        }
+      }
+      // The wanted bytes of this chunk, [from, to), piece by piece.
+      const from = Math.max(0, start - offsets[i]!);
+      const to = Math.min(manifest.chunks[i]!.size, end - offsets[i]! + 1);
+      for (const part of slicePieces(pieces, from, to)) {
+        ctx.metrics.bytesOut.inc(part.length);
+        yield part;
       }
     }
-    // The wanted bytes of this chunk, [from, to), piece by piece.
-    const from = Math.max(0, start - offsets[i]!);
-    const to = Math.min(manifest.chunks[i]!.size, end - offsets[i]! + 1);
-    for (const part of slicePieces(pieces, from, to)) {
-      ctx.metrics.bytesOut.inc(part.length);
-      yield part;
-    }
+  } finally {
+    for (const i of ahead) giveBack(i);
   }
   if (manifest.size === 0 && manifest.hash !== EMPTY_SHA256) {
     throw new DfsError("DFS_ERR_CORRUPT", "an empty file must have the hash of no bytes");

@@ -8,7 +8,7 @@ import { contentRange, parseRange } from "../download/range.ts";
 import { readManifest } from "../download/reader.ts";
 import { SentPieces } from "../download/sent-pieces.ts";
 import { inlinePiece, plaintext } from "../download/stream.ts";
-import { holdSlot, type TransferSlots, WriteStall } from "../guards.ts";
+import { holdSlot, type ReadAheadBudget, type TransferSlots, WriteStall } from "../guards.ts";
 import { parseHash } from "../hash.ts";
 
 /** Why the chunk fetches of a finished response stop (made once: an abort() without one builds an exception). */
@@ -66,6 +66,7 @@ export async function downloadRoutes(
   app: FastifyInstance,
   ctx: GatewayContext,
   slots: TransferSlots,
+  readAhead: ReadAheadBudget,
 ): Promise<void> {
   app.get<{ Params: { hash: string } }>(
     "/v1/files/:hash",
@@ -82,7 +83,7 @@ export async function downloadRoutes(
         // Already in memory: one write, no stream.
         return reply.code(p.status).send(inlinePiece(ctx, manifest, p.start, p.end));
       }
-      const pieces = plaintext(ctx, manifest, p.start, p.end, abort.signal);
+      const pieces = plaintext(ctx, manifest, p.start, p.end, abort.signal, readAhead);
       let first: IteratorResult<Buffer>;
       try {
         first = await pieces.next();
