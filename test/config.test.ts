@@ -7,6 +7,7 @@ import {
   loadNodeConfig,
   parseBytes,
   parseHostPort,
+  parseKeysFile,
   SETTINGS,
 } from "../src/config/index.ts";
 import { isDfsError } from "../src/errors.ts";
@@ -133,6 +134,88 @@ describe("configuration", () => {
         }),
       configError(/gateway\.writeQuorum/),
     );
+  });
+});
+
+describe("gateway keys and the fail-closed rule", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  before(async () => {
+    dir = await makeTempDir();
+  });
+  after(() => dir.remove());
+  const base = { DFS_CLUSTER_SECRET: SECRET, DFS_CLUSTER_KEY: KEY, DFS_REDIS_URL: "redis://x:1" };
+
+  test("off loopback a gateway needs keys or --anonymous, not both; loopback needs neither", async () => {
+    const keysFile = join(dir.path, "keys");
+    await writeFile(keysFile, `ops:${"o".repeat(20)}:admin\n`);
+    const load = (flags: Record<string, string | boolean>) => loadGatewayConfig({ env: base, flags });
+    assert.throws(
+      () => load({ listen: "0.0.0.0:8080" }),
+      configError(/0\.0\.0\.0:8080 is reachable.*--anonymous/),
+    );
+    assert.throws(() => load({ listen: "[::]:8080" }), configError(/is reachable/));
+    assert.throws(() => load({ listen: "10.1.2.3:8080" }), configError(/is reachable/));
+    assert.throws(
+      () => load({ listen: "0.0.0.0:8080", anonymous: true, "api-keys-file": keysFile }),
+      configError(/either API keys or --anonymous/),
+    );
+    assert.equal(load({ listen: "0.0.0.0:8080", anonymous: true }).gateway.keys.length, 0);
+    for (const listen of ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.9.9.9:1"]) {
+      assert.equal(load({ listen }).gateway.keys.length, 0, listen);
+    }
+    const keyed = load({ listen: "0.0.0.0:8080", "api-keys-file": keysFile, "api-keys": "k".repeat(16) });
+    assert.deepEqual(
+      keyed.gateway.keys.map((k) => [k.name, k.grants.map((g) => g.permission).join(",")]),
+      [
+        ["apiKeys[0]", "read,write,delete,admin"],
+        ["ops", "admin"],
+      ],
+    );
+    assert.throws(() => load({ "api-keys-file": join(dir.path, "absent") }), configError(/cannot read/));
+  });
+
+  test("a keys file: name:secret:perms lines; errors name the line, never the secret", () => {
+    const keys = parseKeysFile(
+      [
+        "# comment",
+        "",
+        "a:secret:with:colons-0123:read,write",
+        "  b:bbbbbbbbbbbbbbbbbbbb:all  ",
+        "c:cccccccccccccccccccc:delete",
+      ].join("\n"),
+      "keys",
+    );
+    assert.deepEqual(
+      keys.map((k) => [k.name, k.secret, k.grants.map((g) => `${g.permission}@${g.scope}`).join(",")]),
+      [
+        ["a", "secret:with:colons-0123", "read@*,write@*"],
+        ["b", "b".repeat(20), "read@*,write@*,delete@*,admin@*"],
+        ["c", "c".repeat(20), "delete@*"],
+      ],
+    );
+    const bad: [string, RegExp][] = [
+      ["nocolons", /keys:1: expected name:secret:perms/],
+      ["a:short:read", /keys:1: the secret of key "a" must be at least 16/],
+      ["a:has space in it 12345:read", /keys:1: the secret/],
+      [`x y:${"s".repeat(16)}:read`, /keys:1: a key name/],
+      [`a:${"s".repeat(16)}:fly`, /keys:1: unknown permission "fly"/],
+      [`a:${"s".repeat(16)}:read@photos`, /grants per bucket are not supported yet/],
+      [`a:${"s".repeat(16)}:read\na:${"t".repeat(16)}:read`, /keys:2: key "a" is listed twice/],
+      [
+        `a:${"s".repeat(16)}:read\nb:${"s".repeat(16)}:read`,
+        /keys:2: key "b" has the secret of an earlier key/,
+      ],
+    ];
+    for (const [text, message] of bad) {
+      assert.throws(
+        () => parseKeysFile(text, "keys"),
+        (err: unknown) =>
+          isDfsError(err, "DFS_ERR_CONFIG") &&
+          message.test(err.message) &&
+          !err.message.includes("s".repeat(16)),
+        text,
+      );
+    }
   });
 });
 

@@ -119,7 +119,7 @@ async function meta(hash: string) {
 }
 
 describe("API keys", () => {
-  test("writes need a key; reads only when protected; health never", async () => {
+  test("writes need a key; reads only when protected; metrics an admin key; health never", async () => {
     const k = await startGatewayInProcess(cluster, { "api-keys": `${KEY},another-key-0123456789` });
     const kr = await startGatewayInProcess(cluster, { "api-keys": KEY, "protect-reads": true });
     try {
@@ -150,9 +150,13 @@ describe("API keys", () => {
         headers: { authorization: `Bearer ${KEY}` },
       });
       assert.ok(read.body.equals(data));
-      for (const path of ["/healthz", "/readyz", "/metrics"]) {
+      for (const path of ["/healthz", "/readyz"]) {
         assert.equal((await http(kr.url, "GET", path)).status, 200, path);
       }
+      // Metrics are for operators: an admin key (apiKeys have every permission).
+      assert.equal((await http(kr.url, "GET", "/metrics")).status, 401);
+      const metrics = await http(kr.url, "GET", "/metrics", { headers: { authorization: `Bearer ${KEY}` } });
+      assert.equal(metrics.status, 200);
       const del = await http(k.url, "DELETE", `/v1/files/${hash}`, {
         headers: { authorization: "Bearer another-key-0123456789" },
       });

@@ -18,6 +18,9 @@ export interface WatchOptions {
   onError(err: DfsError): void;
 }
 
+/** How long a changed file must stay unchanged before it is read. */
+const SETTLE_MS = 100;
+
 function signature(path: string): string {
   try {
     const s = statSync(path, { bigint: true });
@@ -29,7 +32,8 @@ function signature(path: string): string {
 
 /**
  * Follows a keys file: fs.watch on its directory (editors and `mv` replace the file, which a watch
- * of the file itself would not follow), a periodic stat, and reload() for SIGHUP. A file that
+ * of the file itself would not follow) and a periodic stat, each read SETTLE_MS after the last
+ * change, and reload() for SIGHUP, at once. A file that
  * becomes unreadable or malformed keeps the previous keys in force (and is reported), so a bad edit
  * never opens the gateway nor locks everyone out. The path was read once by the config loader.
  */
@@ -67,11 +71,19 @@ export function watchKeysFile(path: string, options: WatchOptions): KeysWatcher 
     options.onKeys(keys);
   };
 
+  // A write in place shows up as several events, the first maybe of an empty file: read once
+  // they have settled.
+  let settle: NodeJS.Timeout | undefined;
+  const changed = () => {
+    clearTimeout(settle);
+    settle = setTimeout(reload, SETTLE_MS);
+    settle.unref();
+  };
   const name = basename(path);
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-      if (file === null || file === name) reload();
+      if (file === null || file === name) changed();
     });
     watcher.on("error", () => {
       // The periodic stat still follows the file.
@@ -81,7 +93,7 @@ export function watchKeysFile(path: string, options: WatchOptions): KeysWatcher 
     watcher = undefined;
   }
   const poll = setInterval(() => {
-    if (signature(path) !== lastSignature) reload();
+    if (signature(path) !== lastSignature) changed();
   }, options.pollMs);
   poll.unref();
 
@@ -90,6 +102,7 @@ export function watchKeysFile(path: string, options: WatchOptions): KeysWatcher 
     close() {
       closed = true;
       clearInterval(poll);
+      clearTimeout(settle);
       watcher?.close();
     },
   };
