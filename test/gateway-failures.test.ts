@@ -123,7 +123,7 @@ describe("API keys", () => {
     const k = await startGatewayInProcess(cluster, { "api-keys": `${KEY},another-key-0123456789` });
     const kr = await startGatewayInProcess(cluster, { "api-keys": KEY, "protect-reads": true });
     try {
-      await waitLive(k.url, 3);
+      await waitLive(k.url, 3, { authorization: `Bearer ${KEY}` });
       const data = Buffer.from("keyed upload\n");
       const none = await http(k.url, "POST", "/v1/files", { body: multipart(data) });
       assert.equal(none.status, 401);
