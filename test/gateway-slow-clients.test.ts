@@ -10,7 +10,15 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import { type Cluster, http, startCluster, startGatewayProcess, waitLive } from "./helpers/gateway.ts";
+import {
+  type Cluster,
+  conformance,
+  http,
+  startCluster,
+  startGatewayInProcess,
+  startGatewayProcess,
+  waitLive,
+} from "./helpers/gateway.ts";
 import type { Proc } from "./helpers/proc.ts";
 
 const SLOW = 500;
@@ -177,5 +185,72 @@ describe("500 slow sockets", () => {
     const down = await request(`${gw.url}/v1/files/${hash}`);
     assert.equal(down.statusCode, 200);
     assert.equal(sha256(Buffer.from(await down.body.arrayBuffer())), hash);
+  });
+});
+
+/** Resolves when the server closes `socket`, with what it sent. */
+function answerOf(socket: Socket): Promise<string> {
+  let text = "";
+  socket.on("data", (piece: Buffer) => {
+    text += piece.toString("latin1");
+  });
+  socket.on("error", () => {});
+  return new Promise((resolve) => socket.once("close", () => resolve(text)));
+}
+
+describe("the listener's own limits", () => {
+  test("headers that never finish are cut (408); past maxConnections a clear 503; idle keep-alive closes", async () => {
+    const g = await startGatewayInProcess(cluster, {
+      "max-connections": "4",
+      "headers-timeout-ms": "1000",
+      "keep-alive-timeout-ms": "1000",
+    });
+    const sockets: Socket[] = [];
+    try {
+      const { hostname, port } = new URL(g.url);
+      const dial = () => {
+        const s = connect({ host: hostname, port: Number(port) });
+        sockets.push(s);
+        return s;
+      };
+      // Four connections whose headers never end: they hold every place...
+      const slowHeads = Array.from({ length: 4 }, () => {
+        const s = dial();
+        s.write("GET /healthz HTTP/1.1\r\nhost: x\r\n");
+        return { answer: answerOf(s), t0: performance.now() };
+      });
+      await delay(200);
+      // ...so the fifth is refused at once, with a problem+json 503 and Retry-After.
+      const t0 = performance.now();
+      const refused = await request(`${g.url}/healthz`, { reset: true });
+      const body = (await refused.body.json()) as { code: string };
+      assert.ok(performance.now() - t0 < 1000);
+      assert.equal(refused.statusCode, 503);
+      assert.equal(body.code, "DFS_ERR_BUSY");
+      assert.equal(refused.headers["retry-after"], "1");
+      // As documented for any 503 (readiness has one too).
+      assert.deepEqual(
+        conformance({ method: "GET", path: "/readyz", status: 503, headers: refused.headers, json: body }),
+        [],
+      );
+      // The slow heads are cut by the headers timeout, with a 408.
+      for (const h of slowHeads) {
+        const text = await h.answer;
+        assert.match(text, /^HTTP\/1\.1 408/);
+        const ms = performance.now() - h.t0;
+        assert.ok(ms < 1000 + 2000, `cut after ${ms.toFixed(0)} ms`);
+      }
+      // Places are free again; an idle keep-alive connection is closed after its timeout.
+      const idle = dial();
+      const idleAnswer = answerOf(idle);
+      idle.write("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+      const t1 = performance.now();
+      assert.match(await idleAnswer, /^HTTP\/1\.1 200/);
+      const idleMs = performance.now() - t1;
+      assert.ok(idleMs >= 900 && idleMs < 4000, `idle connection closed after ${idleMs.toFixed(0)} ms`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await g.stop();
+    }
   });
 });
