@@ -23,7 +23,8 @@ export interface paths {
      * @description The body is streamed: cut into chunks, hashed, encrypted and stored while it arrives, never
      *     held whole. The file becomes visible only once all of its chunks are stored on at least W
      *     nodes. If a file with the same bytes exists already, the answer is 200 and the existing
-     *     file (its name and content type included) is kept.
+     *     file (its name and content type included) is kept; the answer carries this upload's own
+     *     name and content type. Needs a key with `write` permission when keys are configured.
      */
     post: operations["uploadFile"];
     delete?: never;
@@ -58,7 +59,8 @@ export interface paths {
      *     every gateway, and the nodes' repair spreads the tombstone, so a node that was down during
      *     the delete does not bring the file back. Uploading the same bytes later makes the file again.
      *     Its chunks are reclaimed later by garbage collection (those no other file uses). A 503 means
-     *     too few nodes could store the tombstone: deleting is idempotent, retry.
+     *     too few nodes could store the tombstone: deleting is idempotent, retry. Needs a key with
+     *     `delete` permission when keys are configured.
      */
     delete: operations["deleteFile"];
     options?: never;
@@ -77,7 +79,10 @@ export interface paths {
       };
       cookie?: never;
     };
-    /** A file's metadata, its chunks and which nodes hold each */
+    /**
+     * A file's metadata, its chunks and which nodes hold each
+     * @description Needs a key with `admin` permission when keys are configured (it names nodes' addresses).
+     */
     get: operations["fileMeta"];
     put?: never;
     post?: never;
@@ -94,7 +99,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Storage nodes as this gateway's membership view sees them */
+    /**
+     * Storage nodes as this gateway's membership view sees them
+     * @description Needs a key with `admin` permission when keys are configured.
+     */
     get: operations["listNodes"];
     put?: never;
     post?: never;
@@ -145,7 +153,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Prometheus metrics */
+    /**
+     * Prometheus metrics
+     * @description Needs a key with `admin` permission when keys are configured.
+     */
     get: operations["metrics"];
     put?: never;
     post?: never;
@@ -187,7 +198,8 @@ export interface components {
       | "DFS_ERR_REGISTRY"
       | "DFS_ERR_SHUTTING_DOWN"
       | "DFS_ERR_DATA_DIR_LOCKED"
-      | "DFS_ERR_FORWARD_REFUSED";
+      | "DFS_ERR_FORWARD_REFUSED"
+      | "DFS_ERR_REQUEST_TIMEOUT";
     /** @description RFC 9457 problem details. */
     Problem: {
       /**
@@ -344,7 +356,7 @@ export interface components {
         "application/problem+json": components["schemas"]["Problem"];
       };
     };
-    /** @description The API key is not accepted (DFS_ERR_FORBIDDEN). */
+    /** @description The API key is not accepted, or lacks the permission the operation needs (DFS_ERR_FORBIDDEN). */
     Forbidden: {
       headers: {
         [name: string]: unknown;
@@ -382,12 +394,25 @@ export interface components {
     };
     /**
      * @description Too few storage nodes (DFS_ERR_INSUFFICIENT_REPLICAS: fewer than W could store the data,
-     *     nothing was made visible; DFS_ERR_UNAVAILABLE: no node could be asked), or the membership
-     *     view is stale (DFS_ERR_REGISTRY). Retry later.
+     *     nothing was made visible; DFS_ERR_UNAVAILABLE: no node could be asked), the membership
+     *     view is stale (DFS_ERR_REGISTRY), or the gateway is at its limit of connections or of
+     *     uploads and downloads in flight (DFS_ERR_BUSY). Retry after `Retry-After` seconds.
      */
     Unavailable: {
       headers: {
-        "Retry-After"?: number;
+        "Retry-After": number;
+        [name: string]: unknown;
+      };
+      content: {
+        "application/problem+json": components["schemas"]["Problem"];
+      };
+    };
+    /**
+     * @description The request body stopped making progress (DFS_ERR_REQUEST_TIMEOUT); nothing was made
+     *     visible and the connection is closed.
+     */
+    RequestTimeout: {
+      headers: {
         [name: string]: unknown;
       };
       content: {
@@ -448,6 +473,7 @@ export interface operations {
       400: components["responses"]["BadRequest"];
       401: components["responses"]["Unauthorized"];
       403: components["responses"]["Forbidden"];
+      408: components["responses"]["RequestTimeout"];
       413: components["responses"]["TooLarge"];
       503: components["responses"]["Unavailable"];
       default: components["responses"]["Error"];
@@ -477,6 +503,7 @@ export interface operations {
       400: components["responses"]["BadRequest"];
       401: components["responses"]["Unauthorized"];
       403: components["responses"]["Forbidden"];
+      408: components["responses"]["RequestTimeout"];
       413: components["responses"]["TooLarge"];
       503: components["responses"]["Unavailable"];
       default: components["responses"]["Error"];
@@ -787,6 +814,9 @@ export interface operations {
           "text/plain": string;
         };
       };
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      default: components["responses"]["Error"];
     };
   };
 }
