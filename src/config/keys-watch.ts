@@ -35,15 +35,11 @@ function signature(path: string): string {
  * of the file itself would not follow) and a periodic stat, each read SETTLE_MS after the last
  * change, and reload() for SIGHUP, at once. A file that
  * becomes unreadable or malformed keeps the previous keys in force (and is reported), so a bad edit
- * never opens the gateway nor locks everyone out. The path was read once by the config loader.
+ * never opens the gateway nor locks everyone out. The file is also read at once, so a change made
+ * since the config loader read it is not missed.
  */
 export function watchKeysFile(path: string, options: WatchOptions): KeysWatcher {
   let lastText: string | undefined;
-  try {
-    lastText = readFileSync(path, "utf8");
-  } catch {
-    lastText = undefined;
-  }
   let lastSignature = signature(path);
   let closed = false;
 
@@ -97,6 +93,7 @@ export function watchKeysFile(path: string, options: WatchOptions): KeysWatcher 
   }, options.pollMs);
   poll.unref();
 
+  reload();
   return {
     reload,
     close() {

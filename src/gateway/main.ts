@@ -43,7 +43,7 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
     pollMs: g.apiKeysPollMs,
     onKeys: (fileKeys) => {
       keys.replace([...fullKeys(g.apiKeys), ...fileKeys]);
-      logger.info({ file: g.apiKeysFile, keys: keys.names }, "API keys reloaded");
+      logger.info({ file: g.apiKeysFile, keys: keys.names }, "API keys loaded");
     },
     onError: (err) =>
       logger.error({ err, file: g.apiKeysFile }, "API keys not reloaded; the previous keys stay"),
