@@ -79,6 +79,21 @@ describe("guardBody (mocked clock)", () => {
     assert.equal(stalls, 1);
   });
 
+  test("after a stall, return() does not wait for the source's pending read", async () => {
+    async function* silent(): AsyncGenerator<Buffer> {
+      await new Promise(() => {}); // a client that never sends again
+      yield Buffer.alloc(0);
+    }
+    const it = guardBody(silent(), 1000)[Symbol.asyncIterator]();
+    const next = state(it.next());
+    mock.timers.tick(1000);
+    await settle();
+    assert.ok(isDfsError(next.error, "DFS_ERR_REQUEST_TIMEOUT"));
+    const ret = state(it.return!());
+    await settle();
+    assert.equal(ret.settled, true);
+  });
+
   test("a trickle is cut once its waits add up to the timeout without enough bytes", async () => {
     const body = channel();
     const it = guardBody(body, 1000)[Symbol.asyncIterator]();

@@ -33,6 +33,7 @@ export function guardBody(
       const it = source[Symbol.asyncIterator]();
       let waited = 0;
       let brought = 0;
+      let pendingNext: Promise<unknown> | undefined;
       return {
         async next(): Promise<IteratorResult<Buffer>> {
           const started = now();
@@ -48,8 +49,10 @@ export function guardBody(
           });
           const pending = it.next();
           pending.catch(() => {}); // after a stall nobody awaits it; the socket's end settles it
+          pendingNext = pending;
           try {
             const r = await Promise.race([pending, stalled]);
+            pendingNext = undefined;
             if (!r.done) {
               waited += now() - started;
               brought += r.value.length;
@@ -64,7 +67,11 @@ export function guardBody(
           }
         },
         async return(): Promise<IteratorResult<Buffer>> {
-          await it.return?.();
+          const ended = it.return?.();
+          // After a stall the source's own next() still waits for bytes that may never come, and
+          // a generator returns only after it: waiting here would hold the request's answer.
+          if (pendingNext === undefined) await ended;
+          else ended?.catch(() => {});
           return { done: true, value: undefined };
         },
       };
