@@ -5,6 +5,7 @@ import { planObject } from "../src/node/heal/plan.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
+import { advance, flush, mockClock, settle, useMockTime } from "./helpers/clock.ts";
 
 const live = new Set(["a", "b", "c", "d"]);
 const none = new Set<string>();
@@ -95,24 +96,66 @@ describe("grace members", () => {
 });
 
 describe("token bucket", () => {
-  test("holds throughput to its rate", async () => {
-    const bucket = new TokenBucket(100_000);
-    const t0 = performance.now();
-    for (let i = 0; i < 30; i++) await bucket.take(10_000); // 300 kB: 100 kB at once, 200 kB at the rate
-    const ms = performance.now() - t0;
-    assert.ok(ms >= 1800 && ms < 4000, `took ${ms} ms`);
+  // The bucket runs on mocked time: its refills are checked to the millisecond on any machine.
+  useMockTime();
+
+  test("holds throughput to its rate: one second of bytes at once, the rest as it refills", async () => {
+    const bucket = new TokenBucket(100_000, mockClock);
+    let taken = 0;
+    const all = (async () => {
+      for (let i = 0; i < 30; i++) {
+        await bucket.take(10_000); // 300 kB: 100 kB at once, 200 kB at the rate
+        taken++;
+      }
+    })();
+    await flush();
+    assert.equal(taken, 10, "the full bucket at once");
+    await advance(99);
+    assert.equal(taken, 10, "10 kB more needs 100 ms");
+    await advance(1);
+    assert.equal(taken, 11);
+    await advance(1899);
+    assert.equal(taken, 29);
+    await advance(1);
+    assert.equal(taken, 30, "200 kB at 100 kB/s: two seconds");
+    await all;
+  });
+
+  test("callers are served in order: a large request holds up the small ones behind it", async () => {
+    const bucket = new TokenBucket(100_000, mockClock);
+    await bucket.take(100_000); // empty
+    const done: string[] = [];
+    const big = bucket.take(300_000).then(() => done.push("big"));
+    const small = bucket.take(1).then(() => done.push("small"));
+    await advance(999);
+    assert.deepEqual(done, [], "the large one waits until a whole bucket is back");
+    await advance(1);
+    assert.deepEqual(done, ["big"], "then it takes it and drives the bucket below zero");
+    await advance(2000);
+    assert.deepEqual(done, ["big"], "the small one waits for the large one's whole size");
+    await advance(1);
+    assert.deepEqual(done, ["big", "small"]);
+    await Promise.all([big, small]);
   });
 
   test("a wait ends at once when its signal is aborted, with the signal's reason", async () => {
-    const bucket = new TokenBucket(100_000);
-    await bucket.take(1_000_000); // ten seconds overspent
+    const bucket = new TokenBucket(100_000, mockClock);
+    await bucket.take(1_000_000); // 900 kB below zero: nine seconds overspent
     const stop = new AbortController();
-    const t0 = performance.now();
     const waiting = bucket.take(10_000, stop.signal);
-    setTimeout(() => stop.abort(new Error("stopping")), 50);
+    let failed: unknown;
+    waiting.catch((err: unknown) => {
+      failed = err;
+    });
+    await advance(50);
+    assert.equal(failed, undefined);
+    stop.abort(new Error("stopping"));
+    await flush();
+    assert.match(String(failed), /stopping/, "rejected without any more time passing");
     await assert.rejects(waiting, /stopping/);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 2000, `the wait went on for ${ms} ms`);
+    // The next caller is not held up by the aborted one: it waits only until 900 kB + 10 kB refilled.
+    const next = bucket.take(10_000).then(() => Date.now());
+    assert.equal(await settle(next), 9_100);
   });
 });
 

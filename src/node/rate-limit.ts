@@ -1,4 +1,4 @@
-import { setTimeout as delay } from "node:timers/promises";
+import { type Clock, systemClock } from "./clock.ts";
 
 /**
  * A token bucket over bytes: repair, scrub and pack compaction take from it before they move or
@@ -9,13 +9,16 @@ import { setTimeout as delay } from "node:timers/promises";
  */
 export class TokenBucket {
   readonly #rate: number;
+  readonly #clock: Clock;
   #tokens: number;
-  #at = performance.now();
+  #at: number;
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(bytesPerSec: number) {
+  constructor(bytesPerSec: number, clock: Clock = systemClock) {
     this.#rate = Math.max(1, bytesPerSec);
+    this.#clock = clock;
     this.#tokens = this.#rate;
+    this.#at = clock.now();
   }
 
   /** Resolves once `bytes` may be spent. Callers are served in order. */
@@ -28,7 +31,7 @@ export class TokenBucket {
   async #wait(bytes: number, signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const now = performance.now();
+      const now = this.#clock.now();
       this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
       this.#at = now;
       // A request above the bucket's size may drive it negative: it waits until it would have fit.
@@ -37,12 +40,7 @@ export class TokenBucket {
         return;
       }
       const ms = ((Math.min(bytes, this.#rate) - this.#tokens) / this.#rate) * 1000;
-      try {
-        await delay(Math.max(1, Math.ceil(ms)), undefined, signal ? { signal } : undefined);
-      } catch (err) {
-        signal?.throwIfAborted(); // the caller's reason, as before the wait
-        throw err;
-      }
+      await this.#clock.sleep(Math.max(1, Math.ceil(ms)), signal);
     }
   }
 }

@@ -2,6 +2,7 @@ import type { HealCounters } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { MembershipView } from "../../registry/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
 import { newCounters } from "./counters.ts";
@@ -31,6 +32,8 @@ export interface HealDeps {
   logger: Logger;
   /** The node's background byte budget, shared with the store's pack compaction. */
   budget: TokenBucket;
+  /** When rounds run; the system clock unless a test drives time. */
+  clock?: Clock;
 }
 
 /**
@@ -123,34 +126,24 @@ export class Healer {
 
   async #loop(name: string, intervalMs: number, round: () => Promise<void>): Promise<void> {
     const signal = this.#abort.signal;
+    const clock = this.#deps.clock ?? systemClock;
+    // A sleep ends early, without error, when the healer stops.
+    const sleep = (ms: number) => clock.sleep(ms, signal).catch(() => {});
     // Spread the first rounds so a cluster started together does not heal in lockstep.
-    await sleep(intervalMs * (0.5 + Math.random() * 0.5), signal);
+    await sleep(intervalMs * (0.5 + Math.random() * 0.5));
     while (!signal.aborted) {
-      const started = performance.now();
+      const started = clock.now();
       try {
         await round();
         this.#deps.logger.info(
-          { round: name, ms: Math.round(performance.now() - started), ...this.counters },
+          { round: name, ms: Math.round(clock.now() - started), ...this.counters },
           "heal: round done",
         );
       } catch (err) {
         if (signal.aborted) break;
         this.#deps.logger.warn({ round: name, err: (err as Error).message }, "heal: round failed");
       }
-      await sleep(intervalMs, signal);
+      await sleep(intervalMs);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

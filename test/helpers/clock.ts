@@ -1,0 +1,44 @@
+/**
+ * Time a test drives: node:test mock timers (the global setTimeout and Date) and a Clock over them,
+ * so timing logic is checked to the millisecond without waiting on a loaded machine's wall clock.
+ */
+import { afterEach, beforeEach, mock } from "node:test";
+import { setImmediate } from "node:timers";
+import { type Clock, systemClock } from "../../src/node/clock.ts";
+
+/** Mocks setTimeout and Date, from time 0, in each test of the suite it is called in. */
+export function useMockTime(): void {
+  beforeEach(() => mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 }));
+  afterEach(() => mock.timers.reset());
+}
+
+/** The mocked time: Date.now() and the global setTimeout, both moved by advance(). */
+export const mockClock: Clock = { now: () => Date.now(), sleep: systemClock.sleep };
+
+/** Lets every promise that can settle now settle (setImmediate is not mocked). */
+export const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Moves mocked time on by `ms`, a millisecond at a time, letting promises settle after each. */
+export async function advance(ms: number): Promise<void> {
+  await flush();
+  for (let i = 0; i < ms; i++) {
+    mock.timers.tick(1);
+    await flush();
+  }
+}
+
+/** Advances mocked time until `p` settles (at most `maxMs`), then returns it. */
+export async function settle<T>(p: Promise<T>, maxMs = 60_000): Promise<T> {
+  let settled = false;
+  p.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  await flush();
+  for (let i = 0; i < maxMs && !settled; i++) await advance(1);
+  return p;
+}
