@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
+import { Healer } from "../src/node/heal/index.ts";
 import { GraceMembers } from "../src/node/heal/members.ts";
 import { planObject } from "../src/node/heal/plan.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
+import { ChunkStore } from "../src/node/store/index.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
-import { advance, flush, mockClock, settle, useMockTime } from "./helpers/clock.ts";
+import { NodeClient } from "../src/transport/index.ts";
+import { advance, flush, mockClock, settle, settled, useMockTime } from "./helpers/clock.ts";
+import { testLogger } from "./helpers/registry.ts";
+import { storeOptions } from "./helpers/store.ts";
+import { makeTempDir } from "./helpers/tmp.ts";
 
 const live = new Set(["a", "b", "c", "d"]);
 const none = new Set<string>();
@@ -181,5 +187,112 @@ describe("expired tombstones", () => {
     t.seen("not-ours", manifest(1));
     assert.deepEqual([...t.expired.keys()].sort(), ["old", "peer-tombstone", "uploaded-again"]);
     assert.equal(t.expired.get("old"), now - 11 * DAY);
+  });
+});
+
+describe("healer rounds", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let store: ChunkStore;
+  let nodes: NodeClient;
+  // Opened before the mocked time starts: the store and client need the real timers.
+  before(async () => {
+    dir = await makeTempDir("dfs-healer-");
+    store = await ChunkStore.open(storeOptions(dir.path));
+    nodes = new NodeClient({ secret: Buffer.from("healer-rounds-test-secret") });
+  });
+  after(async () => {
+    await nodes.close();
+    await store.close();
+    await dir.remove();
+  });
+
+  const running: Healer[] = [];
+  // Stops the loops even when an assertion failed, before the real timers come back; a healer
+  // that does not stop at once fails the test rather than hanging it.
+  afterEach(async () => {
+    const stops = running.splice(0).map((h) => h.stop());
+    for (const stop of stops) assert.ok(await settled(stop), "the healer did not stop at once");
+  });
+  useMockTime();
+
+  /** A healer whose rounds only record when they ran; each repair round takes `repairMs`. */
+  function healer(repairMs: number) {
+    const h = new Healer(
+      {
+        store,
+        nodes,
+        view: { all: () => [], stale: false },
+        self: "127.0.0.1:1",
+        logger: testLogger(),
+        budget: new TokenBucket(1 << 20, mockClock),
+        clock: mockClock,
+      },
+      {
+        replicas: 3,
+        repairGraceMs: 1000,
+        repairIntervalMs: 1000,
+        scrubIntervalMs: 4000,
+        gcGraceMs: 6000, // gc every max(1000, 6000 / 2) = 3000 ms
+        tombstoneGraceMs: 60_000,
+      },
+    );
+    const ran: { round: string; at: number }[] = [];
+    const record = (round: string) => {
+      ran.push({ round, at: Date.now() });
+    };
+    h.repairOnce = async () => {
+      record("repair");
+      await mockClock.sleep(repairMs);
+    };
+    h.scrubOnce = async () => {
+      record("scrub");
+    };
+    h.gcOnce = async () => {
+      record("gc");
+    };
+    const at = (round: string) => ran.filter((r) => r.round === round).map((r) => r.at);
+    running.push(h);
+    return { h, at };
+  }
+
+  test("first rounds after half to all of an interval, then an interval after each round ends", async (t) => {
+    t.mock.method(Math, "random", () => 0); // the earliest start: half an interval
+    const { h, at } = healer(300);
+    h.start();
+    await advance(499);
+    assert.deepEqual([at("repair"), at("scrub"), at("gc")], [[], [], []], "no round before half an interval");
+    await advance(1);
+    assert.deepEqual(at("repair"), [500]);
+    await advance(9500);
+    // Each repair round takes 300 ms; the next starts 1000 ms after it ended.
+    assert.deepEqual(at("repair"), [500, 1800, 3100, 4400, 5700, 7000, 8300, 9600]);
+    assert.deepEqual(at("scrub"), [2000, 6000, 10_000]);
+    assert.deepEqual(at("gc"), [1500, 4500, 7500]);
+  });
+
+  test("the first round's spread: (0.5 + random / 2) of an interval", async (t) => {
+    t.mock.method(Math, "random", () => 0.5);
+    const { h, at } = healer(0);
+    h.start();
+    await advance(749);
+    assert.deepEqual(at("repair"), []);
+    await advance(1);
+    assert.deepEqual(at("repair"), [750]);
+    assert.deepEqual(at("gc"), [], "gc's interval is 3000 ms: its first round at 2250");
+    await advance(1500);
+    assert.deepEqual(at("gc"), [2250]);
+  });
+
+  test("stop() ends the loops' sleeps at once: no time passes, no round runs after it", async (t) => {
+    t.mock.method(Math, "random", () => 0);
+    const { h, at } = healer(0);
+    h.start();
+    await advance(600);
+    assert.deepEqual(at("repair"), [500]);
+    const stopped = h.stop();
+    assert.equal(await settled(stopped), true, "stop waited for a sleep to end");
+    assert.equal(Date.now(), 600);
+    await advance(5000);
+    assert.deepEqual(at("repair"), [500]);
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { askInTurn } from "../src/gateway/quorum.ts";
-import { advance, flush, settle, useMockTime } from "./helpers/clock.ts";
+import { advance, settle, settled, useMockTime } from "./helpers/clock.ts";
 
 /** Resolves after `ms` of mocked time (the global setTimeout, which mockTime mocks). */
 const after = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -17,21 +17,6 @@ function nodes(behaviour: Record<string, { ms: number | null; answer?: string }>
     return b.answer;
   };
   return { ask, asked };
-}
-
-/** Whether `p` has settled by now (without moving time). */
-async function settled(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  p.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
-  await flush();
-  return done;
 }
 
 describe("askInTurn", () => {

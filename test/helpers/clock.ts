@@ -42,3 +42,18 @@ export async function settle<T>(p: Promise<T>, maxMs = 60_000): Promise<T> {
   for (let i = 0; i < maxMs && !settled; i++) await advance(1);
   return p;
 }
+
+/** Whether `p` has settled by now (without moving time). */
+export async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  await flush();
+  return done;
+}
