@@ -409,15 +409,23 @@ describe("nodes failing", () => {
     const first = (await ownersOf(chunk!.id))[0]!;
     const hedged = await metric('dfs_gateway_read_hedges_total{kind="chunk"}');
     await whileStopped(first, async () => {
-      const started = performance.now();
-      const got = await within(http(g.url, "GET", `/v1/files/${sha256(one)}`));
-      const took = performance.now() - started;
-      assert.ok(got, "the read waited for the stalled owner");
-      assert.equal(got.status, 200);
-      assert.ok(got.body.equals(one));
-      // A fixed 1 s chunk hedge delay would make this at least 1000 ms; the learnt one is far less.
-      assert.ok(took < 900, `the read took ${Math.round(took)} ms`);
-      assert.ok((await metric('dfs_gateway_read_hedges_total{kind="chunk"}')) > hedged, "no hedge counted");
+      const took: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        const got = await within(http(g.url, "GET", `/v1/files/${sha256(one)}`));
+        took.push(Math.round(performance.now() - started));
+        assert.ok(got, "the read waited for the stalled owner");
+        assert.equal(got.status, 200);
+        assert.ok(got.body.equals(one));
+      }
+      // A read that waits the 1 s ceiling takes at least that (timers never fire early): the fastest
+      // of three reads under it shows the learnt delay, and one slow read on a loaded machine does
+      // not fail the test. askInTurn's timing itself is checked on mocked time (quorum.test.ts).
+      assert.ok(Math.min(...took) < 1000, `the reads took ${took.join(", ")} ms`);
+      assert.ok(
+        (await metric('dfs_gateway_read_hedges_total{kind="chunk"}')) >= hedged + 3,
+        "a hedge per read",
+      );
     });
     await waitLive(g.url, 3);
   });
