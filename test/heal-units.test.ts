@@ -242,7 +242,7 @@ describe("healer rounds", () => {
     };
     h.repairOnce = async () => {
       record("repair");
-      await mockClock.sleep(repairMs);
+      if (repairMs > 0) await mockClock.sleep(repairMs);
     };
     h.scrubOnce = async () => {
       record("scrub");
