@@ -29,17 +29,17 @@ export async function advance(ms: number): Promise<void> {
 
 /** Advances mocked time until `p` settles (at most `maxMs`), then returns it. */
 export async function settle<T>(p: Promise<T>, maxMs = 60_000): Promise<T> {
-  let settled = false;
+  let done = false;
   p.then(
     () => {
-      settled = true;
+      done = true;
     },
     () => {
-      settled = true;
+      done = true;
     },
   );
   await flush();
-  for (let i = 0; i < maxMs && !settled; i++) await advance(1);
+  for (let i = 0; i < maxMs && !done; i++) await advance(1);
   return p;
 }
 
