@@ -1,9 +1,12 @@
 /**
  * Self-healing end to end, on one topology: real Redis under Sentinel, real `dfs node` processes
- * (R = 3, repair grace 1.5 s, rounds every 500 ms), a gateway in this process (W = 2).
+ * (R = 3, repair grace 1.5 s, rounds every 500 ms), a gateway in this process (W = 2). Each test
+ * first sets up its own state (cleanState: its own fresh nodes, nothing stored), so any one runs
+ * alone and in any order.
  * (a) a node is SIGKILLed: every file stays downloadable, and every object gets back to R copies
- *     on the live nodes; (c) a node joins: it receives its share and every object ends at exactly
- *     R copies; (e) a node dies in the middle of a stream of uploads: no acknowledged upload is lost.
+ *     on the live nodes; (b) read-repair; (c) a node joins: it receives its share and every object
+ *     ends at exactly R copies; (e) a node dies in the middle of a stream of uploads: no
+ *     acknowledged upload is lost.
  */
 
 import assert from "node:assert/strict";
@@ -11,13 +14,14 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { FileMeta } from "../src/api/index.ts";
 import { Placement } from "../src/placement/index.ts";
-import type { NodeClient } from "../src/transport/index.ts";
+import type { NodeProc } from "./helpers/cluster.ts";
 import { patternBytes } from "./helpers/data.ts";
-import { type Cluster, type Gateway, http, SMALL_CHUNK, waitFor, waitLive } from "./helpers/gateway.ts";
+import { http, SMALL_CHUNK, waitFor, waitLive } from "./helpers/gateway.ts";
 import {
   copies,
   download,
   flipStored,
+  type HealTopology,
   mixedSize,
   outOfRange,
   readStored,
@@ -28,33 +32,70 @@ import {
 } from "./helpers/heal.ts";
 
 const R = 3;
-let cluster: Cluster;
-let gw: Gateway;
-let client: NodeClient;
-const files: Uploaded[] = [];
+let h: HealTopology;
+/** The data folder index of the next node started: every node starts on a fresh folder. */
+let nextIndex = 0;
 
+// Redis and the gateway are shared; they hold no files. Each test starts its own nodes.
 before(async () => {
-  ({ cluster, gw, client } = await startHealTopology(4, "healrepair:"));
+  h = await startHealTopology(0, "healrepair:");
 });
 
-after(() => stopHealTopology({ cluster, gw, client }));
+after(() => stopHealTopology(h));
 
-const dead = new Set<string>();
+const running = (n: NodeProc) => n.proc.child.exitCode === null && n.proc.child.signalCode === null;
 
 function liveAddrs(): string[] {
-  return cluster.nodes.filter((n) => !dead.has(n.addr)).map((n) => n.addr);
+  return h.cluster.nodes.filter(running).map((n) => n.addr);
+}
+
+/**
+ * Each test's starting state, whatever ran before it and however it ended: `count` fresh nodes,
+ * nothing stored, all of them live in the gateway's view, and no other. The nodes of the test
+ * before stop with SIGTERM (which takes them out of the registry at once) while the fresh ones start.
+ */
+async function cleanState(count: number): Promise<void> {
+  const old = h.cluster.nodes.filter(running);
+  const fresh = Array.from({ length: count }, () => h.cluster.startNode(nextIndex++));
+  await Promise.all(old.map((n) => n.stop("SIGTERM")));
+  h.cluster.nodes = await Promise.all(fresh);
+  await waitLive(h.gw.url, count);
 }
 
 async function allReadable(list: readonly Uploaded[]): Promise<void> {
   for (const f of list) {
-    const got = await download(gw.url, f.hash);
+    const got = await download(h.gw.url, f.hash);
     assert.ok(Buffer.isBuffer(got), `file ${f.hash} answered ${String(got)}`);
     assert.ok(got.equals(f.data), `file ${f.hash} came back with other bytes`);
   }
 }
 
+/** Uploads `count` files of mixed sizes (seeds from `seed`) and waits until every object has R copies. */
+async function uploadAtR(count: number, seed: number): Promise<Uploaded[]> {
+  const files: Uploaded[] = [];
+  for (let i = 0; i < count; i++) {
+    files.push(await upload(h.gw.url, patternBytes(mixedSize(i, SMALL_CHUNK), seed + i)));
+  }
+  const held = await copies(h.client, liveAddrs());
+  assert.ok(held.size > count, "objects stored");
+  await waitFor(
+    async () => outOfRange(await copies(h.client, liveAddrs()), R) === 0,
+    20_000,
+    "R copies of every object",
+  );
+  return files;
+}
+
 describe("read-repair", () => {
   test("(b) a download that meets a corrupt copy on an owner stores a good one there", async () => {
+    // Three nodes: every one an owner of every object (R = 3).
+    await cleanState(3);
+    const { cluster, gw } = h;
+    const repaired = async () => {
+      const text = (await http(gw.url, "GET", "/metrics")).body.toString();
+      return Number(/dfs_gateway_read_repairs_total\{result="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const repairedBefore = await repaired();
     // Scrub runs hourly here and repair does not look inside copies: only read-repair can heal it.
     const data = patternBytes(2 * SMALL_CHUNK + 3, 99);
     const f = await upload(gw.url, data);
@@ -81,32 +122,17 @@ describe("read-repair", () => {
       "read-repair to rewrite the corrupt copy",
     );
     // The node holds the good copy before the gateway hears back and counts it: wait for the count.
-    await waitFor(
-      async () =>
-        /dfs_gateway_read_repairs_total\{result="ok"\} [1-9]/.test(
-          (await http(gw.url, "GET", "/metrics")).body.toString(),
-        ),
-      10_000,
-      "the read-repair to be counted",
-    );
-    files.push(f);
+    await waitFor(async () => (await repaired()) > repairedBefore, 10_000, "the read-repair to be counted");
+    await allReadable([f]);
   });
 });
 
 describe("repair and rebalance", () => {
   test("(a) a node is killed: files stay readable, every object is back at R copies", async () => {
-    for (let i = 0; i < 80; i++)
-      files.push(await upload(gw.url, patternBytes(mixedSize(i, SMALL_CHUNK), i + 1)));
-    const before = await copies(client, liveAddrs());
-    assert.ok(before.size > 80, "objects stored");
-    await waitFor(
-      async () => outOfRange(await copies(client, liveAddrs()), R) === 0,
-      20_000,
-      "R copies before the kill",
-    );
+    await cleanState(4);
+    const files = await uploadAtR(80, 1);
 
-    const victim = cluster.nodes[0]!;
-    dead.add(victim.addr);
+    const victim = h.cluster.nodes[0]!;
     await victim.stop("SIGKILL");
     const killedAt = performance.now();
     // Downloads run all through the repair.
@@ -116,7 +142,7 @@ describe("repair and rebalance", () => {
       async () => {
         await allReadable(files);
         rounds++;
-        const under = outOfRange(await copies(client, liveAddrs()), R);
+        const under = outOfRange(await copies(h.client, liveAddrs()), R);
         if (under === 0) healedMs = performance.now() - killedAt;
         return under === 0;
       },
@@ -130,13 +156,16 @@ describe("repair and rebalance", () => {
   });
 
   test("(c) a node joins: it receives its share; every object ends at exactly R copies", async () => {
-    const joined = await cluster.startNode(4);
-    cluster.nodes.push(joined);
-    await waitLive(gw.url, 4);
+    // Three nodes hold every object; the fourth takes its share from them.
+    await cleanState(3);
+    const files = await uploadAtR(20, 500);
+    const joined = await h.cluster.startNode(nextIndex++);
+    h.cluster.nodes.push(joined);
+    await waitLive(h.gw.url, 4);
     const t0 = performance.now();
     await waitFor(
       async () => {
-        const held = await copies(client, liveAddrs());
+        const held = await copies(h.client, liveAddrs());
         const mine = [...held.values()].filter((a) => a.includes(joined.addr)).length;
         return mine > 0 && outOfRange(held, R, R) === 0;
       },
@@ -148,29 +177,31 @@ describe("repair and rebalance", () => {
   });
 
   test("(e) a node dies in the middle of a stream of uploads: no acknowledged upload is lost", async () => {
+    await cleanState(4);
+    // Files stored before the stream must survive the kill too.
+    const files = await uploadAtR(10, 2000);
     const acked: Uploaded[] = [];
     let failed = 0;
-    const victim = cluster.nodes[1]!;
+    const victim = h.cluster.nodes[1]!;
     let i = 0;
     const stream = (async () => {
       for (; i < 60; i++) {
         const data = patternBytes(mixedSize(i, SMALL_CHUNK), 1000 + i);
         try {
-          acked.push(await upload(gw.url, data));
+          acked.push(await upload(h.gw.url, data));
         } catch {
           failed++;
         }
       }
     })();
     await waitFor(() => acked.length >= 15, 20_000, "15 uploads acknowledged");
-    dead.add(victim.addr);
     await victim.stop("SIGKILL");
     await stream;
     console.log(`# (e) ${acked.length} uploads acknowledged, ${failed} refused around the kill`);
     assert.ok(acked.length >= 40, "uploads go on after the kill");
     await allReadable(acked);
     await waitFor(
-      async () => outOfRange(await copies(client, liveAddrs()), R) === 0,
+      async () => outOfRange(await copies(h.client, liveAddrs()), R) === 0,
       30_000,
       "R copies again after the kill",
     );
