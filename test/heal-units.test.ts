@@ -223,6 +223,7 @@ describe("healer rounds", () => {
         nodes,
         view: { all: () => [], stale: false },
         self: "127.0.0.1:1",
+        selfId: "healer-rounds-test",
         logger: testLogger(),
         budget: new TokenBucket(1 << 20, mockClock),
         clock: mockClock,

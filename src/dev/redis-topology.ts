@@ -3,7 +3,7 @@
  * `redis-server` child process on a free loopback port, all under one folder. Sentinels are seeded
  * (ids, known sentinels, known replicas) so the topology is healthy in about 1.5 s instead of 3 s.
  * `dfs dev` and the bench run their Redis from it; tests add failure controls in
- * test/helpers/redis-topology.ts. `stopAll()` stops every process by pid.
+ * test/helpers/redis-topology.ts. `stopAll()` stops every process by pid. Also a lone redis-server.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -112,6 +112,34 @@ async function startOnce(options: Settings, where: string | undefined): Promise<
   } catch (err) {
     await topology.stopAll();
     throw err;
+  }
+}
+
+/** A lone redis-server (a master with no Sentinel): the bench's node cases and tests use one. */
+export async function startRedisServer(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  for (let attempt = 1; ; attempt++) {
+    const tmp = await topologyDir(undefined);
+    const [port] = (await freePorts(1)) as [number];
+    await mkdir(join(tmp.path, `redis-${port}`), { recursive: true });
+    const conf = join(tmp.path, `redis-${port}.conf`);
+    await writeFile(conf, dataConf(tmp.path, port, undefined));
+    const proc = new RedisProcess(port, "data", conf);
+    try {
+      await proc.start();
+    } catch (err) {
+      await proc.stop();
+      await tmp.remove();
+      if (attempt === 3) throw err;
+      continue;
+    }
+    return {
+      port,
+      pid: proc.pid!,
+      async stop() {
+        await proc.stop();
+        await tmp.remove();
+      },
+    };
   }
 }
 

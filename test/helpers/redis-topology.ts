@@ -1,15 +1,11 @@
 /**
  * The Redis Sentinel topology of src/dev with the controls only tests use: find the master, kill or
- * freeze a process, stop and restart one, watch failovers, run a command by address. And a lone
- * redis-server, for tests that need a Redis outside any topology.
+ * freeze a process, stop and restart one, watch failovers, run a command by address.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { type RegistryConfig, RegistrySchema } from "../../src/config/schema.ts";
-import { dataConf, topologyDir } from "../../src/dev/redis-conf.ts";
 import { sentinelVotes } from "../../src/dev/redis-health.ts";
-import { type Address, freePorts, HOST, RedisProcess, redisCommand } from "../../src/dev/redis-process.ts";
+import { type Address, HOST, type RedisProcess, redisCommand } from "../../src/dev/redis-process.ts";
 import {
   type Topology as DevTopology,
   startTopology as startDevTopology,
@@ -17,7 +13,7 @@ import {
 } from "../../src/dev/redis-topology.ts";
 
 export type { Address } from "../../src/dev/redis-process.ts";
-export type { TopologyOptions } from "../../src/dev/redis-topology.ts";
+export { startRedisServer, type TopologyOptions } from "../../src/dev/redis-topology.ts";
 
 export interface Member extends Address {
   pid: number;
@@ -120,32 +116,4 @@ export function withControls(t: DevTopology): Topology {
 /** Starts a topology (see src/dev/redis-topology.ts) with the test controls. */
 export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
   return withControls(await startDevTopology(options));
-}
-
-/** A lone redis-server (a master with no Sentinel), for tests that need a Redis outside the topology. */
-export async function startRedisServer(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  for (let attempt = 1; ; attempt++) {
-    const tmp = await topologyDir(undefined);
-    const [port] = (await freePorts(1)) as [number];
-    await mkdir(join(tmp.path, `redis-${port}`), { recursive: true });
-    const conf = join(tmp.path, `redis-${port}.conf`);
-    await writeFile(conf, dataConf(tmp.path, port, undefined));
-    const proc = new RedisProcess(port, "data", conf);
-    try {
-      await proc.start();
-    } catch (err) {
-      await proc.stop();
-      await tmp.remove();
-      if (attempt === 3) throw err;
-      continue;
-    }
-    return {
-      port,
-      pid: proc.pid!,
-      async stop() {
-        await proc.stop();
-        await tmp.remove();
-      },
-    };
-  }
 }
