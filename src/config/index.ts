@@ -10,11 +10,13 @@ export {
 } from "./keys.ts";
 export { type KeysWatcher, watchKeysFile } from "./keys-watch.ts";
 export {
+  AUTHORITY_SETTINGS,
   type FlagValues,
   type GatewayConfig,
   loadClientConfig,
   loadGatewayConfig,
   loadNodeConfig,
+  loadTrustConfig,
   type NodeConfig,
   type Sources,
   type TrustConfig,

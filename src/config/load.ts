@@ -199,10 +199,35 @@ function resolveTrust(cluster: z.output<typeof ClusterSchema>): TrustConfig | un
   return Object.freeze({ authorityPublicKey, authoritySeed, identityText });
 }
 
+function readMaterial(path: string | undefined, field: string): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw configError(`${field}: cannot read ${path}: ${(err as Error).message}`, err);
+  }
+}
+
 function resolveRegistry(tree: Tree): RegistryConfig | undefined {
   const registry = parseSection(RegistrySchema, tree.redis, "redis");
   if (registry.url === undefined && registry.sentinelAddrs.length === 0) return undefined;
-  return Object.freeze(registry);
+  const password =
+    registry.password ??
+    (registry.passwordFile ? readSecretFile(registry.passwordFile, "redis.passwordFile") : undefined);
+  const sentinelPassword =
+    registry.sentinelPassword ??
+    (registry.sentinelPasswordFile
+      ? readSecretFile(registry.sentinelPasswordFile, "redis.sentinelPasswordFile")
+      : undefined);
+  const tls = registry.tls || registry.url?.startsWith("rediss://") === true;
+  const tlsMaterial = tls
+    ? Object.freeze({
+        ca: readMaterial(registry.tlsCaFile, "redis.tlsCaFile"),
+        cert: readMaterial(registry.tlsCertFile, "redis.tlsCertFile"),
+        key: readMaterial(registry.tlsKeyFile, "redis.tlsKeyFile"),
+      })
+    : undefined;
+  return Object.freeze({ ...registry, password, sentinelPassword, tls, tlsMaterial });
 }
 
 function sourceTree(section: "node" | "gateway", sources: Sources): Tree {
@@ -284,6 +309,20 @@ export function loadRegistryConfig(sources: Sources): RegistryConfig {
     );
   }
   return registry;
+}
+
+/** The cluster authority settings that let a process check others (`dfs nodes`). */
+export const AUTHORITY_SETTINGS: readonly Setting[] = SETTINGS.filter(
+  (x) =>
+    x.path[0] === "cluster" &&
+    ["authorityPublicKey", "authorityPublicKeyFile", "authorityKey", "authorityKeyFile"].includes(x.path[1]),
+);
+
+/** Where the trust anchor comes from, for a process that checks others under no identity of its own. */
+export function loadTrustConfig(sources: Sources): TrustConfig | undefined {
+  const file = sources.file ?? sources.env?.DFS_CONFIG;
+  const tree = overlay(readFileTree(file), AUTHORITY_SETTINGS, sources);
+  return resolveTrust(parseSection(ClusterSchema, tree.cluster, "cluster"));
 }
 
 /** Settings of the client commands: the gateway's URL and an optional API key. */

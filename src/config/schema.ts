@@ -23,7 +23,7 @@ export const RegistrySchema = z
   .object({
     url: z
       .string()
-      .startsWith("redis://", { message: 'expected a URL such as "redis://127.0.0.1:6379"' })
+      .regex(/^rediss?:\/\//, { message: 'expected a URL such as "redis://127.0.0.1:6379"' })
       .optional(),
     sentinelAddrs: z.array(hostPort).default([]),
     masterName: z.string().min(1).default("mymaster"),
@@ -31,11 +31,36 @@ export const RegistrySchema = z
     heartbeatIntervalMs: ms.default(1000),
     /** Must outlast a heartbeat interval plus the worst Sentinel failover (~4 s measured) plus margin. */
     heartbeatTtlMs: ms.default(10_000),
+    /** Readers refuse records whose heartbeat TTL is longer, and do not count a key without a TTL as live. */
+    maxHeartbeatTtlMs: ms.default(60_000),
+    /** Readers keep at most this many nodes (placement supports 65,536); records past it are ignored. */
+    maxMembers: z.number().int().min(1).max(65_536).default(4096),
     resyncIntervalMs: ms.default(2000),
     /** After a reconnect, nobody is evicted for this long: keys may still be catching up. */
     reconnectGraceMs: ms.default(5000),
+    /** Redis ACL user and password (AUTH); each secret from a value or a file. */
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** Sentinels' own ACL user and password (`requirepass` / ACL on the Sentinels). */
+    sentinelUsername: z.string().min(1).optional(),
+    sentinelPassword: z.string().min(1).optional(),
+    sentinelPasswordFile: z.string().min(1).optional(),
+    /** TLS to Redis and the Sentinels: a CA to trust (else the system's), optional client cert/key. */
+    tls: z.boolean().default(false),
+    tlsCaFile: z.string().min(1).optional(),
+    tlsCertFile: z.string().min(1).optional(),
+    tlsKeyFile: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.maxHeartbeatTtlMs >= r.heartbeatTtlMs, {
+    message: "maxHeartbeatTtlMs must be at least heartbeatTtlMs (readers would refuse every record)",
+    path: ["maxHeartbeatTtlMs"],
+  })
+  .refine((r) => (r.tlsCertFile === undefined) === (r.tlsKeyFile === undefined), {
+    message: "tlsCertFile and tlsKeyFile go together",
+    path: ["tlsCertFile"],
+  });
 
 const hex32 = z.string().regex(/^[0-9a-fA-F]{64}$/, { message: "expected 64 hex characters (32 bytes)" });
 
@@ -173,7 +198,18 @@ export const FileSchema = z
   })
   .strict();
 
-export type RegistryConfig = z.output<typeof RegistrySchema>;
+/** TLS material for Redis and the Sentinels, read from the configured files. */
+export interface RedisTlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/**
+ * The registry's settings; `password` and `sentinelPassword` hold the secret whether it came as a
+ * value or a file, and `tlsMaterial` the files' contents when `tls` is on.
+ */
+export type RegistryConfig = z.output<typeof RegistrySchema> & { readonly tlsMaterial?: RedisTlsMaterial };
 export type NodeSettings = z.output<typeof NodeSchema>;
 export type GatewaySettings = z.output<typeof GatewaySchema>;
 export type ClientSettings = z.output<typeof ClientSchema>;

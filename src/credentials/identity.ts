@@ -4,6 +4,7 @@ import {
   type Credential,
   decodeCredential,
   issueCredential,
+  MAX_CLOCK_SKEW_MS,
   type Role,
   verifyCredential,
 } from "./credential.ts";
@@ -90,10 +91,13 @@ export class TrustAnchor {
 
   /** The credential if the authority issued it and it is in force now (and of `role`); else DFS_ERR_AUTH. */
   credential(encoded: Buffer, role?: Role): Credential {
-    const now = this.#now();
+    return this.#check(encoded, role, this.#now());
+  }
+
+  #check(encoded: Buffer, role: Role | undefined, now: number): Credential {
     const cacheKey = encoded.toString("base64");
     const cached = this.#verified.get(cacheKey);
-    if (cached !== undefined && now <= cached.notAfterMs) {
+    if (cached !== undefined && now <= cached.notAfterMs && cached.issuedAtMs <= now + MAX_CLOCK_SKEW_MS) {
       if (role !== undefined && cached.role !== role) {
         throw new DfsError("DFS_ERR_AUTH", `credential: role ${cached.role}, expected ${role}`);
       }
@@ -103,6 +107,15 @@ export class TrustAnchor {
     if (this.#verified.size >= CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(cacheKey, credential);
     return credential;
+  }
+
+  /**
+   * The credential if the authority issued it and it was in force at `atMs` (of `role`); else
+   * DFS_ERR_AUTH. For what was signed at a known time and outlives the credential: a stored
+   * object's version stays vouched for after its gateway's credential expired.
+   */
+  credentialAt(encoded: Buffer, atMs: number, role?: Role): Credential {
+    return this.#check(encoded, role, atMs);
   }
 
   /** Whether `signature` over `label || message` was made by the holder of `credential` (already verified). */

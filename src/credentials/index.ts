@@ -17,4 +17,22 @@ export {
   signAs,
   TrustAnchor,
 } from "./identity.ts";
-export { resolveTrust, SELF_ISSUED_LIFETIME_MS, type Trust, type TrustSources } from "./trust.ts";
+export {
+  ObjectSignatures,
+  type ObjectVersion,
+  parseTrailer,
+  SIGNATURE_LABEL,
+  type Signing,
+  sealedPart,
+  signObject,
+  TRAILER_FIXED_BYTES,
+  TRAILER_MAX_BYTES,
+  type Trailer,
+} from "./object-signature.ts";
+export {
+  resolveTrust,
+  SELF_ISSUED_LIFETIME_MS,
+  type Trust,
+  type TrustSources,
+  trustAnchorOf,
+} from "./trust.ts";

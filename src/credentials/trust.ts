@@ -13,6 +13,18 @@ export interface TrustSources {
 /** How long a self-issued credential lasts; the process issues a new one at every start. */
 export const SELF_ISSUED_LIFETIME_MS = 365 * 24 * 3_600_000;
 
+/**
+ * The trust anchor alone, for processes that check others but act under no identity of their own
+ * (`dfs nodes` run by an operator) and for checks that need no identity. Undefined when no
+ * authority is configured.
+ */
+export function trustAnchorOf(sources: TrustSources, now: () => number = Date.now): TrustAnchor | undefined {
+  const publicKey =
+    sources.authorityPublicKey ??
+    (sources.authoritySeed ? signingKeyFromSeed(sources.authoritySeed).publicKey : undefined);
+  return publicKey === undefined ? undefined : new TrustAnchor(publicKey, now);
+}
+
 export interface Trust {
   readonly anchor: TrustAnchor;
   readonly identity: Identity;

@@ -75,6 +75,7 @@ export function buildGateway(
     nodes: deps.nodes,
     view: deps.view,
     cipher: new ChunkCipher(config.key),
+    identity: deps.identity,
     placement: new PlacementCache(deps.view, config.gateway.replicas),
     metrics,
     logger: deps.logger,

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from "../config/index.ts";
+import type { Identity } from "../credentials/index.ts";
 import type { ChunkCipher } from "../crypto/index.ts";
 import type { Logger } from "../logger.ts";
 import type { MembershipView } from "../registry/index.ts";
@@ -14,6 +15,8 @@ export interface GatewayDeps {
   nodes: NodeApi;
   view: GatewayView;
   logger: Logger;
+  /** Signs every manifest and tombstone written (signing.ts); absent without a cluster authority. */
+  identity?: Identity | undefined;
 }
 
 /** Everything a route needs, built once per app. */
@@ -22,6 +25,8 @@ export interface GatewayContext {
   readonly nodes: NodeApi;
   readonly view: GatewayView;
   readonly cipher: ChunkCipher;
+  /** The gateway's identity: manifests and tombstones carry its signature. */
+  readonly identity: Identity | undefined;
   readonly placement: PlacementCache;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;

@@ -6,6 +6,7 @@ import {
   type KeysWatcher,
   watchKeysFile,
 } from "../config/index.ts";
+import { resolveTrust, type Trust } from "../credentials/index.ts";
 import type { Logger } from "../logger.ts";
 import { startMembershipView } from "../registry/index.ts";
 import { NodeClient } from "../transport/index.ts";
@@ -53,12 +54,13 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
 /** Wires the real dependencies (membership view, node client) and listens. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
-  const view = await startMembershipView(config.registry, { logger });
+  const trust = gatewayTrust(config);
+  const view = await startMembershipView(config.registry, { logger, anchor: trust?.anchor });
   const nodes = new NodeClient({ secret: config.secret });
   const keys = keysOf(config);
   let app: FastifyInstance | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger }, keys);
+    app = buildGateway(config, { nodes, view, logger, identity: trust?.identity }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
@@ -89,6 +91,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return closing;
   };
   return { app, address, close, reloadKeys: () => watcher?.reload() };
+}
+
+/**
+ * The gateway's identity (a gateway credential for its listen address) and trust anchor: it signs
+ * manifests and tombstones and checks node records. Undefined without a cluster authority.
+ */
+function gatewayTrust(config: GatewayConfig): Trust | undefined {
+  return config.trust && resolveTrust(config.trust, "gateway", formatHostPort(config.gateway.listenAddr));
 }
 
 /** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully; SIGHUP re-reads the keys file. */

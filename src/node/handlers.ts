@@ -4,6 +4,7 @@ import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.t
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody, NodeClient, RequestHandlers } from "../transport/index.ts";
 import type { ForwardGuard } from "./forward.ts";
+import type { ManifestGate } from "./manifest-gate.ts";
 import { chainPut } from "./put.ts";
 import type { ChunkStore } from "./store/index.ts";
 
@@ -17,6 +18,9 @@ export class NodeHandlers implements RequestHandlers {
   readonly #forwards: ForwardGuard;
   readonly #putStallMs: number;
 
+  readonly #gate: ManifestGate | undefined;
+
+  /** `gate`: checks manifest objects that would replace a copy (absent: no authority configured). */
   constructor(
     store: ChunkStore,
     nodes: NodeClient,
@@ -24,8 +28,10 @@ export class NodeHandlers implements RequestHandlers {
     zone: string,
     forwards: ForwardGuard,
     putStallMs: number,
+    gate?: ManifestGate,
   ) {
     this.nodeId = store.nodeId;
+    this.#gate = gate;
     this.#store = store;
     this.#nodes = nodes;
     this.#selfAddr = selfAddr;
@@ -37,10 +43,11 @@ export class NodeHandlers implements RequestHandlers {
   async put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult> {
     // Before anything is stored or dialled.
     this.#forwards.check(request.forward);
+    const gated = request.kind === "manifest" && this.#gate ? await this.#gate.gate(request.id, body) : body;
     return chainPut(
       { store: this.#store, peers: this.#nodes, selfAddr: this.#selfAddr(), stallMs: this.#putStallMs },
       request,
-      body,
+      gated,
       signal,
     );
   }

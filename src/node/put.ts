@@ -1,7 +1,8 @@
 import { DfsError, type ErrorCode, ErrorCodes, toDfsError } from "../errors.ts";
 import type { PutRequest } from "../protocol/messages.ts";
 import type { PutResult } from "../protocol/types.ts";
-import type { BodyConsumer, IncomingBody, LentPiece, NodeClient, PutUpload } from "../transport/index.ts";
+import type { BodyConsumer, LentPiece, NodeClient, PutUpload } from "../transport/index.ts";
+import type { PutBody } from "./manifest-gate.ts";
 import type { ChunkStore, ObjectWriter } from "./store/index.ts";
 import { drainOrClose } from "./streams.ts";
 
@@ -42,7 +43,7 @@ export interface ChainPutContext {
 export async function chainPut(
   ctx: ChainPutContext,
   req: PutRequest,
-  body: IncomingBody,
+  body: PutBody,
   signal: AbortSignal,
 ): Promise<PutResult> {
   const { store, peers, selfAddr } = ctx;
@@ -141,7 +142,7 @@ const WAITING_BYTES = 1024 * 1024;
 class Pipe implements BodyConsumer {
   readonly finished: Promise<void>;
   localError: DfsError | undefined;
-  readonly #body: IncomingBody;
+  readonly #body: PutBody;
   /** undefined while the local file is being created; null when there is none. */
   #writer: ObjectWriter | null | undefined;
   #writerReady!: () => void;
@@ -156,7 +157,7 @@ class Pipe implements BodyConsumer {
   /** Fails the body when nothing arrives for stallMs; refreshed by every piece and resume. */
   #stall: NodeJS.Timeout | undefined;
 
-  constructor(body: IncomingBody, stallMs: number) {
+  constructor(body: PutBody, stallMs: number) {
     this.#body = body;
     this.#stallMs = stallMs;
     this.finished = new Promise<void>((resolve, reject) => {

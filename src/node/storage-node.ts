@@ -1,13 +1,21 @@
 import type { NodeConfig } from "../config/index.ts";
 import { formatHostPort, type HostPort } from "../config/index.ts";
+import { ObjectSignatures, trustAnchorOf } from "../credentials/index.ts";
 import type { Logger } from "../logger.ts";
 import { NodeClient, ProtocolServer, type Timeouts } from "../transport/index.ts";
 import { ForwardGuard, type ForwardView } from "./forward.ts";
 import { NodeHandlers } from "./handlers.ts";
+import { ManifestGate } from "./manifest-gate.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { ChunkStore } from "./store/index.ts";
 
 export const NODE_VERSION = "0.1.0";
+
+/** The checker of gateways' signatures on manifest objects; undefined without a cluster authority. */
+export function objectSignatures(config: NodeConfig): ObjectSignatures | undefined {
+  const anchor = config.trust && trustAnchorOf(config.trust);
+  return anchor && new ObjectSignatures(anchor);
+}
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {
@@ -59,7 +67,9 @@ export class StorageNode {
     // Handlers need the advertised address before the port is known when listening on port 0.
     let selfAddr = "";
     const forwards = new ForwardGuard(store.nodeId, () => selfAddr);
-    const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone, forwards, n.putStallMs);
+    const signatures = objectSignatures(config);
+    const gate = signatures && new ManifestGate(store, signatures);
+    const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone, forwards, n.putStallMs, gate);
     const server = new ProtocolServer({
       secret: config.secret,
       handlers,

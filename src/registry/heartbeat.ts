@@ -1,7 +1,9 @@
 import type { RegistryConfig } from "../config/index.ts";
+import type { Identity } from "../credentials/index.ts";
 import type { Logger } from "../logger.ts";
 import { encodeRecord } from "./keys.ts";
 import { throttledWarn } from "./log.ts";
+import { signRecord } from "./record-signature.ts";
 import type { RegistryRedis } from "./redis.ts";
 import type { NodeRecord, NodeRecordInput } from "./types.ts";
 
@@ -28,6 +30,7 @@ export class Heartbeat {
   readonly #self: () => NodeRecordInput;
   readonly #incarnation: number;
   readonly #onBeat: ((record: NodeRecord) => void) | undefined;
+  readonly #identity: Identity | undefined;
   readonly #warn: (err: Error) => void;
   #last: NodeRecordInput;
   #inFlight = false;
@@ -41,14 +44,15 @@ export class Heartbeat {
     first: NodeRecordInput,
     incarnation: number,
     logger: Logger,
-    onBeat?: (record: NodeRecord) => void,
+    options: { onBeat?: ((record: NodeRecord) => void) | undefined; identity?: Identity | undefined } = {},
   ) {
     this.#redis = redis;
     this.#config = config;
     this.#self = self;
     this.#last = first;
     this.#incarnation = incarnation;
-    this.#onBeat = onBeat;
+    this.#onBeat = options.onBeat;
+    this.#identity = options.identity;
     this.#warn = throttledWarn(logger, "registry: heartbeat failed");
   }
 
@@ -62,12 +66,13 @@ export class Heartbeat {
     }
     const { keys, client } = this.#redis;
     const id = this.#last.id;
-    const record: NodeRecord = {
+    const fields: NodeRecord = {
       ...this.#last,
       incarnation: this.#incarnation,
       lastHeartbeat: Date.now(),
       heartbeatTtlMs: this.#config.heartbeatTtlMs,
     };
+    const record = this.#identity ? signRecord(this.#identity, fields) : fields;
     const tx = client
       .multi()
       .sadd(keys.members, id)

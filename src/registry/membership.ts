@@ -1,4 +1,5 @@
 import type { RegistryConfig } from "../config/index.ts";
+import type { Identity, TrustAnchor } from "../credentials/index.ts";
 import { DfsError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { withDeadline } from "./deadline.ts";
@@ -6,6 +7,7 @@ import { chooseIncarnation, Heartbeat } from "./heartbeat.ts";
 import { decodeRecord } from "./keys.ts";
 import { registryLogger } from "./log.ts";
 import { Reaper } from "./reaper.ts";
+import { RecordCheck } from "./record-signature.ts";
 import { createRedis } from "./redis.ts";
 import type { MembershipView, NodeMembership, NodeRecord, NodeRecordInput } from "./types.ts";
 import { RegistryView } from "./view.ts";
@@ -20,6 +22,10 @@ export interface NodeMembershipOptions {
   startTimeoutMs?: number;
   /** Called after each acknowledged heartbeat (metrics, tests). */
   onHeartbeat?: (record: NodeRecord) => void;
+  /** Signs every record the node writes (role node, id = the node's id). */
+  identity?: Identity;
+  /** Checks every record the node reads; without one records are taken unchecked. */
+  anchor?: TrustAnchor;
 }
 
 /** Same rules as everywhere else in the key layout: no whitespace, so ids survive pub/sub payloads. */
@@ -38,7 +44,14 @@ export async function startNodeMembership(
 ): Promise<NodeMembership> {
   const first = self();
   if (!ID.test(first.id)) throw new DfsError("DFS_ERR_CONFIG", `registry: invalid node id "${first.id}"`);
+  if (options.identity && options.identity.credential.id !== first.id) {
+    throw new DfsError(
+      "DFS_ERR_CONFIG",
+      `registry: the credential is node "${options.identity.credential.id}"'s, this node is "${first.id}"`,
+    );
+  }
   const logger = registryLogger(options.logger, { nodeId: first.id });
+  const check = recordCheck(config, options.anchor, logger);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const deadline = performance.now() + startTimeoutMs;
   const left = () => Math.max(1, Math.round(deadline - performance.now()));
@@ -49,9 +62,17 @@ export async function startNodeMembership(
       await withDeadline(redis.client.get(redis.keys.node(first.id)), left(), "registry: read own entry"),
     );
     const incarnation = chooseIncarnation(previous?.incarnation, Date.now());
-    const heartbeat = new Heartbeat(redis, config, self, first, incarnation, logger, options.onHeartbeat);
+    const heartbeat = new Heartbeat(redis, config, self, first, incarnation, logger, {
+      onBeat: options.onHeartbeat,
+      identity: options.identity,
+    });
     await withDeadline(heartbeat.beat(true), left(), "registry: register");
-    view = await RegistryView.open(redis, config, { logger, ownsRedis: false, initialSyncTimeoutMs: left() });
+    view = await RegistryView.open(redis, config, {
+      logger,
+      ownsRedis: false,
+      initialSyncTimeoutMs: left(),
+      check,
+    });
     heartbeat.start();
     const onReady = () => heartbeat.tick();
     redis.client.on("ready", onReady);
@@ -60,6 +81,7 @@ export async function startNodeMembership(
       intervalMs: options.reapIntervalMs ?? Math.max(config.heartbeatTtlMs, 5000),
       probe: options.probe,
       logger,
+      decode: check.decode,
     });
     reaper.start();
     logger.info({ incarnation, addr: first.addr }, "registry: registered");
@@ -90,17 +112,23 @@ export async function startNodeMembership(
     };
   } catch (err) {
     await view?.close();
+    const last = redis.lastError();
     await redis.close();
     throw err instanceof DfsError && err.code === "DFS_ERR_REGISTRY"
       ? err
-      : new DfsError("DFS_ERR_REGISTRY", `registry: could not join: ${(err as Error).message}`, {
-          cause: err,
-        });
+      : new DfsError(
+          "DFS_ERR_REGISTRY",
+          `registry: could not join: ${(err as Error).message}` +
+            (last ? ` (last error: ${last.message})` : ""),
+          { cause: err },
+        );
   }
 }
 
 export interface ViewStartOptions {
   logger: Logger;
+  /** Checks every record read (signature, credential, bounds); without one records are taken unchecked. */
+  anchor?: TrustAnchor;
   /** Give up (DFS_ERR_REGISTRY) when the first sync has not succeeded by then; default 10 s. */
   startTimeoutMs?: number;
 }
@@ -116,5 +144,19 @@ export async function startMembershipView(
     logger,
     ownsRedis: true,
     initialSyncTimeoutMs: options.startTimeoutMs ?? 10_000,
+    check: recordCheck(config, options.anchor, logger),
   });
+}
+
+function recordCheck(config: RegistryConfig, anchor: TrustAnchor | undefined, logger: Logger) {
+  if (anchor === undefined) {
+    logger.warn("registry: no cluster authority configured; node records are not verified");
+  }
+  const check = new RecordCheck(anchor, { maxHeartbeatTtlMs: config.maxHeartbeatTtlMs }, logger);
+  return {
+    decode: check.decode.bind(check),
+    get rejected() {
+      return check.rejected;
+    },
+  };
 }

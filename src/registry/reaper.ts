@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../logger.ts";
 import { withDeadline } from "./deadline.ts";
-import { readNodes } from "./read.ts";
+import { type RecordDecoder, readNodes } from "./read.ts";
 import type { RegistryRedis } from "./redis.ts";
 import type { MembershipView } from "./types.ts";
 
@@ -25,12 +25,15 @@ return 0
 /** How many live nodes take charge of one dead peer; the others wait (see `responsible`). */
 const REAPERS_PER_PEER = 2;
 const PROBE_TIMEOUT_MS = 5000;
+const ORPHANS_PER_PASS = 100;
 
 export interface ReaperOptions {
   selfId: string;
   intervalMs: number;
   probe: (addr: string) => Promise<boolean>;
   logger: Logger;
+  /** Which entries count (RecordCheck): a refused entry reads as none, and is never removed here. */
+  decode?: RecordDecoder;
 }
 
 /**
@@ -101,7 +104,7 @@ export class Reaper {
       this.#expiredSince.set(peer.id, since);
       if (!responsible(peer.id, selfId, liveIds) && now - since < 3 * intervalMs) continue;
       // The view may be a resync old: look again right before deciding.
-      const seen = (await readNodes(client, keys, [peer.id])).get(peer.id);
+      const seen = (await readNodes(client, keys, [peer.id], this.#options.decode)).get(peer.id);
       if (!seen || seen.pttl !== -2) continue;
       if (await this.#reachable(seen.record.addr)) {
         logger.warn(
@@ -138,8 +141,12 @@ export class Reaper {
    */
   async #dropOrphans(known: ReadonlySet<string>): Promise<void> {
     const { keys, client } = this.#redis;
+    let looked = 0;
     for (const id of await client.smembers(keys.members)) {
       if (known.has(id) || id === this.#options.selfId) continue;
+      // Bounded per pass: refused entries (unsigned, out of bounds) stay in the index and are
+      // looked at here again; a flood of them must not make a pass unbounded.
+      if (++looked > ORPHANS_PER_PASS) break;
       if ((await readNodes(client, keys, [id])).get(id) !== null) continue;
       await client.eval(
         REMOVE_IF_UNCHANGED,

@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import type { ConnectionOptions } from "node:tls";
 import { Redis, type RedisOptions } from "ioredis";
 import { parseHostPort, type RegistryConfig } from "../config/index.ts";
 import { DfsError } from "../errors.ts";
@@ -6,6 +7,7 @@ import type { Logger } from "../logger.ts";
 import { withDeadline } from "./deadline.ts";
 import { type RegistryKeys, registryKeys } from "./keys.ts";
 import { registryLogger, throttledWarn } from "./log.ts";
+import type { SentinelAuth } from "./sentinel-query.ts";
 import { acquireWatcher } from "./watcher.ts";
 
 /** Every registry connection carries this name (CLIENT LIST shows where our clients are). */
@@ -24,6 +26,8 @@ export interface RegistryRedis {
   duplicate(): Redis;
   /** Closes one connection made by duplicate(). */
   drop(client: Redis): Promise<void>;
+  /** The last error a connection reported (a refused AUTH, a TLS failure), if any. */
+  lastError(): Error | undefined;
   /** QUITs every connection (bounded wait, then drops them). Idempotent. */
   close(): Promise<void>;
 }
@@ -33,9 +37,29 @@ const SOCKET_TIMEOUT_MS = 5000;
 /** READONLY: a manual SENTINEL FAILOVER or a role change without disconnect. 2 = reconnect + resend. */
 const reconnectOnReadonly = (err: Error): 2 | false => (/READONLY/.test(err.message) ? 2 : false);
 
+/** TLS options for ioredis from the registry's settings; undefined when TLS is off. */
+export function tlsOptions(config: RegistryConfig): ConnectionOptions | undefined {
+  if (!config.tls) return undefined;
+  const m = config.tlsMaterial ?? {};
+  return { ...(m.ca && { ca: m.ca }), ...(m.cert && { cert: m.cert }), ...(m.key && { key: m.key }) };
+}
+
+/** What every connection to a Sentinel (client, watcher, query) logs in with. */
+export function sentinelAuth(config: RegistryConfig): SentinelAuth {
+  return {
+    username: config.sentinelUsername,
+    password: config.sentinelPassword,
+    tls: tlsOptions(config),
+  };
+}
+
 function baseOptions(config: RegistryConfig): RedisOptions {
+  const tls = tlsOptions(config);
   return {
     connectionName: CONNECTION_NAME,
+    ...(config.username !== undefined && { username: config.username }),
+    ...(config.password !== undefined && { password: config.password }),
+    ...(tls && { tls }),
     // Fast and bounded: tracks a ~2.3 s failover within ~0.1 s; the default backoff adds ~1.4 s.
     retryStrategy: (times) => Math.min(50 * times, 200) + Math.floor(Math.random() * 50),
     // With fast retries the default (20) fails every queued command after ~2 s, before a failover
@@ -63,6 +87,9 @@ function baseOptions(config: RegistryConfig): RedisOptions {
           sentinelRetryStrategy: (times: number) => Math.min(times * 10, 1000),
           // A frozen Sentinel must not stall master resolution.
           sentinelCommandTimeout: 1000,
+          ...(config.sentinelUsername !== undefined && { sentinelUsername: config.sentinelUsername }),
+          ...(config.sentinelPassword !== undefined && { sentinelPassword: config.sentinelPassword }),
+          ...(tls && { enableTLSForSentinelMode: true, sentinelTLS: tls }),
         }
       : {}),
   };
@@ -83,11 +110,17 @@ export function createRedis(config: RegistryConfig, logger: Logger): RegistryRed
         config.sentinelAddrs.map((a) => parseHostPort(a)!),
         config.masterName,
         log,
+        sentinelAuth(config),
       )
     : undefined;
   const clients = new Set<Redis>();
   let closing = false;
-  const warn = throttledWarn(log, "registry: redis connection error");
+  const throttled = throttledWarn(log, "registry: redis connection error");
+  let lastError: Error | undefined;
+  const warn = (err: Error) => {
+    lastError = err;
+    throttled(err);
+  };
 
   const open = (): Redis => {
     const options = baseOptions(config);
@@ -126,6 +159,7 @@ export function createRedis(config: RegistryConfig, logger: Logger): RegistryRed
     keys: registryKeys(config.prefix),
     duplicate: open,
     drop: shut,
+    lastError: () => lastError,
     async close() {
       if (closing) return;
       closing = true;

@@ -1,5 +1,26 @@
+import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import type { HostPort } from "../config/index.ts";
+
+/** How connections to the Sentinels log in: ACL user and password, and TLS when on. */
+export interface SentinelAuth {
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: ConnectionOptions | undefined;
+}
+
+/** ioredis options of SentinelAuth. */
+export function sentinelLogin(auth: SentinelAuth | undefined): {
+  username?: string;
+  password?: string;
+  tls?: ConnectionOptions;
+} {
+  return {
+    ...(auth?.username !== undefined && { username: auth.username }),
+    ...(auth?.password !== undefined && { password: auth.password }),
+    ...(auth?.tls && { tls: auth.tls }),
+  };
+}
 
 export interface MasterAnswer {
   /** "ip:port" */
@@ -17,8 +38,9 @@ export interface MasterAnswer {
 export async function currentMaster(
   sentinels: readonly HostPort[],
   masterName: string,
+  auth?: SentinelAuth,
 ): Promise<MasterAnswer | undefined> {
-  const answers = await Promise.all(sentinels.map((s) => askOne(s, masterName)));
+  const answers = await Promise.all(sentinels.map((s) => askOne(s, masterName, auth)));
   let best: { addr: string; epoch: number } | undefined;
   for (const a of answers) if (a && (best === undefined || a.epoch > best.epoch)) best = a;
   return best && { ...best, complete: answers.every((a) => a !== undefined) };
@@ -27,10 +49,12 @@ export async function currentMaster(
 async function askOne(
   { host, port }: HostPort,
   masterName: string,
+  auth: SentinelAuth | undefined,
 ): Promise<{ addr: string; epoch: number } | undefined> {
   const client = new Redis({
     host,
     port,
+    ...sentinelLogin(auth),
     protocol: 2,
     lazyConnect: true,
     retryStrategy: () => null,

@@ -32,6 +32,10 @@ export interface NodeRecord extends NodeRecordInput {
   lastHeartbeat: number;
   /** TTL the node gives its heartbeat key, so readers can tell the key's age from its PTTL. */
   heartbeatTtlMs: number;
+  /** The node's credential, base64; absent when the node has no identity. */
+  credential?: string;
+  /** The node's signature of every other field, base64 (record-signature.ts). */
+  signature?: string;
 }
 
 export type NodeState = "live" | "expired";
@@ -68,6 +72,11 @@ export interface MembershipView extends EventEmitter<MembershipEvents> {
   readonly ageMs: number;
   /** Goes up with every "change" event: caches of the live set compare it instead of the set. */
   readonly version: number;
+  /**
+   * Entries read and ignored so far: unsigned or badly signed, claims out of bounds, or past
+   * redis.maxMembers. Each is logged once.
+   */
+  readonly rejected: number;
   close(): Promise<void>;
 }
 

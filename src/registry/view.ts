@@ -5,7 +5,7 @@ import { DfsError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { withDeadline } from "./deadline.ts";
 import { throttledWarn } from "./log.ts";
-import { isLive, type Observed, readAll, readNodes } from "./read.ts";
+import { isLive, type Observed, type RecordDecoder, readAll, readNodes } from "./read.ts";
 import type { RegistryRedis } from "./redis.ts";
 import type { MembershipEvents, MembershipView, NodeInfo, NodeRecord, NodeState } from "./types.ts";
 
@@ -27,6 +27,8 @@ export interface ViewOptions {
   /** Closed with the view when it owns it (gateways, CLI); a node's membership shares its own. */
   ownsRedis: boolean;
   initialSyncTimeoutMs: number;
+  /** Decodes and accepts entries (RecordCheck: signatures and bounds); counts what it refuses. */
+  check: { decode: RecordDecoder; readonly rejected: number };
 }
 
 /** The membership view; see MembershipView for the contract. Open with RegistryView.open. */
@@ -41,6 +43,10 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
   readonly #pending = new Set<string>();
   #sorted: string[] | undefined;
   #version = 0;
+  /** Entries ignored because the view already holds maxMembers nodes. */
+  #overBound = 0;
+  #overBoundLogged = false;
+  #lastError: Error | undefined;
   #lastSyncAt = Number.NEGATIVE_INFINITY;
   readonly #firstSync = Promise.withResolvers<void>();
   #graceUntil = 0;
@@ -61,6 +67,7 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
     const warn = throttledWarn(options.logger, "registry: membership sync failed");
     // Reads still pending when close() drops the connection fail; that is no news.
     this.#warn = (err) => {
+      this.#lastError = err;
       if (!this.#closed) warn(err);
     };
     this.#everReady = redis.client.status === "ready";
@@ -93,10 +100,12 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
       await withDeadline(view.#firstSync.promise, options.initialSyncTimeoutMs, "registry: first sync");
     } catch (err) {
       await view.close();
+      const last = view.#lastError ?? redis.lastError();
       throw new DfsError(
         "DFS_ERR_REGISTRY",
-        `registry: no membership from Redis within ${options.initialSyncTimeoutMs} ms`,
-        { cause: err },
+        `registry: no membership from Redis within ${options.initialSyncTimeoutMs} ms` +
+          (last ? ` (last error: ${last.message})` : ""),
+        { cause: last ?? err },
       );
     }
     return view;
@@ -112,6 +121,10 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
 
   get version(): number {
     return this.#version;
+  }
+
+  get rejected(): number {
+    return this.#options.check.rejected + this.#overBound;
   }
 
   live(): NodeInfo[] {
@@ -150,7 +163,7 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
     }
     this.#syncing = true;
     const startedAt = performance.now();
-    readAll(this.#redis.client, this.#redis.keys)
+    readAll(this.#redis.client, this.#redis.keys, this.#options.check.decode)
       .then((observed) => {
         if (this.#closed) return;
         this.#apply(observed, startedAt, true);
@@ -174,7 +187,7 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
       const ids = [...this.#pending];
       this.#pending.clear();
       const startedAt = performance.now();
-      readNodes(this.#redis.client, this.#redis.keys, ids)
+      readNodes(this.#redis.client, this.#redis.keys, ids, this.#options.check.decode)
         .then((observed) => {
           if (!this.#closed) this.#apply(observed, startedAt, false);
         })
@@ -204,14 +217,16 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
       }
       const prev = this.#entries.get(id);
       if ((prev && prev.observedAt > at) || (this.#removedAt.get(id) ?? -1) > at) continue;
+      if (!prev && this.#entries.size >= this.#config.maxMembers) {
+        this.#refuseOverBound(id);
+        continue;
+      }
       let state: NodeState = isLive(obs) ? "live" : "expired";
       if (state === "expired" && prev?.state === "live" && inGrace) state = "live";
       const ageAtRead =
-        obs.pttl === -1
-          ? 0
-          : obs.pttl > 0
-            ? Math.max(0, obs.record.heartbeatTtlMs - obs.pttl)
-            : Math.max(obs.record.heartbeatTtlMs, Date.now() - obs.record.lastHeartbeat);
+        obs.pttl > 0 && obs.pttl <= obs.record.heartbeatTtlMs
+          ? Math.max(0, obs.record.heartbeatTtlMs - obs.pttl)
+          : Math.max(obs.record.heartbeatTtlMs, Date.now() - obs.record.lastHeartbeat);
       const next: Entry = { record: obs.record, state, ageAtRead, observedAt: at };
       this.#entries.set(id, next);
       this.#removedAt.delete(id);
@@ -238,6 +253,16 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
       this.#version++;
       this.emit("change");
     }
+  }
+  /** Placement supports a bounded number of nodes: the ones already held stay, newcomers wait. */
+  #refuseOverBound(id: string): void {
+    this.#overBound++;
+    if (this.#overBoundLogged) return;
+    this.#overBoundLogged = true;
+    this.#options.logger.warn(
+      { node: id, maxMembers: this.#config.maxMembers },
+      "registry: more nodes than redis.maxMembers; ignoring the ones past it",
+    );
   }
 }
 

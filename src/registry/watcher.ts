@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import type { HostPort } from "../config/index.ts";
 import type { Logger } from "../logger.ts";
 import { throttledWarn } from "./log.ts";
-import { currentMaster, type MasterAnswer } from "./sentinel-query.ts";
+import { currentMaster, type MasterAnswer, type SentinelAuth, sentinelLogin } from "./sentinel-query.ts";
 
 const CHANNEL = "+switch-master";
 /** How soon to ask the Sentinels again when their answer would undo a switch without proof. */
@@ -44,6 +44,7 @@ export class SwitchWatcher {
   readonly #sentinels: readonly HostPort[];
   readonly #masterName: string;
   readonly #logger: Logger;
+  readonly #auth: SentinelAuth | undefined;
   #master: string | undefined;
   /** Config-epoch of the last Sentinel answer taken. */
   #epoch: number | undefined;
@@ -57,8 +58,9 @@ export class SwitchWatcher {
   #doubtLogged = false;
   #closed = false;
 
-  constructor(sentinels: readonly HostPort[], masterName: string, logger: Logger) {
+  constructor(sentinels: readonly HostPort[], masterName: string, logger: Logger, auth?: SentinelAuth) {
     this.#sentinels = sentinels;
+    this.#auth = auth;
     this.#masterName = masterName;
     this.#logger = logger;
     const warn = throttledWarn(logger, "registry: sentinel watcher connection failing");
@@ -66,6 +68,7 @@ export class SwitchWatcher {
       const sub = new Redis({
         host,
         port,
+        ...sentinelLogin(auth),
         connectionName: "dfs-registry-watch",
         retryStrategy: (times) => Math.min(100 * times, 1000),
         maxRetriesPerRequest: null,
@@ -140,7 +143,7 @@ export class SwitchWatcher {
     }
     this.#refreshing = true;
     const generation = this.#generation;
-    currentMaster(this.#sentinels, this.#masterName)
+    currentMaster(this.#sentinels, this.#masterName, this.#auth)
       .then((answer) => {
         if (generation !== this.#generation) this.#refreshAgain = true;
         else if (answer !== undefined && this.#believes(answer)) this.#take(answer);
@@ -204,6 +207,7 @@ export function acquireWatcher(
   sentinels: readonly HostPort[],
   masterName: string,
   logger: Logger,
+  auth?: SentinelAuth,
 ): { watcher: SwitchWatcher; release: () => void } {
   const key = `${masterName}|${sentinels
     .map((s) => `${s.host}:${s.port}`)
@@ -211,7 +215,7 @@ export function acquireWatcher(
     .join(",")}`;
   let entry = shared.get(key);
   if (!entry) {
-    entry = { watcher: new SwitchWatcher(sentinels, masterName, logger), refs: 0 };
+    entry = { watcher: new SwitchWatcher(sentinels, masterName, logger, auth), refs: 0 };
     shared.set(key, entry);
   }
   entry.refs++;

@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { pino } from "pino";
 import type { RegistryConfig } from "../../src/config/index.ts";
+import type { Identity, TrustAnchor } from "../../src/credentials/index.ts";
 import type { Logger } from "../../src/logger.ts";
 import { type NodeMembership, type NodeRecord, startNodeMembership } from "../../src/registry/index.ts";
 
@@ -56,7 +57,13 @@ export interface Member {
 export async function startMember(
   config: RegistryConfig,
   id: string,
-  options: { logger?: Logger; reapIntervalMs?: number; zone?: string } = {},
+  options: {
+    logger?: Logger;
+    reapIntervalMs?: number;
+    zone?: string;
+    identity?: Identity;
+    anchor?: TrustAnchor;
+  } = {},
 ): Promise<Member> {
   const server: Server = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -86,6 +93,8 @@ export async function startMember(
         probe: tcpProbe,
         onHeartbeat: (record) => beats.push({ record, ackAt: performance.now() }),
         ...(options.reapIntervalMs === undefined ? {} : { reapIntervalMs: options.reapIntervalMs }),
+        ...(options.identity && { identity: options.identity }),
+        ...(options.anchor && { anchor: options.anchor }),
       },
     );
   } catch (err) {

@@ -1,6 +1,14 @@
 import { pino } from "pino";
-import { clientSettings, loadClientConfig, type RegistryConfig, SETTINGS } from "../../config/index.ts";
+import {
+  AUTHORITY_SETTINGS,
+  clientSettings,
+  loadClientConfig,
+  loadTrustConfig,
+  type RegistryConfig,
+  SETTINGS,
+} from "../../config/index.ts";
 import { loadRegistryConfig } from "../../config/load.ts";
+import { trustAnchorOf } from "../../credentials/index.ts";
 import { isDfsError } from "../../errors.ts";
 import { type NodeInfo, startMembershipView } from "../../registry/index.ts";
 import { GatewayClient } from "../client/gateway-client.ts";
@@ -8,7 +16,11 @@ import { type Command, EXIT_OK } from "../command.ts";
 import { describeSettings, parseFlags } from "../flags.ts";
 import { formatBytes } from "../progress.ts";
 
-const settings = [...SETTINGS.filter((s) => s.path[0] === "redis"), ...clientSettings()];
+const settings = [
+  ...SETTINGS.filter((s) => s.path[0] === "redis"),
+  ...AUTHORITY_SETTINGS,
+  ...clientSettings(),
+];
 
 /** How long to wait for a first answer from Redis before giving up (DFS_ERR_REGISTRY, exit 1). */
 const SYNC_TIMEOUT_MS = 5000;
@@ -20,7 +32,8 @@ export const nodesCommand: Command = {
     "",
     "Lists every registered storage node: id, address, zone, free/capacity, heartbeat age, state",
     '("expired": registered, but its heartbeat key is gone). Reads the registry when Redis settings',
-    "are given, else asks the gateway (--gateway, DFS_GATEWAY).",
+    "are given, else asks the gateway (--gateway, DFS_GATEWAY). With the cluster authority's public",
+    "key, records that are not signed by a node credential of their id are left out (and logged).",
     "",
     "options:",
     `${"  --json".padEnd(32)}print JSON instead of a table`,
@@ -42,7 +55,13 @@ export const nodesCommand: Command = {
     if (config) {
       // Logs go to stderr: stdout is the table (or JSON) a script may parse.
       const logger = pino({ level: "warn", base: { service: "cli" } }, pino.destination(2));
-      const view = await startMembershipView(config, { logger, startTimeoutMs: SYNC_TIMEOUT_MS });
+      const trust = loadTrustConfig(sources);
+      const anchor = trust && trustAnchorOf(trust);
+      const view = await startMembershipView(config, {
+        logger,
+        startTimeoutMs: SYNC_TIMEOUT_MS,
+        ...(anchor && { anchor }),
+      });
       nodes = view.all();
       await view.close();
     } else {

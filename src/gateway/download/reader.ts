@@ -5,6 +5,7 @@ import { readFanoutOf } from "../cluster.ts";
 import type { GatewayContext } from "../context.ts";
 import { hedging, timer } from "../hedge.ts";
 import { askInTurn } from "../quorum.ts";
+import { checkStamp, storedSealed } from "../signing.ts";
 import type { ChunkRef } from "../upload/ingest.ts";
 
 /** Plaintext pieces a download sends: small enough that malloc reuses their memory (see openChunk). */
@@ -84,7 +85,7 @@ export async function readManifestObject(
   };
   const open = (sealed: Buffer): OpenedManifest | undefined => {
     try {
-      return ctx.cipher.openStored(hash, sealed);
+      return checkStamp(ctx.cipher.openStored(hash, storedSealed(sealed)));
     } catch (err) {
       failures.add(err);
       return undefined;

@@ -4,6 +4,7 @@ import { DfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 import { readFanout, readManifest, readManifestObject } from "../download/reader.ts";
 import { parseHash } from "../hash.ts";
+import { signSealed } from "../signing.ts";
 import { replicate } from "../upload/replicate.ts";
 
 /**
@@ -79,7 +80,11 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
       if (ctx.view.live().length === 0) throw new DfsError("DFS_ERR_UNAVAILABLE", "no live storage node");
       const current = await readManifestObject(ctx, hash);
       if (current.type === "tombstone") throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
-      const sealed = ctx.cipher.sealTombstone(hash, Math.max(Date.now(), current.stamp + 1));
+      const sealed = signSealed(
+        ctx.identity,
+        id,
+        ctx.cipher.sealTombstone(hash, Math.max(Date.now(), current.stamp + 1)),
+      );
       const controller = new AbortController();
       request.raw.once("close", () => {
         if (!reply.sent) controller.abort();

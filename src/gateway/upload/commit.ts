@@ -4,6 +4,7 @@ import type { GatewayContext } from "../context.ts";
 import { readManifestObject, readQuorum } from "../download/reader.ts";
 import { hedging, timer } from "../hedge.ts";
 import { askInTurn } from "../quorum.ts";
+import { signSealed } from "../signing.ts";
 import type { Ingested } from "./ingest.ts";
 import { replicate } from "./replicate.ts";
 
@@ -44,7 +45,7 @@ export async function commit(
     chunks: file.chunks,
   };
   if (file.inline) manifest.inline = file.inline.toString("base64");
-  const sealed = ctx.cipher.sealManifest(manifest);
+  const sealed = signSealed(ctx.identity, id, ctx.cipher.sealManifest(manifest));
   const stored = await replicate(ctx, id, sealed, {
     kind: "manifest",
     checksum: sha256Hex(sealed),

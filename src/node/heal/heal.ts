@@ -1,3 +1,4 @@
+import type { ObjectSignatures } from "../../credentials/index.ts";
 import type { HealCounters } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { MembershipView } from "../../registry/index.ts";
@@ -34,6 +35,8 @@ export interface HealDeps {
   budget: TokenBucket;
   /** When rounds run; the system clock unless a test drives time. */
   clock?: Clock;
+  /** Gateways' signatures on manifest objects: repair ranks only signed versions (versions.ts). */
+  signatures?: ObjectSignatures | undefined;
 }
 
 /**
@@ -91,6 +94,7 @@ export class Healer {
         bucket: this.#deps.budget,
         skipChunk: (id) => this.#gc.unreferenced(id),
         tombstoneGraceMs: this.#options.tombstoneGraceMs,
+        signatures: this.#deps.signatures,
       },
       members,
     );

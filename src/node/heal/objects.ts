@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { ObjectSignatures } from "../../credentials/index.ts";
 import {
   HEADER_FIXED_BYTES,
   type ManifestHeader,
@@ -7,6 +8,12 @@ import {
 } from "../../formats/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { ChunkStore } from "../store/index.ts";
+import { HEAD_BYTES, TAIL_BYTES, type Version, versionOf, versionOfWhole } from "./versions.ts";
+
+/** Objects up to this size are read whole to learn their version (one read, digest checked too). */
+const WHOLE_BYTES = 64 * 1024;
+/** A peer's object up to this size is fetched whole after its size is known. */
+const REMOTE_WHOLE_BYTES = 8 * 1024;
 
 /** A whole local object in memory (chunks and manifests are bounded by maxObjectBytes). */
 export async function readLocal(store: ChunkStore, kind: ObjectKind, id: string): Promise<Buffer> {
@@ -26,6 +33,67 @@ export async function localHeader(store: ChunkStore, id: string): Promise<Manife
     return Buffer.concat(parts);
   };
   return headerVia(read);
+}
+
+async function readRange(store: ChunkStore, id: string, offset: number, length: number): Promise<Buffer> {
+  const { body } = await store.createReader("manifest", id, offset, length);
+  const parts: Buffer[] = [];
+  for await (const part of body) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+/**
+ * The version of a local manifest object (header and signature), or undefined when it is not a
+ * readable format-2 one. Without `signatures` only the header is read.
+ */
+export async function localVersion(
+  store: ChunkStore,
+  id: string,
+  signatures: ObjectSignatures | undefined,
+): Promise<Version | undefined> {
+  if (signatures === undefined) {
+    const header = await localHeader(store, id);
+    return header && { header, signing: "signed" };
+  }
+  const size = (await store.size("manifest", id)) ?? 0;
+  if (size <= WHOLE_BYTES) return versionOfWhole(id, await readRange(store, id, 0, size), signatures);
+  let head = await readRange(store, id, 0, Math.min(size, HEAD_BYTES));
+  const parsed = parseManifestHeader(head);
+  if (parsed && "need" in parsed) head = await readRange(store, id, 0, Math.min(size, parsed.need));
+  const tailBytes = Math.min(size, TAIL_BYTES);
+  return versionOf(id, head, await readRange(store, id, size - tailBytes, tailBytes), size, signatures);
+}
+
+/** The version of a manifest object on a peer: its header and trailer travel, the rest only when small. */
+export async function remoteVersion(
+  nodes: NodeApi,
+  addr: string,
+  id: string,
+  signatures: ObjectSignatures | undefined,
+): Promise<Version | undefined> {
+  if (signatures === undefined) {
+    const header = await remoteHeader(nodes, addr, id);
+    return header && { header, signing: "signed" };
+  }
+  const first = await nodes.get(addr, id, { kind: "manifest", length: HEAD_BYTES });
+  let head = await collect(first.body);
+  const size = first.size;
+  const read = (offset: number, length: number) =>
+    nodes.getBuffer(addr, id, { kind: "manifest", offset, length });
+  if (size <= REMOTE_WHOLE_BYTES) {
+    const whole = await read(0, size);
+    return versionOf(id, whole, whole, size, signatures);
+  }
+  const parsed = parseManifestHeader(head);
+  if (parsed && "need" in parsed) head = await read(0, Math.min(size, parsed.need));
+  const tailBytes = Math.min(size, TAIL_BYTES);
+  return versionOf(id, head, await read(size - tailBytes, tailBytes), size, signatures);
+}
+
+async function collect(body: AsyncIterable<unknown>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of body) parts.push(part as Buffer);
+  return Buffer.concat(parts);
 }
 
 /** The clear header of a manifest on a peer: only the header's bytes travel. */

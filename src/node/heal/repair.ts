@@ -1,3 +1,4 @@
+import type { ObjectSignatures, Signing } from "../../credentials/index.ts";
 import { toDfsError } from "../../errors.ts";
 import { type HealCounters, type ManifestHeader, type ObjectKind, wins } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
@@ -6,8 +7,9 @@ import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
 import type { Members } from "./members.ts";
-import { checksumOf, localHeader, readLocal, remoteHeader } from "./objects.ts";
+import { checksumOf, localVersion, readLocal, remoteVersion } from "./objects.ts";
 import { planObject } from "./plan.ts";
+import { isCurrent, type Version } from "./versions.ts";
 
 export interface RepairDeps {
   store: ChunkStore;
@@ -22,6 +24,8 @@ export interface RepairDeps {
   skipChunk?: (id: string) => boolean;
   /** A tombstone older than this is not copied to an owner that holds nothing (gc.ts drops it). */
   tombstoneGraceMs: number;
+  /** Checks gateways' signatures on manifest objects; absent without a cluster authority. */
+  signatures?: ObjectSignatures | undefined;
 }
 
 const PAGE = 500;
@@ -89,6 +93,8 @@ async function repairPage(
   const currents = new Map<string, Set<string> | undefined>();
   /** Manifest ids whose copy here is a tombstone past its grace: it goes only where an older copy is. */
   const expired = new Set<string>();
+  /** How our copy of each manifest is signed: an unsigned one goes only where nothing is held. */
+  const signing = new Map<string, Signing>();
   const now = Date.now();
   await runLimited(
     ids.map((id) => async () => {
@@ -96,8 +102,9 @@ async function repairPage(
       if (kind === "chunk") return void currents.set(id, holders);
       const found = await currentManifests(deps, id, holders);
       currents.set(id, found?.current);
-      if (found?.mine?.type === "tombstone" && now - found.mine.stamp > deps.tombstoneGraceMs)
-        expired.add(id);
+      const mine = found?.mine?.header;
+      if (found?.mine) signing.set(id, found.mine.signing);
+      if (mine?.type === "tombstone" && now - mine.stamp > deps.tombstoneGraceMs) expired.add(id);
     }),
     PARALLEL_ASKS,
   );
@@ -117,7 +124,12 @@ async function repairPage(
     if (kind === "chunk" && deps.skipChunk?.(id)) continue;
     // An expired tombstone goes only where an older manifest must still be hidden: an owner
     // holding nothing needs nothing, and each owner's GC drops its own copy.
-    const copyTo = expired.has(id) ? plan.copyTo.filter((addr) => held.get(id)?.has(addr)) : plan.copyTo;
+    let copyTo = expired.has(id) ? plan.copyTo.filter((addr) => held.get(id)?.has(addr)) : plan.copyTo;
+    // A copy no gateway vouches for never replaces one: an unsigned copy (older than signing) only
+    // goes to owners holding nothing, a badly signed one nowhere.
+    const mine = signing.get(id);
+    if (mine === "unsigned") copyTo = copyTo.filter((addr) => !held.get(id)?.has(addr));
+    if (mine === "bad") copyTo = [];
     if (plan.acts && plan.copies < deps.replicas && !expired.has(id)) under++;
     if (copyTo.length > 0) work.push(() => copy(deps, kind, id, copyTo));
     else if (plan.drop) work.push(() => drop(deps, kind, id));
@@ -127,25 +139,25 @@ async function repairPage(
 }
 
 /**
- * Owners whose copy of a manifest does not lose to ours (same or newer stamp, tombstone on a tie),
- * and our copy's header. Undefined when we no longer hold it.
+ * Owners holding a current copy of a manifest next to ours (versions.ts: signed, and ours does not
+ * win over it), and our copy's version. Undefined when we no longer hold it.
  */
 async function currentManifests(
   deps: RepairDeps,
   id: string,
   holders: ReadonlySet<string>,
-): Promise<{ current: Set<string>; mine: ManifestHeader | undefined } | undefined> {
-  let mine: ManifestHeader | undefined;
+): Promise<{ current: Set<string>; mine: Version | undefined } | undefined> {
+  let mine: Version | undefined;
   try {
-    mine = await localHeader(deps.store, id);
+    mine = await localVersion(deps.store, id, deps.signatures);
   } catch {
     return undefined;
   }
   const current = new Set<string>();
   await Promise.all(
     [...holders].map(async (addr) => {
-      const theirs = await remoteHeader(deps.nodes, addr, id).catch(() => undefined);
-      if (!mine || (theirs && !wins(mine, theirs))) current.add(addr);
+      const theirs = await remoteVersion(deps.nodes, addr, id, deps.signatures).catch(() => undefined);
+      if (!mine || isCurrent(mine, theirs)) current.add(addr);
     }),
   );
   return { current, mine };
