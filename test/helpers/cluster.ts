@@ -8,6 +8,8 @@ import { startRedisServer } from "./redis-topology.ts";
 import { makeTempDir } from "./tmp.ts";
 
 export const TEST_SECRET = "test-cluster-secret-0123456789";
+/** The test cluster authority's seed: every process issues its own credential from it. */
+export const TEST_AUTHORITY_KEY = "a7".repeat(32);
 
 export interface NodeProc {
   proc: Proc;
@@ -39,7 +41,14 @@ export async function startNode(options: StartNodeOptions): Promise<NodeProc> {
       options.dataDir,
       ...(options.args ?? []),
     ],
-    { env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_RESERVE: "0", ...options.env } },
+    {
+      env: {
+        DFS_CLUSTER_SECRET: TEST_SECRET,
+        DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+        DFS_RESERVE: "0",
+        ...options.env,
+      },
+    },
   );
   const line = await proc.waitForLog((l) => l.msg === "node listening");
   return {

@@ -10,7 +10,7 @@ import { FormData, request } from "undici";
 import { parse } from "yaml";
 import { type GatewayConfig, loadGatewayConfig } from "../../src/config/index.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
-import { type NodeProc, startNode, TEST_SECRET } from "./cluster.ts";
+import { type NodeProc, startNode, TEST_AUTHORITY_KEY, TEST_SECRET } from "./cluster.ts";
 import { CLI, type Proc, REPO_ROOT, startProcess } from "./proc.ts";
 import { startTopology, type Topology } from "./redis-topology.ts";
 import { testLogger, waitFor } from "./registry.ts";
@@ -94,7 +94,13 @@ export async function startGatewayProcess(
   env: NodeJS.ProcessEnv = {},
 ): Promise<Gateway & { proc: Proc }> {
   const proc = startProcess([CLI, "gateway", "--listen", "127.0.0.1:0", ...cluster.registryArgs, ...args], {
-    env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_CLUSTER_KEY: TEST_KEY, ...cluster.registryEnv, ...env },
+    env: {
+      DFS_CLUSTER_SECRET: TEST_SECRET,
+      DFS_CLUSTER_KEY: TEST_KEY,
+      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+      ...cluster.registryEnv,
+      ...env,
+    },
   });
   try {
     const line = await proc.waitForLog((l) => l.msg === "gateway listening");
@@ -109,10 +115,11 @@ export async function startGatewayProcess(
 export async function startGatewayInProcess(
   cluster: Cluster,
   flags: Record<string, string | boolean> = {},
+  env: NodeJS.ProcessEnv = { DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY },
 ): Promise<Gateway & { running: RunningGateway; config: GatewayConfig }> {
   const [, sentinels, , masterName, , prefix] = cluster.registryArgs;
   const config = loadGatewayConfig({
-    env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_CLUSTER_KEY: TEST_KEY, ...cluster.registryEnv },
+    env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_CLUSTER_KEY: TEST_KEY, ...cluster.registryEnv, ...env },
     flags: { listen: "127.0.0.1:0", sentinels, "master-name": masterName, "redis-prefix": prefix, ...flags },
   });
   const running = await startGateway(config, testLogger());

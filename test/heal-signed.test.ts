@@ -1,0 +1,276 @@
+/**
+ * Signed versions and signed records, end to end: real Redis under Sentinel, three real `dfs node`
+ * processes (R = 3, repair and GC every 500 ms, no cache so reads see the disk), a signing gateway
+ * in this process and, for objects from before signing, a gateway without an identity.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { issueIdentity, parseTrailer, signingKeyFromSeed } from "../src/credentials/index.ts";
+import { ChunkCipher, sha256Hex } from "../src/crypto/index.ts";
+import { isDfsError } from "../src/errors.ts";
+import { signSealed } from "../src/gateway/signing.ts";
+import { parseManifestHeader } from "../src/node/heal/manifest-header.ts";
+import { createRedis, type NodeRecord, type RegistryRedis } from "../src/registry/index.ts";
+import { encodeRecord } from "../src/registry/keys.ts";
+import { signRecord } from "../src/registry/record-signature.ts";
+import type { NodeClient } from "../src/transport/index.ts";
+import { TEST_AUTHORITY_KEY } from "./helpers/cluster.ts";
+import { patternBytes } from "./helpers/data.ts";
+import {
+  type Cluster,
+  type Gateway,
+  http,
+  SMALL_CHUNK,
+  startGatewayInProcess,
+  TEST_KEY,
+  waitFor,
+} from "./helpers/gateway.ts";
+import {
+  chunkIds,
+  copies,
+  download,
+  readStored,
+  startHealTopology,
+  stopHealTopology,
+  upload,
+  writeStored,
+} from "./helpers/heal.ts";
+import { testLogger } from "./helpers/registry.ts";
+
+const PREFIX = "healsig:";
+const cipher = new ChunkCipher(Buffer.from(TEST_KEY, "hex"));
+const authority = signingKeyFromSeed(Buffer.from(TEST_AUTHORITY_KEY, "hex"));
+const FAR = Date.now() + 10 * 365 * 86_400_000;
+let cluster: Cluster;
+let gw: Gateway;
+let client: NodeClient;
+/** A gateway with no identity: it writes manifests as they were before signing existed. */
+let legacy: Gateway;
+let db: RegistryRedis;
+
+before(async () => {
+  ({ cluster, gw, client } = await startHealTopology(3, PREFIX, { DFS_NODE_CACHE: "0" }));
+  legacy = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) }, {});
+  db = createRedis(cluster.topology.redisConfig({ prefix: PREFIX }), testLogger());
+});
+
+after(async () => {
+  await db?.close();
+  await legacy?.stop();
+  await stopHealTopology({ cluster, gw, client });
+});
+
+const addrs = () => cluster.nodes.map((n) => n.addr);
+
+/** Each node's copy under a manifest id: its type and stamp, and whether it carries a trailer. */
+async function held(id: string): Promise<({ type: string; stamp: number; signed: boolean } | "none")[]> {
+  return Promise.all(
+    cluster.nodes.map(async (n) => {
+      const body = await readStored(n.dataDir, "manifest", id);
+      if (body === undefined) return "none";
+      const h = parseManifestHeader(body);
+      if (!h || "need" in h) return { type: "unreadable", stamp: 0, signed: false };
+      return { type: h.type, stamp: h.stamp, signed: parseTrailer(body) !== undefined };
+    }),
+  );
+}
+
+async function putEverywhere(id: string, data: Buffer): Promise<unknown[]> {
+  return Promise.all(
+    addrs().map((addr) =>
+      client.put(addr, id, data, data.length, { kind: "manifest", checksum: sha256Hex(data) }).then(
+        () => "stored",
+        (err: unknown) => err,
+      ),
+    ),
+  );
+}
+
+function nodeIdentity() {
+  return issueIdentity(authority, "node", cluster.nodes[0]!.nodeId, Date.now(), 3_600_000).identity;
+}
+
+test("a far-future tombstone from anyone but a gateway never wins: refused at PUT, outranked in repair, chunks kept", async () => {
+  const data = patternBytes(3 * SMALL_CHUNK + 5, 71);
+  const f = await upload(gw.url, data);
+  const id = cipher.manifestId(f.hash);
+  const chunks = await chunkIds(gw.url, f.hash);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest" && c.signed),
+    5000,
+    "a signed manifest on every node",
+  );
+
+  // Written straight to every owner: unsigned (a process with no credential), and signed under a
+  // node's credential. Both made with the cluster key, the worst case; the stamp ten years ahead.
+  const forged = cipher.sealTombstone(f.hash, FAR);
+  for (const attempt of [forged, signSealed(nodeIdentity(), id, forged)]) {
+    for (const result of await putEverywhere(id, attempt)) {
+      assert.ok(isDfsError(result, "DFS_ERR_FORBIDDEN"), `a forged tombstone was stored: ${String(result)}`);
+    }
+  }
+
+  // A node that ignores the rules holds a forged copy anyway (written into its disk in place):
+  // the far-future tombstone header, once with the manifest's trailer (now badly signed), once
+  // with no trailer at all.
+  const victim = cluster.nodes[0]!;
+  const original = (await readStored(victim.dataDir, "manifest", id))!;
+  for (const unsigned of [false, true]) {
+    const body = Buffer.from(original);
+    body[1] = 2; // tombstone
+    body.writeBigUInt64BE(BigInt(FAR), 2);
+    body.writeUInt32BE(0, 10);
+    if (unsigned) body.fill(0, body.length - 8);
+    await writeStored(victim.dataDir, "manifest", id, body);
+    assert.deepEqual((await held(id))[0], { type: "tombstone", stamp: FAR, signed: !unsigned });
+    // Repair on the other owners ranks only signed versions: they send the manifest back.
+    await waitFor(
+      async () => {
+        const c = (await held(id))[0]!;
+        return c !== "none" && c.type === "manifest" && c.signed;
+      },
+      15_000,
+      "the forged copy replaced by the signed manifest",
+    );
+  }
+  // Several repair and GC rounds later the file reads back whole and every chunk has its copies.
+  await sleep(3000);
+  assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
+  const all = await copies(client, addrs());
+  for (const chunk of chunks) assert.equal(all.get(`chunk:${chunk}`)?.length, 3, `chunk ${chunk} collected`);
+  for (const c of await held(id)) assert.ok(c !== "none" && c.type === "manifest");
+});
+
+test("a signed delete still works: its tombstone spreads, the file is gone and its chunks collected", async () => {
+  const data = patternBytes(2 * SMALL_CHUNK + 9, 72);
+  const f = await upload(gw.url, data);
+  const id = cipher.manifestId(f.hash);
+  const chunks = await chunkIds(gw.url, f.hash);
+  assert.equal((await http(gw.url, "DELETE", `/v1/files/${f.hash}`)).status, 204);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "tombstone" && c.signed),
+    10_000,
+    "a signed tombstone on every node",
+  );
+  assert.equal(await download(gw.url, f.hash), 404);
+  await waitFor(
+    async () => {
+      const all = await copies(client, addrs());
+      return chunks.every((c) => !all.has(`chunk:${c}`));
+    },
+    15_000,
+    "the deleted file's chunks collected",
+  );
+});
+
+test("manifests from before signing: readable, repaired where missing, never displaced by a forgery; a signed delete wins", async () => {
+  const data = patternBytes(3000, 73); // inside its manifest
+  const f = await upload(legacy.url, data);
+  const id = cipher.manifestId(f.hash);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest" && !c.signed),
+    5000,
+    "an unsigned manifest on every node",
+  );
+  assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
+
+  // One owner loses its copy: repair sends the unsigned one to it (it holds nothing).
+  assert.equal(await client.delete(cluster.nodes[1]!.addr, id, "manifest"), true);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest"),
+    10_000,
+    "the unsigned manifest repaired to the owner that lost it",
+  );
+
+  // An unsigned far-future tombstone may not replace it anywhere.
+  for (const result of await putEverywhere(id, cipher.sealTombstone(f.hash, FAR))) {
+    assert.ok(isDfsError(result, "DFS_ERR_FORBIDDEN"), `stored over an unsigned manifest: ${String(result)}`);
+  }
+  await sleep(1500);
+  assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
+
+  // A signed delete replaces it on every node.
+  assert.equal((await http(gw.url, "DELETE", `/v1/files/${f.hash}`)).status, 204);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "tombstone" && c.signed),
+    10_000,
+    "the signed tombstone everywhere",
+  );
+  assert.equal(await download(gw.url, f.hash), 404);
+  assert.equal(await download(legacy.url, f.hash), 404);
+});
+
+test("node records without a valid signature, or claiming absurd capacity, get no traffic", async () => {
+  let connections = 0;
+  const trap: Server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
+  const addr = `127.0.0.1:${(trap.address() as { port: number }).port}`;
+  const record = (id: string, fields: Partial<NodeRecord> = {}): NodeRecord => ({
+    id,
+    addr,
+    zone: "trap",
+    capacityBytes: 2 ** 40,
+    freeBytes: 2 ** 39,
+    version: "0.1.0",
+    startedAt: Date.now(),
+    incarnation: 1,
+    lastHeartbeat: Date.now(),
+    heartbeatTtlMs: 2000,
+    ...fields,
+  });
+  const plant = async (r: NodeRecord) => {
+    await db.client
+      .multi()
+      .sadd(`${PREFIX}members`, r.id)
+      .set(`${PREFIX}node:${r.id}`, encodeRecord(r))
+      .set(`${PREFIX}hb:${r.id}`, "1", "PX", 2000)
+      .publish(`${PREFIX}events`, r.id)
+      .exec();
+  };
+  const huge = signRecord(
+    issueIdentity(authority, "node", "huge", Date.now(), 3_600_000).identity,
+    record("huge", { capacityBytes: 2 ** 60, freeBytes: 2 ** 59 }),
+  );
+  const beat = setInterval(() => {
+    void plant(record("intruder", { lastHeartbeat: Date.now() }));
+    void db.client.set(`${PREFIX}hb:huge`, "1", "PX", 2000);
+  }, 300);
+  try {
+    await plant(record("intruder"));
+    await plant(huge);
+    // The gateway without an identity checks nothing: it takes the intruder (the test can fail).
+    await waitFor(
+      async () => {
+        const res = await http(legacy.url, "GET", "/v1/nodes");
+        return (res.json as { nodes: { id: string }[] }).nodes.some((n) => n.id === "intruder");
+      },
+      5000,
+      "the intruder in the unchecking gateway's view",
+    );
+    const listed = (await http(gw.url, "GET", "/v1/nodes")).json as { nodes: { id: string }[] };
+    assert.deepEqual(listed.nodes.map((n) => n.id).sort(), cluster.nodes.map((n) => n.nodeId).sort());
+    // Uploads, downloads and repair rounds go on; none of it reaches the planted address.
+    for (let i = 0; i < 8; i++) {
+      const data = patternBytes(SMALL_CHUNK + 100 * i, 80 + i);
+      const f = await upload(gw.url, data);
+      assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
+    }
+    await sleep(2000);
+    assert.equal(connections, 0, "traffic went to a node whose record did not verify");
+  } finally {
+    clearInterval(beat);
+    await db.client.del(
+      `${PREFIX}node:intruder`,
+      `${PREFIX}node:huge`,
+      `${PREFIX}hb:intruder`,
+      `${PREFIX}hb:huge`,
+    );
+    await db.client.srem(`${PREFIX}members`, "intruder", "huge");
+    trap.close();
+  }
+});

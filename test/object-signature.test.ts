@@ -1,0 +1,109 @@
+/**
+ * Gateways' signatures on manifest objects (src/credentials/object-signature.ts) and how nodes rank
+ * copies with them (src/node/heal/versions.ts): who may sign, what a signature covers, and that an
+ * unsigned or badly signed copy never wins.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  type Identity,
+  issueIdentity,
+  newSeed,
+  ObjectSignatures,
+  parseTrailer,
+  type Role,
+  sealedPart,
+  signingKeyFromSeed,
+  TrustAnchor,
+} from "../src/credentials/index.ts";
+import { ChunkCipher } from "../src/crypto/index.ts";
+import { signSealed } from "../src/gateway/signing.ts";
+import { isCurrent, type Version, versionOfWhole } from "../src/node/heal/versions.ts";
+
+const seed = newSeed();
+const authority = signingKeyFromSeed(seed);
+const cipher = new ChunkCipher(Buffer.alloc(32, 7));
+const HASH = "ab".repeat(32);
+const id = cipher.manifestId(HASH);
+const NOW = Date.now();
+
+function identity(role: Role, name: string, issuedAt = Date.now(), lifetimeMs = 3_600_000): Identity {
+  return issueIdentity(signingKeyFromSeed(seed), role, name, issuedAt, lifetimeMs).identity;
+}
+
+const gateway = identity("gateway", "gw-1");
+const signatures = new ObjectSignatures(new TrustAnchor(authority.publicKey));
+const version = (data: Buffer): Version => versionOfWhole(id, data, signatures)!;
+
+test("a gateway's trailer leaves the sealed bytes intact and vouches for id, type, stamp and bytes", () => {
+  const sealed = cipher.sealTombstone(HASH, NOW);
+  const stored = signSealed(gateway, id, sealed);
+  assert.ok(stored.subarray(0, sealed.length).equals(sealed), "the sealed bytes lead unchanged");
+  assert.ok(sealedPart(stored).equals(sealed));
+  assert.ok(sealedPart(sealed).equals(sealed), "an unsigned object has no trailer to cut");
+  assert.equal(parseTrailer(sealed), undefined);
+  assert.deepEqual(version(stored), {
+    header: { type: "tombstone", stamp: NOW, chunkIds: [] },
+    signing: "signed",
+  });
+  // The gateway still opens it (its trailer cut off).
+  assert.equal(cipher.openStored(HASH, sealedPart(stored)).type, "tombstone");
+  // Stamped long before the gateway's credential was issued: not vouched for.
+  assert.equal(version(signSealed(gateway, id, cipher.sealTombstone(HASH, 1000))).signing, "bad");
+  // Under another id the same bytes vouch for nothing.
+  assert.equal(versionOfWhole("cd".repeat(32), stored, signatures)?.signing, "bad");
+});
+
+test("a changed stamp, changed bytes, a node's credential or another authority's: bad", () => {
+  const stored = signSealed(gateway, id, cipher.sealTombstone(HASH, NOW));
+  const restamped = Buffer.from(stored);
+  restamped.writeBigUInt64BE(BigInt(Date.now() + 10 * 365 * 86_400_000), 2);
+  assert.equal(version(restamped).signing, "bad");
+  const flipped = Buffer.from(stored);
+  flipped[20]! ^= 1; // in the ciphertext: the sealed digest no longer matches
+  assert.equal(version(flipped).signing, "bad");
+  const byNode = signSealed(identity("node", "node-1"), id, cipher.sealTombstone(HASH, NOW));
+  assert.equal(version(byNode).signing, "bad");
+  const foreign = issueIdentity(
+    signingKeyFromSeed(newSeed()),
+    "gateway",
+    "gw-x",
+    Date.now(),
+    3_600_000,
+  ).identity;
+  assert.equal(version(signSealed(foreign, id, cipher.sealTombstone(HASH, NOW))).signing, "bad");
+  assert.equal(version(cipher.sealTombstone(HASH, NOW)).signing, "unsigned");
+});
+
+test("a version stays vouched for after its gateway's credential expired, if stamped while in force", () => {
+  const old = identity("gateway", "gw-old", Date.now() - 7_200_000, 3_600_000);
+  const inForce = Date.now() - 5_000_000;
+  assert.equal(version(signSealed(old, id, cipher.sealTombstone(HASH, inForce))).signing, "signed");
+  // Stamped after the credential ended: no.
+  assert.equal(version(signSealed(old, id, cipher.sealTombstone(HASH, Date.now()))).signing, "bad");
+});
+
+test("ranking: an unsigned or badly signed copy never wins and never counts as current", () => {
+  const signedAt = (stamp: number, type: "manifest" | "tombstone" = "manifest") =>
+    ({ header: { type, stamp, chunkIds: [] }, signing: "signed" }) as Version;
+  const unsignedAt = (stamp: number, type: "manifest" | "tombstone" = "tombstone") =>
+    ({ header: { type, stamp, chunkIds: [] }, signing: "unsigned" }) as Version;
+  const badAt = (stamp: number) =>
+    ({ header: { type: "tombstone", stamp, chunkIds: [] }, signing: "bad" }) as Version;
+  const far = Date.now() + 10 * 365 * 86_400_000;
+  // Signed against signed: the stamp decides, a tombstone on a tie.
+  assert.equal(isCurrent(signedAt(100), signedAt(200)), true);
+  assert.equal(isCurrent(signedAt(200), signedAt(100)), false);
+  assert.equal(isCurrent(signedAt(100), signedAt(100, "tombstone")), true);
+  assert.equal(isCurrent(signedAt(100, "tombstone"), signedAt(100)), false);
+  // A forged far-future tombstone, unsigned or badly signed, is not current next to a signed copy.
+  assert.equal(isCurrent(signedAt(100), unsignedAt(far)), false);
+  assert.equal(isCurrent(signedAt(100), badAt(far)), false);
+  // Nor next to an older unsigned copy (objects from before signing), unless it is the same version.
+  assert.equal(isCurrent(unsignedAt(100, "manifest"), unsignedAt(far)), false);
+  assert.equal(isCurrent(unsignedAt(100, "manifest"), unsignedAt(100, "manifest")), true);
+  // A signed copy stamped at or after an unsigned one is current; an older signed one is not.
+  assert.equal(isCurrent(unsignedAt(100, "manifest"), signedAt(100)), true);
+  assert.equal(isCurrent(unsignedAt(200), signedAt(100)), false);
+  assert.equal(isCurrent(signedAt(100), undefined), false);
+});
