@@ -4,9 +4,11 @@
  * unsigned or badly signed copy never wins.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import {
   type Identity,
+  issueCredential,
   issueIdentity,
   newSeed,
   ObjectSignatures,
@@ -14,6 +16,7 @@ import {
   type Role,
   sealedPart,
   signingKeyFromSeed,
+  signObject,
   TrustAnchor,
 } from "../src/credentials/index.ts";
 import { ChunkCipher } from "../src/crypto/index.ts";
@@ -106,4 +109,30 @@ test("ranking: an unsigned or badly signed copy never wins and never counts as c
   assert.equal(isCurrent(unsignedAt(100, "manifest"), signedAt(100)), true);
   assert.equal(isCurrent(unsignedAt(200), signedAt(100)), false);
   assert.equal(isCurrent(signedAt(100), undefined), false);
+});
+
+test("the trailer's layout is pinned: fixed keys and times give these exact bytes (a golden vector)", () => {
+  const authorityKey = signingKeyFromSeed(Buffer.alloc(32, 1));
+  const key = signingKeyFromSeed(Buffer.alloc(32, 2));
+  const credential = issueCredential(authorityKey, {
+    role: "gateway",
+    id: "gw-golden",
+    publicKey: key.publicKey,
+    issuedAtMs: 1_700_000_000_000,
+    notAfterMs: 1_800_000_000_000,
+  });
+  const sealed = Buffer.concat([Buffer.from("02020000018bcfe5680000000000", "hex"), Buffer.alloc(40, 9)]);
+  const stored = signObject(
+    { credential, key },
+    { id: "ef".repeat(32), type: 2, stamp: 1_700_000_000_000, header: sealed.subarray(0, 14) },
+    sealed,
+  );
+  const trailer = parseTrailer(stored)!;
+  assert.equal(trailer.bytes, stored.length - sealed.length);
+  assert.equal(stored.subarray(-5).toString("latin1"), "\x01DFSG");
+  // Ed25519 signatures are deterministic: a change here is a format change, made on purpose.
+  assert.equal(
+    createHash("sha256").update(stored).digest("hex"),
+    "d375d7ff2d1d72695e820da5f3d33525057511afbd557b31410aff48adaf72b1",
+  );
 });

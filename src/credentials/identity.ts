@@ -83,6 +83,8 @@ export class TrustAnchor {
   readonly #authority: KeyObject;
   readonly #now: () => number;
   readonly #verified = new Map<string, Credential>();
+  /** Key objects of the credentials seen: building one costs about as much as a verify. */
+  readonly #keys = new Map<string, KeyObject>();
 
   constructor(authorityPublicKey: Buffer, now: () => number = Date.now) {
     this.#authority = publicKeyObject(authorityPublicKey);
@@ -120,6 +122,13 @@ export class TrustAnchor {
 
   /** Whether `signature` over `label || message` was made by the holder of `credential` (already verified). */
   signedBy(credential: Credential, label: string, message: Buffer, signature: Buffer): boolean {
-    return verifyLabelled(publicKeyObject(credential.publicKey), label, message, signature);
+    const raw = credential.publicKey.toString("base64");
+    let key = this.#keys.get(raw);
+    if (key === undefined) {
+      key = publicKeyObject(credential.publicKey);
+      if (this.#keys.size >= CACHE_ENTRIES) this.#keys.delete(this.#keys.keys().next().value!);
+      this.#keys.set(raw, key);
+    }
+    return verifyLabelled(key, label, message, signature);
   }
 }

@@ -28,6 +28,9 @@ import { HEADER_FIXED_BYTES } from "../formats/index.ts";
  *   H+12    m     ciphertext of the body: the manifest as UTF-8 JSON, or {"deleted":"<file hash>"}
  *   H+12+m  16    GCM tag
  *   additional data: bytes 0..H+12 then the file hash (32 raw bytes)
+ *
+ * Gateways store a sealed manifest with their signature trailer after these bytes
+ * (src/credentials/object-signature.ts); what is sealed and opened here is what precedes it.
  */
 export const CHUNK_FORMAT = 0x01;
 
