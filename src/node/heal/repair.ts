@@ -1,6 +1,6 @@
 import type { ObjectSignatures, Signing } from "../../credentials/index.ts";
 import { toDfsError } from "../../errors.ts";
-import { type HealCounters, type ManifestHeader, type ObjectKind, wins } from "../../formats/index.ts";
+import type { HealCounters, ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import { Placement } from "../../placement/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
