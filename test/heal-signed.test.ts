@@ -254,6 +254,9 @@ test("node records without a valid signature, or claiming absurd capacity, get n
     );
     const listed = (await http(gw.url, "GET", "/v1/nodes")).json as { nodes: { id: string }[] };
     assert.deepEqual(listed.nodes.map((n) => n.id).sort(), cluster.nodes.map((n) => n.nodeId).sort());
+    const metrics = (await http(gw.url, "GET", "/metrics")).body.toString("utf8");
+    const rejected = Number(/^dfs_gateway_registry_rejected_records_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+    assert.ok(rejected > 0, "the gateway counts the records it ignored");
     // Uploads, downloads and repair rounds go on; none of it reaches the planted address.
     for (let i = 0; i < 8; i++) {
       const data = patternBytes(SMALL_CHUNK + 100 * i, 80 + i);

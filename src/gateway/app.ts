@@ -69,7 +69,9 @@ export function buildGateway(
     );
   }
   const hedges = gatewayHedges();
-  const metrics = new GatewayMetrics(() => deps.view.live(), hedges);
+  const view = deps.view;
+  const rejected = view.rejected === undefined ? undefined : () => view.rejected ?? 0;
+  const metrics = new GatewayMetrics(() => view.live(), hedges, rejected);
   const ctx: GatewayContext = {
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,

@@ -9,7 +9,8 @@ import type { GatewayHedges } from "./hedge.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 /** What the gateway reads of the membership view: a real MembershipView, or a fixed one in tests. */
-export type GatewayView = Pick<MembershipView, "live" | "all" | "stale" | "ageMs" | "version">;
+export type GatewayView = Pick<MembershipView, "live" | "all" | "stale" | "ageMs" | "version"> &
+  Partial<Pick<MembershipView, "rejected">>;
 
 export interface GatewayDeps {
   nodes: NodeApi;

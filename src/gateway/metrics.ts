@@ -34,7 +34,7 @@ export class GatewayMetrics {
    * `liveNodes` is read at every scrape: the live view, with what each node published; so are the
    * hedge delays.
    */
-  constructor(liveNodes: () => readonly NodeInfo[], hedges: GatewayHedges) {
+  constructor(liveNodes: () => readonly NodeInfo[], hedges: GatewayHedges, rejectedRecords?: () => number) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "dfs_gateway_" });
     this.requests = new Counter({
@@ -118,6 +118,17 @@ export class GatewayMetrics {
         this.set({ kind: "transfers" }, load().transfers());
       },
     });
+    if (rejectedRecords) {
+      new Counter({
+        name: "dfs_gateway_registry_rejected_records_total",
+        help: "Node records this gateway's view read and ignored: unsigned, badly signed, out of bounds or past maxMembers",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(rejectedRecords());
+        },
+      });
+    }
     nodeHealMetrics(liveNodes, registers);
   }
 

@@ -15,7 +15,7 @@ import {
 /**
  * A copy of a manifest object as a node ranks it: its clear header and whether a gateway signed
  * that version (src/credentials/object-signature.ts). Without an anchor (no cluster authority
- * configured) every copy counts as signed, as before signing existed.
+ * configured) every copy counts as signed: ranking is by stamp alone.
  */
 export interface Version {
   header: ManifestHeader;
