@@ -148,6 +148,12 @@ test("a signed delete still works: its tombstone spreads, the file is gone and i
   const f = await upload(gw.url, data);
   const id = cipher.manifestId(f.hash);
   const chunks = await chunkIds(gw.url, f.hash);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest"),
+    5000,
+    "the manifest on every node",
+  );
+  const before = (await readStored(cluster.nodes[0]!.dataDir, "manifest", id))!;
   assert.equal((await http(gw.url, "DELETE", `/v1/files/${f.hash}`)).status, 204);
   await waitFor(
     async () => (await held(id)).every((c) => c !== "none" && c.type === "tombstone" && c.signed),
@@ -155,6 +161,13 @@ test("a signed delete still works: its tombstone spreads, the file is gone and i
     "a signed tombstone on every node",
   );
   assert.equal(await download(gw.url, f.hash), 404);
+  // The manifest as it was, signed by the gateway, written back by a node replaying it: refused.
+  for (const result of await putEverywhere(id, before)) {
+    assert.ok(
+      isDfsError(result, "DFS_ERR_FORBIDDEN"),
+      `an older version replaced a newer one: ${String(result)}`,
+    );
+  }
   await waitFor(
     async () => {
       const all = await copies(client, addrs());
@@ -276,4 +289,23 @@ test("node records without a valid signature, or claiming absurd capacity, get n
     await db.client.srem(`${PREFIX}members`, "intruder", "huge");
     trap.close();
   }
+});
+
+test("a forged far-future tombstone planted where nothing is held does not hide the file uploaded next", async () => {
+  const data = patternBytes(5000, 74);
+  const hash = sha256Hex(data);
+  const id = cipher.manifestId(hash);
+  // Nothing held under the id: the nodes take it unchecked (it replaces nothing).
+  for (const result of await putEverywhere(id, cipher.sealTombstone(hash, FAR)))
+    assert.equal(result, "stored");
+  // The gateway refuses a stamp this far ahead of its clock: for it the file does not exist yet...
+  assert.equal(await download(gw.url, hash), 404);
+  // ...so the upload writes its signed manifest, which replaces the forged copy on every node.
+  await upload(gw.url, data);
+  assert.ok(((await download(gw.url, hash)) as Buffer).equals(data));
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest" && c.signed),
+    10_000,
+    "the signed manifest on every node",
+  );
 });

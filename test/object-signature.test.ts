@@ -21,7 +21,7 @@ import {
 } from "../src/credentials/index.ts";
 import { ChunkCipher } from "../src/crypto/index.ts";
 import { signSealed } from "../src/gateway/signing.ts";
-import { isCurrent, type Version, versionOfWhole } from "../src/node/heal/versions.ts";
+import { copyOfWhole, isCurrent, type Version } from "../src/node/heal/versions.ts";
 
 const seed = newSeed();
 const authority = signingKeyFromSeed(seed);
@@ -36,7 +36,10 @@ function identity(role: Role, name: string, issuedAt = Date.now(), lifetimeMs = 
 
 const gateway = identity("gateway", "gw-1");
 const signatures = new ObjectSignatures(new TrustAnchor(authority.publicKey));
-const version = (data: Buffer): Version => versionOfWhole(id, data, signatures)!;
+const version = (data: Buffer): Version => {
+  const copy = copyOfWhole(id, data, signatures)!;
+  return { header: copy.header, signing: copy.signing };
+};
 
 test("a gateway's trailer leaves the sealed bytes intact and vouches for id, type, stamp and bytes", () => {
   const sealed = cipher.sealTombstone(HASH, NOW);
@@ -54,7 +57,13 @@ test("a gateway's trailer leaves the sealed bytes intact and vouches for id, typ
   // Stamped long before the gateway's credential was issued: not vouched for.
   assert.equal(version(signSealed(gateway, id, cipher.sealTombstone(HASH, 1000))).signing, "bad");
   // Under another id the same bytes vouch for nothing.
-  assert.equal(versionOfWhole("cd".repeat(32), stored, signatures)?.signing, "bad");
+  assert.equal(copyOfWhole("cd".repeat(32), stored, signatures)?.signing, "bad");
+  // Two copies of one version are the same without a check; another stamp or signature is not.
+  const again = copyOfWhole(id, Buffer.from(stored), signatures)!;
+  assert.equal(copyOfWhole(id, stored, signatures)!.same(again), true);
+  const other = signSealed(gateway, id, cipher.sealTombstone(HASH, NOW + 1));
+  assert.equal(copyOfWhole(id, other, signatures)!.same(again), false);
+  assert.equal(copyOfWhole(id, sealedPart(stored), signatures)!.same(again), false);
 });
 
 test("a changed stamp, changed bytes, a node's credential or another authority's: bad", () => {

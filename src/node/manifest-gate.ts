@@ -1,19 +1,22 @@
 import type { ObjectSignatures } from "../credentials/index.ts";
 import { DfsError } from "../errors.ts";
+import { wins } from "../formats/index.ts";
 import type { BodyConsumer, IncomingBody, LentPiece } from "../transport/index.ts";
-import { versionOfWhole } from "./heal/versions.ts";
+import { localCopy } from "./heal/objects.ts";
+import { copyOfWhole } from "./heal/versions.ts";
 import type { ChunkStore } from "./store/index.ts";
 
 /** What chainPut needs of a PUT body: the transport's IncomingBody, or a GatedBody in front of it. */
 export type PutBody = Pick<IncomingBody, "size" | "consume" | "resume">;
 
 /**
- * Manifest objects (manifests and tombstones) are versions that nodes rank by their stamp, so a
- * node stores one only when a gateway signed it: a PUT of one with a trailer that does not verify
- * is refused with DFS_ERR_FORBIDDEN, and so is an unsigned one (written before signing existed,
- * repaired from a node that still holds it) unless this node holds no copy under the id. Nothing
- * unsigned ever replaces a copy. Cost: one Ed25519 verify (cached per signature) and one SHA-256
- * of the body per manifest PUT.
+ * Manifest objects (manifests and tombstones) are versions that nodes rank by their stamp, and a
+ * PUT replaces the copy a node holds. So a PUT that would replace a copy must bring a version a
+ * gateway signed (src/credentials/object-signature.ts), and not one older than a signed copy held
+ * here: anything else is refused with DFS_ERR_FORBIDDEN. A PUT under an id this node holds
+ * nothing of replaces nothing and is taken unchecked (uploads, the hot path, cost no verify);
+ * repair checks such a copy when it ranks it against another (heal/versions.ts). Cost on the
+ * replacing path: a SHA-256 of the body and one Ed25519 verify (cached per signature).
  */
 export class ManifestGate {
   readonly #store: ChunkStore;
@@ -26,14 +29,16 @@ export class ManifestGate {
 
   /** Resolves when `data` may be stored under `id`; DFS_ERR_FORBIDDEN otherwise. */
   async admit(id: string, data: Buffer): Promise<void> {
-    const version = versionOfWhole(id, data, this.#signatures);
-    const signing = version?.signing ?? (data.length > 0 ? "unsigned" : "bad");
-    if (signing === "signed") return;
-    if (signing === "bad") {
-      throw new DfsError("DFS_ERR_FORBIDDEN", `manifest ${id}: its signature does not verify`);
+    if (!(await this.#store.has("manifest", id))) return;
+    const incoming = copyOfWhole(id, data, this.#signatures);
+    if (incoming === undefined || incoming.signing !== "signed") {
+      const why =
+        incoming?.signing === "unsigned" ? "an unsigned copy" : "a copy whose signature does not verify";
+      throw new DfsError("DFS_ERR_FORBIDDEN", `manifest ${id}: ${why} may not replace the one held`);
     }
-    if (await this.#store.has("manifest", id)) {
-      throw new DfsError("DFS_ERR_FORBIDDEN", `manifest ${id}: an unsigned copy may not replace one held`);
+    const held = await localCopy(this.#store, id, this.#signatures).catch(() => undefined);
+    if (held !== undefined && held.signing === "signed" && wins(held.header, incoming.header)) {
+      throw new DfsError("DFS_ERR_FORBIDDEN", `manifest ${id}: an older version may not replace a newer one`);
     }
   }
 

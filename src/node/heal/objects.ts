@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ObjectSignatures } from "../../credentials/index.ts";
 import {
+  encodeManifestHeader,
   HEADER_FIXED_BYTES,
   type ManifestHeader,
   type ObjectKind,
@@ -8,7 +9,7 @@ import {
 } from "../../formats/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { ChunkStore } from "../store/index.ts";
-import { HEAD_BYTES, TAIL_BYTES, type Version, versionOf, versionOfWhole } from "./versions.ts";
+import { type Copy, copyOf, copyOfWhole, HEAD_BYTES, TAIL_BYTES } from "./versions.ts";
 
 /** Objects up to this size are read whole to learn their version (one read, digest checked too). */
 const WHOLE_BYTES = 64 * 1024;
@@ -43,37 +44,49 @@ async function readRange(store: ChunkStore, id: string, offset: number, length: 
 }
 
 /**
- * The version of a local manifest object (header and signature), or undefined when it is not a
- * readable format-2 one. Without `signatures` only the header is read.
+ * A local manifest object's copy (header and trailer), or undefined when it is not a readable
+ * format-2 one. Without `signatures` only the header is read.
  */
-export async function localVersion(
+export async function localCopy(
   store: ChunkStore,
   id: string,
   signatures: ObjectSignatures | undefined,
-): Promise<Version | undefined> {
-  if (signatures === undefined) {
-    const header = await localHeader(store, id);
-    return header && { header, signing: "signed" };
-  }
+): Promise<Copy | undefined> {
   const size = (await store.size("manifest", id)) ?? 0;
-  if (size <= WHOLE_BYTES) return versionOfWhole(id, await readRange(store, id, 0, size), signatures);
+  if (signatures === undefined) {
+    const head = await readRange(store, id, 0, Math.min(size, HEAD_BYTES));
+    const parsed = parseManifestHeader(head);
+    const full =
+      parsed && "need" in parsed ? await readRange(store, id, 0, Math.min(size, parsed.need)) : head;
+    return copyOf(id, full, full, size, undefined);
+  }
+  if (size <= WHOLE_BYTES) return copyOfWhole(id, await readRange(store, id, 0, size), signatures);
   let head = await readRange(store, id, 0, Math.min(size, HEAD_BYTES));
   const parsed = parseManifestHeader(head);
   if (parsed && "need" in parsed) head = await readRange(store, id, 0, Math.min(size, parsed.need));
   const tailBytes = Math.min(size, TAIL_BYTES);
-  return versionOf(id, head, await readRange(store, id, size - tailBytes, tailBytes), size, signatures);
+  return copyOf(id, head, await readRange(store, id, size - tailBytes, tailBytes), size, signatures);
 }
 
-/** The version of a manifest object on a peer: its header and trailer travel, the rest only when small. */
-export async function remoteVersion(
+/** A manifest object's copy on a peer: its header and trailer travel, the rest only when small. */
+export async function remoteCopy(
   nodes: NodeApi,
   addr: string,
   id: string,
   signatures: ObjectSignatures | undefined,
-): Promise<Version | undefined> {
+): Promise<Copy | undefined> {
   if (signatures === undefined) {
     const header = await remoteHeader(nodes, addr, id);
-    return header && { header, signing: "signed" };
+    return (
+      header &&
+      copyOf(
+        id,
+        encodeManifestHeader(header.type, header.stamp, header.chunkIds),
+        Buffer.alloc(0),
+        0,
+        undefined,
+      )
+    );
   }
   const first = await nodes.get(addr, id, { kind: "manifest", length: HEAD_BYTES });
   let head = await collect(first.body);
@@ -82,12 +95,12 @@ export async function remoteVersion(
     nodes.getBuffer(addr, id, { kind: "manifest", offset, length });
   if (size <= REMOTE_WHOLE_BYTES) {
     const whole = await read(0, size);
-    return versionOf(id, whole, whole, size, signatures);
+    return copyOf(id, whole, whole, size, signatures);
   }
   const parsed = parseManifestHeader(head);
   if (parsed && "need" in parsed) head = await read(0, Math.min(size, parsed.need));
   const tailBytes = Math.min(size, TAIL_BYTES);
-  return versionOf(id, head, await read(size - tailBytes, tailBytes), size, signatures);
+  return copyOf(id, head, await read(size - tailBytes, tailBytes), size, signatures);
 }
 
 async function collect(body: AsyncIterable<unknown>): Promise<Buffer> {

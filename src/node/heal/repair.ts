@@ -1,4 +1,4 @@
-import type { ObjectSignatures, Signing } from "../../credentials/index.ts";
+import type { ObjectSignatures } from "../../credentials/index.ts";
 import { toDfsError } from "../../errors.ts";
 import type { HealCounters, ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
@@ -7,9 +7,9 @@ import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ChunkStore } from "../store/index.ts";
 import type { Members } from "./members.ts";
-import { checksumOf, localVersion, readLocal, remoteVersion } from "./objects.ts";
+import { checksumOf, localCopy, readLocal, remoteCopy } from "./objects.ts";
 import { planObject } from "./plan.ts";
-import { isCurrent, type Version } from "./versions.ts";
+import { type Copy, currentBeside } from "./versions.ts";
 
 export interface RepairDeps {
   store: ChunkStore;
@@ -93,8 +93,8 @@ async function repairPage(
   const currents = new Map<string, Set<string> | undefined>();
   /** Manifest ids whose copy here is a tombstone past its grace: it goes only where an older copy is. */
   const expired = new Set<string>();
-  /** How our copy of each manifest is signed: an unsigned one goes only where nothing is held. */
-  const signing = new Map<string, Signing>();
+  /** Our copy of each manifest: an unsigned one goes only where nothing is held. */
+  const ours = new Map<string, Copy>();
   const now = Date.now();
   await runLimited(
     ids.map((id) => async () => {
@@ -103,7 +103,7 @@ async function repairPage(
       const found = await currentManifests(deps, id, holders);
       currents.set(id, found?.current);
       const mine = found?.mine?.header;
-      if (found?.mine) signing.set(id, found.mine.signing);
+      if (found?.mine) ours.set(id, found.mine);
       if (mine?.type === "tombstone" && now - mine.stamp > deps.tombstoneGraceMs) expired.add(id);
     }),
     PARALLEL_ASKS,
@@ -127,7 +127,7 @@ async function repairPage(
     let copyTo = expired.has(id) ? plan.copyTo.filter((addr) => held.get(id)?.has(addr)) : plan.copyTo;
     // A copy no gateway vouches for never replaces one: an unsigned copy (older than signing) only
     // goes to owners holding nothing, a badly signed one nowhere.
-    const mine = signing.get(id);
+    const mine = copyTo.length > 0 ? ours.get(id)?.signing : undefined;
     if (mine === "unsigned") copyTo = copyTo.filter((addr) => !held.get(id)?.has(addr));
     if (mine === "bad") copyTo = [];
     if (plan.acts && plan.copies < deps.replicas && !expired.has(id)) under++;
@@ -146,18 +146,18 @@ async function currentManifests(
   deps: RepairDeps,
   id: string,
   holders: ReadonlySet<string>,
-): Promise<{ current: Set<string>; mine: Version | undefined } | undefined> {
-  let mine: Version | undefined;
+): Promise<{ current: Set<string>; mine: Copy | undefined } | undefined> {
+  let mine: Copy | undefined;
   try {
-    mine = await localVersion(deps.store, id, deps.signatures);
+    mine = await localCopy(deps.store, id, deps.signatures);
   } catch {
     return undefined;
   }
   const current = new Set<string>();
   await Promise.all(
     [...holders].map(async (addr) => {
-      const theirs = await remoteVersion(deps.nodes, addr, id, deps.signatures).catch(() => undefined);
-      if (!mine || isCurrent(mine, theirs)) current.add(addr);
+      const theirs = await remoteCopy(deps.nodes, addr, id, deps.signatures).catch(() => undefined);
+      if (!mine || currentBeside(mine, theirs)) current.add(addr);
     }),
   );
   return { current, mine };
