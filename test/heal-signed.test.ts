@@ -189,13 +189,31 @@ test("manifests from before signing: readable, repaired where missing, never dis
   );
   assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
 
-  // One owner loses its copy: repair sends the unsigned one to it (it holds nothing).
-  assert.equal(await client.delete(cluster.nodes[1]!.addr, id, "manifest"), true);
+  // Another, written unsigned to two of the three nodes only (W of R): repair sends it to the
+  // third, which holds nothing under its id.
+  const other = patternBytes(2500, 75);
+  const otherHash = sha256Hex(other);
+  const otherId = cipher.manifestId(otherHash);
+  const sealed = cipher.sealManifest({
+    version: 1,
+    hash: otherHash,
+    size: other.length,
+    name: "older.bin",
+    contentType: "application/octet-stream",
+    chunkBytes: SMALL_CHUNK,
+    createdAt: Date.now(),
+    chunks: [],
+    inline: other.toString("base64"),
+  });
+  for (const addr of addrs().slice(0, 2)) {
+    await client.put(addr, otherId, sealed, sealed.length, { kind: "manifest", checksum: sha256Hex(sealed) });
+  }
   await waitFor(
-    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest"),
+    async () => (await held(otherId)).every((c) => c !== "none" && c.type === "manifest" && !c.signed),
     10_000,
-    "the unsigned manifest repaired to the owner that lost it",
+    "the unsigned manifest repaired to the node that lacked it",
   );
+  assert.ok(((await download(gw.url, otherHash)) as Buffer).equals(other));
 
   // An unsigned far-future tombstone may not replace it anywhere.
   for (const result of await putEverywhere(id, cipher.sealTombstone(f.hash, FAR))) {

@@ -27,9 +27,18 @@ export class ManifestGate {
     this.#signatures = signatures;
   }
 
-  /** Resolves when `data` may be stored under `id`; DFS_ERR_FORBIDDEN otherwise. */
-  async admit(id: string, data: Buffer): Promise<void> {
-    if (!(await this.#store.has("manifest", id))) return;
+  /**
+   * The body to store: as it came when this node holds nothing under `id` (the PUT replaces
+   * nothing, and a body held back would only delay it), else held back whole until
+   * `checkReplacement` passed, then handed on as it arrived.
+   */
+  async gate(id: string, body: IncomingBody): Promise<PutBody> {
+    if (!(await this.#store.has("manifest", id))) return body;
+    return new GatedBody(body, (data) => this.checkReplacement(id, data));
+  }
+
+  /** Resolves when `data` may replace the copy held under `id`; DFS_ERR_FORBIDDEN otherwise. */
+  async checkReplacement(id: string, data: Buffer): Promise<void> {
     const incoming = copyOfWhole(id, data, this.#signatures);
     if (incoming === undefined || incoming.signing !== "signed") {
       const why =
@@ -40,11 +49,6 @@ export class ManifestGate {
     if (held !== undefined && held.signing === "signed" && wins(held.header, incoming.header)) {
       throw new DfsError("DFS_ERR_FORBIDDEN", `manifest ${id}: an older version may not replace a newer one`);
     }
-  }
-
-  /** The body, held back whole until `admit` passed; then handed on as it arrived. */
-  gate(id: string, body: IncomingBody): PutBody {
-    return new GatedBody(body, (data) => this.admit(id, data));
   }
 }
 
