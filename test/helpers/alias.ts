@@ -5,7 +5,9 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { RegistryConfig } from "../../src/config/index.ts";
 import { RegistrySchema } from "../../src/config/schema.ts";
+import { issueIdentity, signingKeyFromSeed } from "../../src/credentials/index.ts";
 import { type NodeMembership, startNodeMembership } from "../../src/registry/index.ts";
+import { TEST_AUTHORITY_KEY } from "./cluster.ts";
 import { tcpProbe, testLogger } from "./registry.ts";
 
 export interface Alias {
@@ -60,7 +62,10 @@ export function plainRegistry(redisPort: number, prefix: string): RegistryConfig
   });
 }
 
-/** Registers `addr` under `id`, heartbeating like a node until closed. */
+/**
+ * Registers `addr` under `id`, heartbeating like a node until closed, its record signed under a
+ * node credential for `id` from the test authority (as a second, misconfigured node would be).
+ */
 export function registerAs(config: RegistryConfig, id: string, addr: string): Promise<NodeMembership> {
   return startNodeMembership(
     config,
@@ -73,6 +78,16 @@ export function registerAs(config: RegistryConfig, id: string, addr: string): Pr
       version: "test",
       startedAt: Date.now(),
     }),
-    { logger: testLogger(), probe: tcpProbe },
+    {
+      logger: testLogger(),
+      probe: tcpProbe,
+      identity: issueIdentity(
+        signingKeyFromSeed(Buffer.from(TEST_AUTHORITY_KEY, "hex")),
+        "node",
+        id,
+        Date.now(),
+        3_600_000,
+      ).identity,
+    },
   );
 }
