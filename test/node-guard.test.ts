@@ -4,35 +4,24 @@
  * said, or hold reserved space with a PUT that stalls or whose peer vanished.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { connect, createServer, type Socket } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { parseHostPort } from "../src/config/index.ts";
 import { ErrorCodes, isDfsError } from "../src/errors.ts";
-import {
-  clientProof,
-  decodeHeader,
-  ErrorMsg,
-  encodeFrame,
-  FrameType,
-  NONCE_BYTES,
-  PutReq,
-} from "../src/protocol/index.ts";
+import { FrameType, PutReq } from "../src/protocol/index.ts";
 import type { NodeMembership } from "../src/registry/index.ts";
-import { NodeClient } from "../src/transport/index.ts";
 import { type Alias, plainRegistry, registerAs, startAlias } from "./helpers/alias.ts";
 import {
   type NodeProc,
   nodesForSuite,
   registryFlags,
   startNode,
-  TEST_SECRET,
+  testNodeClient,
   waitForMesh,
 } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
+import { RawLink } from "./helpers/link.ts";
 import { waitFor } from "./helpers/registry.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
@@ -115,7 +104,9 @@ describe("forward lists name live members only", () => {
       await alias?.close();
     });
 
-    test("a forward to its own alias is refused once the handshake names it: no loop", async () => {
+    // The alias's record names another id than the node that answers there: the handshake refuses
+    // it (the credential is node 0's), so no node gets a session through it, node 0 included.
+    test("a forward to an alias registered under another id gets no session: no loop, no relay", async () => {
       const [a, b] = nodes as [NodeProc, NodeProc];
       const data = patternBytes(200_000, 43);
       const id = sha256(data);
@@ -130,14 +121,15 @@ describe("forward lists name live members only", () => {
         "the alias's record in a's view",
       );
       assert.deepEqual(result.stored, [a.addr]);
+      // What the dial said stays with the node: "not reachable".
       assert.deepEqual(
-        result.failed.map((f) => [f.addr, f.code]),
+        result.failed.map((f) => [f.addr, f.code, f.message]),
         [
-          [alias.addr, "DFS_ERR_FORWARD_REFUSED"],
-          [b.addr, "DFS_ERR_FORWARD_REFUSED"],
+          [alias.addr, "DFS_ERR_UNAVAILABLE", "not reachable"],
+          [b.addr, "DFS_ERR_UNAVAILABLE", "not reachable"],
         ],
       );
-      // Through b the alias is a different node: the chain goes on to a.
+      // Through b, too: the alias is not the node its record names, so b gets no session either.
       const other = patternBytes(200_000, 44);
       const through = await waitFor(
         () =>
@@ -149,15 +141,20 @@ describe("forward lists name live members only", () => {
         10_000,
         "the alias's record in b's view",
       );
-      assert.deepEqual(through.stored, [b.addr, a.addr], "a lists itself by its own address");
-      assert.deepEqual(await client.has(a.addr, [sha256(other)]), [true]);
+      assert.deepEqual(through.stored, [b.addr]);
+      assert.deepEqual(
+        through.failed.map((f) => [f.addr, f.code]),
+        [[alias.addr, "DFS_ERR_UNAVAILABLE"]],
+      );
+      assert.deepEqual(await client.has(a.addr, [sha256(other)]), [false]);
+      assert.ok(alias.accepted > 0, "the alias was dialled");
     });
   });
 });
 
 test("an unregistered node forwards to nobody", async () => {
   const tmp = await makeTempDir();
-  const client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+  const client = testNodeClient();
   const [a, b] = await Promise.all([
     startNode({ dataDir: join(tmp.path, "a") }),
     startNode({ dataDir: join(tmp.path, "b") }),
@@ -179,42 +176,8 @@ test("an unregistered node forwards to nobody", async () => {
 });
 
 /** A raw, authenticated connection to a node; frames written by hand. */
-async function rawConnection(addr: string): Promise<{ socket: Socket; errors: Map<number, string> }> {
-  const { host, port } = parseHostPort(addr)!;
-  const socket = connect({ host, port });
-  socket.on("error", () => {});
-  await once(socket, "connect");
-  const nonceC = randomBytes(NONCE_BYTES);
-  socket.write(encodeFrame(FrameType.HELLO, 0, nonceC));
-  const errors = new Map<number, string>();
-  let buf = Buffer.alloc(0);
-  let authed = false;
-  await new Promise<void>((resolve) => {
-    socket.on("data", (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 12) {
-        const h = decodeHeader(buf);
-        if (buf.length < 12 + h.length) break;
-        const body = buf.subarray(12, 12 + h.length);
-        buf = buf.subarray(12 + h.length);
-        if (h.type === FrameType.CHALLENGE && !authed) {
-          authed = true;
-          socket.write(
-            encodeFrame(
-              FrameType.AUTH,
-              0,
-              clientProof(Buffer.from(TEST_SECRET), nonceC, body.subarray(0, 32)),
-            ),
-          );
-        } else if (h.type === FrameType.READY) {
-          resolve();
-        } else if (h.type === FrameType.ERROR) {
-          errors.set(h.requestId, ErrorMsg.decode(body).code);
-        }
-      }
-    });
-  });
-  return { socket, errors };
+function rawConnection(addr: string): Promise<RawLink> {
+  return RawLink.open(addr);
 }
 
 describe("space reserved by a PUT is released when its body stalls or its peer vanishes", () => {
@@ -222,7 +185,7 @@ describe("space reserved by a PUT is released when its body stalls or its peer v
   const size = 800 * 1024; // two do not fit in the capacity at once
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
   let node: NodeProc;
-  const client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+  const client = testNodeClient();
 
   before(async () => {
     tmp = await makeTempDir();
@@ -241,14 +204,12 @@ describe("space reserved by a PUT is released when its body stalls or its peer v
   async function stalledPut(seed: number, on: NodeProc = node) {
     const raw = await rawConnection(on.addr);
     const data = patternBytes(size, seed);
-    raw.socket.write(
-      encodeFrame(
-        FrameType.PUT,
-        1,
-        PutReq.encode({ kind: "chunk", id: sha256(data), size, checksum: undefined, forward: [] }),
-      ),
+    raw.send(
+      FrameType.PUT,
+      1,
+      PutReq.encode({ kind: "chunk", id: sha256(data), size, checksum: undefined, forward: [] }),
     );
-    raw.socket.write(encodeFrame(FrameType.DATA, 1, data.subarray(0, 64 * 1024)));
+    raw.sendData(1, data.subarray(0, 64 * 1024), false);
     return raw;
   }
 
@@ -274,8 +235,12 @@ describe("space reserved by a PUT is released when its body stalls or its peer v
     try {
       // Wait until the node holds the reservation (the next PUT does not fit), then until it lets go.
       await waitFor(async () => !(await fits()), 5000, "the stalled PUT's reservation");
-      await waitFor(() => raw.errors.get(1), 10_000, "the stalled PUT's error");
-      assert.equal(raw.errors.get(1), "DFS_ERR_TIMEOUT");
+      await waitFor(
+        () => raw.frames.find((f) => f.requestId === 1 && f.type === FrameType.ERROR),
+        10_000,
+        "the stalled PUT's error",
+      );
+      assert.equal(raw.errorCode(), "DFS_ERR_TIMEOUT");
       assert.equal(await fits(), true, "the stalled PUT's space was not released");
       const data = patternBytes(size, 52);
       assert.deepEqual(await client.put(node.addr, sha256(data), data, size), {

@@ -7,23 +7,20 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseHostPort } from "../src/config/index.ts";
+import { ErrorMsg, encodeFrame, encodeHeader, FrameType, PutReq } from "../src/protocol/index.ts";
+import type { NodeClient } from "../src/transport/index.ts";
 import {
-  clientProof,
-  ErrorMsg,
-  encodeFrame,
-  encodeHeader,
-  FrameType,
-  NONCE_BYTES,
-  PutReq,
-} from "../src/protocol/index.ts";
-import { NodeClient } from "../src/transport/index.ts";
-import { type NodeProc, startNode, TEST_SECRET } from "./helpers/cluster.ts";
+  type NodeProc,
+  startNode,
+  TEST_AUTHORITY_KEY,
+  TEST_SECRET,
+  testNodeClient,
+} from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
+import { RawLink } from "./helpers/link.ts";
 import { CLI, startProcess } from "./helpers/proc.ts";
 import { writesInProgress } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
-
-const SECRET = Buffer.from(TEST_SECRET);
 
 /** Opens a raw socket and collects everything the node sends until it closes. */
 async function rawSession(addr: string, send: (s: Socket) => void | Promise<void>): Promise<Buffer> {
@@ -41,22 +38,12 @@ async function rawSession(addr: string, send: (s: Socket) => void | Promise<void
   return Buffer.concat(received);
 }
 
-/** Performs the client side of the handshake on a raw socket; resolves once READY arrived. */
-async function authenticate(socket: Socket): Promise<void> {
-  const nonceC = randomBytes(NONCE_BYTES);
-  socket.write(encodeFrame(FrameType.HELLO, 0, nonceC));
-  const challenge = await new Promise<Buffer>((resolve) => {
-    let buf = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 12 + 64) return;
-      socket.off("data", onData);
-      resolve(buf);
-    };
-    socket.on("data", onData);
-  });
-  const nonceS = challenge.subarray(12, 12 + 32);
-  socket.write(encodeFrame(FrameType.AUTH, 0, clientProof(SECRET, nonceC, nonceS)));
+/** An authenticated raw link: `send` gets it once the handshake is done; resolves with what it read. */
+async function sealedSession(addr: string, send: (l: RawLink) => void | Promise<void>): Promise<RawLink> {
+  const link = await RawLink.open(addr);
+  await send(link);
+  await link.closedWithin(15_000);
+  return link;
 }
 
 function firstErrorCode(bytes: Buffer): string | undefined {
@@ -92,7 +79,7 @@ describe("a storage node facing hostile input", () => {
   before(async () => {
     dir = await makeTempDir();
     node = await startNode({ dataDir: join(dir.path, "n"), env: { DFS_FRAME_TIMEOUT_MS: "1500" } });
-    client = new NodeClient({ secret: SECRET });
+    client = testNodeClient();
     await client.put(node.addr, keepId, keep, keep.length);
     baselineFds = await openFds(node.proc.pid);
   });
@@ -126,35 +113,30 @@ describe("a storage node facing hostile input", () => {
   });
 
   test("a length field of 4 GiB is refused", async () => {
-    const reply = await rawSession(node.addr, async (s) => {
-      await authenticate(s);
+    const link = await sealedSession(node.addr, (l) => {
       const h = encodeHeader(FrameType.DATA, 1, 0);
       h.writeUInt32BE(0xffffffff, 8);
-      s.write(h);
+      l.socket.write(h);
     });
-    assert.equal(firstErrorCode(reply), "DFS_ERR_PROTOCOL");
+    assert.equal(link.errorCode(), "DFS_ERR_PROTOCOL");
     await assertHealthy();
   });
 
   test("an unknown frame type is refused", async () => {
-    const reply = await rawSession(node.addr, async (s) => {
-      await authenticate(s);
-      const h = encodeHeader(FrameType.PING, 1, 0);
+    const link = await sealedSession(node.addr, (l) => {
+      const h = encodeHeader(FrameType.PING, 1, 16);
       h[1] = 0x7e;
-      s.write(h);
+      l.socket.write(h);
     });
-    assert.equal(firstErrorCode(reply), "DFS_ERR_PROTOCOL");
+    assert.equal(link.errorCode(), "DFS_ERR_PROTOCOL");
     await assertHealthy();
   });
 
   test("no peer can delete: the reserved type 0x14 is refused and the object stays", async () => {
     // kind 0 (chunk) and the id: what a delete request would have carried.
     const body = Buffer.concat([Buffer.from([0]), Buffer.from(keepId, "hex")]);
-    const reply = await rawSession(node.addr, async (s) => {
-      await authenticate(s);
-      s.write(encodeFrame(0x14 as FrameType, 1, body));
-    });
-    assert.equal(firstErrorCode(reply), "DFS_ERR_PROTOCOL");
+    const link = await sealedSession(node.addr, (l) => l.send(0x14, 1, body));
+    assert.equal(link.errorCode(), "DFS_ERR_PROTOCOL");
     assert.deepEqual(await client.has(node.addr, [keepId]), [true]);
     await assertHealthy();
   });
@@ -165,10 +147,19 @@ describe("a storage node facing hostile input", () => {
     await assertHealthy();
   });
 
-  test("a peer without the cluster secret is refused", async () => {
+  test("a peer without a credential is refused", async () => {
     const reply = await rawSession(node.addr, (s) => {
-      s.write(encodeFrame(FrameType.HELLO, 0, randomBytes(NONCE_BYTES)));
-      s.write(encodeFrame(FrameType.AUTH, 0, randomBytes(32)));
+      s.write(encodeFrame(FrameType.HELLO, 0, randomBytes(64)));
+      s.write(encodeFrame(FrameType.AUTH, 0, randomBytes(200)));
+    });
+    assert.equal(firstErrorCode(reply), "DFS_ERR_AUTH");
+    await assertHealthy();
+  });
+
+  test("a handshake message of the wrong size is refused before its body is read", async () => {
+    const reply = await rawSession(node.addr, (s) => {
+      // A HELLO that claims 64 KiB: refused on its header, with no body sent at all.
+      s.write(encodeHeader(FrameType.HELLO, 0, 64 * 1024));
     });
     assert.equal(firstErrorCode(reply), "DFS_ERR_AUTH");
     await assertHealthy();
@@ -176,11 +167,10 @@ describe("a storage node facing hostile input", () => {
 
   test("a truncated frame, then silence: the node closes the connection", async () => {
     const closedAfter = Date.now();
-    const reply = await rawSession(node.addr, async (s) => {
-      await authenticate(s);
-      s.write(encodeFrame(FrameType.PING, 1).subarray(0, 7));
+    const link = await sealedSession(node.addr, (l) => {
+      l.socket.write(l.sealed(FrameType.PING, 1).subarray(0, 7));
     });
-    assert.equal(firstErrorCode(reply), "DFS_ERR_TIMEOUT");
+    assert.equal(link.errorCode(), "DFS_ERR_TIMEOUT");
     assert.ok(Date.now() - closedAfter < 10_000, "closed by the node's frame timeout, not ours");
     await assertHealthy();
   });
@@ -194,18 +184,15 @@ describe("a storage node facing hostile input", () => {
   test("a client that stops mid-chunk leaves nothing behind", async () => {
     const data = patternBytes(4 * 1024 * 1024, 13);
     const id = sha256(data);
-    await rawSession(node.addr, async (s) => {
-      await authenticate(s);
-      s.write(
-        encodeFrame(
-          FrameType.PUT,
-          5,
-          PutReq.encode({ kind: "chunk", id, size: data.length, checksum: undefined, forward: [] }),
-        ),
+    await sealedSession(node.addr, async (l) => {
+      l.send(
+        FrameType.PUT,
+        5,
+        PutReq.encode({ kind: "chunk", id, size: data.length, checksum: undefined, forward: [] }),
       );
-      s.write(encodeFrame(FrameType.DATA, 5, data.subarray(0, 300_000)));
+      l.sendData(5, data.subarray(0, 300_000), false);
       await new Promise((r) => setTimeout(r, 100));
-      s.destroy();
+      l.socket.destroy();
     });
     await assertHealthy();
     assert.deepEqual(await client.has(node.addr, [id]), [false]);
@@ -213,25 +200,22 @@ describe("a storage node facing hostile input", () => {
 
   test("more bytes than declared are refused", async () => {
     const data = patternBytes(1000, 14);
-    const reply = await rawSession(node.addr, async (s) => {
-      await authenticate(s);
-      s.write(
-        encodeFrame(
-          FrameType.PUT,
-          9,
-          PutReq.encode({ kind: "chunk", id: sha256(data), size: 10, checksum: undefined, forward: [] }),
-        ),
+    const link = await sealedSession(node.addr, (l) => {
+      l.send(
+        FrameType.PUT,
+        9,
+        PutReq.encode({ kind: "chunk", id: sha256(data), size: 10, checksum: undefined, forward: [] }),
       );
-      s.write(encodeFrame(FrameType.DATA, 9, data));
-      setTimeout(() => s.end(), 300);
+      l.sendData(9, data);
+      setTimeout(() => l.socket.end(), 300);
     });
-    assert.equal(firstErrorCode(reply), "DFS_ERR_TOO_LARGE");
+    assert.equal(link.errorCode(), "DFS_ERR_TOO_LARGE");
     await assertHealthy();
   });
 
   test("a second node on the same data directory refuses to start", async () => {
     const second = startProcess([CLI, "node", "--listen", "127.0.0.1:0", "--data", node.dataDir], {
-      env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_RESERVE: "0" },
+      env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY, DFS_RESERVE: "0" },
     });
     try {
       // A second node that started anyway would never exit: bounded wait, then it is stopped below.

@@ -8,7 +8,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { NodeClient } from "../src/transport/index.ts";
-import { startNode, TEST_SECRET } from "./helpers/cluster.ts";
+import { startNode, TEST_AUTHORITY_KEY, TEST_SECRET, testNodeClient } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { CLI, REPO_ROOT } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
@@ -25,7 +25,7 @@ function noPidNamespace(): string | undefined {
 
 describe("the data directory's lock", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  const client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+  const client = testNodeClient();
 
   before(async () => {
     dir = await makeTempDir();
@@ -59,7 +59,12 @@ describe("the data directory's lock", () => {
         ],
         {
           cwd: REPO_ROOT,
-          env: { ...process.env, DFS_CLUSTER_SECRET: TEST_SECRET, DFS_RESERVE: "0" },
+          env: {
+            ...process.env,
+            DFS_CLUSTER_SECRET: TEST_SECRET,
+            DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+            DFS_RESERVE: "0",
+          },
           stdio: ["ignore", "pipe", "pipe"],
         },
       );

@@ -6,7 +6,7 @@ import { FrameType, GetReq, HasReq, HasRes } from "../src/protocol/index.ts";
 import type { ClientConnection, Reply } from "../src/transport/connection.ts";
 import { DEFAULT_TIMEOUTS, NodeClient } from "../src/transport/index.ts";
 import { ConnectionPool } from "../src/transport/pool.ts";
-import { type NodeProc, nodesForSuite, startNode, TEST_SECRET } from "./helpers/cluster.ts";
+import { type NodeProc, nodesForSuite, startNode, testTrust } from "./helpers/cluster.ts";
 import { patternBytes, readAll, sha256, streamOf } from "./helpers/data.ts";
 import { writesInProgress } from "./helpers/store.ts";
 
@@ -129,7 +129,7 @@ describe("storage node over the node protocol", () => {
     const blobs = [0, 1, 2, 3].map((i) => patternBytes(100 + i, 300 + i));
     const stored = blobs.map(sha256);
     for (const [i, b] of blobs.entries()) await client.put(addr, stored[i]!, b, b.length);
-    const pool = new ConnectionPool(Buffer.from(TEST_SECRET), DEFAULT_TIMEOUTS);
+    const pool = new ConnectionPool(testTrust(), () => undefined, DEFAULT_TIMEOUTS);
     try {
       // A bulk request holds a connection: small requests must not be kept waiting behind it.
       const bulk = await pool.acquire(addr);
@@ -167,8 +167,10 @@ describe("storage node over the node protocol", () => {
     }
   });
 
-  test("a client with the wrong secret is refused", async () => {
-    const stranger = new NodeClient({ secret: Buffer.from("not-the-cluster-secret!!") });
+  test("a client with the wrong cluster secret gets no session (the keys differ)", async () => {
+    const stranger = new NodeClient({
+      trust: { ...testTrust(), secret: Buffer.from("not-the-cluster-secret!!") },
+    });
     try {
       await assert.rejects(stranger.ping(nodes[0]!.addr), (e) => isDfsError(e, "DFS_ERR_AUTH"));
     } finally {

@@ -123,6 +123,6 @@ describe("FrameDecoder", () => {
 
   test("golden header bytes: the frame layout is pinned", () => {
     const frame = encodeFrame(FrameType.GET, 0x01020304, Buffer.from([0xaa, 0xbb]), FrameFlags.END);
-    assert.equal(frame.toString("hex"), "01120001010203040000000" + "2aabb");
+    assert.equal(frame.toString("hex"), "02120001010203040000000" + "2aabb");
   });
 });

@@ -69,7 +69,11 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
       topology.masterName,
     ];
     // The key is the gateway's alone: nodes never get it.
-    const secret = { DFS_CLUSTER_SECRET: randomBytes(24).toString("hex") };
+    // Every process issues itself a credential from this authority seed, as under `dfs dev`.
+    const secret = {
+      DFS_CLUSTER_SECRET: randomBytes(24).toString("hex"),
+      DFS_AUTHORITY_KEY: randomBytes(32).toString("hex"),
+    };
     const key = { DFS_CLUSTER_KEY: randomBytes(32).toString("hex") };
     const cli = o.entry;
     const nodes = await Promise.all(

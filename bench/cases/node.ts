@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { resolveTrust } from "../../src/credentials/index.ts";
 import { startRedisServer } from "../../src/dev/redis-topology.ts";
 import { isDfsError } from "../../src/errors.ts";
 import { SERVICE_NODE_FLAGS } from "../../src/runtime.ts";
@@ -27,6 +29,8 @@ export interface NodeCases {
 type Target = { role: string; pid: number; address: string };
 
 const SECRET = "bench-cluster-secret-0123456789";
+/** The bench's own cluster authority: nodes issue themselves credentials from it, as `dfs dev` does. */
+const AUTHORITY_KEY = randomBytes(32);
 const SALT = { put1: 1, put3: 3, get1: 7 };
 
 export interface NodeCaseOptions {
@@ -57,12 +61,23 @@ export async function startNodeCases(root: string, o: NodeCaseOptions): Promise<
         "bench-node:",
       ],
       // Healing stays out of the measurements.
-      env: { DFS_CLUSTER_SECRET: SECRET, DFS_HEARTBEAT_MS: "200", DFS_REPAIR_INTERVAL_MS: "3600000" },
+      env: {
+        DFS_CLUSTER_SECRET: SECRET,
+        DFS_AUTHORITY_KEY: AUTHORITY_KEY.toString("hex"),
+        DFS_HEARTBEAT_MS: "200",
+        DFS_REPAIR_INTERVAL_MS: "3600000",
+      },
       nodeFlags: [...SERVICE_NODE_FLAGS, ...nodeFlags],
       isReady: (line) => line.msg === "node listening",
     });
   const [a, b, c] = await Promise.all([start("A"), start("B"), start("C")]);
-  const client = new NodeClient({ secret: Buffer.from(SECRET) });
+  // The bench drives the nodes as a gateway would.
+  const trust = resolveTrust(
+    { authorityPublicKey: undefined, authoritySeed: AUTHORITY_KEY, identityText: undefined },
+    "gateway",
+    "bench",
+  );
+  const client = new NodeClient({ trust: { ...trust, secret: Buffer.from(SECRET) } });
   await untilForwarded(client, [a!.address, b!.address, c!.address]);
   const chunks = new Chunks(PIECE_BYTES, inflight);
 

@@ -117,6 +117,8 @@ export const NodeSchema = z
      * a stalled or vanished peer holds a reservation no longer.
      */
     putStallMs: ms.default(30_000),
+    /** A connection not authenticated this long after it was accepted is closed, however it trickles. */
+    handshakeTimeoutMs: ms.default(3000),
     /** Copies of every object the node's repair keeps (R); must match the gateways'. */
     replicas: z.number().int().min(1).max(16).default(3),
     /** A node gone this long loses its share to the others; shorter absences (restarts) move nothing. */

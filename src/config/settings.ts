@@ -145,6 +145,13 @@ export const SETTINGS: readonly Setting[] = [
     "close peers stalled mid-frame",
   ),
   s(["node", "putStallMs"], "DFS_PUT_STALL_MS", "put-stall-ms", "int", "fail a PUT whose body stalls"),
+  s(
+    ["node", "handshakeTimeoutMs"],
+    "DFS_HANDSHAKE_TIMEOUT_MS",
+    "handshake-timeout-ms",
+    "int",
+    "close peers not authenticated by then",
+  ),
   s(["node", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R repair keeps"),
   s(["node", "repairGraceMs"], "DFS_REPAIR_GRACE_MS", "repair-grace-ms", "int", "absence before repair"),
   s(

@@ -6,10 +6,11 @@ import {
   type KeysWatcher,
   watchKeysFile,
 } from "../config/index.ts";
-import { resolveTrust, type Trust } from "../credentials/index.ts";
+import { resolveTrust } from "../credentials/index.ts";
+import { DfsError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { startMembershipView } from "../registry/index.ts";
-import { NodeClient } from "../transport/index.ts";
+import { NodeClient, peerIdsFrom } from "../transport/index.ts";
 import { buildGateway, keysOf } from "./app.ts";
 import type { ApiKeys } from "./auth.ts";
 import { checkChunkBytes } from "./limits.ts";
@@ -51,16 +52,32 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
   });
 }
 
-/** Wires the real dependencies (membership view, node client) and listens. */
+/**
+ * Wires the real dependencies (membership view, node client) and listens. The gateway's identity
+ * is a `gateway` credential for its listen address (host:port as configured); without trust
+ * configured it refuses to start.
+ */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
-  const trust = gatewayTrust(config);
-  const view = await startMembershipView(config.registry, { logger, anchor: trust?.anchor });
-  const nodes = new NodeClient({ secret: config.secret });
+  if (config.trust === undefined) {
+    throw new DfsError(
+      "DFS_ERR_CONFIG",
+      "cluster.identityFile and cluster.authorityPublicKey are required (a gateway credential from `dfs credential issue`; for development, cluster.authorityKey)",
+    );
+  }
+  // The gateway's credential is for its listen address: it seals the link, signs manifests and
+  // tombstones, and its anchor checks node records.
+  const trust = {
+    ...resolveTrust(config.trust, "gateway", formatHostPort(config.gateway.listenAddr)),
+    secret: config.secret,
+  };
+  const view = await startMembershipView(config.registry, { logger, anchor: trust.anchor });
+  // Only registered nodes are dialled, and each must prove the id registered at its address.
+  const nodes = new NodeClient({ trust, peerIds: peerIdsFrom(() => view, true) });
   const keys = keysOf(config);
   let app: FastifyInstance | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger, identity: trust?.identity }, keys);
+    app = buildGateway(config, { nodes, view, logger, identity: trust.identity }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
@@ -91,14 +108,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return closing;
   };
   return { app, address, close, reloadKeys: () => watcher?.reload() };
-}
-
-/**
- * The gateway's identity (a gateway credential for its listen address) and trust anchor: it signs
- * manifests and tombstones and checks node records. Undefined without a cluster authority.
- */
-function gatewayTrust(config: GatewayConfig): Trust | undefined {
-  return config.trust && resolveTrust(config.trust, "gateway", formatHostPort(config.gateway.listenAddr));
 }
 
 /** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully; SIGHUP re-reads the keys file. */

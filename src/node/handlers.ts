@@ -2,10 +2,11 @@ import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
 import { Limits } from "../protocol/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
-import type { IncomingBody, NodeClient, RequestHandlers } from "../transport/index.ts";
+import type { IncomingBody, NodeClient, Peer, RequestHandlers, RequestType } from "../transport/index.ts";
 import type { ForwardGuard } from "./forward.ts";
 import type { ManifestGate } from "./manifest-gate.ts";
 import { chainPut } from "./put.ts";
+import { authorize } from "./roles.ts";
 import type { ChunkStore } from "./store/index.ts";
 
 /** The storage node's answers to node-protocol requests: the store on disk plus forwarding. */
@@ -18,9 +19,9 @@ export class NodeHandlers implements RequestHandlers {
   readonly #forwards: ForwardGuard;
   readonly #putStallMs: number;
 
-  readonly #gate: ManifestGate | undefined;
+  readonly #gate: ManifestGate;
 
-  /** `gate`: checks manifest objects that would replace a copy (absent: no authority configured). */
+  /** `gate`: checks manifest objects that would replace a copy. */
   constructor(
     store: ChunkStore,
     nodes: NodeClient,
@@ -28,7 +29,7 @@ export class NodeHandlers implements RequestHandlers {
     zone: string,
     forwards: ForwardGuard,
     putStallMs: number,
-    gate?: ManifestGate,
+    gate: ManifestGate,
   ) {
     this.nodeId = store.nodeId;
     this.#gate = gate;
@@ -40,10 +41,14 @@ export class NodeHandlers implements RequestHandlers {
     this.#putStallMs = putStallMs;
   }
 
+  authorize(peer: Peer, type: RequestType): void {
+    authorize(peer, type);
+  }
+
   async put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult> {
     // Before anything is stored or dialled.
     this.#forwards.check(request.forward);
-    const gated = request.kind === "manifest" && this.#gate ? await this.#gate.gate(request.id, body) : body;
+    const gated = request.kind === "manifest" ? await this.#gate.gate(request.id, body) : body;
     return chainPut(
       { store: this.#store, peers: this.#nodes, selfAddr: this.#selfAddr(), stallMs: this.#putStallMs },
       request,

@@ -1,10 +1,9 @@
 import type { NodeConfig } from "../config/index.ts";
-import { resolveTrust, type Trust } from "../credentials/index.ts";
 import type { HealCounters } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
 import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
 import { Healer } from "./heal/index.ts";
-import { NODE_VERSION, objectSignatures, StorageNode } from "./storage-node.ts";
+import { NODE_VERSION, StorageNode } from "./storage-node.ts";
 
 /** The counters as the registry publishes them: a snapshot (the healer keeps counting). */
 function published(c: HealCounters): HealCounters {
@@ -27,7 +26,6 @@ async function join(
     );
     return undefined;
   }
-  const trust = registryTrust(config, node.nodeId);
   const initial = await node.store.stats();
   let free = initial.freeBytes;
   let capacity = initial.capacityBytes;
@@ -53,8 +51,8 @@ async function join(
     },
     {
       logger: logger.child({ component: "registry" }),
-      identity: trust?.identity,
-      anchor: trust?.anchor,
+      identity: node.trust.identity,
+      anchor: node.trust.anchor,
       probe: (addr) =>
         node.peers.ping(addr).then(
           () => true,
@@ -65,11 +63,6 @@ async function join(
   node.useMembership(membership.view);
   logger.info({ incarnation: membership.incarnation }, "node registered");
   return membership;
-}
-
-/** The node's identity and anchor for its registry records; undefined without a cluster authority. */
-function registryTrust(config: NodeConfig, nodeId: string): Trust | undefined {
-  return config.trust && resolveTrust(config.trust, "node", nodeId);
 }
 
 /**
@@ -104,7 +97,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
           selfId: node.nodeId,
           logger: logger.child({ component: "heal" }),
           budget: node.background,
-          signatures: objectSignatures(config),
+          signatures: node.signatures,
         },
         {
           replicas: n.replicas,

@@ -1,8 +1,16 @@
 import type { NodeConfig } from "../config/index.ts";
 import { formatHostPort, type HostPort } from "../config/index.ts";
-import { ObjectSignatures, trustAnchorOf } from "../credentials/index.ts";
+import { ObjectSignatures, resolveTrust } from "../credentials/index.ts";
+import { DfsError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { NodeClient, ProtocolServer, type Timeouts } from "../transport/index.ts";
+import {
+  type LinkTrust,
+  NodeClient,
+  type NodeDirectory,
+  ProtocolServer,
+  peerIdsFrom,
+  type Timeouts,
+} from "../transport/index.ts";
 import { ForwardGuard, type ForwardView } from "./forward.ts";
 import { NodeHandlers } from "./handlers.ts";
 import { ManifestGate } from "./manifest-gate.ts";
@@ -10,12 +18,6 @@ import { TokenBucket } from "./rate-limit.ts";
 import { ChunkStore } from "./store/index.ts";
 
 export const NODE_VERSION = "0.1.0";
-
-/** The checker of gateways' signatures on manifest objects; undefined without a cluster authority. */
-export function objectSignatures(config: NodeConfig): ObjectSignatures | undefined {
-  const anchor = config.trust && trustAnchorOf(config.trust);
-  return anchor && new ObjectSignatures(anchor);
-}
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {
@@ -29,6 +31,11 @@ export class StorageNode {
   readonly #server: ProtocolServer;
   readonly #peers: NodeClient;
   readonly #forwards: ForwardGuard;
+  readonly #directory: { current: NodeDirectory | undefined };
+  /** This node's credential and the anchor it checks others against (link, registry records). */
+  readonly trust: LinkTrust;
+  /** Checks gateways' signatures on manifest objects (the PUT gate, repair's ranking). */
+  readonly signatures: ObjectSignatures;
 
   private constructor(
     store: ChunkStore,
@@ -38,8 +45,14 @@ export class StorageNode {
     advertise: string,
     background: TokenBucket,
     forwards: ForwardGuard,
+    directory: { current: NodeDirectory | undefined },
+    trust: LinkTrust,
+    signatures: ObjectSignatures,
   ) {
+    this.trust = trust;
+    this.signatures = signatures;
     this.#forwards = forwards;
+    this.#directory = directory;
     this.store = store;
     this.background = background;
     this.#server = server;
@@ -48,9 +61,20 @@ export class StorageNode {
     this.advertise = advertise;
   }
 
+  /**
+   * Opens the store, takes this node's identity (its id is the data folder's node id) and listens.
+   * Without trust configured it refuses to start: the node link has no other authentication.
+   */
   static async start(config: NodeConfig, logger: Logger): Promise<StorageNode> {
     const n = config.node;
-    const timeouts: Partial<Timeouts> = { frameMs: n.frameTimeoutMs };
+    const sources = config.trust;
+    if (sources === undefined) {
+      throw new DfsError(
+        "DFS_ERR_CONFIG",
+        "cluster.identityFile and cluster.authorityPublicKey are required (a node credential from `dfs credential issue`; for development, cluster.authorityKey)",
+      );
+    }
+    const timeouts: Partial<Timeouts> = { frameMs: n.frameTimeoutMs, handshakeMs: n.handshakeTimeoutMs };
     const background = new TokenBucket(n.repairBytesPerSec);
     const store = await ChunkStore.open({
       dataDir: n.dataDir,
@@ -63,15 +87,29 @@ export class StorageNode {
       background,
       warn: (message, details) => logger.warn({ component: "store", ...details }, message),
     });
-    const peers = new NodeClient({ secret: config.secret, timeouts });
+    let trust: LinkTrust;
+    try {
+      trust = { ...resolveTrust(sources, "node", store.nodeId), secret: config.secret };
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    // Filled in once the node has joined the registry. A node dials only members of its view
+    // (ForwardGuard, repair, probes), and each must prove the id registered at its address.
+    const directory: { current: NodeDirectory | undefined } = { current: undefined };
+    const peers = new NodeClient({
+      trust,
+      peerIds: peerIdsFrom(() => directory.current, true),
+      timeouts,
+    });
     // Handlers need the advertised address before the port is known when listening on port 0.
     let selfAddr = "";
     const forwards = new ForwardGuard(store.nodeId, () => selfAddr);
-    const signatures = objectSignatures(config);
-    const gate = signatures && new ManifestGate(store, signatures);
+    const signatures = new ObjectSignatures(trust.anchor);
+    const gate = new ManifestGate(store, signatures);
     const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone, forwards, n.putStallMs, gate);
     const server = new ProtocolServer({
-      secret: config.secret,
+      trust,
       handlers,
       logger: logger.child({ component: "protocol" }),
       timeouts,
@@ -79,16 +117,31 @@ export class StorageNode {
     const address = await server.listen(n.listenAddr);
     const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };
     selfAddr = formatHostPort(advertised);
-    return new StorageNode(store, server, peers, address, selfAddr, background, forwards);
+    return new StorageNode(
+      store,
+      server,
+      peers,
+      address,
+      selfAddr,
+      background,
+      forwards,
+      directory,
+      trust,
+      signatures,
+    );
   }
 
   get nodeId(): string {
     return this.store.nodeId;
   }
 
-  /** Forward lists of chain PUTs are accepted from now on, naming live members of this view only. */
-  useMembership(view: ForwardView): void {
+  /**
+   * From now on: forward lists of chain PUTs are accepted, naming live members of this view only;
+   * and every peer this node dials must prove the node id the view registers at its address.
+   */
+  useMembership(view: ForwardView & NodeDirectory): void {
     this.#forwards.use(view);
+    this.#directory.current = view;
   }
 
   get peers(): NodeClient {

@@ -7,7 +7,9 @@ import {
   isFrameType,
   maxBodyFor,
   PROTOCOL_VERSION,
+  TAG_BYTES,
 } from "./frame.ts";
+import type { DataCheck, OpeningKey } from "./seal.ts";
 
 /** Where decoded frames go. DATA bodies are delivered in pieces, never reassembled. */
 export interface FrameSink {
@@ -28,6 +30,13 @@ export interface FrameSink {
  * DfsError and the decoder must not be fed again. Control bodies are assembled (they are small)
  * into Buffers of their own; DATA bodies pass through as slices, so a 1 MiB chunk is never copied
  * here (the sink copies each piece once, to where it must go).
+ *
+ * Before the handshake is done, `admit` (set by the owner) sees every header before its body is
+ * allocated and throws for anything but the handshake message it expects, at its size. Once
+ * `open(keys)` is called, every frame must carry the peer's tag (seal.ts): control bodies are
+ * decrypted before the sink sees them; DATA pieces reach the sink as they come, and the frame's
+ * tag is checked before onDataEnd and before any later frame (the receiver's own content check
+ * is what a stored object must pass; this makes a tampered link fail at once).
  */
 export class FrameDecoder {
   readonly #sink: FrameSink;
@@ -37,6 +46,14 @@ export class FrameDecoder {
   #remaining = 0;
   #body: Buffer | undefined;
   #bodyFill = 0;
+  #raw = Buffer.allocUnsafe(HEADER_BYTES);
+  #keys: OpeningKey | undefined;
+  #check: DataCheck | undefined;
+  #tag = Buffer.allocUnsafe(TAG_BYTES);
+  /** Bytes of the current DATA frame before its tag (sealed mode). */
+  #payloadLeft = 0;
+  /** Checks a header before its body is allocated; throws to refuse it. Unset: any valid frame. */
+  admit: ((header: FrameHeader) => void) | undefined;
 
   constructor(sink: FrameSink) {
     this.#sink = sink;
@@ -45,6 +62,11 @@ export class FrameDecoder {
   /** True while a frame has been started but not finished (for detecting truncation at close). */
   get midFrame(): boolean {
     return this.#headerFill > 0 || this.#current !== undefined;
+  }
+
+  /** From the next frame on, every frame must be sealed under `keys` (call between frames). */
+  open(keys: OpeningKey): void {
+    this.#keys = keys;
   }
 
   push(chunk: Buffer): void {
@@ -62,7 +84,20 @@ export class FrameDecoder {
       }
       const header = this.#current;
       const take = Math.min(this.#remaining, chunk.length - pos);
-      if (header.type === FrameType.DATA) {
+      if (header.type === FrameType.DATA && this.#check !== undefined) {
+        const bytes = Math.min(take, this.#payloadLeft);
+        if (bytes > 0) {
+          const piece = chunk.subarray(pos, pos + bytes);
+          this.#check.update(piece);
+          this.#payloadLeft -= bytes;
+          this.#sink.onData(header, piece);
+        }
+        const tagBytes = take - bytes;
+        if (tagBytes > 0) {
+          const at = TAG_BYTES - (this.#remaining - bytes);
+          chunk.copy(this.#tag, at, pos + bytes, pos + take);
+        }
+      } else if (header.type === FrameType.DATA) {
         this.#sink.onData(header, chunk.subarray(pos, pos + take));
       } else {
         chunk.copy(this.#body!, this.#bodyFill, pos, pos + take);
@@ -84,30 +119,47 @@ export class FrameDecoder {
     if (!isFrameType(header.type)) {
       throw new DfsError("DFS_ERR_PROTOCOL", `unknown frame type 0x${header.type.toString(16)}`);
     }
-    const max = maxBodyFor(header.type);
+    const max = maxBodyFor(header.type) + (this.#keys === undefined ? 0 : TAG_BYTES);
     if (header.length > max) {
       throw new DfsError(
         "DFS_ERR_PROTOCOL",
         `frame body of ${header.length} bytes exceeds the limit of ${max}`,
       );
     }
+    this.admit?.(header);
     this.#current = header;
     this.#remaining = header.length;
+    if (this.#keys !== undefined) {
+      if (header.length < TAG_BYTES) throw new DfsError("DFS_ERR_AUTH", "link: frame shorter than its tag");
+      this.#headerBuf.copy(this.#raw);
+      if (header.type === FrameType.DATA) {
+        this.#check = this.#keys.data(this.#raw);
+        this.#payloadLeft = header.length - TAG_BYTES;
+        header.length = this.#payloadLeft;
+      }
+    }
     if (header.type !== FrameType.DATA) {
       this.#body = Buffer.allocUnsafe(header.length);
       this.#bodyFill = 0;
     }
-    if (header.length === 0) this.#finishFrame();
+    if (this.#remaining === 0) this.#finishFrame();
   }
 
   #finishFrame(): void {
     const header = this.#current!;
     this.#current = undefined;
     if (header.type === FrameType.DATA) {
+      const check = this.#check;
+      this.#check = undefined;
+      check?.verify(this.#tag);
       this.#sink.onDataEnd(header);
     } else {
-      const body = this.#body!;
+      let body = this.#body!;
       this.#body = undefined;
+      if (this.#keys !== undefined) {
+        body = this.#keys.open(this.#raw, body);
+        header.length = body.length;
+      }
       this.#sink.onFrame(header, body);
     }
   }

@@ -10,15 +10,16 @@
  * - ver: PROTOCOL_VERSION; a peer speaking another version gets ERROR(DFS_ERR_VERSION) and a close.
  * - request id: chosen by the requester, unique among its requests in flight on this connection;
  *   0 is reserved for the handshake. Replies and stream frames carry the request's id.
- * - body length: checked against the limit for the frame type BEFORE anything is allocated.
+ * - body length: checked against the limit for the frame type BEFORE anything is allocated. After
+ *   the handshake every body ends in a 16-byte tag (seal.ts), counted in the length.
  * Mirrored byte for byte in docs/protocol.md.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 12;
 
 export const FrameType = {
   HELLO: 0x01,
-  CHALLENGE: 0x02,
+  SERVER_HELLO: 0x02,
   AUTH: 0x03,
   READY: 0x04,
   PING: 0x10,
@@ -71,9 +72,13 @@ export interface FrameHeader {
   length: number;
 }
 
+/** The largest body of a frame of `type`, not counting the tag that follows it once sealed. */
 export function maxBodyFor(type: number): number {
   return type === FrameType.DATA ? Limits.MAX_DATA_BODY : Limits.MAX_CONTROL_BODY;
 }
+
+/** The AEAD tag that ends every frame body after the handshake (AES-256-GCM). */
+export const TAG_BYTES = 16;
 
 export function encodeHeader(type: FrameType, requestId: number, length: number, flags = 0): Buffer {
   const h = Buffer.allocUnsafe(HEADER_BYTES);

@@ -11,7 +11,9 @@ export {
   HEADER_BYTES,
   Limits,
   PROTOCOL_VERSION,
+  TAG_BYTES,
 } from "./frame.ts";
-export { clientProof, NONCE_BYTES, newNonce, PROOF_BYTES, proofsEqual, serverProof } from "./handshake.ts";
+export * from "./handshake.ts";
 export * from "./messages.ts";
+export { DataCheck, type LinkKeys, OpeningKey, SealingKey } from "./seal.ts";
 export type { ListPage, NodeStat, ObjectKind, PutResult, ReplicaFailure } from "./types.ts";

@@ -18,11 +18,20 @@ import {
 } from "../protocol/index.ts";
 import type { GetOptions, GetResult, NodeApi, NodeStat, PutOptions, PutResult } from "./api.ts";
 import type { Reply, RequestOptions, Upload } from "./connection.ts";
-import { ConnectionPool } from "./pool.ts";
+import type { LinkTrust } from "./link.ts";
+import { ConnectionPool, type PeerIds } from "./pool.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 
 export interface NodeClientOptions {
-  secret: Buffer;
+  /** This process's credential and key, the trust anchor, and the cluster secret. */
+  trust: LinkTrust;
+  /**
+   * The node id the registry names for an address; the node there must present a credential for
+   * exactly that id. Absent, or undefined for an address: any `node` credential of the authority
+   * (callers that only have an address, like a chain forward, learn the id from the connection).
+   * Throw a DfsError to refuse an address outright.
+   */
+  peerIds?: PeerIds;
   timeouts?: Partial<Timeouts>;
   maxConnectionsPerPeer?: number;
 }
@@ -59,7 +68,8 @@ export class NodeClient implements NodeApi {
 
   constructor(options: NodeClientOptions) {
     this.#pool = new ConnectionPool(
-      options.secret,
+      options.trust,
+      options.peerIds ?? (() => undefined),
       { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       options.maxConnectionsPerPeer ?? 4,
     );

@@ -3,6 +3,7 @@ import { DfsError, toDfsError } from "../errors.ts";
 import { EMPTY, ErrorMsg, type FrameHeader, FrameType, Limits } from "../protocol/index.ts";
 import { dial } from "./dial.ts";
 import { type FrameSocket, isEnd } from "./frame-socket.ts";
+import type { LinkTrust } from "./link.ts";
 import { pieces } from "./pieces.ts";
 import type { Timeouts } from "./timeouts.ts";
 
@@ -89,9 +90,14 @@ export class ClientConnection {
     this.#timeouts = timeouts;
   }
 
-  static async connect(addr: string, secret: Buffer, timeouts: Timeouts): Promise<ClientConnection> {
-    const d = await dial(addr, secret, timeouts);
-    const conn = new ClientConnection(addr, d.nodeId, d.fs, timeouts);
+  static async connect(
+    addr: string,
+    trust: LinkTrust,
+    expectedNodeId: string | undefined,
+    timeouts: Timeouts,
+  ): Promise<ClientConnection> {
+    const d = await dial(addr, trust, expectedNodeId, timeouts);
+    const conn = new ClientConnection(addr, d.peer.id, d.fs, timeouts);
     d.route({
       onFrame: (h, body) => conn.#onFrame(h, body),
       onData: (h, piece) => conn.#onData(h, piece),

@@ -1,35 +1,63 @@
 import { connect } from "node:net";
 import { parseHostPort } from "../config/index.ts";
-import { DfsError } from "../errors.ts";
+import { DfsError, toDfsError } from "../errors.ts";
 import {
-  clientProof,
   ErrorMsg,
+  encodeHeader,
   type FrameHeader,
   type FrameSink,
   FrameType,
-  NONCE_BYTES,
-  NodeIdMsg,
-  newNonce,
-  PROOF_BYTES,
-  proofsEqual,
-  serverProof,
+  HandshakeSizes,
+  TAG_BYTES,
 } from "../protocol/index.ts";
 import { FrameSocket } from "./frame-socket.ts";
+import { ClientHandshake, type LinkTrust, type Peer } from "./link.ts";
 import { onreadOption } from "./socket-reads.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 export interface Dialed {
   fs: FrameSocket;
-  nodeId: string;
+  /** The node at the other end, from its credential. */
+  peer: Peer;
   /** Where frames go from now on; frames that arrive before this is called are dropped. */
   route(sink: FrameSink): void;
 }
 
+function refuse(message: string): DfsError {
+  return new DfsError("DFS_ERR_PROTOCOL", message);
+}
+
+/** Before the keys: only the frame the handshake expects next, at its size, or a short ERROR. */
+function admitter(expect: () => "server-hello" | "ready"): (h: FrameHeader) => void {
+  return (h) => {
+    if (h.requestId !== 0) throw refuse("handshake frames use request id 0");
+    if (h.type === FrameType.ERROR) {
+      if (h.length > HandshakeSizes.ERROR_MAX) throw refuse("ERROR too long during the handshake");
+      return;
+    }
+    if (expect() === "server-hello") {
+      if (h.type !== FrameType.SERVER_HELLO) throw refuse("expected SERVER_HELLO");
+      if (h.length < HandshakeSizes.SERVER_HELLO_MIN || h.length > HandshakeSizes.SERVER_HELLO_MAX)
+        throw refuse("SERVER_HELLO of a wrong size");
+    } else if (h.type !== FrameType.READY || h.length !== TAG_BYTES) {
+      throw refuse("expected READY");
+    }
+  };
+}
+
 /**
- * Connects and runs the client side of the handshake (see src/protocol/handshake.ts) within
- * connectMs. The socket reads into the shared buffer from the start (src/transport/socket-reads.ts).
+ * Connects and runs the client side of the handshake (src/protocol/handshake.ts,
+ * src/transport/link.ts) within connectMs. `expectedNodeId`: the id the registry gives for `addr`;
+ * the node there must hold a credential for exactly that id. Undefined: any node credential of our
+ * authority is accepted (the caller learns which node answered from `peer`). The socket reads into
+ * the shared buffer from the start (src/transport/socket-reads.ts).
  */
-export function dial(addr: string, secret: Buffer, timeouts: Timeouts): Promise<Dialed> {
+export function dial(
+  addr: string,
+  trust: LinkTrust,
+  expectedNodeId: string | undefined,
+  timeouts: Timeouts,
+): Promise<Dialed> {
   const target = parseHostPort(addr);
   if (!target) return Promise.reject(new DfsError("DFS_ERR_BAD_REQUEST", `not a host:port address: ${addr}`));
   let fs: FrameSocket | undefined;
@@ -39,7 +67,8 @@ export function dial(addr: string, secret: Buffer, timeouts: Timeouts): Promise<
     noDelay: true,
     onread: onreadOption((chunk) => fs?.push(chunk)),
   });
-  const nonceC = newNonce();
+  const hs = new ClientHandshake(trust, expectedNodeId);
+  let stage: "server-hello" | "ready" = "server-hello";
   let sink: FrameSink | undefined;
   return new Promise<Dialed>((resolve, reject) => {
     const timer = setTimeout(
@@ -59,41 +88,49 @@ export function dial(addr: string, secret: Buffer, timeouts: Timeouts): Promise<
       );
     };
     const handshake = (h: FrameHeader, body: Buffer): void => {
-      if (h.type === FrameType.CHALLENGE && body.length === NONCE_BYTES + PROOF_BYTES) {
-        const nonceS = body.subarray(0, NONCE_BYTES);
-        if (!proofsEqual(body.subarray(NONCE_BYTES), serverProof(secret, nonceC, nonceS))) {
-          return fail(new DfsError("DFS_ERR_AUTH", `${addr} does not know the cluster secret`));
-        }
-        fs!.send(FrameType.AUTH, 0, clientProof(secret, nonceC, nonceS));
-      } else if (h.type === FrameType.READY) {
-        settled = true;
-        clearTimeout(timer);
-        const dialed: Dialed = {
-          fs: fs!,
-          nodeId: NodeIdMsg.decode(body),
-          route: (s) => {
-            sink = s;
-          },
-        };
-        fs!.onClose(() => {});
-        resolve(dialed);
-      } else if (h.type === FrameType.ERROR) {
+      if (h.type === FrameType.ERROR) {
         const e = ErrorMsg.decode(body);
-        fail(new DfsError(e.code, `${addr}: ${e.message}`));
-      } else {
-        fail(new DfsError("DFS_ERR_PROTOCOL", `${addr}: unexpected frame during handshake`));
+        return fail(new DfsError(e.code, `${addr}: ${e.message}`));
       }
+      if (stage === "server-hello") {
+        stage = "ready";
+        fs!.send(FrameType.AUTH, 0, hs.onServerHello(body, addr));
+        return;
+      }
+      // READY is the first frame under the server's key: opening it proves the server has the keys.
+      const keys = hs.keys;
+      keys.receive.open(encodeHeader(FrameType.READY, 0, body.length, h.flags), body);
+      fs!.secure(keys);
+      settled = true;
+      clearTimeout(timer);
+      fs!.onClose(() => {});
+      resolve({
+        fs: fs!,
+        peer: hs.peer,
+        route: (s) => {
+          sink = s;
+        },
+      });
     };
     fs = new FrameSocket(
       socket,
       {
-        onFrame: (h, body) => (sink ? sink.onFrame(h, body) : handshake(h, body)),
+        onFrame: (h, body) => {
+          if (sink) return sink.onFrame(h, body);
+          if (settled) return;
+          try {
+            handshake(h, body);
+          } catch (err) {
+            fail(toDfsError(err, "DFS_ERR_AUTH"));
+          }
+        },
         onData: (h, piece) => sink?.onData(h, piece),
         onDataEnd: (h) => sink?.onDataEnd(h),
       },
       true,
     );
+    fs.admit = admitter(() => stage);
     fs.onClose((err) => fail(err ?? new DfsError("DFS_ERR_CLOSED")));
-    socket.once("connect", () => fs!.send(FrameType.HELLO, 0, nonceC));
+    socket.once("connect", () => fs!.send(FrameType.HELLO, 0, hs.helloBody()));
   });
 }

@@ -11,6 +11,9 @@ import {
   type FrameSink,
   FrameType,
   Limits,
+  type LinkKeys,
+  type SealingKey,
+  TAG_BYTES,
 } from "../protocol/index.ts";
 import { installUserBuffer } from "./socket-reads.ts";
 
@@ -22,6 +25,10 @@ import { installUserBuffer } from "./socket-reads.ts";
  * Reads land in a reused buffer (socket-reads.ts): DATA pieces given to the sink are views that
  * are valid only during the call. A client socket is created with `onread` pointing at
  * `push()` (`routed`); an accepted socket is switched over here.
+ *
+ * Once `secure(keys)` is called (the handshake is done) every frame sent is sealed and every frame
+ * received must be (protocol/seal.ts): the order of calls here is the order of bytes on the wire,
+ * which is what keeps both sides' counters in step.
  */
 export class FrameSocket {
   readonly socket: Socket;
@@ -32,6 +39,7 @@ export class FrameSocket {
   #closeError: DfsError | undefined;
   #reads = 0;
   #corked = false;
+  #seal: SealingKey | undefined;
 
   constructor(socket: Socket, sink: FrameSink, routed = false) {
     this.socket = socket;
@@ -63,6 +71,22 @@ export class FrameSocket {
     }
   }
 
+  /** Checks each incoming header before its body is allocated (the handshake's size rules). */
+  set admit(check: ((header: FrameHeader) => void) | undefined) {
+    this.#decoder.admit = check;
+  }
+
+  /** From now on frames are sealed both ways; call between frames in both directions. */
+  secure(keys: LinkKeys): void {
+    this.#seal = keys.send;
+    this.#decoder.admit = undefined;
+    this.#decoder.open(keys.receive);
+  }
+
+  get secured(): boolean {
+    return this.#seal !== undefined;
+  }
+
   /** Socket reads so far: a cheap "did anything arrive" for idle timers. */
   get reads(): number {
     return this.#reads;
@@ -86,7 +110,10 @@ export class FrameSocket {
   send(type: FrameType, requestId: number, body: Buffer = EMPTY, flags = 0): boolean {
     if (this.#closed) return false;
     this.#coalesce();
-    return this.socket.write(encodeFrame(type, requestId, body, flags));
+    const seal = this.#seal;
+    if (seal === undefined) return this.socket.write(encodeFrame(type, requestId, body, flags));
+    const header = encodeHeader(type, requestId, body.length + TAG_BYTES, flags);
+    return this.socket.write(Buffer.concat([header, seal.seal(header, body)]));
   }
 
   /**
@@ -130,10 +157,18 @@ export class FrameSocket {
       const part = piece.subarray(offset, offset + Limits.DATA_PIECE);
       offset += part.length;
       const last = offset >= piece.length;
-      this.socket.write(
-        encodeHeader(FrameType.DATA, requestId, part.length, last && end ? FrameFlags.END : 0),
-      );
-      ok = last && written ? this.socket.write(part, written) : this.socket.write(part);
+      const flags = last && end ? FrameFlags.END : 0;
+      const seal = this.#seal;
+      if (seal === undefined) {
+        this.socket.write(encodeHeader(FrameType.DATA, requestId, part.length, flags));
+        ok = last && written ? this.socket.write(part, written) : this.socket.write(part);
+      } else {
+        const header = encodeHeader(FrameType.DATA, requestId, part.length + TAG_BYTES, flags);
+        const tag = seal.mac(header, part);
+        this.socket.write(header);
+        if (part.length > 0) this.socket.write(part);
+        ok = last && written ? this.socket.write(tag, written) : this.socket.write(tag);
+      }
     } while (offset < piece.length);
     this.socket.uncork();
     return ok;

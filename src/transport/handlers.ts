@@ -1,7 +1,18 @@
 import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
+import type { FrameType } from "../protocol/frame.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody } from "./incoming-body.ts";
+import type { Peer } from "./link.ts";
+
+/** The frame types that are requests. */
+export type RequestType =
+  | typeof FrameType.PING
+  | typeof FrameType.PUT
+  | typeof FrameType.GET
+  | typeof FrameType.HAS
+  | typeof FrameType.STAT
+  | typeof FrameType.LIST;
 
 /**
  * What a protocol server serves. The transport decodes requests, calls these, and encodes the
@@ -9,8 +20,13 @@ import type { IncomingBody } from "./incoming-body.ts";
  * the peer cancels the request or the connection closes.
  */
 export interface RequestHandlers {
-  /** The node id sent in READY and PING results. */
+  /** The node id sent in PING results. */
   readonly nodeId: string;
+  /**
+   * Throws (DFS_ERR_FORBIDDEN) when `peer`, authenticated by its credential, may not make a
+   * request of this type; the transport then answers with the error and runs nothing.
+   */
+  authorize(peer: Peer, type: RequestType): void;
   /** `body` delivers the DATA pieces as they arrive (see IncomingBody); it aborts with the request. */
   put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult>;
   /** Opens the object; the transport streams it, and stops (closing the source) on a cancel. */

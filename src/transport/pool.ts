@@ -1,6 +1,13 @@
 import { DfsError } from "../errors.ts";
 import { ClientConnection } from "./connection.ts";
+import type { LinkTrust } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";
+
+/**
+ * The node id expected at an address (from the registry): the node there must prove exactly that
+ * id. Undefined: any node of the cluster; a function that throws refuses to dial.
+ */
+export type PeerIds = (addr: string) => string | undefined;
 
 /** A connection shared by small requests still takes more only while it has fewer in flight. */
 const MAX_SHARED_IN_FLIGHT = 64;
@@ -11,7 +18,8 @@ const MAX_SHARED_IN_FLIGHT = 64;
  * Connections idle for longer than idleMs are closed.
  */
 export class ConnectionPool {
-  readonly #secret: Buffer;
+  readonly #trust: LinkTrust;
+  readonly #peerId: PeerIds;
   readonly #timeouts: Timeouts;
   readonly #maxPerPeer: number;
   readonly #peers = new Map<string, ClientConnection[]>();
@@ -20,8 +28,9 @@ export class ConnectionPool {
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
-  constructor(secret: Buffer, timeouts: Timeouts, maxPerPeer = 4) {
-    this.#secret = secret;
+  constructor(trust: LinkTrust, peerId: PeerIds, timeouts: Timeouts, maxPerPeer = 4) {
+    this.#trust = trust;
+    this.#peerId = peerId;
     this.#timeouts = timeouts;
     this.#maxPerPeer = maxPerPeer;
     this.#sweeper = setInterval(() => this.#sweep(), Math.max(1000, timeouts.idleMs / 2));
@@ -70,7 +79,8 @@ export class ConnectionPool {
   #open(addr: string): Promise<ClientConnection> {
     const inProgress = this.#connecting.get(addr);
     if (inProgress) return inProgress;
-    const attempt = ClientConnection.connect(addr, this.#secret, this.#timeouts)
+    const attempt = Promise.resolve()
+      .then(() => ClientConnection.connect(addr, this.#trust, this.#peerId(addr), this.#timeouts))
       .then((conn) => {
         if (this.#closed) {
           conn.destroy();

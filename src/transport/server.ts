@@ -3,27 +3,40 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { HostPort } from "../config/index.ts";
 import type { RequestHandlers } from "./handlers.ts";
+import type { LinkTrust } from "./link.ts";
 import { ServerSession } from "./session.ts";
+import { Strangers } from "./strangers.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.ts";
 
 export interface ProtocolServerOptions {
-  secret: Buffer;
+  trust: LinkTrust;
   handlers: RequestHandlers;
   logger: Logger;
   timeouts?: Partial<Timeouts>;
   maxConnections?: number;
+  /** Connections not yet authenticated from one source (an IPv4 address, an IPv6 /64). */
+  maxStrangersPerSource?: number;
+  /** Connections not yet authenticated, from everywhere. */
+  maxStrangers?: number;
 }
 
-/** Listens for node-protocol connections and runs a session per socket. */
+/**
+ * Listens for node-protocol connections and runs a session per socket. Strangers (connections
+ * still in the handshake) are capped per source and in all; a new one over a cap evicts the
+ * oldest stranger of that source (or of all) instead of being refused, so a slow attacker holding
+ * sockets open cannot keep a real peer, whose handshake takes milliseconds, from getting in.
+ */
 export class ProtocolServer {
   readonly #server: Server;
   readonly #sessions = new Set<ServerSession>();
   readonly #options: ProtocolServerOptions;
   readonly #timeouts: Timeouts;
+  readonly #strangers: Strangers<ServerSession>;
 
   constructor(options: ProtocolServerOptions) {
     this.#options = options;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.#strangers = new Strangers(options.maxStrangersPerSource ?? 32, options.maxStrangers ?? 1024);
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = options.maxConnections ?? 4096;
   }
@@ -40,16 +53,26 @@ export class ProtocolServer {
     return this.#sessions.size;
   }
 
+  /** Connections still in the handshake (for tests and metrics). */
+  get strangers(): number {
+    return this.#strangers.size;
+  }
+
   #accept(socket: Socket): void {
-    const session = new ServerSession(
-      socket,
-      this.#options.secret,
-      this.#options.handlers,
-      this.#options.logger.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` }),
-      this.#timeouts,
-    );
+    const source = socket.remoteAddress ?? "unknown";
+    const session: ServerSession = new ServerSession(socket, {
+      trust: this.#options.trust,
+      handlers: this.#options.handlers,
+      log: this.#options.logger.child({ peer: `${source}:${socket.remotePort}` }),
+      timeouts: this.#timeouts,
+      onAuthenticated: () => this.#strangers.remove(session),
+    });
     this.#sessions.add(session);
-    void session.closed.then(() => this.#sessions.delete(session));
+    for (const evicted of this.#strangers.add(source, session)) evicted.destroy();
+    void session.closed.then(() => {
+      this.#sessions.delete(session);
+      this.#strangers.remove(session);
+    });
   }
 
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then drops the rest. */

@@ -3,30 +3,26 @@ import type { Logger } from "pino";
 import { DfsError, isDfsError, toDfsError } from "../errors.ts";
 import type { ObjectSource } from "../formats/index.ts";
 import {
-  clientProof,
   EMPTY,
   type FrameHeader,
   FrameType,
   GetReq,
   GetRes,
+  HandshakeSizes,
   HasReq,
   HasRes,
   ListReq,
   ListRes,
-  NONCE_BYTES,
   NodeIdMsg,
-  newNonce,
-  PROOF_BYTES,
   PutReq,
   PutRes,
-  proofsEqual,
   StatRes,
-  serverProof,
 } from "../protocol/index.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
-import type { RequestHandlers } from "./handlers.ts";
+import type { RequestHandlers, RequestType } from "./handlers.ts";
 import { IncomingBody } from "./incoming-body.ts";
+import { type LinkTrust, type Peer, ServerHandshake } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 const MAX_IN_FLIGHT = 256;
@@ -48,37 +44,76 @@ interface Incoming {
 
 type State = "hello" | "auth" | "ready";
 
+function refuse(message: string): DfsError {
+  return new DfsError("DFS_ERR_AUTH", message);
+}
+
+/** Before the keys: exactly the handshake message expected next, at its size, on request id 0. */
+function admitFor(state: () => State): (h: FrameHeader) => void {
+  return (h) => {
+    if (h.requestId !== 0) throw refuse("authenticate first (HELLO, AUTH)");
+    if (state() === "hello") {
+      if (h.type !== FrameType.HELLO) throw refuse("authenticate first (HELLO, AUTH)");
+      if (h.length !== HandshakeSizes.HELLO) throw refuse(`HELLO is ${HandshakeSizes.HELLO} bytes`);
+    } else {
+      if (h.type !== FrameType.AUTH) throw refuse("expected AUTH");
+      if (h.length < HandshakeSizes.AUTH_MIN || h.length > HandshakeSizes.AUTH_MAX)
+        throw refuse("AUTH of a wrong size");
+    }
+  };
+}
+
+export interface SessionOptions {
+  trust: LinkTrust;
+  handlers: RequestHandlers;
+  log: Logger;
+  timeouts: Timeouts;
+  /** Called once, when the peer has authenticated (the server stops counting it as a stranger). */
+  onAuthenticated(): void;
+}
+
 /**
- * The server side of one connection: handshake first, then many requests at once, each a call
- * into the handlers. A request's failure is an ERROR frame for that request id; a protocol
- * violation (garbage, bad lengths, unauthenticated commands) is an ERROR frame and a close.
+ * The server side of one connection: handshake first (within handshakeMs from accept, whatever
+ * arrives), then many requests at once, each a call into the handlers once the peer's role may
+ * make it. A request's failure is an ERROR frame for that request id; a protocol violation
+ * (garbage, bad lengths, a frame that fails its tag, unauthenticated commands) is an ERROR frame
+ * and a close.
  */
 export class ServerSession {
   readonly #fs: FrameSocket;
-  readonly #secret: Buffer;
   readonly #handlers: RequestHandlers;
   readonly #log: Logger;
   readonly #timeouts: Timeouts;
   readonly #requests = new Map<number, Incoming>();
+  readonly #hs: ServerHandshake;
+  readonly #onAuthenticated: () => void;
+  readonly #deadline: NodeJS.Timeout;
   #state: State = "hello";
-  #nonceC: Buffer = EMPTY;
-  #nonceS: Buffer = EMPTY;
+  #peer: Peer | undefined;
   #idleTicks = 0;
   #readsAtTick = 0;
   readonly closed: Promise<void>;
 
-  constructor(socket: Socket, secret: Buffer, handlers: RequestHandlers, log: Logger, timeouts: Timeouts) {
-    this.#secret = secret;
-    this.#handlers = handlers;
-    this.#log = log;
-    this.#timeouts = timeouts;
+  constructor(socket: Socket, options: SessionOptions) {
+    this.#handlers = options.handlers;
+    this.#log = options.log;
+    this.#timeouts = options.timeouts;
+    this.#hs = new ServerHandshake(options.trust);
+    this.#onAuthenticated = options.onAuthenticated;
+    const timeouts = options.timeouts;
     this.#fs = new FrameSocket(socket, {
       onFrame: (h, body) => this.#onFrame(h, body),
       onData: (h, piece) => this.#onData(h, piece),
       onDataEnd: (h) => this.#onDataEnd(h),
     });
+    this.#fs.admit = admitFor(() => this.#state);
+    this.#deadline = setTimeout(() => {
+      if (this.#state !== "ready") this.#fs.fail(new DfsError("DFS_ERR_TIMEOUT", "handshake timed out"));
+    }, timeouts.handshakeMs);
+    this.#deadline.unref();
     this.closed = new Promise((resolve) => {
       this.#fs.onClose((err) => {
+        clearTimeout(this.#deadline);
         if (err && err.code !== "DFS_ERR_CLOSED")
           this.#log.warn({ code: err.code, err: err.message }, "peer dropped");
         for (const req of this.#requests.values()) {
@@ -95,6 +130,11 @@ export class ServerSession {
 
   get inFlight(): number {
     return this.#requests.size;
+  }
+
+  /** The authenticated peer; undefined before the handshake is done. */
+  get peer(): Peer | undefined {
+    return this.#peer;
   }
 
   /** Closes once in-flight requests are done (the caller bounds how long it waits). */
@@ -140,25 +180,26 @@ export class ServerSession {
     }
   }
 
+  /** `admitFor` let through only the expected message at its size; its content is checked here. */
   #handshake(h: FrameHeader, body: Buffer): void {
-    if (this.#state === "hello" && h.type === FrameType.HELLO && body.length === NONCE_BYTES) {
-      this.#nonceC = body;
-      this.#nonceS = newNonce();
-      this.#fs.send(
-        FrameType.CHALLENGE,
-        0,
-        Buffer.concat([this.#nonceS, serverProof(this.#secret, this.#nonceC, this.#nonceS)]),
-      );
-      this.#state = "auth";
-      return;
-    }
-    if (this.#state === "auth" && h.type === FrameType.AUTH && body.length === PROOF_BYTES) {
-      if (!proofsEqual(body, clientProof(this.#secret, this.#nonceC, this.#nonceS))) {
-        return this.#fs.fail(new DfsError("DFS_ERR_AUTH", "peer does not know the cluster secret"));
+    try {
+      if (this.#state === "hello" && h.type === FrameType.HELLO) {
+        this.#fs.send(FrameType.SERVER_HELLO, 0, this.#hs.onHello(body));
+        this.#state = "auth";
+        return;
       }
-      this.#state = "ready";
-      this.#fs.send(FrameType.READY, 0, NodeIdMsg.encode(this.#handlers.nodeId));
-      return;
+      if (this.#state === "auth" && h.type === FrameType.AUTH) {
+        const { keys, peer } = this.#hs.onAuth(body);
+        this.#peer = peer;
+        this.#state = "ready";
+        clearTimeout(this.#deadline);
+        this.#fs.secure(keys);
+        this.#fs.send(FrameType.READY, 0, EMPTY);
+        this.#onAuthenticated();
+        return;
+      }
+    } catch (err) {
+      return this.#fs.fail(toDfsError(err, "DFS_ERR_AUTH"));
     }
     this.#fs.fail(new DfsError("DFS_ERR_AUTH", "authenticate first (HELLO, AUTH)"));
   }
@@ -207,6 +248,12 @@ export class ServerSession {
       );
     }
     if (this.#requests.size >= MAX_IN_FLIGHT) return this.#fs.sendError(id, new DfsError("DFS_ERR_BUSY"));
+    try {
+      this.#handlers.authorize(this.#peer!, h.type as RequestType);
+    } catch (err) {
+      // Nothing runs; DATA the peer sends for this id is dropped (no request holds it).
+      return this.#fs.sendError(id, err);
+    }
     const req: Incoming = {};
     this.#requests.set(id, req);
     this.#run(h.type, id, body, req).then(

@@ -1,15 +1,39 @@
 import { join } from "node:path";
 import { after, before } from "node:test";
+import { type Role, resolveTrust } from "../../src/credentials/index.ts";
 import { isDfsError } from "../../src/errors.ts";
-import { NodeClient } from "../../src/transport/index.ts";
+import { type LinkTrust, NodeClient, type NodeClientOptions } from "../../src/transport/index.ts";
 import { sha256 } from "./data.ts";
 import { CLI, type Proc, startProcess } from "./proc.ts";
 import { startRedisServer } from "./redis-topology.ts";
 import { makeTempDir } from "./tmp.ts";
 
 export const TEST_SECRET = "test-cluster-secret-0123456789";
-/** The test cluster authority's seed: every process issues its own credential from it. */
+/** The test cluster's authority seed (hex): every process issues itself a credential from it. */
 export const TEST_AUTHORITY_KEY = "a7".repeat(32);
+
+/** A process's side of the node link in tests: a credential of `role` for `id` from the test authority. */
+export function testTrust(
+  role: Role = "gateway",
+  id = "test-gateway",
+  authorityKey = TEST_AUTHORITY_KEY,
+): LinkTrust {
+  const sources = {
+    authorityPublicKey: undefined,
+    authoritySeed: Buffer.from(authorityKey, "hex"),
+    identityText: undefined,
+  };
+  return { ...resolveTrust(sources, role, id), secret: Buffer.from(TEST_SECRET) };
+}
+
+/** A NodeClient holding a test credential (a gateway's unless told otherwise). */
+export function testNodeClient(
+  role: Role = "gateway",
+  id = `test-${role}`,
+  options: Omit<NodeClientOptions, "trust"> = {},
+): NodeClient {
+  return new NodeClient({ trust: testTrust(role, id), ...options });
+}
 
 export interface NodeProc {
   proc: Proc;
@@ -126,7 +150,7 @@ export function nodesForSuite(count: number): {
   const nodes: NodeProc[] = [];
   const dir = { path: "" };
   const redis = { port: 0, prefix: `suite-${process.pid}-${Math.random().toString(36).slice(2, 8)}` };
-  const client = new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+  const client = testNodeClient("node", "test-peer");
   let remove: (() => Promise<void>) | undefined;
   let stopRedis: (() => Promise<void>) | undefined;
   before(async () => {

@@ -96,8 +96,8 @@ export async function startGatewayProcess(
   const proc = startProcess([CLI, "gateway", "--listen", "127.0.0.1:0", ...cluster.registryArgs, ...args], {
     env: {
       DFS_CLUSTER_SECRET: TEST_SECRET,
-      DFS_CLUSTER_KEY: TEST_KEY,
       DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+      DFS_CLUSTER_KEY: TEST_KEY,
       ...cluster.registryEnv,
       ...env,
     },
@@ -115,11 +115,17 @@ export async function startGatewayProcess(
 export async function startGatewayInProcess(
   cluster: Cluster,
   flags: Record<string, string | boolean> = {},
-  env: NodeJS.ProcessEnv = { DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY },
+  env: NodeJS.ProcessEnv = {},
 ): Promise<Gateway & { running: RunningGateway; config: GatewayConfig }> {
   const [, sentinels, , masterName, , prefix] = cluster.registryArgs;
   const config = loadGatewayConfig({
-    env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_CLUSTER_KEY: TEST_KEY, ...cluster.registryEnv, ...env },
+    env: {
+      DFS_CLUSTER_SECRET: TEST_SECRET,
+      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+      DFS_CLUSTER_KEY: TEST_KEY,
+      ...cluster.registryEnv,
+      ...env,
+    },
     flags: { listen: "127.0.0.1:0", sentinels, "master-name": masterName, "redis-prefix": prefix, ...flags },
   });
   const running = await startGateway(config, testLogger());

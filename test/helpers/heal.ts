@@ -9,8 +9,8 @@ import { request } from "undici";
 import type { FileMeta } from "../../src/api/index.ts";
 import type { ObjectKind } from "../../src/formats/index.ts";
 import { decodeHeader, RECORD_HEADER_BYTES } from "../../src/node/store/pack-record.ts";
-import { NodeClient } from "../../src/transport/index.ts";
-import { TEST_SECRET } from "./cluster.ts";
+import type { NodeClient } from "../../src/transport/index.ts";
+import { testNodeClient } from "./cluster.ts";
 import { sha256 } from "./data.ts";
 import {
   type Cluster,
@@ -70,7 +70,8 @@ export async function stopHealTopology(t: Partial<HealTopology>): Promise<void> 
 }
 
 export function nodeClient(): NodeClient {
-  return new NodeClient({ secret: Buffer.from(TEST_SECRET) });
+  // A node's credential: these tests LIST and read like a peer doing repair would.
+  return testNodeClient("node", "test-peer");
 }
 
 /** "kind:id" -> addresses holding it, over every address given (all must answer). */
