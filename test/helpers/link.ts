@@ -31,6 +31,8 @@ export interface SeenFrame {
 export class RawLink {
   readonly socket: Socket;
   readonly frames: SeenFrame[] = [];
+  /** Every byte received, as it came (for replaying and reflecting them). */
+  readonly received: Buffer[] = [];
   readonly closed: Promise<unknown>;
   keys: LinkKeys | undefined;
   /** Set when the peer's bytes stopped decoding (a broken tag, a bad frame). */
@@ -56,6 +58,7 @@ export class RawLink {
       },
     });
     socket.on("data", (chunk: Buffer) => {
+      this.received.push(Buffer.from(chunk));
       if (this.decodeError !== undefined) return;
       try {
         this.#decoder.push(chunk);
