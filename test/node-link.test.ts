@@ -19,6 +19,7 @@ import {
 } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { frame, RawLink } from "./helpers/link.ts";
+import { CLI, startProcess } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 /**
@@ -326,5 +327,32 @@ describe("the node link against relays, replays and the wrong roles (real node p
       worst < 2500,
       `a gateway waited ${Math.round(worst)} ms (all: ${latencies.map(Math.round).join(",")})`,
     );
+  });
+});
+
+describe("trust is required to start", () => {
+  test("a node or gateway without an authority configured refuses to start (DFS_ERR_CONFIG)", async () => {
+    const dir = await makeTempDir();
+    const env = { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_CLUSTER_KEY: "5f".repeat(32), DFS_RESERVE: "0" };
+    const procs = [
+      startProcess([CLI, "node", "--listen", "127.0.0.1:0", "--data", join(dir.path, "n")], { env }),
+      startProcess([CLI, "gateway", "--listen", "127.0.0.1:0", "--redis", "redis://127.0.0.1:1"], { env }),
+    ];
+    try {
+      for (const p of procs) {
+        const exited = await Promise.race([
+          p.exited,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
+        ]);
+        assert.ok(exited, "the process did not exit");
+        assert.notEqual(exited.code, 0);
+        const said = `${p.stderr()}${JSON.stringify(p.logs)}`;
+        assert.match(said, /DFS_ERR_CONFIG/);
+        assert.match(said, /identityFile and cluster.authorityPublicKey are required/);
+      }
+    } finally {
+      await Promise.all(procs.map((p) => p.stop("SIGKILL")));
+      await dir.remove();
+    }
   });
 });
