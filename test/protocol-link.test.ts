@@ -229,7 +229,7 @@ describe("the handshake", () => {
     const s1 = new ServerHandshake(server);
     const hello1 = s1.onHello(c1.helloBody());
     const c2 = new ClientHandshake(client, "n");
-    // The server's hello from session 1 answered to a client that sent another HELLO:
+    // The first handshake's SERVER_HELLO, answered to a client that sent another HELLO:
     assert.throws(() => c2.onServerHello(hello1, "test"), isAuth);
   });
 });

@@ -33,7 +33,7 @@ export interface FrameSink {
  *
  * Before the handshake is done, `admit` (set by the owner) sees every header before its body is
  * allocated and throws for anything but the handshake message it expects, at its size. Once
- * `open(keys)` is called, every frame must carry the peer's tag (seal.ts): control bodies are
+ * `open(keys)` is called, every frame must carry the peer's tag (src/protocol/seal.ts): control bodies are
  * decrypted before the sink sees them; DATA pieces reach the sink as they come, and the frame's
  * tag is checked before onDataEnd and before any later frame (the receiver's own content check
  * is what a stored object must pass; this makes a tampered link fail at once).

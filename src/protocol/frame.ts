@@ -11,7 +11,7 @@
  * - request id: chosen by the requester, unique among its requests in flight on this connection;
  *   0 is reserved for the handshake. Replies and stream frames carry the request's id.
  * - body length: checked against the limit for the frame type BEFORE anything is allocated. After
- *   the handshake every body ends in a 16-byte tag (seal.ts), counted in the length.
+ *   the handshake every body ends in a 16-byte tag (src/protocol/seal.ts), counted in the length.
  * Mirrored byte for byte in docs/protocol.md.
  */
 export const PROTOCOL_VERSION = 2;

@@ -27,7 +27,7 @@ import { installUserBuffer } from "./socket-reads.ts";
  * `push()` (`routed`); an accepted socket is switched over here.
  *
  * Once `secure(keys)` is called (the handshake is done) every frame sent is sealed and every frame
- * received must be (protocol/seal.ts): the order of calls here is the order of bytes on the wire,
+ * received must be (src/protocol/seal.ts): the order of calls here is the order of bytes on the wire,
  * which is what keeps both sides' counters in step.
  */
 export class FrameSocket {

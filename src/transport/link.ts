@@ -36,7 +36,7 @@ export interface Peer {
 }
 
 /**
- * The client's half of the handshake (protocol/handshake.ts). The server must present a `node`
+ * The client's half of the handshake (src/protocol/handshake.ts). The server must present a `node`
  * credential from our authority and, when `expectedNodeId` is given, exactly that id: a relay or
  * a node at the wrong address gets no session.
  */
