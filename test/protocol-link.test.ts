@@ -7,6 +7,7 @@ import { issueIdentity, signingKeyFromSeed, TrustAnchor } from "../src/credentia
 import { isDfsError } from "../src/errors.ts";
 import {
   FrameDecoder,
+  FrameFlags,
   type FrameHeader,
   FrameType,
   HandshakeSizes,
@@ -75,6 +76,43 @@ describe("node link golden vectors (a failure here means the wire format changed
     const check = k.data(data.subarray(0, 12));
     check.update(data.subarray(12, data.length - 16));
     check.verify(data.subarray(data.length - 16));
+    // A whole chunk's frame: the tag covers the header only.
+    const chunk = hex(vectors.chunkDataFrame);
+    k.data(chunk.subarray(0, 12)).verify(chunk.subarray(chunk.length - 16));
+  });
+
+  test("a whole chunk's DATA: its header is bound, its bytes are left to the id check", () => {
+    const key = Buffer.alloc(32, 3);
+    const bytes = Buffer.from("chunk bytes");
+    const header = Buffer.alloc(12);
+    header[0] = 2;
+    header[1] = FrameType.DATA;
+    header.writeUInt16BE(FrameFlags.END, 2);
+    header.writeUInt32BE(9, 4);
+    header.writeUInt32BE(bytes.length + 16, 8);
+    const frame = Buffer.concat([header, bytes, new SealingKey(key).mac(header, Buffer.alloc(0))]);
+    const decode = (f: Buffer) => {
+      const got: Buffer[] = [];
+      const d = new FrameDecoder({
+        onFrame: () => {},
+        onData: (_h, p) => got.push(Buffer.from(p)),
+        onDataEnd: () => {},
+      });
+      d.open(new OpeningKey(key));
+      d.push(f);
+      return Buffer.concat(got);
+    };
+    assert.deepEqual(decode(frame), bytes);
+    const changedBytes = Buffer.from(frame);
+    changedBytes[14]! ^= 1;
+    assert.notDeepEqual(decode(changedBytes), bytes, "the receiver's id check is what catches this");
+    // Setting BYTES_TAGGED, or any other header change, breaks the tag.
+    const tagged = Buffer.from(frame);
+    tagged[3]! |= FrameFlags.BYTES_TAGGED;
+    assert.throws(() => decode(tagged), isAuth);
+    const otherRequest = Buffer.from(frame);
+    otherRequest[7]! ^= 1;
+    assert.throws(() => decode(otherRequest), isAuth);
   });
 });
 
@@ -114,7 +152,7 @@ describe("sealed frames", () => {
               const header = Buffer.alloc(12);
               header[0] = 2;
               header[1] = type;
-              header.writeUInt16BE(f.data ? 1 : 0, 2);
+              header.writeUInt16BE(f.data ? FrameFlags.END | FrameFlags.BYTES_TAGGED : 0, 2);
               header.writeUInt32BE(i + 1, 4);
               header.writeUInt32BE(f.body.length + 16, 8);
               const tail = f.data ? [f.body, send.mac(header, f.body)] : [send.seal(header, f.body)];

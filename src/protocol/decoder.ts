@@ -1,6 +1,7 @@
 import { DfsError } from "../errors.ts";
 import {
   decodeHeader,
+  FrameFlags,
   type FrameHeader,
   FrameType,
   HEADER_BYTES,
@@ -35,8 +36,8 @@ export interface FrameSink {
  * allocated and throws for anything but the handshake message it expects, at its size. Once
  * `open(keys)` is called, every frame must carry the peer's tag (src/protocol/seal.ts): control bodies are
  * decrypted before the sink sees them; DATA pieces reach the sink as they come, and the frame's
- * tag is checked before onDataEnd and before any later frame (the receiver's own content check
- * is what a stored object must pass; this makes a tampered link fail at once).
+ * tag (over its header, and over its bytes when BYTES_TAGGED) is checked before onDataEnd and
+ * before any later frame.
  */
 export class FrameDecoder {
   readonly #sink: FrameSink;
@@ -52,6 +53,8 @@ export class FrameDecoder {
   #tag = Buffer.allocUnsafe(TAG_BYTES);
   /** Bytes of the current DATA frame before its tag (sealed mode). */
   #payloadLeft = 0;
+  /** Whether the current DATA frame's tag covers its bytes (FrameFlags.BYTES_TAGGED). */
+  #tagBytes = false;
   /** Checks a header before its body is allocated; throws to refuse it. Unset: any valid frame. */
   admit: ((header: FrameHeader) => void) | undefined;
 
@@ -88,7 +91,7 @@ export class FrameDecoder {
         const bytes = Math.min(take, this.#payloadLeft);
         if (bytes > 0) {
           const piece = chunk.subarray(pos, pos + bytes);
-          this.#check.update(piece);
+          if (this.#tagBytes) this.#check.update(piece);
           this.#payloadLeft -= bytes;
           this.#sink.onData(header, piece);
         }
@@ -134,6 +137,7 @@ export class FrameDecoder {
       this.#headerBuf.copy(this.#raw);
       if (header.type === FrameType.DATA) {
         this.#check = this.#keys.data(this.#raw);
+        this.#tagBytes = (header.flags & FrameFlags.BYTES_TAGGED) !== 0;
         this.#payloadLeft = header.length - TAG_BYTES;
         header.length = this.#payloadLeft;
       }

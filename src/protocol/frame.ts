@@ -45,6 +45,12 @@ export function isFrameType(value: number): value is FrameType {
 export const FrameFlags = {
   /** On DATA: the last frame of the stream. */
   END: 0x0001,
+  /**
+   * On DATA after the handshake: the tag covers the bytes as well as the header (a GMAC). Without
+   * it the tag covers the header only: the sender leaves it off for whole chunks alone, which every
+   * receiver checks against their content id (docs/protocol.md, "Sealed frames").
+   */
+  BYTES_TAGGED: 0x0002,
 } as const;
 
 /** Hard limits. A frame over its limit is a protocol violation: ERROR, then close. */

@@ -92,7 +92,12 @@ export class NodeClient implements NodeApi {
     }
     const body = putRequest(id, size, options);
     const small = Buffer.isBuffer(data) && data.length <= SMALL_PUT_MAX_BYTES;
-    const reply = await this.#call(addr, FrameType.PUT, body, { data, signal: options.signal, small });
+    const reply = await this.#call(addr, FrameType.PUT, body, {
+      data,
+      signal: options.signal,
+      small,
+      wholeChunk: (options.kind ?? "chunk") === "chunk",
+    });
     return PutRes.decode(reply.payload);
   }
 
@@ -104,7 +109,7 @@ export class NodeClient implements NodeApi {
   async openPut(addr: string, id: string, size: number, options: PutOptions = {}): Promise<PutUpload> {
     const body = putRequest(id, size, options);
     const conn = await this.#pool.acquire(addr);
-    const upload = conn.upload(FrameType.PUT, body, options.signal);
+    const upload = conn.upload(FrameType.PUT, body, options.signal, (options.kind ?? "chunk") === "chunk");
     const result = upload.reply.then((r) => PutRes.decode(r.payload));
     // The caller awaits `result` only once its body is flowing; a cancel may reject it before.
     result.catch(() => {});

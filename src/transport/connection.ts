@@ -23,6 +23,8 @@ export interface RequestOptions {
    * other small ones (ConnectionPool.acquire), never with a bulk one.
    */
   small?: boolean;
+  /** `data` is a whole chunk, which the node checks against its id (FrameSocket.sendData). */
+  wholeChunk?: boolean;
 }
 
 export interface Reply {
@@ -131,20 +133,22 @@ export class ClientConnection {
       // A small body: request, data and end in one write (a small upload's manifest, say).
       this.#fs.socket.cork();
       const { id, reply } = this.#start(type, body, options);
-      if (id !== 0) this.#fs.sendData(id, data, true);
+      if (id !== 0) this.#fs.sendData(id, data, true, undefined, options.wholeChunk);
       this.#fs.socket.uncork();
       return reply;
     }
     const started = this.#start(type, body, options);
     if (options.data !== undefined && started.id !== 0) {
       const { id, p } = started;
-      this.#pump(id, p, options.data).catch((err: unknown) => this.#abandon(id, toDfsError(err)));
+      this.#pump(id, p, options.data, options.wholeChunk === true).catch((err: unknown) =>
+        this.#abandon(id, toDfsError(err)),
+      );
     }
     return started.reply;
   }
 
   /** Starts a request whose body follows through the returned Upload; the reply is a RESULT. */
-  upload(type: FrameType, body: Buffer, signal?: AbortSignal): Upload {
+  upload(type: FrameType, body: Buffer, signal?: AbortSignal, wholeChunk = false): Upload {
     const { id, p, reply } = this.#start(type, body, { signal });
     const fs = this.#fs;
     const refresh = () => p?.timer.refresh();
@@ -156,10 +160,10 @@ export class ClientConnection {
           return true;
         }
         refresh();
-        return fs.sendData(id, piece, false, written);
+        return fs.sendData(id, piece, false, written, wholeChunk);
       },
       end() {
-        if (alive()) fs.sendData(id, EMPTY, true);
+        if (alive()) fs.sendData(id, EMPTY, true, undefined, wholeChunk);
       },
       drained: () => fs.drained(),
       abort: (err) => this.#abandon(id, err),
@@ -239,11 +243,16 @@ export class ClientConnection {
     return this.#nextId;
   }
 
-  async #pump(id: number, p: Pending | undefined, data: Buffer | Readable): Promise<void> {
+  async #pump(
+    id: number,
+    p: Pending | undefined,
+    data: Buffer | Readable,
+    wholeChunk: boolean,
+  ): Promise<void> {
     const alive = () => this.#pending.get(id) === p && !this.#fs.closed;
     const send = async (piece: Buffer) => {
       p!.timer.refresh();
-      if (!this.#fs.sendData(id, piece)) await this.#fs.drained();
+      if (!this.#fs.sendData(id, piece, false, undefined, wholeChunk)) await this.#fs.drained();
     };
     if (Buffer.isBuffer(data)) {
       // Up to a few frames per call (one writev), then see whether the socket wants a pause.
@@ -260,7 +269,7 @@ export class ClientConnection {
         if (!alive()) data.destroy();
       }
     }
-    if (alive()) this.#fs.sendData(id, EMPTY, true);
+    if (alive()) this.#fs.sendData(id, EMPTY, true, undefined, wholeChunk);
   }
 
   /** Gives up on a request locally and tells the server to stop working on it. */

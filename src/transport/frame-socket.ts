@@ -142,9 +142,11 @@ export class FrameSocket {
   /**
    * Sends a stream piece, split into frames of at most DATA_PIECE bytes. `written` runs once the
    * socket is done with `piece` (sent, or failed): only then may its memory be reused. Returns
-   * false when the caller should wait for drain.
+   * false when the caller should wait for drain. `wholeChunk`: the stream is a whole chunk, which
+   * the receiver checks against its id, so on a sealed link its frames' tags cover only their
+   * headers (FrameFlags.BYTES_TAGGED off); every other stream is tagged byte for byte.
    */
-  sendData(requestId: number, piece: Buffer, end = false, written?: () => void): boolean {
+  sendData(requestId: number, piece: Buffer, end = false, written?: () => void, wholeChunk = false): boolean {
     if (this.#closed) {
       written?.();
       return false;
@@ -163,8 +165,9 @@ export class FrameSocket {
         this.socket.write(encodeHeader(FrameType.DATA, requestId, part.length, flags));
         ok = last && written ? this.socket.write(part, written) : this.socket.write(part);
       } else {
-        const header = encodeHeader(FrameType.DATA, requestId, part.length + TAG_BYTES, flags);
-        const tag = seal.mac(header, part);
+        const tagged = wholeChunk ? flags : flags | FrameFlags.BYTES_TAGGED;
+        const header = encodeHeader(FrameType.DATA, requestId, part.length + TAG_BYTES, tagged);
+        const tag = seal.mac(header, wholeChunk ? EMPTY : part);
         this.socket.write(header);
         if (part.length > 0) this.socket.write(part);
         ok = last && written ? this.socket.write(tag, written) : this.socket.write(tag);

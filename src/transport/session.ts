@@ -288,8 +288,10 @@ export class ServerSession {
         return this.#reply(id, req, PutRes.encode(await h.put(put, req.body, req.abort.signal)));
       }
       case FrameType.GET: {
-        const got = await h.get(GetReq.decode(body));
-        return this.#stream(id, req, GetRes.encode({ size: got.size, length: got.length }), got);
+        const get = GetReq.decode(body);
+        const got = await h.get(get);
+        const wholeChunk = get.kind === "chunk" && get.offset === 0 && got.length === got.size;
+        return this.#stream(id, req, GetRes.encode({ size: got.size, length: got.length }), got, wholeChunk);
       }
       case FrameType.HAS: {
         const has = HasReq.decode(body);
@@ -312,6 +314,7 @@ export class ServerSession {
     req: Incoming,
     head: Buffer,
     got: { length: number; source: ObjectSource },
+    wholeChunk: boolean,
   ): Promise<void> {
     const live = () => this.#requests.get(id) === req;
     try {
@@ -332,10 +335,16 @@ export class ServerSession {
           return;
         }
         left -= n;
-        const more = this.#fs.sendData(id, buf.subarray(0, n), left === 0, () => getBuffers.give(buf));
+        const more = this.#fs.sendData(
+          id,
+          buf.subarray(0, n),
+          left === 0,
+          () => getBuffers.give(buf),
+          wholeChunk,
+        );
         if (!more) await this.#fs.drained();
       }
-      if (got.length === 0 && live()) this.#fs.sendData(id, EMPTY, true);
+      if (got.length === 0 && live()) this.#fs.sendData(id, EMPTY, true, undefined, wholeChunk);
     } catch (err) {
       // Headers are out: an ERROR frame tells the client the stream is incomplete.
       if (!isDfsError(err, "DFS_ERR_CANCELLED")) throw err;
