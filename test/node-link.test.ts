@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { readdir } from "node:fs/promises";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseHostPort } from "../src/config/index.ts";
@@ -18,50 +18,9 @@ import {
   testTrust,
 } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import { frame, RawLink } from "./helpers/link.ts";
+import { frame, RawLink, Relay } from "./helpers/link.ts";
 import { CLI, startProcess } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
-
-/**
- * A TCP relay in front of a node: passes bytes both ways, and lets a test inject its own bytes
- * towards the node once the handshake has gone through. It holds no key, like an on-path attacker
- * or a "node" registered at the relay's address.
- */
-class Relay {
-  readonly server: Server;
-  readonly #target: { host: string; port: number };
-  /** Upstream sockets (relay -> node), newest last. */
-  readonly upstreams: Socket[] = [];
-  readonly #all = new Set<Socket>();
-  addr = "";
-
-  constructor(target: string) {
-    this.#target = parseHostPort(target)!;
-    this.server = createServer((down) => {
-      const up = connect(this.#target);
-      for (const s of [up, down]) {
-        this.#all.add(s);
-        s.on("error", () => {});
-        s.on("close", () => this.#all.delete(s));
-      }
-      this.upstreams.push(up);
-      down.pipe(up);
-      up.pipe(down);
-    });
-  }
-
-  async listen(): Promise<void> {
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    const a = this.server.address() as { port: number };
-    this.addr = `127.0.0.1:${a.port}`;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.#all) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 function openFds(pid: number): Promise<number> {
   return readdir(`/proc/${pid}/fd`).then((fds) => fds.length);

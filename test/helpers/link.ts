@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { parseHostPort } from "../../src/config/index.ts";
 import { type ErrorCode, isDfsError } from "../../src/errors.ts";
 import {
@@ -178,4 +178,51 @@ export function frame(type: number, requestId: number, body: Buffer = EMPTY): Bu
 
 export function isAuthError(err: unknown): boolean {
   return isDfsError(err, "DFS_ERR_AUTH");
+}
+
+/**
+ * A TCP relay in front of a node: passes bytes both ways, and lets a test inject its own bytes
+ * towards the node once the handshake has gone through. It holds no key, like an on-path attacker
+ * or a "node" registered at the relay's address.
+ */
+export class Relay {
+  readonly server: Server;
+  readonly #target: { host: string; port: number };
+  /** Upstream sockets (relay -> node), newest last. */
+  readonly upstreams: Socket[] = [];
+  /** Bytes each connection's client sent towards the node, in connection order. */
+  readonly upBytes: number[] = [];
+  readonly #all = new Set<Socket>();
+  addr = "";
+
+  constructor(target: string) {
+    this.#target = parseHostPort(target)!;
+    this.server = createServer((down) => {
+      const up = connect(this.#target);
+      for (const s of [up, down]) {
+        this.#all.add(s);
+        s.on("error", () => {});
+        s.on("close", () => this.#all.delete(s));
+      }
+      this.upstreams.push(up);
+      const n = this.upBytes.push(0) - 1;
+      down.on("data", (d: Buffer) => {
+        this.upBytes[n]! += d.length;
+      });
+      down.pipe(up);
+      up.pipe(down);
+    });
+  }
+
+  async listen(): Promise<void> {
+    this.server.listen(0, "127.0.0.1");
+    await once(this.server, "listening");
+    const a = this.server.address() as { port: number };
+    this.addr = `127.0.0.1:${a.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#all) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
 }
