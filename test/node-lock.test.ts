@@ -7,7 +7,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { NodeClient } from "../src/transport/index.ts";
 import { startNode, TEST_AUTHORITY_KEY, TEST_SECRET, testNodeClient } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { CLI, REPO_ROOT } from "./helpers/proc.ts";

@@ -125,14 +125,10 @@ export class RawLink {
     return Buffer.concat([header, this.keys!.send.seal(header, body)]);
   }
 
-  /** One sealed DATA frame. */
+  /** One sealed DATA frame, its bytes tagged (FrameFlags.BYTES_TAGGED), as for anything but a whole chunk. */
   sealedData(requestId: number, bytes: Buffer, end: boolean): Buffer {
-    const header = encodeHeader(
-      FrameType.DATA,
-      requestId,
-      bytes.length + TAG_BYTES,
-      end ? FrameFlags.END : 0,
-    );
+    const flags = FrameFlags.BYTES_TAGGED | (end ? FrameFlags.END : 0);
+    const header = encodeHeader(FrameType.DATA, requestId, bytes.length + TAG_BYTES, flags);
     return Buffer.concat([header, bytes, this.keys!.send.mac(header, bytes)]);
   }
 
