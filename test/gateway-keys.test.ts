@@ -8,7 +8,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { TEST_SECRET } from "./helpers/cluster.ts";
+import { TEST_AUTHORITY_KEY, TEST_SECRET } from "./helpers/cluster.ts";
 import { patternBytes } from "./helpers/data.ts";
 import {
   type Cluster,
@@ -65,7 +65,12 @@ after(async () => {
 /** A gateway process on `listen` with `args`; resolves once it listens or exits. */
 async function tryGateway(listen: string, args: string[]): Promise<{ proc: Proc; code: number | null }> {
   const proc = startProcess([CLI, "gateway", "--listen", listen, ...cluster.registryArgs, ...args], {
-    env: { DFS_CLUSTER_SECRET: TEST_SECRET, DFS_CLUSTER_KEY: TEST_KEY, ...cluster.registryEnv },
+    env: {
+      DFS_CLUSTER_SECRET: TEST_SECRET,
+      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+      DFS_CLUSTER_KEY: TEST_KEY,
+      ...cluster.registryEnv,
+    },
   });
   const listening = proc
     .waitForLog((l) => l.msg === "gateway listening")
