@@ -7,8 +7,9 @@ import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import { ChunkStore } from "../src/node/store/index.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
-import { NodeClient } from "../src/transport/index.ts";
+import type { NodeClient } from "../src/transport/index.ts";
 import { advance, flush, mockClock, settle, settled, useMockTime } from "./helpers/clock.ts";
+import { testNodeClient } from "./helpers/cluster.ts";
 import { testLogger } from "./helpers/registry.ts";
 import { storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
@@ -198,7 +199,7 @@ describe("healer rounds", () => {
   before(async () => {
     dir = await makeTempDir("dfs-healer-");
     store = await ChunkStore.open(storeOptions(dir.path));
-    nodes = new NodeClient({ secret: Buffer.from("healer-rounds-test-secret") });
+    nodes = testNodeClient("node", "healer-rounds");
   });
   after(async () => {
     await nodes.close();
