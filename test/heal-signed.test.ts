@@ -1,7 +1,7 @@
 /**
  * Signed versions and signed records, end to end: real Redis under Sentinel, three real `dfs node`
- * processes (R = 3, repair and GC every 500 ms, no cache so reads see the disk), a signing gateway
- * in this process and, for objects from before signing, a gateway without an identity.
+ * processes (R = 3, repair and GC every 500 ms, no cache so reads see the disk) and a signing
+ * gateway in this process; objects from before signing are sealed here and stored without a trailer.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
@@ -23,7 +23,6 @@ import {
   type Gateway,
   http,
   SMALL_CHUNK,
-  startGatewayInProcess,
   TEST_KEY,
   waitFor,
 } from "./helpers/gateway.ts";
@@ -46,19 +45,15 @@ const FAR = Date.now() + 10 * 365 * 86_400_000;
 let cluster: Cluster;
 let gw: Gateway;
 let client: NodeClient;
-/** A gateway with no identity: it writes manifests as they were before signing existed. */
-let legacy: Gateway;
 let db: RegistryRedis;
 
 before(async () => {
   ({ cluster, gw, client } = await startHealTopology(3, PREFIX, { DFS_NODE_CACHE: "0" }));
-  legacy = await startGatewayInProcess(cluster, { "chunk-size": String(SMALL_CHUNK) }, {});
   db = createRedis(cluster.topology.redisConfig({ prefix: PREFIX }), testLogger());
 });
 
 after(async () => {
   await db?.close();
-  await legacy?.stop();
   await stopHealTopology({ cluster, gw, client });
 });
 
@@ -179,9 +174,22 @@ test("a signed delete still works: its tombstone spreads, the file is gone and i
 });
 
 test("manifests from before signing: readable, repaired where missing, never displaced by a forgery; a signed delete wins", async () => {
+  // Sealed as a gateway did before signing existed: no trailer.
   const data = patternBytes(3000, 73); // inside its manifest
-  const f = await upload(legacy.url, data);
+  const f = { hash: sha256Hex(data) };
   const id = cipher.manifestId(f.hash);
+  const unsigned = cipher.sealManifest({
+    version: 1,
+    hash: f.hash,
+    size: data.length,
+    name: "before.bin",
+    contentType: "application/octet-stream",
+    chunkBytes: SMALL_CHUNK,
+    createdAt: Date.now(),
+    chunks: [],
+    inline: data.toString("base64"),
+  });
+  for (const result of await putEverywhere(id, unsigned)) assert.equal(result, "stored");
   await waitFor(
     async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest" && !c.signed),
     5000,
@@ -230,7 +238,6 @@ test("manifests from before signing: readable, repaired where missing, never dis
     "the signed tombstone everywhere",
   );
   assert.equal(await download(gw.url, f.hash), 404);
-  assert.equal(await download(legacy.url, f.hash), 404);
 });
 
 test("node records without a valid signature, or claiming absurd capacity, get no traffic", async () => {
@@ -274,20 +281,18 @@ test("node records without a valid signature, or claiming absurd capacity, get n
   try {
     await plant(record("intruder"));
     await plant(huge);
-    // The gateway without an identity checks nothing: it takes the intruder (the test can fail).
+    // The gateway has read both records (it counts what it ignores) and lists neither.
     await waitFor(
       async () => {
-        const res = await http(legacy.url, "GET", "/v1/nodes");
-        return (res.json as { nodes: { id: string }[] }).nodes.some((n) => n.id === "intruder");
+        const metrics = (await http(gw.url, "GET", "/metrics")).body.toString("utf8");
+        return Number(/^dfs_gateway_registry_rejected_records_total (\d+)/m.exec(metrics)?.[1] ?? 0) > 0;
       },
       5000,
-      "the intruder in the unchecking gateway's view",
+      "the gateway counting the records it ignored",
     );
+    assert.ok(await db.client.exists(`${PREFIX}node:intruder`), "the intruder's record is in Redis");
     const listed = (await http(gw.url, "GET", "/v1/nodes")).json as { nodes: { id: string }[] };
     assert.deepEqual(listed.nodes.map((n) => n.id).sort(), cluster.nodes.map((n) => n.nodeId).sort());
-    const metrics = (await http(gw.url, "GET", "/metrics")).body.toString("utf8");
-    const rejected = Number(/^dfs_gateway_registry_rejected_records_total (\d+)/m.exec(metrics)?.[1] ?? 0);
-    assert.ok(rejected > 0, "the gateway counts the records it ignored");
     // Uploads, downloads and repair rounds go on; none of it reaches the planted address.
     for (let i = 0; i < 8; i++) {
       const data = patternBytes(SMALL_CHUNK + 100 * i, 80 + i);

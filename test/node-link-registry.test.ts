@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { loadRegistryConfig } from "../src/config/load.ts";
+import { issueIdentity, signingKeyFromSeed } from "../src/credentials/index.ts";
 import type { NodeMembership } from "../src/registry/index.ts";
 import { startNodeMembership } from "../src/registry/index.ts";
+import { TEST_AUTHORITY_KEY } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
   type Cluster,
@@ -15,10 +17,12 @@ import {
 import { Relay } from "./helpers/link.ts";
 import { tcpProbe, testLogger } from "./helpers/registry.ts";
 
+const authority = signingKeyFromSeed(Buffer.from(TEST_AUTHORITY_KEY, "hex"));
+
 /** HELLO: a 12-byte header and a 64-byte body; anything more would be AUTH or a request. */
 const HELLO_BYTES = 12 + 64;
 
-describe("a relay registered in Redis as a node (whoever can write to Redis can do this)", () => {
+describe("a relay registered in Redis under a node credential of its own (a stolen or rogue node's)", () => {
   let cluster: Cluster;
   let gw: Gateway;
   let relay: Relay;
@@ -34,7 +38,8 @@ describe("a relay registered in Redis as a node (whoever can write to Redis can 
       flags: { sentinels: sentinels!, "master-name": masterName!, "redis-prefix": prefix! },
     });
     // A "node" whose address is the relay, in front of a real node: the relay hands every
-    // handshake to node 0 and would keep the session, were it given one.
+    // handshake to node 0 and would keep the session, were it given one. Its record is signed
+    // under a node credential for its own id, so every view lists it (an unsigned one is ignored).
     fake = await startNodeMembership(
       registry,
       () => ({
@@ -46,7 +51,11 @@ describe("a relay registered in Redis as a node (whoever can write to Redis can 
         version: "relay",
         startedAt: Date.now(),
       }),
-      { logger: testLogger(), probe: tcpProbe },
+      {
+        logger: testLogger(),
+        probe: tcpProbe,
+        identity: issueIdentity(authority, "node", "f".repeat(32), Date.now(), 3_600_000).identity,
+      },
     );
     gw = await startGatewayInProcess(cluster);
     await waitLive(gw.url, 4);
