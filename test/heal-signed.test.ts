@@ -18,14 +18,7 @@ import { signRecord } from "../src/registry/record-signature.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { TEST_AUTHORITY_KEY } from "./helpers/cluster.ts";
 import { patternBytes } from "./helpers/data.ts";
-import {
-  type Cluster,
-  type Gateway,
-  http,
-  SMALL_CHUNK,
-  TEST_KEY,
-  waitFor,
-} from "./helpers/gateway.ts";
+import { type Cluster, type Gateway, http, SMALL_CHUNK, TEST_KEY, waitFor } from "./helpers/gateway.ts";
 import {
   chunkIds,
   copies,
