@@ -1,8 +1,8 @@
 /**
  * The gateway's HTTP API as openapi.yaml describes it, for the gateway that answers it and the
- * clients that call it. openapi.d.ts is generated (`npm run gen:api`; test/api.test.ts fails when
- * it differs from a fresh generation): change openapi.yaml, never the generated file. A leaf: it
- * imports nothing of the project.
+ * clients that call it. openapi.d.ts is generated from openapi.yaml by `npm run gen:api`, which
+ * `npm ci`, `npm run typecheck` and `npm run build` run, and is not kept in git: the types cannot
+ * drift from the contract. A leaf: it imports nothing of the project.
  */
 import type { components } from "./openapi.d.ts";
 
