@@ -1,6 +1,6 @@
 /**
  * Micro benchmark of the node's store on small objects: the same objects written and read back
- * through ChunkStore with every object a file of its own (`packs: false`) and with pack files
+ * through ObjectStore with every object a file of its own (`packs: false`) and with pack files
  * (`packs: true`, group-committed batches), in turns, each in a fresh data directory, fsync on.
  * Objects/s and the process's CPU per object (user + system, all threads) for each, and the
  * fdatasync batches the packs needed. Every read is checked against what was written.
@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ChunkStore } from "../src/node/store/index.ts";
+import { ObjectStore } from "../src/node/store/index.ts";
 import { median } from "./lib/measure.ts";
 import { fixed, markdownTable } from "./lib/table.ts";
 
@@ -55,7 +55,7 @@ async function measure(packs: boolean): Promise<{ write: Phase; read: Phase; bat
   const bodies = Array.from({ length: objects }, () => randomBytes(size));
   const ids = bodies.map((b) => createHash("sha256").update(b).digest("hex"));
   // No cache: the read phase measures the disk path (a pread, or an open/fstat/read/close).
-  const store = await ChunkStore.open({
+  const store = await ObjectStore.open({
     dataDir,
     fsync: true,
     reserveBytes: 0,
@@ -66,7 +66,7 @@ async function measure(packs: boolean): Promise<{ write: Phase; read: Phase; bat
   });
   try {
     const write = await phase(async (i) => {
-      const w = await store.createWriter("chunk", ids[i]!, size);
+      const w = await store.createWriter({ kind: "chunk", id: ids[i]!, size });
       w.end(bodies[i]!);
       await w.commit();
     });
@@ -78,7 +78,7 @@ async function measure(packs: boolean): Promise<{ write: Phase; read: Phase; bat
       await source.close();
       if (at !== size || !into.equals(bodies[i]!)) throw new Error(`object ${i} read back wrong`);
     });
-    return { write, read, batches: store.packStats.batches };
+    return { write, read, batches: store.counters.packBatches };
   } finally {
     await store.close();
     await rm(dataDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { GraceMembers } from "../src/node/heal/members.ts";
 import { planObject } from "../src/node/heal/plan.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
-import { ChunkStore } from "../src/node/store/index.ts";
+import { AliveMark, ObjectStore } from "../src/node/store/index.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { advance, flush, mockClock, settle, settled, useMockTime } from "./helpers/clock.ts";
@@ -193,12 +193,12 @@ describe("expired tombstones", () => {
 
 describe("healer rounds", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let store: ChunkStore;
+  let store: ObjectStore;
   let nodes: NodeClient;
   // Opened before the mocked time starts: the store and client need the real timers.
   before(async () => {
     dir = await makeTempDir("dfs-healer-");
-    store = await ChunkStore.open(storeOptions(dir.path));
+    store = await ObjectStore.open(storeOptions(dir.path));
     nodes = testNodeClient("node", "healer-rounds");
   });
   after(async () => {
@@ -221,6 +221,7 @@ describe("healer rounds", () => {
     const h = new Healer(
       {
         store,
+        alive: new AliveMark(dir.path),
         nodes,
         view: { all: () => [], stale: false },
         self: "127.0.0.1:1",

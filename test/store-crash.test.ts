@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ChunkStore } from "../src/node/store/index.ts";
+import { ObjectStore } from "../src/node/store/index.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { REPO_ROOT, startProcess } from "./helpers/proc.ts";
 import { writesInProgress } from "./helpers/store.ts";
@@ -35,7 +35,7 @@ test("a process SIGKILLed in the middle of a write leaves no partial object", as
     await proc.stop("SIGKILL");
     assert.equal((await proc.exited).signal, "SIGKILL");
 
-    const store = await ChunkStore.open({
+    const store = await ObjectStore.open({
       dataDir: dir.path,
       fsync: true,
       reserveBytes: 0,
@@ -62,7 +62,7 @@ test("a process SIGKILLed in the middle of a write leaves no partial object", as
       // And the interrupted object can be written again from scratch.
       const chunk = patternBytes(4 * 1024 * 1024, 6);
       assert.equal(sha256(chunk), chunkId);
-      const w = await store.createWriter("chunk", chunkId, chunk.length);
+      const w = await store.createWriter({ kind: "chunk", id: chunkId, size: chunk.length });
       w.write(chunk);
       await w.commit();
       assert.equal(await store.verify("chunk", chunkId), true);

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { isDfsError } from "../src/errors.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
-import { ChunkStore, type StoreOptions } from "../src/node/store/index.ts";
+import { ObjectStore, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { waitFor } from "./helpers/registry.ts";
@@ -22,18 +22,18 @@ const HEADER = 88;
  * Small objects in pack files (pack-log.ts), on a real disk: what a crash can leave, what a
  * restart rebuilds, group commit, compaction, and objects moving between packs and files.
  */
-describe("ChunkStore packs of small objects", () => {
+describe("ObjectStore packs of small objects", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
   let n = 0;
-  const opened = new Set<ChunkStore>();
+  const opened = new Set<ObjectStore>();
 
-  async function openStore(dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ChunkStore> {
-    const s = await ChunkStore.open(storeOptions(dataDir, { packs: true, ...extra }));
+  async function openStore(dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ObjectStore> {
+    const s = await ObjectStore.open(storeOptions(dataDir, { packs: true, ...extra }));
     opened.add(s);
     return s;
   }
   const freshStore = (extra: Partial<StoreOptions> = {}) => openStore(join(dir.path, `s${++n}`), extra);
-  async function reopen(s: ChunkStore, extra: Partial<StoreOptions> = {}): Promise<ChunkStore> {
+  async function reopen(s: ObjectStore, extra: Partial<StoreOptions> = {}): Promise<ObjectStore> {
     await s.close();
     opened.delete(s);
     return openStore(s.dataDir, extra);
@@ -48,24 +48,24 @@ describe("ChunkStore packs of small objects", () => {
     await dir?.remove();
   });
 
-  async function putManifest(store: ChunkStore, id: string, body: Buffer): Promise<void> {
-    const w = await store.createWriter("manifest", id, body.length, sha256(body));
+  async function putManifest(store: ObjectStore, id: string, body: Buffer): Promise<void> {
+    const w = await store.createWriter({ kind: "manifest", id, size: body.length, checksum: sha256(body) });
     w.end(body);
     await w.commit();
   }
 
-  async function read(store: ChunkStore, kind: ObjectKind, id: string, offset?: number, length?: number) {
-    return readAll((await store.createReader(kind, id, offset, length)).body);
+  async function read(store: ObjectStore, kind: ObjectKind, id: string, offset?: number, length?: number) {
+    return readAll((await store.createReader(kind, id, { offset, length })).body);
   }
 
   async function readSource(
-    store: ChunkStore,
+    store: ObjectStore,
     kind: ObjectKind,
     id: string,
     offset?: number,
     length?: number,
   ) {
-    const { source, length: count } = await store.openSource(kind, id, offset, length);
+    const { source, length: count } = await store.openSource(kind, id, { offset, length });
     const into = Buffer.alloc(count + 10);
     let at = 0;
     for (let got = await source.read(into); got > 0; got = await source.read(into.subarray(at))) at += got;
@@ -73,9 +73,9 @@ describe("ChunkStore packs of small objects", () => {
     return into.subarray(0, at);
   }
 
-  const packFiles = async (s: ChunkStore) => (await readdir(join(s.dataDir, "packs"))).sort();
-  const lastPack = async (s: ChunkStore) => join(s.dataDir, "packs", (await packFiles(s)).at(-1)!);
-  const filePath = (s: ChunkStore, kind: ObjectKind, id: string) =>
+  const packFiles = async (s: ObjectStore) => (await readdir(join(s.dataDir, "packs"))).sort();
+  const lastPack = async (s: ObjectStore) => join(s.dataDir, "packs", (await packFiles(s)).at(-1)!);
+  const filePath = (s: ObjectStore, kind: ObjectKind, id: string) =>
     join(s.dataDir, kind === "chunk" ? "chunks" : "manifests", id.slice(0, 2), id.slice(2, 4), id);
   const exists = (path: string) =>
     stat(path).then(
@@ -111,7 +111,7 @@ describe("ChunkStore packs of small objects", () => {
     assert.ok(pack.includes(patternBytes(4 * KiB, 4 * KiB + 7)));
     assert.ok(pack.includes(body));
     // A range outside the body is refused as for a file.
-    await assert.rejects(s.createReader("manifest", mid, body.length + 1), (err: unknown) =>
+    await assert.rejects(s.createReader("manifest", mid, { offset: body.length + 1 }), (err: unknown) =>
       isDfsError(err, "DFS_ERR_RANGE"),
     );
     const stats = await s.stats();
@@ -126,10 +126,10 @@ describe("ChunkStore packs of small objects", () => {
 
   test("writes that arrive together share one batch: one write and one fdatasync", async () => {
     const s = await freshStore();
-    const before = s.packStats.batches;
+    const before = s.counters.packBatches;
     const datas = Array.from({ length: 64 }, (_, i) => patternBytes(4 * KiB, 1000 + i));
     const ids = await Promise.all(datas.map((d) => putChunk(s, d)));
-    const batches = s.packStats.batches - before;
+    const batches = s.counters.packBatches - before;
     assert.ok(batches >= 1 && batches <= 8, `64 concurrent writes took ${batches} batches`);
     for (const [i, id] of ids.entries()) assert.ok((await read(s, "chunk", id)).equals(datas[i]!));
   });
@@ -140,10 +140,10 @@ describe("ChunkStore packs of small objects", () => {
     const sizeBefore = (await stat(await lastPack(s))).size;
     const data = patternBytes(4 * KiB, 2);
     const wrongId = sha256(patternBytes(4 * KiB, 3));
-    const w = await s.createWriter("chunk", wrongId, data.length);
+    const w = await s.createWriter({ kind: "chunk", id: wrongId, size: data.length });
     w.end(data);
     await assert.rejects(w.commit(), (err: unknown) => isDfsError(err, "DFS_ERR_HASH_MISMATCH"));
-    const short = await s.createWriter("chunk", sha256(data), data.length);
+    const short = await s.createWriter({ kind: "chunk", id: sha256(data), size: data.length });
     short.end(data.subarray(1));
     await assert.rejects(short.commit(), (err: unknown) => isDfsError(err, "DFS_ERR_BAD_REQUEST"));
     assert.equal(await s.has("chunk", wrongId), false);
@@ -255,7 +255,7 @@ describe("ChunkStore packs of small objects", () => {
     assert.equal(aside[100], data[100]! ^ 0x01);
     assert.equal((await s.stats()).chunkCount, 0);
     s = await reopen(s);
-    assert.equal(await s.has("chunk", id), false, "the tombstone keeps it gone after a restart");
+    assert.equal(await s.has("chunk", id), false, "the removal record keeps it gone after a restart");
     assert.ok((await read(s, "manifest", mid)).equals(body));
   });
 
@@ -287,9 +287,9 @@ describe("ChunkStore packs of small objects", () => {
     const packsBefore = (await packFiles(s)).length;
     assert.ok(packsBefore >= 4, `${packsBefore} packs`);
     for (const id of drop) assert.equal(await s.delete("chunk", id), true);
-    await waitFor(() => s.packStats.packs <= 2, 10_000, "compaction to leave at most 2 packs");
-    assert.ok(s.packStats.packs <= 2, `${s.packStats.packs} packs left of ${packsBefore}`);
-    assert.equal((await packFiles(s)).length, s.packStats.packs);
+    await waitFor(() => s.counters.packFiles <= 2, 10_000, "compaction to leave at most 2 packs");
+    assert.ok(s.counters.packFiles <= 2, `${s.counters.packFiles} packs left of ${packsBefore}`);
+    assert.equal((await packFiles(s)).length, s.counters.packFiles);
     for (const [id, data] of keep) assert.ok((await read(s, "chunk", id)).equals(data));
     s = await reopen(s, { packBytes: 32 * KiB });
     for (const [id, data] of keep) assert.ok((await read(s, "chunk", id)).equals(data));
@@ -297,13 +297,13 @@ describe("ChunkStore packs of small objects", () => {
     assert.equal((await s.stats()).chunkCount, keep.size);
   });
 
-  test("compaction keeps a tombstone while an older pack still holds what it hides", async () => {
+  test("compaction keeps a removal record while an older pack still holds what it hides", async () => {
     let s = await freshStore({ packBytes: 12 * KiB });
     const put3k = (seed: number) => putChunk(s, patternBytes(3 * KiB, seed));
     // Pack 1: X and three that stay, so it is never less than half live.
     const x = await put3k(1);
     for (const seed of [2, 3, 4]) await put3k(seed);
-    // Pack 2: X's tombstone, then four that go, so it is compacted while pack 1 remains.
+    // Pack 2: X's removal record, then four that go, so it is compacted while pack 1 remains.
     assert.equal(await s.delete("chunk", x), true);
     const zs = [];
     for (const seed of [5, 6, 7, 8]) zs.push(await put3k(seed));
@@ -311,14 +311,14 @@ describe("ChunkStore packs of small objects", () => {
     await waitFor(async () => !(await packFiles(s)).includes("00000002.pack"), 10_000, "pack 2 compacted");
     assert.deepEqual(await packFiles(s), ["00000001.pack", "00000003.pack"]);
     s = await reopen(s, { packBytes: 12 * KiB });
-    assert.equal(await s.has("chunk", x), false, "X stays deleted: its tombstone moved to pack 3");
+    assert.equal(await s.has("chunk", x), false, "X stays deleted: its removal record moved to pack 3");
     assert.equal((await s.stats()).chunkCount, 3);
   });
 
   test("compaction waits for its bytes from the background budget; foreground writes and close do not", async () => {
     const KEEP = 8;
     /** A sealed first pack of 20 records of 3 KiB with KEEP still live: less than half, so it is compacted. */
-    async function mostlyDeadPack(s: ChunkStore): Promise<Map<string, Buffer>> {
+    async function mostlyDeadPack(s: ObjectStore): Promise<Map<string, Buffer>> {
       const keep = new Map<string, Buffer>();
       const drop: string[] = [];
       for (let i = 0; i < 24; i++) {
@@ -430,7 +430,7 @@ describe("ChunkStore packs of small objects", () => {
       t.skip(`cannot mount a small tmpfs here (${(err as Error).message.split("\n")[0]})`);
       return;
     }
-    let s: ChunkStore | undefined;
+    let s: ObjectStore | undefined;
     try {
       s = await openStore(join(mnt, "data"));
       const kept = await putChunk(s, patternBytes(4 * KiB, 1));

@@ -4,7 +4,9 @@ import { mkdir, open, readdir, readFile, stat, statfs, writeFile } from "node:fs
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type ErrorCode, isDfsError } from "../src/errors.ts";
-import { ChunkStore, type ObjectWriter, type StoreOptions } from "../src/node/store/index.ts";
+import { DirSyncer } from "../src/node/store/dir-sync.ts";
+import { FanoutDirs } from "../src/node/store/fanout-dirs.ts";
+import { ObjectStore, type ObjectWriter, type StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { storeOptions, writesInProgress } from "./helpers/store.ts";
@@ -41,7 +43,7 @@ function drained(w: ObjectWriter): Promise<void> {
  * is made with `hashLater` and committed with the promise it makes then (a node inside a chain).
  */
 async function put(
-  store: ChunkStore,
+  store: ObjectStore,
   kind: ObjectKind,
   id: string,
   pieces: Iterable<Buffer>,
@@ -49,7 +51,7 @@ async function put(
   checksum?: string,
   vouched?: () => Promise<boolean>,
 ): Promise<void> {
-  const w = await store.createWriter(kind, id, size, checksum, { hashLater: vouched !== undefined });
+  const w = await store.createWriter({ kind, id, size, checksum, hashLater: vouched !== undefined });
   for (const piece of pieces) {
     if (w.destroyed) break;
     if (!w.write(piece)) await drained(w);
@@ -61,23 +63,23 @@ function* piecesOf(data: Buffer, pieceBytes = 256 * KiB): Generator<Buffer> {
   for (let i = 0; i < data.length; i += pieceBytes) yield data.subarray(i, i + pieceBytes);
 }
 
-async function readRange(store: ChunkStore, kind: ObjectKind, id: string, offset?: number, length?: number) {
-  const { size, body } = await store.createReader(kind, id, offset, length);
+async function readRange(store: ObjectStore, kind: ObjectKind, id: string, offset?: number, length?: number) {
+  const { size, body } = await store.createReader(kind, id, { offset, length });
   return { size, bytes: await readAll(body) };
 }
 
-describe("ChunkStore", () => {
+describe("ObjectStore", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let store: ChunkStore;
+  let store: ObjectStore;
   let n = 0;
   /** A fresh store in its own folder, closed after the suite. */
-  const opened: ChunkStore[] = [];
-  async function freshStore(extra: Partial<StoreOptions> = {}): Promise<ChunkStore> {
-    const s = await ChunkStore.open(options(join(dir.path, `s${++n}`), extra));
+  const opened: ObjectStore[] = [];
+  async function freshStore(extra: Partial<StoreOptions> = {}): Promise<ObjectStore> {
+    const s = await ObjectStore.open(options(join(dir.path, `s${++n}`), extra));
     opened.push(s);
     return s;
   }
-  const inProgressOf = (s: ChunkStore) => writesInProgress(s.dataDir);
+  const inProgressOf = (s: ObjectStore) => writesInProgress(s.dataDir);
 
   before(async () => {
     dir = await makeTempDir("dfs-store-");
@@ -134,7 +136,7 @@ describe("ChunkStore", () => {
 
   test("write() asks the caller to wait when pieces pile up", async () => {
     const data = patternBytes(4 * MiB, 77);
-    const w = await store.createWriter("chunk", sha256(data), data.length);
+    const w = await store.createWriter({ kind: "chunk", id: sha256(data), size: data.length });
     let refused = false;
     for (const piece of piecesOf(data)) if (!w.write(piece)) refused = true;
     assert.ok(refused, "write() returned false at least once");
@@ -172,7 +174,10 @@ describe("ChunkStore", () => {
     ];
     for (const [offset, length] of bad) {
       test(`refuses offset=${offset} length=${length} with DFS_ERR_RANGE`, async () => {
-        await assert.rejects(store.createReader("chunk", id, offset, length), rejectsWith("DFS_ERR_RANGE"));
+        await assert.rejects(
+          store.createReader("chunk", id, { offset, length }),
+          rejectsWith("DFS_ERR_RANGE"),
+        );
       });
     }
 
@@ -185,7 +190,7 @@ describe("ChunkStore", () => {
   });
 
   describe("failed writes leave nothing", () => {
-    async function assertAbsent(s: ChunkStore, kind: ObjectKind, id: string): Promise<void> {
+    async function assertAbsent(s: ObjectStore, kind: ObjectKind, id: string): Promise<void> {
       assert.equal(await s.has(kind, id), false);
       const root = join(s.dataDir, kind === "chunk" ? "chunks" : "manifests");
       await assert.rejects(stat(join(root, id.slice(0, 2), id.slice(2, 4), id)), { code: "ENOENT" });
@@ -216,7 +221,10 @@ describe("ChunkStore", () => {
 
     test("a size over maxObjectBytes is DFS_ERR_TOO_LARGE before any byte", async () => {
       const s = await freshStore({ maxObjectBytes: 1000 });
-      await assert.rejects(s.createWriter("chunk", "a".repeat(64), 1001), rejectsWith("DFS_ERR_TOO_LARGE"));
+      await assert.rejects(
+        s.createWriter({ kind: "chunk", id: "a".repeat(64), size: 1001 }),
+        rejectsWith("DFS_ERR_TOO_LARGE"),
+      );
       assert.deepEqual(await inProgressOf(s), []);
     });
 
@@ -233,7 +241,7 @@ describe("ChunkStore", () => {
     test("abort drops the write; it is idempotent and commit then rejects", async () => {
       const data = patternBytes(500 * KiB, 4);
       const id = sha256(data);
-      const w = await store.createWriter("chunk", id, data.length);
+      const w = await store.createWriter({ kind: "chunk", id, size: data.length });
       w.write(data.subarray(0, 200 * KiB));
       assert.equal((await inProgressOf(store)).length, 1);
       await w.abort();
@@ -244,7 +252,7 @@ describe("ChunkStore", () => {
 
     test("abort after a failed commit is safe", async () => {
       const id = sha256(Buffer.from("x"));
-      const w = await store.createWriter("chunk", id, 1);
+      const w = await store.createWriter({ kind: "chunk", id, size: 1 });
       w.write(Buffer.from("y"));
       await assert.rejects(w.commit(), rejectsWith("DFS_ERR_HASH_MISMATCH"));
       await w.abort();
@@ -253,8 +261,11 @@ describe("ChunkStore", () => {
 
     test("a failed write frees its promised space", async () => {
       const s = await freshStore({ capacityBytes: 1000 });
-      const w = await s.createWriter("chunk", "b".repeat(64), 1000);
-      await assert.rejects(s.createWriter("chunk", "c".repeat(64), 1), rejectsWith("DFS_ERR_DISK_FULL"));
+      const w = await s.createWriter({ kind: "chunk", id: "b".repeat(64), size: 1000 });
+      await assert.rejects(
+        s.createWriter({ kind: "chunk", id: "c".repeat(64), size: 1 }),
+        rejectsWith("DFS_ERR_DISK_FULL"),
+      );
       await w.abort();
       const data = Buffer.alloc(1000, 9);
       await put(s, "chunk", sha256(data), [data], data.length);
@@ -262,7 +273,7 @@ describe("ChunkStore", () => {
   });
 
   describe("hashLater (a node inside a chain, vouched for by the next one)", () => {
-    const objectPath = (s: ChunkStore, kind: ObjectKind, id: string) =>
+    const objectPath = (s: ObjectStore, kind: ObjectKind, id: string) =>
       join(s.dataDir, kind === "chunk" ? "chunks" : "manifests", id.slice(0, 2), id.slice(2, 4), id);
 
     test("not vouched for: the bytes are read back and hashed; wrong ones leave nothing", async () => {
@@ -365,36 +376,56 @@ describe("ChunkStore", () => {
 
     test("a missing or malformed checksum is DFS_ERR_BAD_REQUEST", async () => {
       const id = sha256(Buffer.from("manifest 3"));
-      await assert.rejects(store.createWriter("manifest", id, 10), rejectsWith("DFS_ERR_BAD_REQUEST"));
-      await assert.rejects(store.createWriter("manifest", id, 10, "XYZ"), rejectsWith("DFS_ERR_BAD_REQUEST"));
+      await assert.rejects(
+        store.createWriter({ kind: "manifest", id, size: 10 }),
+        rejectsWith("DFS_ERR_BAD_REQUEST"),
+      );
+      await assert.rejects(
+        store.createWriter({ kind: "manifest", id, size: 10, checksum: "XYZ" }),
+        rejectsWith("DFS_ERR_BAD_REQUEST"),
+      );
     });
   });
 
   test("a write that makes fan-out directories also syncs their parents before it commits", async () => {
-    const s = await freshStore();
-    const body = patternBytes(100, 11);
+    // The file layout's directories (fanout-dirs.ts), driven as a write into manifests/ drives them.
+    const root = join(dir.path, `fanout${++n}`, "manifests");
+    await mkdir(root, { recursive: true });
+    const syncer = new DirSyncer();
+    const dirs = new FanoutDirs([root], syncer);
     const synced = async (id: string) => {
-      const before = s.directoryFsyncs;
-      await put(s, "manifest", id, [body], body.length, sha256(body));
-      return s.directoryFsyncs - before;
+      const before = syncer.fsyncs;
+      const at = join(root, id.slice(0, 2), id.slice(2, 4));
+      await dirs.ensure(at);
+      await writeFile(join(at, id), "x");
+      await dirs.durable(at);
+      return syncer.fsyncs - before;
     };
     // New ab/ and ab/cd/: the object's directory, ab/ (holds cd) and manifests/ (holds ab).
     assert.equal(await synced(`aaaa${"0".repeat(60)}`), 3);
     assert.equal(await synced(`aaaa${"1".repeat(60)}`), 1, "an existing directory: only its own sync");
     assert.equal(await synced(`aabb${"0".repeat(60)}`), 2, "a new cd/ under an existing ab/");
-    const unsynced = await freshStore({ fsync: false });
-    await put(unsynced, "manifest", `cccc${"0".repeat(60)}`, [body], body.length, sha256(body));
-    assert.equal(unsynced.directoryFsyncs, 0);
+    const unsynced = new FanoutDirs([root]);
+    const at = join(root, "cc", "cc");
+    await unsynced.ensure(at);
+    await unsynced.durable(at);
+    assert.equal(syncer.fsyncs, 6, "a layout without a syncer (fsync off) syncs nothing");
+    // And through the store: a write into new directories commits and survives a reopen.
+    const s = await freshStore();
+    const body = patternBytes(100, 11);
+    const id = `dddd${"0".repeat(60)}`;
+    await put(s, "manifest", id, [body], body.length, sha256(body));
+    assert.ok((await readRange(s, "manifest", id)).bytes.equals(body));
   });
 
   test("a data directory held by a live store is refused, and nothing in it is touched", async () => {
     const dataDir = join(dir.path, `locked${++n}`);
-    const first = await ChunkStore.open(options(dataDir));
+    const first = await ObjectStore.open(options(dataDir));
     const body = patternBytes(5000, 21);
     await put(first, "chunk", sha256(body), [body], body.length);
     const inFlight = join(dataDir, "tmp", "chunk-in-flight");
     await writeFile(inFlight, "a write in progress");
-    await assert.rejects(ChunkStore.open(options(dataDir)), (err: unknown) => {
+    await assert.rejects(ObjectStore.open(options(dataDir)), (err: unknown) => {
       assert.ok(isDfsError(err, "DFS_ERR_DATA_DIR_LOCKED"), String(err));
       assert.match((err as Error).message, /lock\.db is locked/);
       return true;
@@ -404,7 +435,7 @@ describe("ChunkStore", () => {
     // Released by close: the next store takes it, empties tmp/, and earlier data is still there.
     // A pid file an older lock left beside it means nothing and goes.
     await writeFile(join(dataDir, "lock"), "12345\n");
-    const second = await ChunkStore.open(options(dataDir));
+    const second = await ObjectStore.open(options(dataDir));
     assert.deepEqual(await readdir(join(dataDir, "tmp")), []);
     await assert.rejects(stat(join(dataDir, "lock")), { code: "ENOENT" });
     assert.ok((await readRange(second, "chunk", sha256(body))).bytes.equals(body));
@@ -416,7 +447,10 @@ describe("ChunkStore", () => {
     const s = await freshStore();
     const bad = ["../../../etc/passwd", "A".repeat(64), "a".repeat(63), `${"a".repeat(62)}/x`, ""];
     for (const id of bad) {
-      await assert.rejects(s.createWriter("chunk", id, 1), rejectsWith("DFS_ERR_BAD_REQUEST"));
+      await assert.rejects(
+        s.createWriter({ kind: "chunk", id, size: 1 }),
+        rejectsWith("DFS_ERR_BAD_REQUEST"),
+      );
       await assert.rejects(s.has("chunk", id), rejectsWith("DFS_ERR_BAD_REQUEST"));
       await assert.rejects(s.size("manifest", id), rejectsWith("DFS_ERR_BAD_REQUEST"));
       await assert.rejects(s.createReader("chunk", id), rejectsWith("DFS_ERR_BAD_REQUEST"));
@@ -540,13 +574,16 @@ describe("ChunkStore", () => {
 
     const disk = await statfs(s.dataDir);
     const reserveBytes = disk.bavail * disk.bsize + 1024 * MiB;
-    const full = await ChunkStore.open(options(s.dataDir, { reserveBytes }));
+    const full = await ObjectStore.open(options(s.dataDir, { reserveBytes }));
     opened.push(full);
-    await assert.rejects(full.createWriter("chunk", sha256(Buffer.from("more")), 4), (err: unknown) => {
-      assert.ok(isDfsError(err, "DFS_ERR_DISK_FULL"));
-      assert.match(err.message, /free space/);
-      return true;
-    });
+    await assert.rejects(
+      full.createWriter({ kind: "chunk", id: sha256(Buffer.from("more")), size: 4 }),
+      (err: unknown) => {
+        assert.ok(isDfsError(err, "DFS_ERR_DISK_FULL"));
+        assert.match(err.message, /free space/);
+        return true;
+      },
+    );
     assert.deepEqual(await inProgressOf(full), []);
     assert.ok((await readRange(full, "chunk", id)).bytes.equals(data));
     assert.equal((await full.stats()).freeBytes, 0);
@@ -561,15 +598,15 @@ describe("ChunkStore", () => {
     assert.equal(st.freeBytes, 400);
     assert.equal(st.storedBytes, 600);
     const b = Buffer.alloc(500, 2);
-    await assert.rejects(s.createWriter("chunk", sha256(b), b.length), (err: unknown) => {
+    await assert.rejects(s.createWriter({ kind: "chunk", id: sha256(b), size: b.length }), (err: unknown) => {
       assert.ok(isDfsError(err, "DFS_ERR_DISK_FULL"));
       assert.match(err.message, /capacity/);
       return true;
     });
     const c = Buffer.alloc(300, 3);
-    const pending = await s.createWriter("chunk", sha256(c), c.length);
+    const pending = await s.createWriter({ kind: "chunk", id: sha256(c), size: c.length });
     await assert.rejects(
-      s.createWriter("chunk", sha256(b.subarray(0, 200)), 200),
+      s.createWriter({ kind: "chunk", id: sha256(b.subarray(0, 200)), size: 200 }),
       rejectsWith("DFS_ERR_DISK_FULL"),
     );
     pending.write(c);
@@ -595,7 +632,7 @@ describe("ChunkStore", () => {
     await put(s, "manifest", sha256(Buffer.from("m")), [body], body.length, sha256(body));
     await s.close();
 
-    const again = await ChunkStore.open(options(s.dataDir));
+    const again = await ObjectStore.open(options(s.dataDir));
     opened.push(again);
     assert.equal(again.nodeId, s.nodeId);
     const st = await again.stats();
@@ -608,7 +645,7 @@ describe("ChunkStore", () => {
     const d = join(dir.path, "bad-node-id");
     await mkdir(d, { recursive: true });
     await writeFile(join(d, "node-id"), "not an id\n");
-    await assert.rejects(ChunkStore.open(options(d)), (err: unknown) => {
+    await assert.rejects(ObjectStore.open(options(d)), (err: unknown) => {
       assert.ok(isDfsError(err, "DFS_ERR_CONFIG"));
       assert.match(err.message, /node-id/);
       return true;
@@ -622,7 +659,7 @@ describe("ChunkStore", () => {
     await writeFile(join(tmp, "chunk-stale-1"), "partial");
     await mkdir(join(tmp, "odd-dir", "deeper"), { recursive: true });
     await writeFile(join(tmp, "odd-dir", "deeper", "f"), "x");
-    const again = await ChunkStore.open(options(s.dataDir));
+    const again = await ObjectStore.open(options(s.dataDir));
     opened.push(again);
     assert.deepEqual(await readdir(tmp), []);
   });
@@ -631,7 +668,7 @@ describe("ChunkStore", () => {
     const s = await freshStore();
     const data = patternBytes(300 * KiB, 15);
     const id = sha256(data);
-    const w = await s.createWriter("chunk", id, data.length);
+    const w = await s.createWriter({ kind: "chunk", id, size: data.length });
     w.write(data.subarray(0, 100 * KiB));
     const [pending] = await inProgressOf(s);
     assert.match(pending ?? "", new RegExp(`^chunks/${id.slice(0, 2)}/${id.slice(2, 4)}/\\.tmp-${id}-`));
@@ -641,7 +678,7 @@ describe("ChunkStore", () => {
     const left = join(s.dataDir, pending!);
     await s.close();
     await writeFile(left, data.subarray(0, 100 * KiB));
-    const again = await ChunkStore.open(options(s.dataDir));
+    const again = await ObjectStore.open(options(s.dataDir));
     opened.push(again);
     assert.deepEqual(await inProgressOf(again), []);
     assert.deepEqual((await again.list("chunk")).ids, []);
@@ -653,13 +690,13 @@ describe("ChunkStore", () => {
   test("close drops writes in progress and refuses new ones", async () => {
     const s = await freshStore();
     const data = patternBytes(100_000, 14);
-    const w = await s.createWriter("chunk", sha256(data), data.length);
+    const w = await s.createWriter({ kind: "chunk", id: sha256(data), size: data.length });
     w.write(data.subarray(0, 50_000));
     await s.close();
     await assert.rejects(w.commit(), rejectsWith("DFS_ERR_SHUTTING_DOWN"));
     assert.deepEqual(await inProgressOf(s), []);
     await assert.rejects(
-      s.createWriter("chunk", sha256(data), data.length),
+      s.createWriter({ kind: "chunk", id: sha256(data), size: data.length }),
       rejectsWith("DFS_ERR_SHUTTING_DOWN"),
     );
   });

@@ -7,12 +7,12 @@ import type { ForwardGuard } from "./forward.ts";
 import type { ManifestGate } from "./manifest-gate.ts";
 import { chainPut } from "./put.ts";
 import { authorize } from "./roles.ts";
-import type { ChunkStore } from "./store/index.ts";
+import type { ObjectStore } from "./store/index.ts";
 
 /** The storage node's answers to node-protocol requests: the store on disk plus forwarding. */
 export class NodeHandlers implements RequestHandlers {
   readonly nodeId: string;
-  readonly #store: ChunkStore;
+  readonly #store: ObjectStore;
   readonly #nodes: NodeClient;
   readonly #selfAddr: () => string;
   readonly #zone: string;
@@ -23,7 +23,7 @@ export class NodeHandlers implements RequestHandlers {
 
   /** `gate`: checks manifest objects that would replace a copy. */
   constructor(
-    store: ChunkStore,
+    store: ObjectStore,
     nodes: NodeClient,
     selfAddr: () => string,
     zone: string,
@@ -58,7 +58,10 @@ export class NodeHandlers implements RequestHandlers {
   }
 
   get(request: GetRequest): Promise<{ size: number; length: number; source: ObjectSource }> {
-    return this.#store.openSource(request.kind, request.id, request.offset, request.length);
+    return this.#store.openSource(request.kind, request.id, {
+      offset: request.offset,
+      length: request.length,
+    });
   }
 
   async has(kind: ObjectKind, ids: string[]): Promise<boolean[]> {

@@ -91,6 +91,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
     ? new Healer(
         {
           store: node.store,
+          alive: node.alive,
           nodes: node.peers,
           view: membership.view,
           self: node.advertise,
@@ -132,7 +133,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
  * without it (a whole cluster switched off for a while is fine), so it says so, loudly.
  */
 async function warnIfAwayTooLong(node: StorageNode, tombstoneGraceMs: number, logger: Logger): Promise<void> {
-  const last = await node.store.lastAlive();
+  const last = await node.alive.last();
   if (last === undefined) return;
   const awayMs = Date.now() - last;
   if (awayMs <= tombstoneGraceMs) return;

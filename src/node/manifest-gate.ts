@@ -4,7 +4,7 @@ import { wins } from "../formats/index.ts";
 import type { BodyConsumer, IncomingBody, LentPiece } from "../transport/index.ts";
 import { localCopy } from "./heal/objects.ts";
 import { copyOfWhole } from "./heal/versions.ts";
-import type { ChunkStore } from "./store/index.ts";
+import type { ObjectStore } from "./store/index.ts";
 
 /** What chainPut needs of a PUT body: the transport's IncomingBody, or a GatedBody in front of it. */
 export type PutBody = Pick<IncomingBody, "size" | "consume" | "resume">;
@@ -19,10 +19,10 @@ export type PutBody = Pick<IncomingBody, "size" | "consume" | "resume">;
  * replacing path: a SHA-256 of the body and one Ed25519 verify (cached per signature).
  */
 export class ManifestGate {
-  readonly #store: ChunkStore;
+  readonly #store: ObjectStore;
   readonly #signatures: ObjectSignatures;
 
-  constructor(store: ChunkStore, signatures: ObjectSignatures) {
+  constructor(store: ObjectStore, signatures: ObjectSignatures) {
     this.#store = store;
     this.#signatures = signatures;
   }

@@ -3,7 +3,7 @@ import type { PutRequest } from "../protocol/messages.ts";
 import type { PutResult } from "../protocol/types.ts";
 import type { BodyConsumer, LentPiece, NodeClient, PutUpload } from "../transport/index.ts";
 import type { PutBody } from "./manifest-gate.ts";
-import type { ChunkStore, ObjectWriter } from "./store/index.ts";
+import type { ObjectStore, ObjectWriter } from "./store/index.ts";
 import { drainOrClose } from "./streams.ts";
 
 /**
@@ -34,7 +34,7 @@ import { drainOrClose } from "./streams.ts";
  * catalogue's words, never its own text: "not reachable" when it could not be dialled.
  */
 export interface ChainPutContext {
-  store: ChunkStore;
+  store: ObjectStore;
   peers: NodeClient;
   selfAddr: string;
   stallMs: number;
@@ -49,7 +49,11 @@ export async function chainPut(
   const { store, peers, selfAddr } = ctx;
   const [next, ...rest] = req.forward;
   // Inside a chain the hash waits: the next node checks the very bytes this one writes.
-  const opening = store.createWriter(req.kind, req.id, req.size, req.checksum, {
+  const opening = store.createWriter({
+    kind: req.kind,
+    id: req.id,
+    size: req.size,
+    checksum: req.checksum,
     hashLater: next !== undefined,
   });
   const failed: PutResult["failed"] = [];

@@ -15,13 +15,15 @@ import { ForwardGuard, type ForwardView } from "./forward.ts";
 import { NodeHandlers } from "./handlers.ts";
 import { ManifestGate } from "./manifest-gate.ts";
 import { TokenBucket } from "./rate-limit.ts";
-import { ChunkStore } from "./store/index.ts";
+import { AliveMark, ObjectStore } from "./store/index.ts";
 
 export const NODE_VERSION = "0.1.0";
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {
-  readonly store: ChunkStore;
+  readonly store: ObjectStore;
+  /** When this node last took part in its cluster, kept in its data directory. */
+  readonly alive: AliveMark;
   readonly address: HostPort;
   /** The address peers and gateways dial (advertise, or the bound listen address). */
   readonly advertise: string;
@@ -38,7 +40,7 @@ export class StorageNode {
   readonly signatures: ObjectSignatures;
 
   private constructor(
-    store: ChunkStore,
+    store: ObjectStore,
     server: ProtocolServer,
     peers: NodeClient,
     address: HostPort,
@@ -54,6 +56,7 @@ export class StorageNode {
     this.#forwards = forwards;
     this.#directory = directory;
     this.store = store;
+    this.alive = new AliveMark(store.dataDir);
     this.background = background;
     this.#server = server;
     this.#peers = peers;
@@ -76,7 +79,7 @@ export class StorageNode {
     }
     const timeouts: Partial<Timeouts> = { frameMs: n.frameTimeoutMs, handshakeMs: n.handshakeTimeoutMs };
     const background = new TokenBucket(n.repairBytesPerSec);
-    const store = await ChunkStore.open({
+    const store = await ObjectStore.open({
       dataDir: n.dataDir,
       fsync: n.fsync,
       reserveBytes: n.reserveBytes,

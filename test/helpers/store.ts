@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { ChunkStore, StoreOptions } from "../../src/node/store/index.ts";
+import type { ObjectStore, StoreOptions } from "../../src/node/store/index.ts";
 import { sha256 } from "./data.ts";
 
 /** A store's options for tests: fsync on, no reserve or capacity, objects up to 2 MiB; `extra` wins. */
@@ -19,9 +19,9 @@ export function storeOptions(dataDir: string, extra: Partial<StoreOptions> = {})
  * Stores `data` as a chunk the way a socket delivers it: in pieces, at least two (so a copy kept
  * for the cache or a pack must be assembled in order), at most 256 KiB each. Returns its id.
  */
-export async function putChunk(store: ChunkStore, data: Buffer): Promise<string> {
+export async function putChunk(store: ObjectStore, data: Buffer): Promise<string> {
   const id = sha256(data);
-  const w = await store.createWriter("chunk", id, data.length);
+  const w = await store.createWriter({ kind: "chunk", id, size: data.length });
   const piece = Math.max(1, Math.min(256 * 1024, Math.ceil(data.length / 2)));
   for (let at = 0; at < data.length; at += piece) w.write(data.subarray(at, at + piece));
   await w.commit();

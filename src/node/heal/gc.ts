@@ -2,13 +2,13 @@ import { toDfsError } from "../../errors.ts";
 import type { HealCounters, ManifestHeader } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
-import type { ChunkStore } from "../store/index.ts";
+import type { ObjectStore } from "../store/index.ts";
 import type { Members } from "./members.ts";
 import { localHeader, remoteHeader } from "./objects.ts";
 import { ExpiredTombstones } from "./tombstones.ts";
 
 export interface GcDeps {
-  store: ChunkStore;
+  store: ObjectStore;
   nodes: NodeApi;
   self: string;
   gcGraceMs: number;

@@ -5,7 +5,7 @@ import type { MembershipView } from "../../registry/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { TokenBucket } from "../rate-limit.ts";
-import type { ChunkStore } from "../store/index.ts";
+import type { AliveMark, ObjectStore } from "../store/index.ts";
 import { newCounters } from "./counters.ts";
 import { GarbageCollector } from "./gc.ts";
 import { Identities } from "./identities.ts";
@@ -23,7 +23,9 @@ export interface HealOptions {
 }
 
 export interface HealDeps {
-  store: ChunkStore;
+  store: ObjectStore;
+  /** Marked after every repair round: the node took part in its cluster. */
+  alive: Pick<AliveMark, "mark">;
   nodes: NodeApi;
   view: Pick<MembershipView, "all" | "stale">;
   /** This node's advertised address. */
@@ -99,7 +101,7 @@ export class Healer {
       members,
     );
     this.counters.repairRounds++;
-    await this.#deps.store.markAlive();
+    await this.#deps.alive.mark();
   }
 
   async scrubOnce(): Promise<void> {

@@ -8,7 +8,7 @@ import {
   parseManifestHeader,
 } from "../../formats/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
-import type { ChunkStore } from "../store/index.ts";
+import type { ObjectStore } from "../store/index.ts";
 import { type Copy, copyOf, copyOfWhole, HEAD_BYTES, TAIL_BYTES } from "./versions.ts";
 
 /** Objects up to this size are read whole to learn their version (one read, digest checked too). */
@@ -17,7 +17,7 @@ const WHOLE_BYTES = 64 * 1024;
 const REMOTE_WHOLE_BYTES = 8 * 1024;
 
 /** A whole local object in memory (chunks and manifests are bounded by maxObjectBytes). */
-export async function readLocal(store: ChunkStore, kind: ObjectKind, id: string): Promise<Buffer> {
+export async function readLocal(store: ObjectStore, kind: ObjectKind, id: string): Promise<Buffer> {
   const { body } = await store.createReader(kind, id);
   const parts: Buffer[] = [];
   for await (const part of body) parts.push(part as Buffer);
@@ -25,10 +25,10 @@ export async function readLocal(store: ChunkStore, kind: ObjectKind, id: string)
 }
 
 /** The clear header of a local manifest, or undefined when it is not a readable format-2 one. */
-export async function localHeader(store: ChunkStore, id: string): Promise<ManifestHeader | undefined> {
+export async function localHeader(store: ObjectStore, id: string): Promise<ManifestHeader | undefined> {
   const read = async (length: number): Promise<Buffer> => {
     const size = (await store.size("manifest", id)) ?? 0;
-    const { body } = await store.createReader("manifest", id, 0, Math.min(length, size));
+    const { body } = await store.createReader("manifest", id, { offset: 0, length: Math.min(length, size) });
     const parts: Buffer[] = [];
     for await (const part of body) parts.push(part as Buffer);
     return Buffer.concat(parts);
@@ -36,8 +36,8 @@ export async function localHeader(store: ChunkStore, id: string): Promise<Manife
   return headerVia(read);
 }
 
-async function readRange(store: ChunkStore, id: string, offset: number, length: number): Promise<Buffer> {
-  const { body } = await store.createReader("manifest", id, offset, length);
+async function readRange(store: ObjectStore, id: string, offset: number, length: number): Promise<Buffer> {
+  const { body } = await store.createReader("manifest", id, { offset, length });
   const parts: Buffer[] = [];
   for await (const part of body) parts.push(part as Buffer);
   return Buffer.concat(parts);
@@ -48,7 +48,7 @@ async function readRange(store: ChunkStore, id: string, offset: number, length: 
  * format-2 one. Without `signatures` only the header is read.
  */
 export async function localCopy(
-  store: ChunkStore,
+  store: ObjectStore,
   id: string,
   signatures: ObjectSignatures | undefined,
 ): Promise<Copy | undefined> {

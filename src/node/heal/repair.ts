@@ -5,14 +5,14 @@ import type { Logger } from "../../logger.ts";
 import { Placement } from "../../placement/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
-import type { ChunkStore } from "../store/index.ts";
+import type { ObjectStore } from "../store/index.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, localCopy, readLocal, remoteCopy } from "./objects.ts";
 import { planObject } from "./plan.ts";
 import { type Copy, currentBeside } from "./versions.ts";
 
 export interface RepairDeps {
-  store: ChunkStore;
+  store: ObjectStore;
   nodes: NodeApi;
   self: string;
   replicas: number;

@@ -4,12 +4,12 @@ import type { Logger } from "../../logger.ts";
 import { Placement } from "../../placement/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
-import type { ChunkStore } from "../store/index.ts";
+import type { ObjectStore } from "../store/index.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, isChunk } from "./objects.ts";
 
 export interface ScrubDeps {
-  store: ChunkStore;
+  store: ObjectStore;
   nodes: NodeApi;
   self: string;
   bucket: TokenBucket;

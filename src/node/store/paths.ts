@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { DfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../transport/api.ts";
+import type { WriteRequest } from "./types.ts";
 
 /** A manifest file starts with the raw SHA-256 of its body, so a node can scrub it without keys. */
 export const MANIFEST_HEADER_BYTES = 32;
@@ -27,19 +28,47 @@ export function assertKind(kind: unknown): asserts kind is ObjectKind {
   }
 }
 
+/**
+ * Checks a write's request against the rules and the size limit; returns the SHA-256 its body
+ * must have (a chunk's id, a manifest's checksum).
+ */
+export function checkWrite(request: WriteRequest, maxObjectBytes: number): string {
+  const { kind, id, size, checksum } = request;
+  assertKind(kind);
+  assertObjectId(id);
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new DfsError("DFS_ERR_BAD_REQUEST", `size must be a non-negative integer, got ${size}`);
+  }
+  let expectedHash = id;
+  if (kind === "manifest") {
+    assertObjectId(checksum, "a manifest's checksum");
+    expectedHash = checksum;
+  } else if (checksum !== undefined && checksum !== id) {
+    throw new DfsError("DFS_ERR_BAD_REQUEST", "a chunk's checksum, when given, must equal its id");
+  }
+  if (size > maxObjectBytes) {
+    throw new DfsError(
+      "DFS_ERR_TOO_LARGE",
+      `object of ${size} bytes exceeds the limit of ${maxObjectBytes}`,
+      {
+        details: { maxObjectBytes },
+      },
+    );
+  }
+  return expectedHash;
+}
+
 export function headerBytes(kind: ObjectKind): number {
   return kind === "manifest" ? MANIFEST_HEADER_BYTES : 0;
 }
 
-/** Where everything lives under the data dir (see the layout comment in store.ts). */
-export class Layout {
+/** Where everything lives under the data dir (see the layout comment in index.ts). */
+export class DataPaths {
   readonly dataDir: string;
   readonly tmp: string;
   readonly quarantine: string;
   readonly packs: string;
   readonly nodeIdFile: string;
-  readonly lockFile: string;
-  readonly aliveFile: string;
   readonly #roots: Record<ObjectKind, string>;
 
   constructor(dataDir: string) {
@@ -48,8 +77,6 @@ export class Layout {
     this.quarantine = join(dataDir, "quarantine");
     this.packs = join(dataDir, "packs");
     this.nodeIdFile = join(dataDir, "node-id");
-    this.lockFile = join(dataDir, "lock");
-    this.aliveFile = join(dataDir, "alive");
     this.#roots = { chunk: join(dataDir, "chunks"), manifest: join(dataDir, "manifests") };
   }
 

@@ -15,41 +15,13 @@ import type { ObjectSource } from "./types.ts";
  */
 const READ_HIGH_WATER_MARK = 256 * 1024;
 
-/** Opens an object for reading; the handle pins the inode, so a concurrent replace or delete is harmless. */
-async function openObject(path: string, kind: ObjectKind, id: string): Promise<FileHandle> {
+/** Opens an object for reading, or undefined when it is absent. */
+async function openObject(path: string): Promise<FileHandle | undefined> {
   try {
     return await open(path, "r");
   } catch (err) {
-    if (isNotFound(err)) throw new DfsError("DFS_ERR_NOT_FOUND", `${kind} ${id} not found`);
+    if (isNotFound(err)) return undefined;
     throw err;
-  }
-}
-
-export async function openReader(
-  path: string,
-  kind: ObjectKind,
-  id: string,
-  header: number,
-  offset = 0,
-  length?: number,
-): Promise<{ size: number; body: Readable }> {
-  const handle = await openObject(path, kind, id);
-  let handedOver = false;
-  try {
-    const size = (await handle.stat()).size - header;
-    const count = checkRange(kind, id, size, offset, length);
-    if (count === 0) return { size, body: Readable.from([], { objectMode: false }) };
-    const start = header + offset;
-    const body = handle.createReadStream({
-      start,
-      end: start + count - 1,
-      highWaterMark: READ_HIGH_WATER_MARK,
-      autoClose: true,
-    });
-    handedOver = true;
-    return { size, body };
-  } finally {
-    if (!handedOver) await handle.close();
   }
 }
 
@@ -62,26 +34,36 @@ export interface OpenedSource {
   whole?: Buffer;
 }
 
+/** Which bytes of an object's body a read wants: [offset, offset+length), length defaulting to the rest. */
+export interface ReadRange {
+  offset?: number;
+  length?: number;
+  /** A body of at most this many bytes is read whole into memory (`whole`); -1: none. */
+  wholeUpTo?: number;
+}
+
+export interface FileReadRequest extends ReadRange {
+  path: string;
+  kind: ObjectKind;
+  id: string;
+  /** Bytes before the body in the file (a manifest's checksum). */
+  header: number;
+}
+
 /**
- * Opens [offset, offset+length) of an object's body for reads into the caller's buffers (the
- * node's GET path: no stream, no Buffer per read). The descriptor pins the inode, so a concurrent
- * replace or delete is harmless; close() releases it. A body of at most `wholeUpTo` bytes is read
- * at once into a buffer of its own (`whole`, for the store's cache) and its descriptor closed.
+ * Opens a range of an object's body for reads into the caller's buffers (the node's GET path: no
+ * stream, no Buffer per read); undefined when the file is absent. The descriptor pins the inode,
+ * so a concurrent replace or delete is harmless; close() releases it. A body of at most
+ * `wholeUpTo` bytes is read at once into a buffer of its own (`whole`, for the store's cache) and
+ * its descriptor closed.
  */
-export async function openSource(
-  path: string,
-  kind: ObjectKind,
-  id: string,
-  header: number,
-  offset = 0,
-  length?: number,
-  wholeUpTo = -1,
-): Promise<OpenedSource> {
+export async function openSource(request: FileReadRequest): Promise<OpenedSource | undefined> {
+  const { path, kind, id, header, offset = 0, length, wholeUpTo = -1 } = request;
   let fd: number;
   try {
     fd = await openFd(path, "r", 0);
   } catch (err) {
-    if (isNotFound(err)) throw new DfsError("DFS_ERR_NOT_FOUND", `${kind} ${id} not found`);
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   let handedOver = false;
@@ -121,15 +103,19 @@ export function memorySource(
   };
 }
 
-/** A source as a stream of 256 KiB pieces (new Buffers: a stream hands them over); closed at the end. */
-export function sourceStream(source: ObjectSource): Readable {
+/**
+ * `length` bytes of a source as a stream of pieces of at most 256 KiB (new Buffers: a stream hands
+ * them over), none larger than what is left; closed at the end.
+ */
+export function sourceStream(source: ObjectSource, length: number): Readable {
   return Readable.from(
     (async function* () {
       try {
-        for (;;) {
-          const piece = Buffer.allocUnsafe(READ_HIGH_WATER_MARK);
+        for (let left = length; left > 0; ) {
+          const piece = Buffer.allocUnsafe(Math.min(READ_HIGH_WATER_MARK, left));
           const n = await source.read(piece);
           if (n === 0) return;
+          left -= n;
           yield piece.subarray(0, n);
         }
       } finally {
@@ -227,16 +213,18 @@ export function checkRange(
 }
 
 /**
- * Re-hashes a stored object into `scratch` (a reused buffer: hash.update consumes it at once).
- * A chunk must hash to its id; a manifest's body to the checksum in its header.
+ * Re-hashes a stored object into `scratch` (a reused buffer: hash.update consumes it at once);
+ * undefined when it is absent. A chunk must hash to its id; a manifest's body to the checksum in
+ * its header.
  */
 export async function verifyObject(
   path: string,
   kind: ObjectKind,
   id: string,
   scratch: Buffer,
-): Promise<boolean> {
-  const handle = await openObject(path, kind, id);
+): Promise<boolean | undefined> {
+  const handle = await openObject(path);
+  if (handle === undefined) return undefined;
   try {
     let position = 0;
     let expected = id;

@@ -81,3 +81,15 @@ export async function listIds(root: string, after: string, max: number): Promise
   }
   return out;
 }
+/** The first `max` distinct ids of two ascending lists, in order. */
+export function mergeSorted(a: string[], b: string[], max: number): string[] {
+  if (b.length === 0) return a;
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < max && (i < a.length || j < b.length)) {
+    const next = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out.at(-1) !== next) out.push(next);
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import type { StoreStatsPublished } from "../../registry/index.ts";
+import type { ObjectKind } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 
 export interface StoreOptions {
@@ -13,7 +14,7 @@ export interface StoreOptions {
   maxObjectBytes: number;
   /** Memory for the bodies of small objects stored or read lately (object-cache.ts); 0 or absent: none. */
   cacheBytes?: number;
-  /** Bodies of at most 64 KiB go to pack files (pack-log.ts) instead of a file each. */
+  /** Bodies of at most 64 KiB go to pack files (pack-log.ts) instead of a file each (file-layout.ts). */
   packs?: boolean;
   /** A pack is sealed once it holds this many bytes (default 64 MiB; tests make it small). */
   packBytes?: number;
@@ -31,6 +32,21 @@ export interface StoreOptions {
  * in its registry record (registry/types.ts documents each field), as heal's counters are.
  */
 export type StoreCounters = StoreStatsPublished;
+
+/** A write to start (ObjectStore.createWriter). */
+export interface WriteRequest {
+  kind: ObjectKind;
+  id: string;
+  /** The body's size in bytes, declared up front. */
+  size: number;
+  /** A manifest's: SHA-256 hex of its body (required). A chunk's, if given, must be its id. */
+  checksum?: string;
+  /**
+   * For a node inside a chain, whose next node checks the same bytes: the hash waits for the
+   * commit (ObjectWriter.commit).
+   */
+  hashLater?: boolean;
+}
 
 export interface StoreStats {
   capacityBytes: number;
