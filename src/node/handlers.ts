@@ -58,10 +58,7 @@ export class NodeHandlers implements RequestHandlers {
   }
 
   get(request: GetRequest): Promise<{ size: number; length: number; source: ObjectSource }> {
-    return this.#store.openSource(request.kind, request.id, {
-      offset: request.offset,
-      length: request.length,
-    });
+    return this.#store.openSource(request.kind, request.id, request);
   }
 
   async has(kind: ObjectKind, ids: string[]): Promise<boolean[]> {

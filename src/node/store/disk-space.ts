@@ -2,7 +2,7 @@ import { statfsSync } from "node:fs";
 
 /**
  * How old a statfs may be before a write checks the disk again. Asking the disk on every write
- * was a thread-pool round trip per chunk (~25 µs of CPU here); between two looks, what this store
+ * would cost a thread-pool round trip per chunk (~25 µs of CPU here); between two looks, what this store
  * wrote since the last look is subtracted, so the estimate only errs on the safe side.
  */
 const REFRESH_MS = 500;

@@ -17,13 +17,13 @@ interface Slot {
  * (first in, first out). A GET of one is answered from memory: no open and no read on the thread
  * pool, each a round trip of ~30 µs of CPU here, where the page cache would have held the bytes
  * anyway. One arena, not a Buffer per body: a Buffer per body lives long enough to reach V8's old
- * space, and the bodies the cache dropped stayed there as garbage until a full GC (+25-35 MiB of
- * node RSS in the bench, for a 16 MiB cache).
+ * space, and the bodies the cache dropped would stay there as garbage until a full GC (measured:
+ * +25-35 MiB of node RSS in the bench, for a 16 MiB cache).
  *
  * It is never ahead of or behind the disk: the store changes an entry only under its per-object
- * lock, together with the file (set after the rename that published it, dropped on delete,
- * quarantine and on a replacement too large to keep), and a read fills it only when no object
- * changed while it read (`mutations`).
+ * lock, together with the object (set once a write is published, dropped on delete, quarantine
+ * and on a replacement too large to keep), and a read fills it only when no object changed while
+ * it read (`mutations`).
  */
 export class ObjectCache {
   readonly maxBytes: number;

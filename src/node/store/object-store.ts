@@ -177,11 +177,9 @@ export class ObjectStore {
     range: BodyRange = {},
   ): Promise<{ size: number; body: Readable }> {
     this.#check(kind, id);
-    for (const layout of this.#layouts) {
-      const opened = await layout.open(kind, id, range);
-      if (opened) return { size: opened.size, body: sourceStream(opened.source, opened.length) };
-    }
-    throw notFound(kind, id);
+    const opened = await this.#first((layout) => layout.open(kind, id, range));
+    if (opened === undefined) throw notFound(kind, id);
+    return { size: opened.size, body: sourceStream(opened.source, opened.length) };
   }
 
   /**
@@ -200,8 +198,10 @@ export class ObjectStore {
       return memorySource(cached, kind, id, range.offset, range.length);
     }
     const before = this.#cache.mutations;
+    const wholeUpTo = this.#cache.objectMaxBytes;
+    // A loop, not #first: this is the GET path, and each async call costs.
     for (const layout of this.#layouts) {
-      const opened = await layout.open(kind, id, { ...range, wholeUpTo: this.#cache.objectMaxBytes });
+      const opened = await layout.open(kind, id, { ...range, wholeUpTo });
       if (opened === undefined) continue;
       if (opened.whole !== undefined) {
         this.#cacheMisses++;
@@ -258,11 +258,9 @@ export class ObjectStore {
     this.#check(kind, id);
     const scratch = this.#scratch.pop() ?? Buffer.allocUnsafeSlow(VERIFY_BUFFER_BYTES);
     try {
-      for (const layout of this.#layouts) {
-        const good = await layout.verify(kind, id, scratch);
-        if (good !== undefined) return good;
-      }
-      throw notFound(kind, id);
+      const good = await this.#first((layout) => layout.verify(kind, id, scratch));
+      if (good === undefined) throw notFound(kind, id);
+      return good;
     } finally {
       this.#scratch.push(scratch);
     }
@@ -322,33 +320,38 @@ export class ObjectStore {
     await staged.durable();
   }
 
-  /** Takes the object out of the first layout holding it; the cache entry goes whatever happens. */
+  /**
+   * Takes the object out of the first layout holding it (`take` resolves the body size removed).
+   * The cache entry goes with it, and when taking it out fails too.
+   */
   async #takeOut(
     kind: ObjectKind,
     id: string,
     take: (layout: ObjectLayout) => Promise<number | undefined>,
   ): Promise<boolean> {
-    for (const layout of this.#layouts) {
-      let size: number | undefined;
-      try {
-        size = await take(layout);
-      } catch (err) {
-        this.#cache.delete(kind, id);
-        throw err;
-      }
-      if (size === undefined) continue;
+    let size: number | undefined;
+    try {
+      size = await this.#first(take);
+    } catch (err) {
       this.#cache.delete(kind, id);
-      this.#capacity.forget(kind, size);
-      return true;
+      throw err;
     }
-    return false;
+    if (size === undefined) return false;
+    this.#cache.delete(kind, id);
+    this.#capacity.forget(kind, size);
+    return true;
   }
 
   async #stat(kind: ObjectKind, id: string): Promise<{ size: number; writtenAt: number } | undefined> {
     this.#check(kind, id);
+    return this.#first((layout) => layout.stat(kind, id));
+  }
+
+  /** Asks the layouts in read order; resolves the first answer that is not undefined. */
+  async #first<T>(ask: (layout: ObjectLayout) => Promise<T | undefined>): Promise<T | undefined> {
     for (const layout of this.#layouts) {
-      const s = await layout.stat(kind, id);
-      if (s !== undefined) return s;
+      const answer = await ask(layout);
+      if (answer !== undefined) return answer;
     }
     return undefined;
   }

@@ -43,6 +43,12 @@ import type { ObjectSource } from "./types.ts";
  * open; scrub does that. Sealed packs mostly dead are compacted (pack-compact.ts).
  */
 
+/**
+ * What lookups of an object the packs do not hold resolve: one shared promise, so a read of a file
+ * pays no async call here for asking the packs first.
+ */
+const NOT_HERE: Promise<undefined> = Promise.resolve(undefined);
+
 export interface PackLogOptions {
   dir: string;
   /** fdatasync every batch before it is acknowledged. */
@@ -59,8 +65,7 @@ export interface PackLogOptions {
 
 export class PackLog implements ObjectLayout, CompactedLog {
   readonly needsCopy = true;
-  /** Oldest first; the last is the one appended to. */
-  readonly packs: Pack[] = [];
+  readonly #packs: Pack[] = [];
   readonly #index = new PackIndex();
   readonly #bySeq = new Map<number, Pack>();
   readonly #appender: PackAppender;
@@ -70,11 +75,16 @@ export class PackLog implements ObjectLayout, CompactedLog {
   private constructor(options: PackLogOptions) {
     this.#appender = new PackAppender({
       ...options,
-      current: () => this.packs.at(-1)!,
+      current: () => this.#packs.at(-1)!,
       started: (pack) => this.#addPack(pack),
       sealed: (pack) => this.#compactor.consider(pack),
     });
     this.#compactor = new PackCompactor(this, options);
+  }
+
+  /** Oldest first; the last is the one appended to. */
+  get packs(): readonly Pack[] {
+    return this.#packs;
   }
 
   static async open(options: PackLogOptions): Promise<PackLog> {
@@ -151,14 +161,17 @@ export class PackLog implements ObjectLayout, CompactedLog {
     return this.#index.get(kind, id)?.size;
   }
 
-  async stat(kind: ObjectKind, id: string): Promise<{ size: number; writtenAt: number } | undefined> {
+  stat(kind: ObjectKind, id: string): Promise<{ size: number; writtenAt: number } | undefined> {
     const e = this.#index.get(kind, id);
-    return e && { size: e.size, writtenAt: e.writtenAt };
+    return e ? Promise.resolve({ size: e.size, writtenAt: e.writtenAt }) : NOT_HERE;
   }
 
-  async open(kind: ObjectKind, id: string, range: ReadRange): Promise<OpenedSource | undefined> {
+  open(kind: ObjectKind, id: string, range: ReadRange): Promise<OpenedSource | undefined> {
     const entry = this.get(kind, id);
-    if (entry === undefined) return undefined;
+    return entry ? this.#open(kind, id, entry, range) : NOT_HERE;
+  }
+
+  async #open(kind: ObjectKind, id: string, entry: PackEntry, range: ReadRange): Promise<OpenedSource> {
     const { offset = 0, length, wholeUpTo = -1 } = range;
     if (entry.size > 0 && entry.size <= wholeUpTo) {
       const whole = Buffer.allocUnsafe(entry.size);
@@ -244,9 +257,9 @@ export class PackLog implements ObjectLayout, CompactedLog {
   }
 
   retire(pack: Pack): boolean {
-    const index = this.packs.indexOf(pack);
+    const index = this.#packs.indexOf(pack);
     if (index < 0) return false;
-    this.packs.splice(index, 1);
+    this.#packs.splice(index, 1);
     this.#bySeq.delete(pack.seq);
     pack.drop();
     return true;
@@ -276,7 +289,7 @@ export class PackLog implements ObjectLayout, CompactedLog {
   }
 
   #addPack(pack: Pack): void {
-    this.packs.push(pack);
+    this.#packs.push(pack);
     this.#bySeq.set(pack.seq, pack);
   }
 

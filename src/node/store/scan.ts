@@ -21,13 +21,13 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 
 /**
  * Counts the objects under one kind's root and sums their body sizes (file size minus header).
- * A file whose id `superseded` names (a newer copy is in a pack) is removed, not counted, and so
- * is a write in progress (TMP_MARK): run at open, before any write, they are what a crash left.
+ * A file whose id `hidden` names (a newer copy is in a pack) is removed, not counted, and so is a
+ * write in progress (TMP_MARK): run at open, before any write, they are what a crash left.
  */
 export async function countObjects(
   root: string,
   header: number,
-  superseded: (id: string) => boolean = () => false,
+  hidden: (id: string) => boolean = () => false,
 ): Promise<{ count: number; bytes: number }> {
   let count = 0;
   let bytes = 0;
@@ -36,7 +36,7 @@ export async function countObjects(
       const dir = join(root, ab, cd);
       const ids: string[] = [];
       for (const name of await readdirOrEmpty(dir)) {
-        if (name.startsWith(TMP_MARK) || (isObjectId(name) && superseded(name))) {
+        if (name.startsWith(TMP_MARK) || (isObjectId(name) && hidden(name))) {
           await unlinkQuietly(join(dir, name));
         } else if (isObjectId(name)) ids.push(name);
       }

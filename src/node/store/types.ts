@@ -63,8 +63,9 @@ export interface StoreStats {
  */
 export interface ObjectWriter extends Writable {
   /**
-   * Ends the stream, verifies size and hash, syncs and renames. Resolves once the object is
-   * visible (and durable when fsync is on). Rejects with a DfsError; nothing is visible then.
+   * Ends the stream, verifies size and hash, and publishes: a synced temp file renamed into
+   * place, or a record appended to a pack. Resolves once the object is visible (and durable when
+   * fsync is on). Rejects with a DfsError; nothing is visible then.
    *
    * A writer made with `hashLater` did not hash the body as it arrived: `vouched` says whether the
    * next node of a chain stored the very bytes this one was given (it only stores what matches the
