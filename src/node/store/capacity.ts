@@ -1,8 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { DfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind, StoreUsage } from "../../formats/index.ts";
 import { DiskSpace } from "./disk-space.ts";
-import type { StoreStats } from "./types.ts";
 
 export interface CapacityOptions {
   dataDir: string;
@@ -65,7 +64,7 @@ export class Capacity {
    * freeBytes = min(disk available − reserve, capacity − stored when a capacity is set), never
    * negative. capacityBytes is the configured capacity, or the disk's size when none is set.
    */
-  async stats(): Promise<StoreStats> {
+  async stats(): Promise<StoreUsage> {
     const s = await statfs(this.#options.dataDir);
     const disk = { available: s.bavail * s.bsize, total: s.blocks * s.bsize };
     const { capacityBytes, reserveBytes } = this.#options;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { rename as renameCb, statSync } from "node:fs";
 import { rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 import type { FanoutDirs } from "./fanout-dirs.ts";
 import { closeFd, isNotFound, openFd } from "./fsutil.ts";
 import type { ObjectLayout, Staged, StageRequest } from "./object-layout.ts";

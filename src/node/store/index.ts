@@ -48,5 +48,5 @@
  */
 export { AliveMark } from "./alive-mark.ts";
 export { type BodyRange, ObjectStore } from "./object-store.ts";
-export { isObjectId, MANIFEST_HEADER_BYTES } from "./paths.ts";
-export type { ObjectSource, ObjectWriter, StoreOptions, StoreStats, WriteRequest } from "./types.ts";
+export { MANIFEST_HEADER_BYTES } from "./paths.ts";
+export type { ObjectWriter, StoreOptions, WriteRequest } from "./types.ts";

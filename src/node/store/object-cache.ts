@@ -1,4 +1,4 @@
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 
 /** Objects larger than this are never cached: the cache is for manifests and small files' chunks. */
 export const CACHE_OBJECT_MAX_BYTES = 64 * 1024;

@@ -1,4 +1,4 @@
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 import type { OpenedSource, ReadRange } from "./reader.ts";
 import type { FileTarget } from "./writer.ts";
 

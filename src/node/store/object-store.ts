@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
-import type { ListPage, ObjectKind } from "../../transport/api.ts";
+import type { ListPage, ObjectKind, ObjectSource, StoreCounters, StoreUsage } from "../../formats/index.ts";
 import { BufferPool } from "../../transport/index.ts";
 import type { Capacity } from "./capacity.ts";
 import type { DataDirLock } from "./dir-lock.ts";
@@ -13,14 +13,7 @@ import { assertKind, assertObjectId, checkWrite, type DataPaths } from "./paths.
 import { memorySource, sourceStream } from "./reader.ts";
 import { mergeSorted } from "./scan.ts";
 import { openParts, type StoreParts } from "./store-open.ts";
-import type {
-  ObjectSource,
-  ObjectWriter,
-  StoreCounters,
-  StoreOptions,
-  StoreStats,
-  WriteRequest,
-} from "./types.ts";
+import type { ObjectWriter, StoreOptions, WriteRequest } from "./types.ts";
 import { StoreWriter } from "./writer.ts";
 
 const DEFAULT_LIST_LIMIT = 1000;
@@ -266,7 +259,7 @@ export class ObjectStore {
     }
   }
 
-  stats(): Promise<StoreStats> {
+  stats(): Promise<StoreUsage> {
     return this.#capacity.stats();
   }
 

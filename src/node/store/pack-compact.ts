@@ -1,5 +1,5 @@
 import { unlink } from "node:fs/promises";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import { fsyncDir } from "./dir-sync.ts";
 import { type ObjectRef, type Pack, type PackEntry, splitKey } from "./pack-file.ts";

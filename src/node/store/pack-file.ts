@@ -1,7 +1,7 @@
 import { closeSync, read } from "node:fs";
 import { join } from "node:path";
 import { DfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 
 const PACK_NAME_RE = /^(\d{8})\.pack$/;
 

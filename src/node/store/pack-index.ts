@@ -1,4 +1,4 @@
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 
 /** Where a live packed object's record is: numbers only. */
 export interface IndexEntry {

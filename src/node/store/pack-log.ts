@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind, ObjectSource } from "../../formats/index.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import { fsyncDir } from "./dir-sync.ts";
 import { openFd } from "./fsutil.ts";
@@ -24,7 +24,6 @@ import {
 } from "./pack-record.ts";
 import { scanPack } from "./pack-scan.ts";
 import { checkRange, FileSource, memorySource, type OpenedSource, type ReadRange } from "./reader.ts";
-import type { ObjectSource } from "./types.ts";
 
 /*
  * Objects of at most 64 KiB live in pack files: append-only logs of records (pack-record.ts), as

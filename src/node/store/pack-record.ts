@@ -1,5 +1,5 @@
 import { crc32 } from "node:zlib";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 
 /**
  * One record of a pack file (pack-log.ts): a fixed header, then the body. Little-endian. Only

@@ -1,19 +1,13 @@
 import { join } from "node:path";
 import { DfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import { isObjectId, type ObjectKind } from "../../formats/index.ts";
 import type { WriteRequest } from "./types.ts";
 
 /** A manifest file starts with the raw SHA-256 of its body, so a node can scrub it without keys. */
 export const MANIFEST_HEADER_BYTES = 32;
 
-const ID_RE = /^[0-9a-f]{64}$/;
-
 /** Names of writes in progress, beside the object each will become: never an id (64 hex). */
 export const TMP_MARK = ".tmp-";
-
-export function isObjectId(value: unknown): value is string {
-  return typeof value === "string" && ID_RE.test(value);
-}
 
 /** Every id is checked before it becomes part of a path: no "..", no "/", nothing but 64 hex. */
 export function assertObjectId(value: unknown, what = "id"): asserts value is string {

@@ -3,10 +3,9 @@ import { closeSync, fstatSync, read } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { DfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind, ObjectSource } from "../../formats/index.ts";
 import { isNotFound, openFd } from "./fsutil.ts";
 import { MANIFEST_HEADER_BYTES } from "./paths.ts";
-import type { ObjectSource } from "./types.ts";
 
 /**
  * 256 KiB reads, the protocol's DATA piece size: one file read per frame. Measured here on a

@@ -1,7 +1,8 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { isObjectId } from "../../formats/index.ts";
 import { isNotFound, unlinkQuietly } from "./fsutil.ts";
-import { isObjectId, TMP_MARK } from "./paths.ts";
+import { TMP_MARK } from "./paths.ts";
 
 const FANOUT_RE = /^[0-9a-f]{2}$/;
 

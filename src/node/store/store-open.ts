@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 import { Capacity } from "./capacity.ts";
 import { DataDirLock } from "./dir-lock.ts";
 import { DirSyncer } from "./dir-sync.ts";

@@ -1,6 +1,5 @@
 import type { Writable } from "node:stream";
-import type { StoreStatsPublished } from "../../registry/index.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 
 export interface StoreOptions {
@@ -27,12 +26,6 @@ export interface StoreOptions {
   warn?(message: string, details: Record<string, unknown>): void;
 }
 
-/**
- * Totals since the store was opened, and the packs as they are now: the shape the node publishes
- * in its registry record (registry/types.ts documents each field), as heal's counters are.
- */
-export type StoreCounters = StoreStatsPublished;
-
 /** A write to start (ObjectStore.createWriter). */
 export interface WriteRequest {
   kind: ObjectKind;
@@ -46,14 +39,6 @@ export interface WriteRequest {
    * commit (ObjectWriter.commit).
    */
   hashLater?: boolean;
-}
-
-export interface StoreStats {
-  capacityBytes: number;
-  freeBytes: number;
-  chunkCount: number;
-  manifestCount: number;
-  storedBytes: number;
 }
 
 /**
@@ -75,12 +60,4 @@ export interface ObjectWriter extends Writable {
   commit(vouched?: Promise<boolean>): Promise<void>;
   /** Drops the write and its temp file. Idempotent; safe after a failed commit; a no-op after a good one. */
   abort(reason?: Error): Promise<void>;
-}
-
-/** An object's bytes for reads into the caller's buffers (the shape the transport pulls from). */
-export interface ObjectSource {
-  /** Fills the start of `into` with the next bytes; resolves how many (0 at the end). */
-  read(into: Buffer): Promise<number>;
-  /** Releases the descriptor; idempotent. */
-  close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { close, closeSync, fdatasync, read } from "node:fs";
 import { Writable } from "node:stream";
 import { DfsError, toDfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../transport/api.ts";
+import type { ObjectKind } from "../../formats/index.ts";
 import { call, unlinkQuietly, writeAll } from "./fsutil.ts";
 import type { ObjectWriter } from "./types.ts";
 
