@@ -147,16 +147,6 @@ async function repoFiles(): Promise<string[]> {
   return files;
 }
 
-/**
- * Known problems in files that open branches rewrite (src/node/store/), as "file: what". Each must still occur, so the list can only shrink; delete it once empty.
- */
-const PENDING: ReadonlySet<string> = new Set([
-  'src/node/store/store.ts: tells history: "eighth session"',
-  'src/node/store/store.ts: tells history: "fifth session"',
-  "src/node/store/store.ts: names node/main.ts, which is not in the repo",
-  "src/node/store/types.ts: names registry/types.ts, which is not in the repo",
-]);
-
 describe("references in comments and docs", () => {
   test("every repo path they name exists, none names a machine's path, none tells history", async () => {
     const files = await repoFiles();
@@ -165,20 +155,12 @@ describe("references in comments and docs", () => {
       "the scan found the repo",
     );
     const problems: string[] = [];
-    const pendingSeen = new Set<string>();
     for (const file of files) {
       for (const p of problemsOfFile(file, await readFile(join(ROOT, file), "utf8"))) {
-        const key = `${p.file}: ${p.what}`;
-        if (PENDING.has(key)) pendingSeen.add(key);
-        else problems.push(`${p.file}:${p.line}: ${p.what}`);
+        problems.push(`${p.file}:${p.line}: ${p.what}`);
       }
     }
     assert.deepEqual(problems, []);
-    assert.deepEqual(
-      [...PENDING].filter((k) => !pendingSeen.has(k)),
-      [],
-      "fixed: take these out of PENDING",
-    );
   });
 
   test("a planted bad reference, machine path or history word is found; URLs and code are not", () => {

@@ -5,7 +5,7 @@ import { isNotFound } from "./fsutil.ts";
 /**
  * `<data>/alive`: when this node last took part in its cluster (ms since the epoch). A node away
  * from its cluster for longer than the tombstone grace may hold manifests of files deleted
- * meanwhile (node/main.ts warns at start); the healer marks it after every repair round.
+ * meanwhile (src/node/main.ts warns at start); the healer marks it after every repair round.
  */
 export class AliveMark {
   readonly #file: string;
