@@ -301,11 +301,9 @@ export class ObjectStore {
   async #publish(write: PendingWrite): Promise<void> {
     const { layout: target, kind, id, size, staged, copy } = write;
     await this.#locks.run(lockKey(kind, id), async () => {
-      const before = this.#sizeNow(kind, id);
+      const { holder, size: before } = this.#holderNow(kind, id);
       await staged.place();
-      for (const other of this.#layouts) {
-        if (other !== target && other.sizeNow(kind, id) !== undefined) await other.remove(kind, id);
-      }
+      if (holder !== undefined && holder !== target) await holder.remove(kind, id);
       if (copy) this.#cache.set(kind, id, copy);
       else this.#cache.delete(kind, id);
       this.#capacity.stored(kind, before, size, staged.diskBytes);
@@ -349,13 +347,17 @@ export class ObjectStore {
     return undefined;
   }
 
-  /** The size of the copy reads would find, without waiting for the disk. */
-  #sizeNow(kind: ObjectKind, id: string): number | undefined {
+  /**
+   * The layout holding the object and its size, without waiting for the disk. An id is in one
+   * layout at most (a publish removes the other copy, open removes files a pack holds), so the
+   * first found is the only one.
+   */
+  #holderNow(kind: ObjectKind, id: string): { holder?: ObjectLayout; size?: number } {
     for (const layout of this.#layouts) {
       const size = layout.sizeNow(kind, id);
-      if (size !== undefined) return size;
+      if (size !== undefined) return { holder: layout, size };
     }
-    return undefined;
+    return {};
   }
 
   #check(kind: ObjectKind, id: string): void {

@@ -47,6 +47,8 @@ import { checkRange, FileSource, memorySource, type OpenedSource, type ReadRange
  * pays no async call here for asking the packs first.
  */
 const NOT_HERE: Promise<undefined> = Promise.resolve(undefined);
+/** A packed object is durable once place() resolves: its batch was fdatasynced. */
+const DURABLE: Promise<void> = Promise.resolve();
 
 export interface PackLogOptions {
   dir: string;
@@ -142,18 +144,17 @@ export class PackLog implements ObjectLayout, CompactedLog {
 
   // --- ObjectLayout ----------------------------------------------------------------------------
 
-  async stage({ kind, id, size, checksum, copy }: StageRequest): Promise<Staged> {
+  /** Nothing to open: the body collects in `copy`, and place() appends it. */
+  stage({ kind, id, size, checksum, copy }: StageRequest): Promise<Staged> {
     if (copy === undefined || size > RECORD_MAX_BODY) {
-      throw new DfsError(
-        "DFS_ERR_INTERNAL",
-        `a pack record holds a body of at most ${RECORD_MAX_BODY} bytes, from memory`,
-      );
+      const why = `a pack record holds a body of at most ${RECORD_MAX_BODY} bytes, from memory`;
+      return Promise.reject(new DfsError("DFS_ERR_INTERNAL", why));
     }
-    return {
+    return Promise.resolve({
       diskBytes: recordBytes(size),
       place: () => this.#put(kind, id, checksum, copy),
-      durable: async () => {},
-    };
+      durable: () => DURABLE,
+    });
   }
 
   sizeNow(kind: ObjectKind, id: string): number | undefined {
