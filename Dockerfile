@@ -9,7 +9,7 @@ COPY package.json package-lock.json ./
 # With dev dependencies (typescript). --ignore-scripts: the `node` devDependency (a Node binary for
 # npm scripts) stays uninstalled, so npm scripts run the image's own Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json openapi.yaml biome.json ./
+COPY tsconfig.json tsconfig.build.json openapi.yaml ./
 COPY src ./src
 RUN npm run build && rm -f dist/.tsbuildinfo
 
