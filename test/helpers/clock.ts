@@ -29,31 +29,25 @@ export async function advance(ms: number): Promise<void> {
 
 /** Advances mocked time until `p` settles (at most `maxMs`), then returns it. */
 export async function settle<T>(p: Promise<T>, maxMs = 60_000): Promise<T> {
-  let done = false;
-  p.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
+  const done = settledFlag(p);
   await flush();
-  for (let i = 0; i < maxMs && !done; i++) await advance(1);
+  for (let i = 0; i < maxMs && !done(); i++) await advance(1);
   return p;
 }
 
 /** Whether `p` has settled by now (without moving time). */
 export async function settled(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  p.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
+  const done = settledFlag(p);
   await flush();
-  return done;
+  return done();
+}
+
+/** A flag that turns true once `p` settles, fulfilled or rejected (the rejection stays `p`'s to report). */
+function settledFlag(p: Promise<unknown>): () => boolean {
+  let done = false;
+  const mark = () => {
+    done = true;
+  };
+  p.then(mark, mark);
+  return () => done;
 }
