@@ -87,6 +87,17 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** A gateway's environment: the test secrets and keys, the cluster's registry timings, then `env`. */
+function gatewayEnv(cluster: Cluster, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    DFS_CLUSTER_SECRET: TEST_SECRET,
+    DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+    DFS_CLUSTER_KEY: TEST_KEY,
+    ...cluster.registryEnv,
+    ...env,
+  };
+}
+
 /** A real `dfs gateway` process. */
 export async function startGatewayProcess(
   cluster: Cluster,
@@ -94,13 +105,7 @@ export async function startGatewayProcess(
   env: NodeJS.ProcessEnv = {},
 ): Promise<Gateway & { proc: Proc }> {
   const proc = startProcess([CLI, "gateway", "--listen", "127.0.0.1:0", ...cluster.registryArgs, ...args], {
-    env: {
-      DFS_CLUSTER_SECRET: TEST_SECRET,
-      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
-      DFS_CLUSTER_KEY: TEST_KEY,
-      ...cluster.registryEnv,
-      ...env,
-    },
+    env: gatewayEnv(cluster, env),
   });
   try {
     const line = await proc.waitForLog((l) => l.msg === "gateway listening");
@@ -119,13 +124,7 @@ export async function startGatewayInProcess(
 ): Promise<Gateway & { running: RunningGateway; config: GatewayConfig }> {
   const [, sentinels, , masterName, , prefix] = cluster.registryArgs;
   const config = loadGatewayConfig({
-    env: {
-      DFS_CLUSTER_SECRET: TEST_SECRET,
-      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
-      DFS_CLUSTER_KEY: TEST_KEY,
-      ...cluster.registryEnv,
-      ...env,
-    },
+    env: gatewayEnv(cluster, env),
     flags: { listen: "127.0.0.1:0", sentinels, "master-name": masterName, "redis-prefix": prefix, ...flags },
   });
   const running = await startGateway(config, testLogger());
