@@ -6,9 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { promisify } from "node:util";
-import type { RegistryConfig } from "../src/config/index.ts";
 import {
   type Identity,
   issueIdentity,
@@ -17,46 +16,18 @@ import {
   signingKeyFromSeed,
   TrustAnchor,
 } from "../src/credentials/index.ts";
-import {
-  createRedis,
-  type MembershipView,
-  type NodeRecord,
-  type RegistryRedis,
-  startMembershipView,
-} from "../src/registry/index.ts";
+import { type MembershipView, type NodeRecord, startMembershipView } from "../src/registry/index.ts";
 import { encodeRecord } from "../src/registry/keys.ts";
 import { MAX_CAPACITY_BYTES, signRecord } from "../src/registry/record-signature.ts";
 import { CLI } from "./helpers/proc.ts";
-import { startTopology, type Topology } from "./helpers/redis-topology.ts";
-import { startMember, testLogger, waitFor } from "./helpers/registry.ts";
+import { startMember, testLogger, useRegistryTopology, waitFor } from "./helpers/registry.ts";
 
 const logger = testLogger();
 const authoritySeed = newSeed();
 const authority = signingKeyFromSeed(authoritySeed);
 const anchor = new TrustAnchor(authority.publicKey);
-let topology: Topology;
-let db: RegistryRedis;
-
-before(async () => {
-  topology = await startTopology();
-  db = createRedis(topology.redisConfig(), logger);
-});
-
-after(async () => {
-  await db?.close();
-  await topology?.stopAll();
-});
-
-function fast(prefix: string, overrides: Partial<RegistryConfig> = {}): RegistryConfig {
-  return topology.redisConfig({
-    prefix,
-    heartbeatIntervalMs: 200,
-    heartbeatTtlMs: 1500,
-    resyncIntervalMs: 300,
-    reconnectGraceMs: 1000,
-    ...overrides,
-  });
-}
+const registry = useRegistryTopology(logger, { resyncIntervalMs: 300 });
+const { fast } = registry;
 
 function identity(role: Role, id: string, seed = authoritySeed): Identity {
   return issueIdentity(signingKeyFromSeed(seed), role, id, Date.now(), 3_600_000).identity;
@@ -86,7 +57,7 @@ async function plant(
 ): Promise<void> {
   const id = typeof r === "string" ? JSON.parse(r).id : r.id;
   const text = typeof r === "string" ? r : encodeRecord(r);
-  const tx = db.client.multi().sadd(`${prefix}members`, id).set(`${prefix}node:${id}`, text);
+  const tx = registry.db.client.multi().sadd(`${prefix}members`, id).set(`${prefix}node:${id}`, text);
   if (hbTtlMs === "none") tx.set(`${prefix}hb:${id}`, "1");
   else tx.set(`${prefix}hb:${id}`, "1", "PX", hbTtlMs);
   await tx.publish(`${prefix}events`, id).exec();
@@ -96,8 +67,8 @@ async function plant(
 function keepBeating(prefix: string, ids: string[], ttlMs: number | "none"): () => void {
   const timer = setInterval(() => {
     for (const id of ids) {
-      if (ttlMs === "none") void db.client.set(`${prefix}hb:${id}`, "1");
-      else void db.client.set(`${prefix}hb:${id}`, "1", "PX", ttlMs);
+      if (ttlMs === "none") void registry.db.client.set(`${prefix}hb:${id}`, "1");
+      else void registry.db.client.set(`${prefix}hb:${id}`, "1", "PX", ttlMs);
     }
   }, 300);
   return () => clearInterval(timer);
@@ -113,7 +84,7 @@ test("a node's record carries its credential and signature, and a checking view 
   const view = await startMembershipView(config, { logger, anchor });
   const a = await startMember(config, "node-a", { identity: identity("node", "node-a"), anchor });
   try {
-    const stored = JSON.parse((await db.client.get(`${prefix}node:node-a`))!) as NodeRecord;
+    const stored = JSON.parse((await registry.db.client.get(`${prefix}node:node-a`))!) as NodeRecord;
     assert.ok(stored.credential && stored.signature, "credential and signature stored");
     await waitFor(() => view.live().some((n) => n.id === "node-a"), 3000, "node-a live");
     assert.equal(view.rejected, 0);
@@ -186,14 +157,14 @@ test("signed records past the bounds are refused; a heartbeat key without a TTL 
 
     // The same valid record, its heartbeat key set without a TTL: registered, never live.
     stopBeating();
-    await db.client.persist(`${prefix}hb:ok`);
+    await registry.db.client.persist(`${prefix}hb:ok`);
     await waitFor(() => view.all().find((n) => n.id === "ok")?.state === "expired", 5000, "no TTL: expired");
     // And with a TTL longer than the record states.
-    await db.client.set(`${prefix}hb:ok`, "1", "PX", 60_000);
+    await registry.db.client.set(`${prefix}hb:ok`, "1", "PX", 60_000);
     await new Promise((r) => setTimeout(r, 3 * config.resyncIntervalMs));
     assert.equal(view.all().find((n) => n.id === "ok")?.state, "expired");
     // Set as the node would: live again.
-    await db.client.set(`${prefix}hb:ok`, "1", "PX", 5000);
+    await registry.db.client.set(`${prefix}hb:ok`, "1", "PX", 5000);
     await waitFor(() => view.live().some((n) => n.id === "ok"), 5000, "ok live again");
   } finally {
     stopBeating();

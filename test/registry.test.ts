@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { RegistryConfig } from "../src/config/index.ts";
@@ -17,44 +17,21 @@ import {
   type NodeInfo,
   type NodeRecord,
   type NodeRecordInput,
-  type RegistryRedis,
   startMembershipView,
   startNodeMembership,
 } from "../src/registry/index.ts";
 import { decodeRecord, encodeRecord } from "../src/registry/keys.ts";
 import { responsible } from "../src/registry/reaper.ts";
 import { CLI, startProcess } from "./helpers/proc.ts";
-import { startTopology, type Topology } from "./helpers/redis-topology.ts";
-import { startMember, testLogger, waitFor } from "./helpers/registry.ts";
+import { startMember, testLogger, useRegistryTopology, waitFor } from "./helpers/registry.ts";
 
 const FIXTURE = new URL("./fixtures/registry-node.ts", import.meta.url).pathname;
 const logger = testLogger();
-let topology: Topology;
-let db: RegistryRedis;
-
-before(async () => {
-  topology = await startTopology();
-  db = createRedis(topology.redisConfig(), logger);
-});
-
-after(async () => {
-  await db?.close();
-  await topology?.stopAll();
-});
-
-function fast(prefix: string, overrides: Partial<RegistryConfig> = {}): RegistryConfig {
-  return topology.redisConfig({
-    prefix,
-    heartbeatIntervalMs: 200,
-    heartbeatTtlMs: 1500,
-    resyncIntervalMs: 500,
-    reconnectGraceMs: 1000,
-    ...overrides,
-  });
-}
+const registry = useRegistryTopology(logger);
+const { fast } = registry;
 
 async function stored(prefix: string, id: string): Promise<NodeRecord | undefined> {
-  const text = await db.client.get(`${prefix}node:${id}`);
+  const text = await registry.db.client.get(`${prefix}node:${id}`);
   return text === null ? undefined : (JSON.parse(text) as NodeRecord);
 }
 
@@ -71,11 +48,11 @@ test("a node registers at once and every heartbeat re-asserts its whole entry", 
   const a = await startMember(config, "node-a");
   try {
     // Registered before startNodeMembership resolved: index, entry and a heartbeat key with a TTL.
-    assert.deepEqual(await db.client.smembers(`${prefix}members`), ["node-a"]);
+    assert.deepEqual(await registry.db.client.smembers(`${prefix}members`), ["node-a"]);
     const first = await stored(prefix, "node-a");
     assert.equal(first?.addr, a.addr);
     assert.equal(first?.incarnation, a.membership.incarnation);
-    const pttl = await db.client.pttl(`${prefix}hb:node-a`);
+    const pttl = await registry.db.client.pttl(`${prefix}hb:node-a`);
     assert.ok(pttl > 0 && pttl <= 1500, `heartbeat PTTL ${pttl}`);
 
     // Each beat calls self() again: fresh free space reaches Redis and the views.
@@ -83,9 +60,9 @@ test("a node registers at once and every heartbeat re-asserts its whole entry", 
     await waitFor(async () => (await stored(prefix, "node-a"))?.freeBytes === 777, 3000, "fresh freeBytes");
 
     // Soft state: an entry lost (as in a failover) comes back with the next beat.
-    await db.client.del(`${prefix}node:${"node-a"}`, `${prefix}members`);
+    await registry.db.client.del(`${prefix}node:${"node-a"}`, `${prefix}members`);
     await waitFor(async () => (await stored(prefix, "node-a")) !== undefined, 3000, "entry re-asserted");
-    assert.deepEqual(await db.client.smembers(`${prefix}members`), ["node-a"]);
+    assert.deepEqual(await registry.db.client.smembers(`${prefix}members`), ["node-a"]);
 
     const seen = await waitFor(
       () => view.live().find((n) => n.id === "node-a" && n.freeBytes === 777),
@@ -133,8 +110,8 @@ test("close() deregisters at once: the node leaves the views well before its TTL
       a.membership.view.all().map((n) => n.id),
       ["node-a"],
     );
-    assert.equal(await db.client.exists(`${prefix}node:node-b`, `${prefix}hb:node-b`), 0);
-    assert.deepEqual(await db.client.smembers(`${prefix}members`), ["node-a"]);
+    assert.equal(await registry.db.client.exists(`${prefix}node:node-b`, `${prefix}hb:node-b`), 0);
+    assert.deepEqual(await registry.db.client.smembers(`${prefix}members`), ["node-a"]);
   } finally {
     await a.close();
     await view.close();
@@ -168,8 +145,12 @@ test("a SIGKILLed node leaves every view after its TTL, then a peer removes its 
     );
 
     // Expired but still registered, until the peer probes it (the port is closed) and removes it.
-    await waitFor(async () => !(await db.client.sismember(`${prefix}members`, "node-crash")), 5000, "reaped");
-    assert.equal(await db.client.exists(`${prefix}node:node-crash`), 0);
+    await waitFor(
+      async () => !(await registry.db.client.sismember(`${prefix}members`, "node-crash")),
+      5000,
+      "reaped",
+    );
+    assert.equal(await registry.db.client.exists(`${prefix}node:node-crash`), 0);
     await waitFor(() => !view.all().some((n) => n.id === "node-crash"), 3000, "gone from all()");
     t.diagnostic(`SIGKILLed node left the view ${Math.round(leftAfter)} ms after the kill (TTL 1500 ms)`);
   } finally {
@@ -195,7 +176,7 @@ test("a restarted node re-registers with a higher incarnation", async () => {
     // Graceful stop: deregistered at once.
     await child.stop("SIGTERM");
     await waitFor(() => events.includes(`leave:${i1}`), 2000, "leave after SIGTERM");
-    assert.equal(await db.client.exists(`${prefix}node:node-r`), 0);
+    assert.equal(await registry.db.client.exists(`${prefix}node:node-r`), 0);
 
     child = startFixture(config, "node-r");
     const i2 = await incarnationOf(child);
@@ -240,7 +221,7 @@ test("dead-node removal keeps a peer that answers and removes one that does not"
       lastHeartbeat: Date.now() - 60_000,
       heartbeatTtlMs: 1500,
     };
-    await db.client
+    await registry.db.client
       .multi()
       .sadd(`${prefix}members`, id)
       .set(`${prefix}node:${id}`, JSON.stringify(record))
@@ -248,7 +229,7 @@ test("dead-node removal keeps a peer that answers and removes one that does not"
   };
   await plant("ghost-up", `127.0.0.1:${(listening.address() as { port: number }).port}`);
   await plant("ghost-down", `127.0.0.1:${closedPort}`);
-  await db.client.sadd(`${prefix}members`, "orphan"); // an index entry without a registration
+  await registry.db.client.sadd(`${prefix}members`, "orphan"); // an index entry without a registration
   const view = await startMembershipView(config, { logger });
   assert.deepEqual(
     view.all().map((n) => `${n.id}:${n.state}`),
@@ -264,15 +245,19 @@ test("dead-node removal keeps a peer that answers and removes one that does not"
   const reaper = await startMember(config, "node-reaper", { reapIntervalMs: 300, logger: spy });
   try {
     await waitFor(
-      async () => !(await db.client.sismember(`${prefix}members`, "ghost-down")),
+      async () => !(await registry.db.client.sismember(`${prefix}members`, "ghost-down")),
       5000,
       "ghost-down",
     );
-    await waitFor(async () => !(await db.client.sismember(`${prefix}members`, "orphan")), 5000, "orphan");
+    await waitFor(
+      async () => !(await registry.db.client.sismember(`${prefix}members`, "orphan")),
+      5000,
+      "orphan",
+    );
     // The answering peer is probed pass after pass and kept every time.
     await waitFor(() => warnings.filter((w) => w.startsWith("ghost-up:")).length >= 2, 5000, "two passes");
-    assert.equal(await db.client.sismember(`${prefix}members`, "ghost-up"), 1);
-    assert.notEqual(await db.client.get(`${prefix}node:ghost-up`), null);
+    assert.equal(await registry.db.client.sismember(`${prefix}members`, "ghost-up"), 1);
+    assert.notEqual(await registry.db.client.get(`${prefix}node:ghost-up`), null);
     await waitFor(() => !view.all().some((n) => n.id === "ghost-down"), 3000, "view drops ghost-down");
   } finally {
     await reaper.close();
@@ -387,7 +372,7 @@ test("store counters in a record: kept when whole, dropped (not the node) when g
 test("a view lists nodes with, without and with garbled heal counters (a mixed-version cluster)", async () => {
   const prefix = "regheal:";
   const config = fast(prefix);
-  const tx = db.client.multi();
+  const tx = registry.db.client.multi();
   for (const [id, heal] of [
     ["node-new", HEAL],
     ["node-old", undefined],
@@ -434,7 +419,7 @@ test("a node's heal counters reach the views with its heartbeats, as free space 
 });
 
 test("a registry client that ends comes back by itself (the end handler)", async () => {
-  const redis = createRedis(topology.redisConfig(), logger);
+  const redis = createRedis(registry.topology.redisConfig(), logger);
   try {
     await redis.client.set("end:probe", "1");
     // disconnect() ends a client for good in ioredis; only our close() may do that.
@@ -449,7 +434,7 @@ test("a registry client that ends comes back by itself (the end handler)", async
 });
 
 test("a plain Redis URL works too (development)", async () => {
-  const master = await topology.master();
+  const master = await registry.topology.master();
   const config = fast("url:", { sentinelAddrs: [], url: `redis://127.0.0.1:${master.port}` });
   const view = await startMembershipView(config, { logger });
   const a = await startMember(config, "node-a");
@@ -463,7 +448,7 @@ test("a plain Redis URL works too (development)", async () => {
 });
 
 test("startMembershipView fails with DFS_ERR_REGISTRY when no Sentinel answers", async () => {
-  const config = topology.redisConfig({ sentinelAddrs: ["127.0.0.1:1", "127.0.0.1:2"] });
+  const config = registry.topology.redisConfig({ sentinelAddrs: ["127.0.0.1:1", "127.0.0.1:2"] });
   await assert.rejects(startMembershipView(config, { logger, startTimeoutMs: 500 }), (err: unknown) =>
     isDfsError(err, "DFS_ERR_REGISTRY"),
   );
@@ -473,7 +458,7 @@ test("dfs nodes prints the registered nodes as a table and as JSON", async () =>
   const prefix = "reg6:";
   const config = fast(prefix, { heartbeatTtlMs: 10_000 });
   const a = await startMember(config, "node-a", { zone: "eu-1" });
-  await db.client
+  await registry.db.client
     .multi()
     .sadd(`${prefix}members`, "node-old")
     .set(

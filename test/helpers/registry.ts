@@ -1,15 +1,75 @@
-/** Helpers for the registry tests: in-process members, a TCP probe, polling with a deadline. */
+/**
+ * Helpers for the registry tests: a topology for the file, in-process members, a TCP probe, polling
+ * with a deadline.
+ */
 import { createConnection, createServer, type Server } from "node:net";
+import { after, before } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { pino } from "pino";
 import type { RegistryConfig } from "../../src/config/index.ts";
 import type { Identity, TrustAnchor } from "../../src/credentials/index.ts";
 import type { Logger } from "../../src/logger.ts";
-import { type NodeMembership, type NodeRecord, startNodeMembership } from "../../src/registry/index.ts";
+import {
+  createRedis,
+  type NodeMembership,
+  type NodeRecord,
+  type RegistryRedis,
+  startNodeMembership,
+} from "../../src/registry/index.ts";
+import { startTopology, type Topology } from "./redis-topology.ts";
 
 /** Test logs go to stderr, quiet unless DFS_TEST_LOG_LEVEL says otherwise. */
 export function testLogger(): Logger {
   return pino({ level: process.env.DFS_TEST_LOG_LEVEL ?? "error" }, pino.destination(2));
+}
+
+export interface RegistryTopology {
+  /** The file's Redis Sentinel topology; read it inside tests (it starts in `before`). */
+  readonly topology: Topology;
+  /** A client on it, to read and plant keys directly. */
+  readonly db: RegistryRedis;
+  /** A registry config on the topology under `prefix`, with the file's short timings. */
+  fast(prefix: string, overrides?: Partial<RegistryConfig>): RegistryConfig;
+}
+
+/**
+ * One Redis Sentinel topology for the calling test file and a client on it, started in `before` and
+ * stopped in `after`. `fast` timings: heartbeat 200 ms, TTL 1.5 s, resync 500 ms, reconnect grace
+ * 1 s, then `timings`.
+ */
+export function useRegistryTopology(logger: Logger, timings: Partial<RegistryConfig> = {}): RegistryTopology {
+  let topology: Topology | undefined;
+  let db: RegistryRedis | undefined;
+  before(async () => {
+    topology = await startTopology();
+    db = createRedis(topology.redisConfig(), logger);
+  });
+  after(async () => {
+    await db?.close();
+    await topology?.stopAll();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the registry topology starts in before()");
+    return value;
+  };
+  return {
+    get topology() {
+      return started(topology);
+    },
+    get db() {
+      return started(db);
+    },
+    fast: (prefix, overrides = {}) =>
+      started(topology).redisConfig({
+        prefix,
+        heartbeatIntervalMs: 200,
+        heartbeatTtlMs: 1500,
+        resyncIntervalMs: 500,
+        reconnectGraceMs: 1000,
+        ...timings,
+        ...overrides,
+      }),
+  };
 }
 
 /** Whether something accepts a TCP connection at "host:port" within 1 s. */
