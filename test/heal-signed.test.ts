@@ -76,6 +76,32 @@ async function putEverywhere(id: string, data: Buffer): Promise<unknown[]> {
   );
 }
 
+/** A manifest with `data` inline, sealed as a gateway did before signing existed: no trailer. */
+function unsignedManifest(data: Buffer, name: string): Buffer {
+  return cipher.sealManifest({
+    version: 1,
+    hash: sha256Hex(data),
+    size: data.length,
+    name,
+    contentType: "application/octet-stream",
+    chunkBytes: SMALL_CHUNK,
+    createdAt: Date.now(),
+    chunks: [],
+    inline: data.toString("base64"),
+  });
+}
+
+/** Deletes a file through the gateway, waits for a signed tombstone on every node, checks the file is gone. */
+async function deleteEverywhere(hash: string, id: string, what: string): Promise<void> {
+  assert.equal((await http(gw.url, "DELETE", `/v1/files/${hash}`)).status, 204);
+  await waitFor(
+    async () => (await held(id)).every((c) => c !== "none" && c.type === "tombstone" && c.signed),
+    10_000,
+    what,
+  );
+  assert.equal(await download(gw.url, hash), 404);
+}
+
 function nodeIdentity() {
   return issueIdentity(authority, "node", cluster.nodes[0]!.nodeId, Date.now(), 3_600_000).identity;
 }
@@ -142,13 +168,7 @@ test("a signed delete still works: its tombstone spreads, the file is gone and i
     "the manifest on every node",
   );
   const before = (await readStored(cluster.nodes[0]!.dataDir, "manifest", id))!;
-  assert.equal((await http(gw.url, "DELETE", `/v1/files/${f.hash}`)).status, 204);
-  await waitFor(
-    async () => (await held(id)).every((c) => c !== "none" && c.type === "tombstone" && c.signed),
-    10_000,
-    "a signed tombstone on every node",
-  );
-  assert.equal(await download(gw.url, f.hash), 404);
+  await deleteEverywhere(f.hash, id, "a signed tombstone on every node");
   // The manifest as it was, signed by the gateway, written back by a node replaying it: refused.
   for (const result of await putEverywhere(id, before)) {
     assert.ok(
@@ -171,17 +191,7 @@ test("manifests from before signing: readable, repaired where missing, never dis
   const data = patternBytes(3000, 73); // inside its manifest
   const f = { hash: sha256Hex(data) };
   const id = cipher.manifestId(f.hash);
-  const unsigned = cipher.sealManifest({
-    version: 1,
-    hash: f.hash,
-    size: data.length,
-    name: "before.bin",
-    contentType: "application/octet-stream",
-    chunkBytes: SMALL_CHUNK,
-    createdAt: Date.now(),
-    chunks: [],
-    inline: data.toString("base64"),
-  });
+  const unsigned = unsignedManifest(data, "before.bin");
   for (const result of await putEverywhere(id, unsigned)) assert.equal(result, "stored");
   await waitFor(
     async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest" && !c.signed),
@@ -195,17 +205,7 @@ test("manifests from before signing: readable, repaired where missing, never dis
   const other = patternBytes(2500, 75);
   const otherHash = sha256Hex(other);
   const otherId = cipher.manifestId(otherHash);
-  const sealed = cipher.sealManifest({
-    version: 1,
-    hash: otherHash,
-    size: other.length,
-    name: "older.bin",
-    contentType: "application/octet-stream",
-    chunkBytes: SMALL_CHUNK,
-    createdAt: Date.now(),
-    chunks: [],
-    inline: other.toString("base64"),
-  });
+  const sealed = unsignedManifest(other, "older.bin");
   for (const addr of addrs().slice(0, 2)) {
     await client.put(addr, otherId, sealed, sealed.length, { kind: "manifest", checksum: sha256Hex(sealed) });
   }
@@ -224,13 +224,7 @@ test("manifests from before signing: readable, repaired where missing, never dis
   assert.ok(((await download(gw.url, f.hash)) as Buffer).equals(data));
 
   // A signed delete replaces it on every node.
-  assert.equal((await http(gw.url, "DELETE", `/v1/files/${f.hash}`)).status, 204);
-  await waitFor(
-    async () => (await held(id)).every((c) => c !== "none" && c.type === "tombstone" && c.signed),
-    10_000,
-    "the signed tombstone everywhere",
-  );
-  assert.equal(await download(gw.url, f.hash), 404);
+  await deleteEverywhere(f.hash, id, "the signed tombstone everywhere");
 });
 
 test("node records without a valid signature, or claiming absurd capacity, get no traffic", async () => {
