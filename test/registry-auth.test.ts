@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import type { RegistryConfig } from "../src/config/index.ts";
 import { loadRegistryConfig } from "../src/config/load.ts";
 import { isDfsError } from "../src/errors.ts";
 import { startMembershipView } from "../src/registry/index.ts";
@@ -173,6 +174,27 @@ function config(env: NodeJS.ProcessEnv) {
   return loadRegistryConfig({ env: { DFS_REDIS_PREFIX: "auth:", DFS_HEARTBEAT_MS: "200", ...env } });
 }
 
+/** A view and a member "node-a" on `c`: the member must show up live in the view. */
+async function seenLive(c: RegistryConfig, what: string): Promise<void> {
+  const view = await startMembershipView(c, { logger, startTimeoutMs: 5000 });
+  const a = await startMember(c, "node-a");
+  try {
+    await waitFor(() => view.live().some((n) => n.id === "node-a"), 5000, what);
+  } finally {
+    await a.close();
+    await view.close();
+  }
+}
+
+/** For assert.rejects: a DFS_ERR_REGISTRY whose message matches `reason`. */
+function refused(reason: RegExp): (err: unknown) => true {
+  return (err) => {
+    assert.ok(isDfsError(err, "DFS_ERR_REGISTRY"), String(err));
+    assert.match((err as Error).message, reason);
+    return true;
+  };
+}
+
 test("with the ACL user and password (from a file) the registry works", async () => {
   const c = config({
     DFS_REDIS_URL: `redis://127.0.0.1:${aclPort}`,
@@ -180,14 +202,7 @@ test("with the ACL user and password (from a file) the registry works", async ()
     DFS_REDIS_PASSWORD_FILE: join(dir.path, "password"),
   });
   assert.equal(c.password, PASSWORD);
-  const view = await startMembershipView(c, { logger, startTimeoutMs: 5000 });
-  const a = await startMember(c, "node-a");
-  try {
-    await waitFor(() => view.live().some((n) => n.id === "node-a"), 5000, "node-a live");
-  } finally {
-    await a.close();
-    await view.close();
-  }
+  await seenLive(c, "node-a live");
 });
 
 test("a wrong or missing password fails with DFS_ERR_REGISTRY and says why", async () => {
@@ -196,22 +211,13 @@ test("a wrong or missing password fails with DFS_ERR_REGISTRY and says why", asy
     DFS_REDIS_USERNAME: "dfs",
     DFS_REDIS_PASSWORD: "not-the-password",
   });
-  await assert.rejects(startMembershipView(wrong, { logger, startTimeoutMs: 1500 }), (err: unknown) => {
-    assert.ok(isDfsError(err, "DFS_ERR_REGISTRY"), String(err));
-    assert.match((err as Error).message, /WRONGPASS/);
-    return true;
-  });
-  await assert.rejects(startMember(wrong, "node-b"), (err: unknown) => {
-    assert.ok(isDfsError(err, "DFS_ERR_REGISTRY"), String(err));
-    assert.match((err as Error).message, /WRONGPASS/);
-    return true;
-  });
+  await assert.rejects(startMembershipView(wrong, { logger, startTimeoutMs: 1500 }), refused(/WRONGPASS/));
+  await assert.rejects(startMember(wrong, "node-b"), refused(/WRONGPASS/));
   const missing = config({ DFS_REDIS_URL: `redis://127.0.0.1:${aclPort}` });
-  await assert.rejects(startMembershipView(missing, { logger, startTimeoutMs: 1500 }), (err: unknown) => {
-    assert.ok(isDfsError(err, "DFS_ERR_REGISTRY"), String(err));
-    assert.match((err as Error).message, /NOAUTH|WRONGPASS/);
-    return true;
-  });
+  await assert.rejects(
+    startMembershipView(missing, { logger, startTimeoutMs: 1500 }),
+    refused(/NOAUTH|WRONGPASS/),
+  );
 });
 
 test("TLS with the CA and a client certificate works; without the certificate it fails clearly", async () => {
@@ -226,19 +232,11 @@ test("TLS with the CA and a client certificate works; without the certificate it
     DFS_REDIS_TLS_CERT_FILE: file("client.crt"),
     DFS_REDIS_TLS_KEY_FILE: file("client.key"),
   });
-  const view = await startMembershipView(good, { logger, startTimeoutMs: 5000 });
-  const a = await startMember(good, "node-a");
-  try {
-    await waitFor(() => view.live().some((n) => n.id === "node-a"), 5000, "node-a live over TLS");
-  } finally {
-    await a.close();
-    await view.close();
-  }
-  await assert.rejects(startMembershipView(config(tls), { logger, startTimeoutMs: 1500 }), (err: unknown) => {
-    assert.ok(isDfsError(err, "DFS_ERR_REGISTRY"), String(err));
-    assert.match((err as Error).message, /last error/);
-    return true;
-  });
+  await seenLive(good, "node-a live over TLS");
+  await assert.rejects(
+    startMembershipView(config(tls), { logger, startTimeoutMs: 1500 }),
+    refused(/last error/),
+  );
   // Plain TCP to the TLS port never gets an answer either.
   const plain = config({ DFS_REDIS_URL: `redis://127.0.0.1:${tlsPort}` });
   await assert.rejects(startMembershipView(plain, { logger, startTimeoutMs: 1500 }), (err: unknown) =>
