@@ -111,7 +111,8 @@ test("Dockerfile: the image runs the compiled JavaScript that npm run build writ
     build.lines.some((l) => /^RUN npm ci(?!.*--omit=dev)/.test(l)),
     "the build stage installs dev deps",
   );
-  for (const f of ["tsconfig.json", "tsconfig.build.json", "src"]) {
+  // openapi.yaml: the build generates the API types from it (npm run gen:api).
+  for (const f of ["tsconfig.json", "tsconfig.build.json", "openapi.yaml", "src"]) {
     assert.ok(
       build.lines.some((l) => l.startsWith("COPY ") && l.split(/\s+/).includes(f)),
       `build copies ${f}`,
@@ -123,7 +124,7 @@ test("Dockerfile: the image runs the compiled JavaScript that npm run build writ
     type: string;
     scripts: Record<string, string>;
   };
-  assert.equal(pkg.scripts.build, "tsc -p tsconfig.build.json");
+  assert.equal(pkg.scripts.build, "npm run gen:api && tsc -p tsconfig.build.json");
   assert.equal(pkg.type, "module", "dist/*.js are ES modules because package.json says so");
   const tsconfig = JSON.parse(await readFile(join(REPO_ROOT, "tsconfig.build.json"), "utf8")) as {
     compilerOptions: { outDir: string; rootDir: string; rewriteRelativeImportExtensions: boolean };
