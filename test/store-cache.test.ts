@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
-import { ObjectStore, type StoreOptions } from "../src/node/store/index.ts";
+import type { ObjectStore, StoreOptions } from "../src/node/store/index.ts";
 import { ObjectCache } from "../src/node/store/object-cache.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import { putChunk, storeOptions } from "./helpers/store.ts";
-import { makeTempDir } from "./helpers/tmp.ts";
+import { putChunk, putManifest, storesForSuite } from "./helpers/store.ts";
 
 const KiB = 1024;
 
@@ -18,31 +17,9 @@ const KiB = 1024;
  * read took. The store itself always changes file and entry together.
  */
 describe("ObjectStore cache of small objects", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let n = 0;
-  const opened: ObjectStore[] = [];
-  async function freshStore(extra: Partial<StoreOptions> = {}, dataDir?: string): Promise<ObjectStore> {
-    const s = await ObjectStore.open(
-      storeOptions(dataDir ?? join(dir.path, `s${++n}`), { cacheBytes: 64 * KiB, ...extra }),
-    );
-    opened.push(s);
-    return s;
-  }
-
-  before(async () => {
-    dir = await makeTempDir("dfs-store-cache-");
-  });
-
-  after(async () => {
-    for (const s of opened) await s.close();
-    await dir?.remove();
-  });
-
-  async function putManifest(store: ObjectStore, id: string, body: Buffer): Promise<void> {
-    const w = await store.createWriter({ kind: "manifest", id, size: body.length, checksum: sha256(body) });
-    w.end(body);
-    await w.commit();
-  }
+  const stores = storesForSuite("dfs-store-cache-", { cacheBytes: 64 * KiB });
+  const freshStore = (extra: Partial<StoreOptions> = {}, dataDir?: string): Promise<ObjectStore> =>
+    dataDir === undefined ? stores.fresh(extra) : stores.open(dataDir, extra);
 
   async function readSource(
     store: ObjectStore,
@@ -193,7 +170,7 @@ describe("ObjectStore cache of small objects", () => {
     const id = await putChunk(first, data);
     const dataDir = first.dataDir;
     await first.close();
-    opened.splice(opened.indexOf(first), 1);
+    stores.closed(first);
     const again = await freshStore({}, dataDir);
     assert.ok((await readSource(again, "chunk", id, 10, 20)).bytes.equals(data.subarray(10, 30)));
     assert.deepEqual(cacheCounts(again), { hits: 0, misses: 1 }, "nothing in memory after a restart");

@@ -2,16 +2,15 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { appendFile, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { isDfsError } from "../src/errors.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
-import { ObjectStore, type StoreOptions } from "../src/node/store/index.ts";
+import type { ObjectStore, StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { waitFor } from "./helpers/registry.ts";
-import { putChunk, storeOptions, writesInProgress } from "./helpers/store.ts";
-import { makeTempDir } from "./helpers/tmp.ts";
+import { putChunk, putManifest, storesForSuite, writesInProgress } from "./helpers/store.ts";
 
 const KiB = 1024;
 const execFileAsync = promisify(execFile);
@@ -23,35 +22,13 @@ const HEADER = 88;
  * restart rebuilds, group commit, compaction, and objects moving between packs and files.
  */
 describe("ObjectStore packs of small objects", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  let n = 0;
-  const opened = new Set<ObjectStore>();
-
-  async function openStore(dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ObjectStore> {
-    const s = await ObjectStore.open(storeOptions(dataDir, { packs: true, ...extra }));
-    opened.add(s);
-    return s;
-  }
-  const freshStore = (extra: Partial<StoreOptions> = {}) => openStore(join(dir.path, `s${++n}`), extra);
+  const stores = storesForSuite("dfs-store-packs-", { packs: true });
+  const openStore = stores.open;
+  const freshStore = stores.fresh;
   async function reopen(s: ObjectStore, extra: Partial<StoreOptions> = {}): Promise<ObjectStore> {
     await s.close();
-    opened.delete(s);
+    stores.closed(s);
     return openStore(s.dataDir, extra);
-  }
-
-  before(async () => {
-    dir = await makeTempDir("dfs-store-packs-");
-  });
-
-  after(async () => {
-    for (const s of opened) await s.close();
-    await dir?.remove();
-  });
-
-  async function putManifest(store: ObjectStore, id: string, body: Buffer): Promise<void> {
-    const w = await store.createWriter({ kind: "manifest", id, size: body.length, checksum: sha256(body) });
-    w.end(body);
-    await w.commit();
   }
 
   async function read(store: ObjectStore, kind: ObjectKind, id: string, offset?: number, length?: number) {
@@ -183,7 +160,7 @@ describe("ObjectStore packs of small objects", () => {
     const pack = await lastPack(s);
     const whole = (await stat(pack)).size;
     await s.close();
-    opened.delete(s);
+    stores.closed(s);
     // A crash mid-batch: the header of a record made it, its body only partly.
     const lost = patternBytes(4000, 3);
     const raw = await readFile(pack);
@@ -217,7 +194,7 @@ describe("ObjectStore packs of small objects", () => {
     const pack = await lastPack(s);
     const size = (await stat(pack)).size;
     await s.close();
-    opened.delete(s);
+    stores.closed(s);
     const fs = await import("node:fs/promises");
     const handle = await fs.open(pack, "r+");
     await handle.write(Buffer.from([0xff]), 0, 1, HEADER + 10); // inside a's body: its hash fails
@@ -422,7 +399,7 @@ describe("ObjectStore packs of small objects", () => {
   });
 
   test("a full disk fails the batch with DISK_FULL, cuts it off, and loses nothing (tmpfs)", async (t) => {
-    const mnt = join(dir.path, "small-disk");
+    const mnt = join(stores.path, "small-disk");
     await mkdir(mnt);
     try {
       await execFileAsync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt]);
@@ -463,7 +440,7 @@ describe("ObjectStore packs of small objects", () => {
       // Closed first, whatever failed: open descriptors would keep the mount busy.
       if (s) {
         await s.close();
-        opened.delete(s);
+        stores.closed(s);
       }
       await execFileAsync("umount", [mnt]).catch(() => execFileAsync("umount", ["-l", mnt]));
     }

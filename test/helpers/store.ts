@@ -1,7 +1,9 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { ObjectStore, StoreOptions } from "../../src/node/store/index.ts";
+import { after, before } from "node:test";
+import { ObjectStore, type StoreOptions } from "../../src/node/store/index.ts";
 import { sha256 } from "./data.ts";
+import { makeTempDir } from "./tmp.ts";
 
 /** A store's options for tests: fsync on, no reserve or capacity, objects up to 2 MiB; `extra` wins. */
 export function storeOptions(dataDir: string, extra: Partial<StoreOptions> = {}): StoreOptions {
@@ -41,4 +43,43 @@ export async function writesInProgress(dataDir: string): Promise<string[]> {
   const tmp = await readdir(join(dataDir, "tmp")).catch(() => []);
   found.push(...tmp.map((name) => join("tmp", name)));
   return found.sort();
+}
+
+/** Stores `body` as a manifest, in one piece, with its checksum. */
+export async function putManifest(store: ObjectStore, id: string, body: Buffer): Promise<void> {
+  const w = await store.createWriter({ kind: "manifest", id, size: body.length, checksum: sha256(body) });
+  w.end(body);
+  await w.commit();
+}
+
+/**
+ * Stores for one describe block, each in its own folder under a temp dir made before the block's
+ * tests: `open` opens one there with `defaults` (then `extra`), `fresh` in a new folder; whatever is
+ * still open after the block is closed and the dir removed.
+ */
+export function storesForSuite(prefix: string, defaults: Partial<StoreOptions>) {
+  let dir: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+  let n = 0;
+  const opened = new Set<ObjectStore>();
+  before(async () => {
+    dir = await makeTempDir(prefix);
+  });
+  after(async () => {
+    for (const s of opened) await s.close();
+    await dir?.remove();
+  });
+  const open = async (dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ObjectStore> => {
+    const s = await ObjectStore.open(storeOptions(dataDir, { ...defaults, ...extra }));
+    opened.add(s);
+    return s;
+  };
+  return {
+    open,
+    fresh: (extra: Partial<StoreOptions> = {}) => open(join(dir!.path, `s${++n}`), extra),
+    /** A store closed by the test itself: not closed again after the block. */
+    closed: (s: ObjectStore) => opened.delete(s),
+    get path(): string {
+      return dir!.path;
+    },
+  };
 }
