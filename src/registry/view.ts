@@ -20,7 +20,7 @@ interface Entry {
 /** Hints for the same burst of keyspace events are read in one pipeline. */
 const HINT_DELAY_MS = 20;
 /** Removed ids are remembered this long so an older full snapshot cannot bring them back. */
-const TOMBSTONE_MS = 60_000;
+const REMEMBER_REMOVED_MS = 60_000;
 
 export interface ViewOptions {
   logger: Logger;
@@ -245,7 +245,7 @@ export class RegistryView extends EventEmitter<MembershipEvents> implements Memb
     }
     if (full) {
       for (const id of [...this.#entries.keys()]) if (!observed.has(id)) remove(id);
-      for (const [id, t] of this.#removedAt) if (at - t > TOMBSTONE_MS) this.#removedAt.delete(id);
+      for (const [id, t] of this.#removedAt) if (at - t > REMEMBER_REMOVED_MS) this.#removedAt.delete(id);
     }
     for (const n of leaves) this.emit("leave", n);
     for (const n of joins) this.emit("join", n);

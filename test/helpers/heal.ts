@@ -148,7 +148,7 @@ export interface StoredCopy {
 
 /**
  * The body of a node's current copy on disk, read as the node reads its data dir on start: the
- * last record of the id in its packs unless a tombstone follows (src/node/store/pack-log.ts), else the
+ * last record of the id in its packs unless a removal record follows (src/node/store/pack-log.ts), else the
  * object's own file. Tests use it to corrupt a copy in place and to watch it being replaced.
  */
 export async function storedCopy(
