@@ -62,6 +62,16 @@ function state<T>(p: Promise<T>): { settled: boolean; error?: unknown } {
   return s;
 }
 
+/** `read` is still pending `ms - 1` ms from now and fails with a request timeout at `ms`, not before. */
+async function cutAt(read: ReturnType<typeof state>, ms: number): Promise<void> {
+  mock.timers.tick(ms - 1);
+  await settle();
+  assert.equal(read.settled, false);
+  mock.timers.tick(1);
+  await settle();
+  assert.ok(isDfsError(read.error, "DFS_ERR_REQUEST_TIMEOUT"));
+}
+
 describe("guardBody (mocked clock)", () => {
   beforeEach(() => mock.timers.enable({ apis: ["setTimeout", "Date"] }));
   afterEach(() => mock.timers.reset());
@@ -69,13 +79,7 @@ describe("guardBody (mocked clock)", () => {
   test("a silent body is cut after the timeout, not before", async () => {
     let stalls = 0;
     const it = guardBody(channel(), 1000, () => stalls++)[Symbol.asyncIterator]();
-    const next = state(it.next());
-    mock.timers.tick(999);
-    await settle();
-    assert.equal(next.settled, false);
-    mock.timers.tick(1);
-    await settle();
-    assert.ok(isDfsError(next.error, "DFS_ERR_REQUEST_TIMEOUT"));
+    await cutAt(state(it.next()), 1000);
     assert.equal(stalls, 1);
   });
 
@@ -103,13 +107,7 @@ describe("guardBody (mocked clock)", () => {
       body.push(Buffer.alloc(1));
       assert.equal((await p).done, false);
     }
-    const last = state(it.next());
-    mock.timers.tick(99);
-    await settle();
-    assert.equal(last.settled, false);
-    mock.timers.tick(1);
-    await settle();
-    assert.ok(isDfsError(last.error, "DFS_ERR_REQUEST_TIMEOUT"));
+    await cutAt(state(it.next()), 100);
   });
 
   test("steady progress is never cut, and time the reader spends elsewhere does not count", async () => {

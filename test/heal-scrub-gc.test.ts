@@ -32,6 +32,7 @@ import {
   stopHealTopology,
   storedCopy,
   upload,
+  waitChunksCollected,
 } from "./helpers/heal.ts";
 
 let cluster: Cluster;
@@ -144,11 +145,10 @@ describe("garbage collection and tombstones", () => {
     assert.equal((await http(gw.url, "DELETE", `/v1/files/${a.hash}`)).status, 404);
 
     const liveNow = () => cluster.nodes.filter((n) => n !== down).map((n) => n.addr);
-    await waitFor(
-      async () => {
-        const h = await copies(client, liveNow());
-        return onlyA.every((id) => !h.has(`chunk:${id}`));
-      },
+    await waitChunksCollected(
+      client,
+      liveNow,
+      onlyA,
       20_000,
       "a's unshared chunks collected on the live nodes",
     );

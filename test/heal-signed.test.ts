@@ -27,6 +27,7 @@ import {
   startHealTopology,
   stopHealTopology,
   upload,
+  waitChunksCollected,
   writeStored,
 } from "./helpers/heal.ts";
 import { testLogger } from "./helpers/registry.ts";
@@ -102,12 +103,8 @@ async function deleteEverywhere(hash: string, id: string, what: string): Promise
   assert.equal(await download(gw.url, hash), 404);
 }
 
-function nodeIdentity() {
-  return issueIdentity(authority, "node", cluster.nodes[0]!.nodeId, Date.now(), 3_600_000).identity;
-}
-
-test("a far-future tombstone from anyone but a gateway never wins: refused at PUT, outranked in repair, chunks kept", async () => {
-  const data = patternBytes(3 * SMALL_CHUNK + 5, 71);
+/** Uploads `data` through the signing gateway and waits for its signed manifest on every node. */
+async function uploadEverywhere(data: Buffer) {
   const f = await upload(gw.url, data);
   const id = cipher.manifestId(f.hash);
   const chunks = await chunkIds(gw.url, f.hash);
@@ -116,6 +113,16 @@ test("a far-future tombstone from anyone but a gateway never wins: refused at PU
     5000,
     "a signed manifest on every node",
   );
+  return { f, id, chunks };
+}
+
+function nodeIdentity() {
+  return issueIdentity(authority, "node", cluster.nodes[0]!.nodeId, Date.now(), 3_600_000).identity;
+}
+
+test("a far-future tombstone from anyone but a gateway never wins: refused at PUT, outranked in repair, chunks kept", async () => {
+  const data = patternBytes(3 * SMALL_CHUNK + 5, 71);
+  const { f, id, chunks } = await uploadEverywhere(data);
 
   // Written straight to every owner: unsigned (a process with no credential), and signed under a
   // node's credential. Both made with the cluster key, the worst case; the stamp ten years ahead.
@@ -158,15 +165,7 @@ test("a far-future tombstone from anyone but a gateway never wins: refused at PU
 });
 
 test("a signed delete still works: its tombstone spreads, the file is gone and its chunks collected", async () => {
-  const data = patternBytes(2 * SMALL_CHUNK + 9, 72);
-  const f = await upload(gw.url, data);
-  const id = cipher.manifestId(f.hash);
-  const chunks = await chunkIds(gw.url, f.hash);
-  await waitFor(
-    async () => (await held(id)).every((c) => c !== "none" && c.type === "manifest"),
-    5000,
-    "the manifest on every node",
-  );
+  const { f, id, chunks } = await uploadEverywhere(patternBytes(2 * SMALL_CHUNK + 9, 72));
   const before = (await readStored(cluster.nodes[0]!.dataDir, "manifest", id))!;
   await deleteEverywhere(f.hash, id, "a signed tombstone on every node");
   // The manifest as it was, signed by the gateway, written back by a node replaying it: refused.
@@ -176,14 +175,7 @@ test("a signed delete still works: its tombstone spreads, the file is gone and i
       `an older version replaced a newer one: ${String(result)}`,
     );
   }
-  await waitFor(
-    async () => {
-      const all = await copies(client, addrs());
-      return chunks.every((c) => !all.has(`chunk:${c}`));
-    },
-    15_000,
-    "the deleted file's chunks collected",
-  );
+  await waitChunksCollected(client, addrs, chunks, 15_000, "the deleted file's chunks collected");
 });
 
 test("manifests from before signing: readable, repaired where missing, never displaced by a forgery; a signed delete wins", async () => {

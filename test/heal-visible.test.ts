@@ -23,13 +23,13 @@ import {
 } from "./helpers/gateway.ts";
 import {
   chunkIds as chunkIdsOf,
-  copies,
   flipStored,
   HEAL_ENV,
   nodeClient,
   readStored,
   storedCopy,
   upload,
+  waitChunksCollected,
 } from "./helpers/heal.ts";
 import { CLI } from "./helpers/proc.ts";
 
@@ -113,14 +113,10 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
       15_000,
       "scrub to quarantine and replace the corrupt copy",
     );
-    await waitFor(
-      async () => {
-        const held = await copies(
-          client,
-          nodes.map((n) => n.addr),
-        );
-        return bIds.every((id) => !held.has(`chunk:${id}`));
-      },
+    await waitChunksCollected(
+      client,
+      () => nodes.map((n) => n.addr),
+      bIds,
       20_000,
       "B's chunks collected on every node",
     );

@@ -7,7 +7,7 @@ import type { ObjectStore, StoreOptions } from "../src/node/store/index.ts";
 import { ObjectCache } from "../src/node/store/object-cache.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import { putChunk, putManifest, storesForSuite } from "./helpers/store.ts";
+import { putChunk, putManifest, readSource, storesForSuite } from "./helpers/store.ts";
 
 const KiB = 1024;
 
@@ -20,29 +20,6 @@ describe("ObjectStore cache of small objects", () => {
   const stores = storesForSuite("dfs-store-cache-", { cacheBytes: 64 * KiB });
   const freshStore = (extra: Partial<StoreOptions> = {}, dataDir?: string): Promise<ObjectStore> =>
     dataDir === undefined ? stores.fresh(extra) : stores.open(dataDir, extra);
-
-  async function readSource(
-    store: ObjectStore,
-    kind: ObjectKind,
-    id: string,
-    offset?: number,
-    length?: number,
-  ) {
-    const { size, length: count, source } = await store.openSource(kind, id, { offset, length });
-    const out = Buffer.alloc(count);
-    let at = 0;
-    try {
-      // Small reads: a source must hand out its bytes in order over several calls.
-      while (at < count) {
-        const got = await source.read(out.subarray(at, at + 1000));
-        if (got === 0) break;
-        at += got;
-      }
-    } finally {
-      await source.close();
-    }
-    return { size, bytes: out.subarray(0, at) };
-  }
 
   /** Overwrites an object's file behind the store's back (same length, other bytes). */
   async function tamper(store: ObjectStore, kind: ObjectKind, id: string, bytes: Buffer): Promise<void> {

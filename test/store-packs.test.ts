@@ -10,7 +10,7 @@ import type { ObjectStore, StoreOptions } from "../src/node/store/index.ts";
 import type { ObjectKind } from "../src/transport/api.ts";
 import { patternBytes, readAll, sha256 } from "./helpers/data.ts";
 import { waitFor } from "./helpers/registry.ts";
-import { putChunk, putManifest, storesForSuite, writesInProgress } from "./helpers/store.ts";
+import { putChunk, putManifest, readSource, storesForSuite, writesInProgress } from "./helpers/store.ts";
 
 const KiB = 1024;
 const execFileAsync = promisify(execFile);
@@ -35,21 +35,6 @@ describe("ObjectStore packs of small objects", () => {
     return readAll((await store.createReader(kind, id, { offset, length })).body);
   }
 
-  async function readSource(
-    store: ObjectStore,
-    kind: ObjectKind,
-    id: string,
-    offset?: number,
-    length?: number,
-  ) {
-    const { source, length: count } = await store.openSource(kind, id, { offset, length });
-    const into = Buffer.alloc(count + 10);
-    let at = 0;
-    for (let got = await source.read(into); got > 0; got = await source.read(into.subarray(at))) at += got;
-    await source.close();
-    return into.subarray(0, at);
-  }
-
   const packFiles = async (s: ObjectStore) => (await readdir(join(s.dataDir, "packs"))).sort();
   const lastPack = async (s: ObjectStore) => join(s.dataDir, "packs", (await packFiles(s)).at(-1)!);
   const filePath = (s: ObjectStore, kind: ObjectKind, id: string) =>
@@ -69,10 +54,10 @@ describe("ObjectStore packs of small objects", () => {
       assert.equal(await s.has("chunk", id), true);
       assert.equal(await s.size("chunk", id), size);
       assert.ok((await read(s, "chunk", id)).equals(data), `chunk of ${size}`);
-      assert.ok((await readSource(s, "chunk", id)).equals(data), `source of ${size}`);
+      assert.ok((await readSource(s, "chunk", id)).bytes.equals(data), `source of ${size}`);
       if (size > 10) {
         assert.ok((await read(s, "chunk", id, 3, 7)).equals(data.subarray(3, 10)));
-        assert.ok((await readSource(s, "chunk", id, size - 5)).equals(data.subarray(size - 5)));
+        assert.ok((await readSource(s, "chunk", id, size - 5)).bytes.equals(data.subarray(size - 5)));
         assert.ok((await read(s, "chunk", id, 1, size - 2)).equals(data.subarray(1, size - 1)));
       }
       assert.equal(await s.verify("chunk", id), true);

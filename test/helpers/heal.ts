@@ -20,6 +20,7 @@ import {
   SMALL_CHUNK,
   startCluster,
   startGatewayInProcess,
+  waitFor,
   waitLive,
 } from "./gateway.ts";
 
@@ -91,6 +92,24 @@ export async function copies(client: NodeClient, addrs: readonly string[]): Prom
     }
   }
   return out;
+}
+
+/** Waits until none of `chunks` is held on `addrs()` any more: garbage collection took them. */
+export async function waitChunksCollected(
+  client: NodeClient,
+  addrs: () => readonly string[],
+  chunks: readonly string[],
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const held = await copies(client, addrs());
+      return chunks.every((id) => !held.has(`chunk:${id}`));
+    },
+    timeoutMs,
+    what,
+  );
 }
 
 /** How many objects have fewer than `min` (or more than `max`) copies. */
