@@ -62,6 +62,19 @@ function state<T>(p: Promise<T>): { settled: boolean; error?: unknown } {
   return s;
 }
 
+/** The next read, answered by `bytes` arriving `ms` later, yields them: the body goes on. */
+async function arrivesAfter(
+  it: AsyncIterator<Buffer>,
+  body: ReturnType<typeof channel>,
+  ms: number,
+  bytes: number,
+): Promise<void> {
+  const p = it.next();
+  mock.timers.tick(ms);
+  body.push(Buffer.alloc(bytes));
+  assert.equal((await p).done, false);
+}
+
 /** `read` is still pending `ms - 1` ms from now and fails with a request timeout at `ms`, not before. */
 async function cutAt(read: ReturnType<typeof state>, ms: number): Promise<void> {
   mock.timers.tick(ms - 1);
@@ -101,12 +114,7 @@ describe("guardBody (mocked clock)", () => {
   test("a trickle is cut once its waits add up to the timeout without enough bytes", async () => {
     const body = channel();
     const it = guardBody(body, 1000)[Symbol.asyncIterator]();
-    for (let i = 0; i < 3; i++) {
-      const p = it.next();
-      mock.timers.tick(300);
-      body.push(Buffer.alloc(1));
-      assert.equal((await p).done, false);
-    }
+    for (let i = 0; i < 3; i++) await arrivesAfter(it, body, 300, 1);
     await cutAt(state(it.next()), 100);
   });
 
@@ -114,10 +122,7 @@ describe("guardBody (mocked clock)", () => {
     const body = channel();
     const it = guardBody(body, 1000)[Symbol.asyncIterator]();
     for (let i = 0; i < 10; i++) {
-      const p = it.next();
-      mock.timers.tick(900);
-      body.push(Buffer.alloc(BODY_PROGRESS_BYTES));
-      assert.equal((await p).done, false);
+      await arrivesAfter(it, body, 900, BODY_PROGRESS_BYTES);
       mock.timers.tick(60_000); // the gateway busy with its nodes: backpressure, not the client's stall
     }
     body.push(null);

@@ -35,6 +35,24 @@ describe("ObjectStore packs of small objects", () => {
     return readAll((await store.createReader(kind, id, { offset, length })).body);
   }
 
+  /** Stores patternBytes(sizes[i], i + 1) as chunks, in order; their ids. */
+  async function putPatterns<T extends number[]>(
+    s: ObjectStore,
+    sizes: [...T],
+  ): Promise<{ [K in keyof T]: string }> {
+    const ids: string[] = [];
+    for (const [i, size] of sizes.entries()) ids.push(await putChunk(s, patternBytes(size, i + 1)));
+    return ids as { [K in keyof T]: string };
+  }
+  /** Closes `s` (the test's to reopen) and says which pack it appended to last, and its size. */
+  async function closeAtLastPack(s: ObjectStore): Promise<{ pack: string; bytes: number }> {
+    const pack = await lastPack(s);
+    const bytes = (await stat(pack)).size;
+    await s.close();
+    stores.closed(s);
+    return { pack, bytes };
+  }
+
   const packFiles = async (s: ObjectStore) => (await readdir(join(s.dataDir, "packs"))).sort();
   const lastPack = async (s: ObjectStore) => join(s.dataDir, "packs", (await packFiles(s)).at(-1)!);
   const filePath = (s: ObjectStore, kind: ObjectKind, id: string) =>
@@ -140,12 +158,8 @@ describe("ObjectStore packs of small objects", () => {
 
   test("a torn batch at the end of the last pack is cut off on open; what came before stays", async () => {
     let s = await freshStore();
-    const a = await putChunk(s, patternBytes(5000, 1));
-    const b = await putChunk(s, patternBytes(6000, 2));
-    const pack = await lastPack(s);
-    const whole = (await stat(pack)).size;
-    await s.close();
-    stores.closed(s);
+    const [a, b] = await putPatterns(s, [5000, 6000]);
+    const { pack, bytes: whole } = await closeAtLastPack(s);
     // A crash mid-batch: the header of a record made it, its body only partly.
     const lost = patternBytes(4000, 3);
     const raw = await readFile(pack);
@@ -173,13 +187,8 @@ describe("ObjectStore packs of small objects", () => {
 
   test("a record that does not check is dropped on open; the records around it stay", async () => {
     let s = await freshStore();
-    const a = await putChunk(s, patternBytes(5000, 1));
-    const b = await putChunk(s, patternBytes(6000, 2));
-    const c = await putChunk(s, patternBytes(7000, 3));
-    const pack = await lastPack(s);
-    const size = (await stat(pack)).size;
-    await s.close();
-    stores.closed(s);
+    const [a, b, c] = await putPatterns(s, [5000, 6000, 7000]);
+    const { pack, bytes: size } = await closeAtLastPack(s);
     const fs = await import("node:fs/promises");
     const handle = await fs.open(pack, "r+");
     await handle.write(Buffer.from([0xff]), 0, 1, HEADER + 10); // inside a's body: its hash fails
