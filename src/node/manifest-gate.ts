@@ -33,7 +33,7 @@ export class ManifestGate {
    * `checkReplacement` passed, then handed on as it arrived.
    */
   async gate(id: string, body: IncomingBody): Promise<PutBody> {
-    if (!(await this.#store.has("manifest", id))) return body;
+    if (!this.#store.holdsNow("manifest", id)) return body;
     return new GatedBody(body, (data) => this.checkReplacement(id, data));
   }
 

@@ -148,6 +148,18 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * Whether a copy is here, without leaving the event loop: the cache, the packs' index, then a
+   * statSync of the file (~4 µs when missing, against ~60 µs of CPU for an async stat that fails).
+   * For the PUT path, whose publish looks the same way.
+   */
+  holdsNow(kind: ObjectKind, id: string): boolean {
+    this.#check(kind, id);
+    return (
+      this.#cache.has(kind, id) || this.#layouts.some((layout) => layout.sizeNow(kind, id) !== undefined)
+    );
+  }
+
   async has(kind: ObjectKind, id: string): Promise<boolean> {
     if (this.#cache.has(kind, id)) return true;
     return (await this.size(kind, id)) !== undefined;
