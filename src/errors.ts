@@ -31,6 +31,11 @@ export const ErrorCodes = {
   DFS_ERR_DATA_DIR_LOCKED: { wire: 24, message: "the data directory is in use by another process" },
   DFS_ERR_FORWARD_REFUSED: { wire: 25, message: "forward list names a node that is not a live member" },
   DFS_ERR_REQUEST_TIMEOUT: { wire: 26, message: "the client was too slow" },
+  DFS_ERR_INVALID_RECORD: {
+    wire: 27,
+    message: "not a valid table record (table name, key, writer or flags out of bounds)",
+  },
+  DFS_ERR_CLOCK_SKEW: { wire: 28, message: "version stamped too far ahead of this node's clock" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -39,6 +39,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DFS_ERR_FORWARD_REFUSED: 503,
   // The client stalled its own request body: nothing a retry elsewhere would fix.
   DFS_ERR_REQUEST_TIMEOUT: 408,
+  DFS_ERR_INVALID_RECORD: 400,
+  // A writer's clock far ahead of the node's: the cluster's clocks disagree.
+  DFS_ERR_CLOCK_SKEW: 503,
 };
 
 export const PROBLEM_TYPE = "application/problem+json";

@@ -1,4 +1,4 @@
-/** Pure placement: (object id, live nodes) -> nodes in preference order. No I/O. */
+/** Pure placement: (object id, live nodes) -> nodes in preference order; where table records live. No I/O. */
 export {
   DEFAULT_PARTITIONS,
   MAX_NODES,
@@ -7,3 +7,4 @@ export {
   type PlacementNode,
   type PlacementOptions,
 } from "./placement.ts";
+export { RECORD_PARTITIONS, recordPartition, recordPlacementId } from "./records.ts";
