@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import type { NodeConfig } from "../config/index.ts";
 import { formatHostPort, type HostPort } from "../config/index.ts";
 import { ObjectSignatures, resolveTrust } from "../credentials/index.ts";
 import { DfsError } from "../errors.ts";
+import { HybridClock } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
 import {
   type LinkTrust,
@@ -16,12 +18,20 @@ import { NodeHandlers } from "./handlers.ts";
 import { ManifestGate } from "./manifest-gate.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { AliveMark, ObjectStore } from "./store/index.ts";
+import { TableStore } from "./tables/index.ts";
+
+/** The node's tables' file in its data directory (LMDB; `tables.mdb-lock` beside it). */
+export const TABLES_FILE = "tables.mdb";
 
 export const NODE_VERSION = "0.1.0";
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {
   readonly store: ObjectStore;
+  /** Table records this node holds (src/node/tables). */
+  readonly tables: TableStore;
+  /** Stamps this node's own table writes; observes every version its tables apply. */
+  readonly clock: HybridClock;
   /** When this node last took part in its cluster, kept in its data directory. */
   readonly alive: AliveMark;
   readonly address: HostPort;
@@ -41,6 +51,8 @@ export class StorageNode {
 
   private constructor(
     store: ObjectStore,
+    tables: TableStore,
+    clock: HybridClock,
     server: ProtocolServer,
     peers: NodeClient,
     address: HostPort,
@@ -56,6 +68,8 @@ export class StorageNode {
     this.#forwards = forwards;
     this.#directory = directory;
     this.store = store;
+    this.tables = tables;
+    this.clock = clock;
     this.alive = new AliveMark(store.dataDir);
     this.background = background;
     this.#server = server;
@@ -91,8 +105,16 @@ export class StorageNode {
       warn: (message, details) => logger.warn({ component: "store", ...details }, message),
     });
     let trust: LinkTrust;
+    let tables: TableStore;
+    const clock = new HybridClock();
     try {
       trust = { ...resolveTrust(sources, "node", store.nodeId), secret: config.secret };
+      // After the store: the store took the data directory's lock, so one process opens the tables.
+      tables = await TableStore.open({
+        path: join(n.dataDir, TABLES_FILE),
+        clock,
+        warn: (message, details) => logger.warn({ component: "tables", ...details }, message),
+      });
     } catch (err) {
       await store.close();
       throw err;
@@ -122,6 +144,8 @@ export class StorageNode {
     selfAddr = formatHostPort(advertised);
     return new StorageNode(
       store,
+      tables,
+      clock,
       server,
       peers,
       address,
@@ -151,10 +175,11 @@ export class StorageNode {
     return this.#peers;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes the store. */
+  /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes the tables and the store. */
   async close(graceMs = 5000): Promise<void> {
     await this.#server.close(graceMs);
     await this.#peers.close();
+    await this.tables.close();
     await this.store.close();
   }
 }
