@@ -27,6 +27,7 @@ export {
 export { isObjectId, OBJECT_ID_BYTES, OBJECT_ID_PATTERN, objectIdAt, objectIdBytes } from "./object-id.ts";
 export type { ListPage, ObjectKind, ObjectSource } from "./objects.ts";
 export {
+  type ApplyResult,
   checkPartitionKeyLength,
   checkRecord,
   checkSortKeyLength,

@@ -26,6 +26,12 @@ export interface TableRecord {
   readonly value: Buffer;
 }
 
+/**
+ * What a node answers for one record written to it: stored, or not because it holds this version
+ * or a newer one (`held`). Either way the node now holds the record or something that beats it.
+ */
+export type ApplyResult = { readonly applied: true } | { readonly applied: false; readonly held: Version };
+
 /** Bounds every record is checked against, before anything is allocated for it on the wire. */
 export const RecordLimits = {
   /** Bytes of a table name: [a-z0-9_-]{1,64}. */

@@ -1,5 +1,11 @@
-import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
-import { Limits } from "../protocol/index.ts";
+import type { ApplyResult, ListPage, ObjectKind, ObjectSource, TableRecord } from "../formats/index.ts";
+import {
+  Limits,
+  TABLE_READ_BUDGET,
+  type TableReadRequest,
+  type TableReadResult,
+  tableEntryBytes,
+} from "../protocol/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody, NodeClient, Peer, RequestHandlers, RequestType } from "../transport/index.ts";
@@ -8,6 +14,7 @@ import type { ManifestGate } from "./manifest-gate.ts";
 import { chainPut } from "./put.ts";
 import { authorize } from "./roles.ts";
 import type { ObjectStore } from "./store/index.ts";
+import type { TableStore } from "./tables/index.ts";
 
 /** The storage node's answers to node-protocol requests: the store on disk plus forwarding. */
 export class NodeHandlers implements RequestHandlers {
@@ -20,10 +27,12 @@ export class NodeHandlers implements RequestHandlers {
   readonly #putStallMs: number;
 
   readonly #gate: ManifestGate;
+  readonly #tables: TableStore;
 
   /** `gate`: checks manifest objects that would replace a copy. */
   constructor(
     store: ObjectStore,
+    tables: TableStore,
     nodes: NodeClient,
     selfAddr: () => string,
     zone: string,
@@ -34,6 +43,7 @@ export class NodeHandlers implements RequestHandlers {
     this.nodeId = store.nodeId;
     this.#gate = gate;
     this.#store = store;
+    this.#tables = tables;
     this.#nodes = nodes;
     this.#selfAddr = selfAddr;
     this.#zone = zone;
@@ -72,5 +82,30 @@ export class NodeHandlers implements RequestHandlers {
 
   list(request: ListRequest): Promise<ListPage> {
     return this.#store.list(request.kind, request.after, Math.min(request.limit, Limits.MAX_LIST_LIMIT));
+  }
+
+  tableWrite(records: TableRecord[]): Promise<ApplyResult[]> {
+    return this.#tables.apply(records);
+  }
+
+  async tableRead(request: TableReadRequest): Promise<TableReadResult> {
+    if (request.mode === "point") {
+      const held = this.#tables.get(request.table, request.partitionKey, request.sortKey);
+      return { entries: held ? [held] : [] };
+    }
+    // As many records as fit one answer's body; the cursor says where the next page starts.
+    let used = 0;
+    const page = this.#tables.range(request.table, request.partitionKey, {
+      after: request.after,
+      from: request.from,
+      prefix: request.prefix,
+      limit: request.limit,
+      includeDeleted: request.includeDeleted,
+      fits: (record) => {
+        used += tableEntryBytes(record);
+        return used <= TABLE_READ_BUDGET;
+      },
+    });
+    return { entries: page.records, next: page.next };
   }
 }

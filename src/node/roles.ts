@@ -5,13 +5,21 @@ import type { Peer, RequestType } from "../transport/index.ts";
 
 /**
  * What each role may ask of a node (docs/protocol.md has the table and the reasons):
- * - gateway: store and read objects (PUT, GET, HAS) and PING;
- * - node: what repair, scrub, GC and chain forwarding use (PUT, GET, HAS, LIST, PING) and STAT;
- * - admin: look, not touch (PING, STAT, LIST, HAS).
+ * - gateway: store and read objects (PUT, GET, HAS), write and read table records, and PING;
+ * - node: what repair, scrub, GC and chain forwarding use (PUT, GET, HAS, LIST, PING), STAT, and
+ *   table records (its own writes, read-repair);
+ * - admin: look, not touch (PING, STAT, LIST, HAS, TABLE_READ).
  * There is no DELETE: nodes remove only their own copies, by their repair and GC.
  */
 const ALLOWED: Readonly<Record<Role, ReadonlySet<RequestType>>> = {
-  gateway: new Set([FrameType.PING, FrameType.PUT, FrameType.GET, FrameType.HAS]),
+  gateway: new Set([
+    FrameType.PING,
+    FrameType.PUT,
+    FrameType.GET,
+    FrameType.HAS,
+    FrameType.TABLE_WRITE,
+    FrameType.TABLE_READ,
+  ]),
   node: new Set([
     FrameType.PING,
     FrameType.PUT,
@@ -19,8 +27,10 @@ const ALLOWED: Readonly<Record<Role, ReadonlySet<RequestType>>> = {
     FrameType.HAS,
     FrameType.LIST,
     FrameType.STAT,
+    FrameType.TABLE_WRITE,
+    FrameType.TABLE_READ,
   ]),
-  admin: new Set([FrameType.PING, FrameType.STAT, FrameType.LIST, FrameType.HAS]),
+  admin: new Set([FrameType.PING, FrameType.STAT, FrameType.LIST, FrameType.HAS, FrameType.TABLE_READ]),
 };
 
 const NAMES = new Map<number, string>(Object.entries(FrameType).map(([k, v]) => [v, k]));

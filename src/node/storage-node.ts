@@ -132,7 +132,16 @@ export class StorageNode {
     const forwards = new ForwardGuard(store.nodeId, () => selfAddr);
     const signatures = new ObjectSignatures(trust.anchor);
     const gate = new ManifestGate(store, signatures);
-    const handlers = new NodeHandlers(store, peers, () => selfAddr, n.zone, forwards, n.putStallMs, gate);
+    const handlers = new NodeHandlers(
+      store,
+      tables,
+      peers,
+      () => selfAddr,
+      n.zone,
+      forwards,
+      n.putStallMs,
+      gate,
+    );
     const server = new ProtocolServer({
       trust,
       handlers,

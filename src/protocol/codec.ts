@@ -34,6 +34,14 @@ export class BodyWriter {
     return this;
   }
 
+  /** Any u64, as a bigint (a clock reading). */
+  u64n(v: bigint): this {
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigUInt64BE(v);
+    this.#parts.push(b);
+    return this;
+  }
+
   bytes(b: Buffer): this {
     this.#parts.push(b);
     return this;
@@ -101,6 +109,11 @@ export class BodyReader {
     const v = this.#buf.readBigUInt64BE(this.#need(8));
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new DfsError("DFS_ERR_PROTOCOL", "integer out of range");
     return Number(v);
+  }
+
+  /** Any u64, as a bigint (a clock reading). */
+  u64n(): bigint {
+    return this.#buf.readBigUInt64BE(this.#need(8));
   }
 
   bytes(n: number): Buffer {

@@ -30,6 +30,8 @@ export const FrameType = {
   // by its own repair and garbage collection (src/node/heal).
   STAT: 0x15,
   LIST: 0x16,
+  TABLE_WRITE: 0x17,
+  TABLE_READ: 0x18,
   DATA: 0x20,
   RESULT: 0x21,
   ERROR: 0x22,
@@ -64,6 +66,10 @@ export const Limits = {
   MAX_FORWARD: 15,
   MAX_HAS_IDS: 1024,
   MAX_LIST_LIMIT: 1000,
+  /** Records in one TABLE_WRITE (the 64 KiB body is the tighter bound for all but tiny records). */
+  MAX_TABLE_BATCH: 1024,
+  /** Records a TABLE_READ range may ask for; a node may answer fewer, to fit the body limit. */
+  MAX_TABLE_READ_LIMIT: 1000,
   /** Bytes of UTF-8 in any `str` field. */
   MAX_STRING: 1024,
   /** Bytes of UTF-8 an ERROR's or a failed replica's message is cut to (whole characters only). */

@@ -16,4 +16,17 @@ export {
 export * from "./handshake.ts";
 export * from "./messages.ts";
 export { DataCheck, type LinkKeys, OpeningKey, SealingKey } from "./seal.ts";
+export {
+  TABLE_READ_BUDGET,
+  TABLE_WRITE_BUDGET,
+  type TableEntry,
+  TableReadReq,
+  type TableReadRequest,
+  TableReadRes,
+  type TableReadResult,
+  TableWriteReq,
+  TableWriteRes,
+  tableEntryBytes,
+  tableRecordBytes,
+} from "./tables.ts";
 export type { ListPage, NodeStat, ObjectKind, PutResult, ReplicaFailure } from "./types.ts";

@@ -1,9 +1,11 @@
 import type { Readable } from "node:stream";
-import type { ListPage, ObjectKind } from "../formats/index.ts";
+import type { ApplyResult, ListPage, ObjectKind, TableRecord } from "../formats/index.ts";
+import type { TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 
 /** ListPage and ObjectKind are src/formats' own; re-exported for src/node/store, which imports them here. */
 export type { ListPage, ObjectKind } from "../formats/index.ts";
+export type { TableEntry, TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 export type { NodeStat, PutResult, ReplicaFailure } from "../protocol/types.ts";
 
 /**
@@ -41,7 +43,26 @@ export interface GetResult {
   body: Readable;
 }
 
-export interface NodeApi {
+export interface TableCallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** The table requests of the node protocol: what a quorum client (src/tables) needs of nodes. */
+export interface TableNodeApi {
+  /**
+   * TABLE_WRITE: the node applies the records (at most MAX_TABLE_BATCH, within one 64 KiB body)
+   * and answers per record, in order, once every applied one is durable.
+   */
+  tableWrite(
+    addr: string,
+    records: readonly TableRecord[],
+    options?: TableCallOptions,
+  ): Promise<ApplyResult[]>;
+  /** TABLE_READ: a point read or one page of a range read, tombstones as the request says. */
+  tableRead(addr: string, request: TableReadRequest, options?: TableCallOptions): Promise<TableReadResult>;
+}
+
+export interface NodeApi extends TableNodeApi {
   put(
     addr: string,
     id: string,

@@ -1,6 +1,12 @@
 import type { Readable } from "node:stream";
 import { DfsError } from "../errors.ts";
-import { isObjectId, type ListPage, type ObjectKind } from "../formats/index.ts";
+import {
+  type ApplyResult,
+  isObjectId,
+  type ListPage,
+  type ObjectKind,
+  type TableRecord,
+} from "../formats/index.ts";
 import {
   EMPTY,
   FrameType,
@@ -15,8 +21,22 @@ import {
   PutReq,
   PutRes,
   StatRes,
+  TableReadReq,
+  type TableReadRequest,
+  TableReadRes,
+  type TableReadResult,
+  TableWriteReq,
+  TableWriteRes,
 } from "../protocol/index.ts";
-import type { GetOptions, GetResult, NodeApi, NodeStat, PutOptions, PutResult } from "./api.ts";
+import type {
+  GetOptions,
+  GetResult,
+  NodeApi,
+  NodeStat,
+  PutOptions,
+  PutResult,
+  TableCallOptions,
+} from "./api.ts";
 import type { Reply, RequestOptions, Upload } from "./connection.ts";
 import type { LinkTrust } from "./link.ts";
 import { ConnectionPool, type PeerIds } from "./pool.ts";
@@ -170,6 +190,39 @@ export class NodeClient implements NodeApi {
     const limit = Math.min(Math.max(options.limit ?? Limits.MAX_LIST_LIMIT, 1), Limits.MAX_LIST_LIMIT);
     const body = ListReq.encode({ kind: options.kind ?? "chunk", after: options.after, limit });
     return ListRes.decode((await this.#call(addr, FrameType.LIST, body, SMALL)).payload);
+  }
+
+  async tableWrite(
+    addr: string,
+    records: readonly TableRecord[],
+    options: TableCallOptions = {},
+  ): Promise<ApplyResult[]> {
+    if (records.length > Limits.MAX_TABLE_BATCH)
+      throw new DfsError("DFS_ERR_TOO_LARGE", `at most ${Limits.MAX_TABLE_BATCH} records per TABLE_WRITE`);
+    const body = TableWriteReq.encode(records);
+    if (body.length > Limits.MAX_CONTROL_BODY)
+      throw new DfsError(
+        "DFS_ERR_TOO_LARGE",
+        `a TABLE_WRITE body is at most ${Limits.MAX_CONTROL_BODY} bytes`,
+      );
+    const reply = await this.#call(addr, FrameType.TABLE_WRITE, body, {
+      small: true,
+      signal: options.signal,
+    });
+    const results = TableWriteRes.decode(reply.payload);
+    if (results.length !== records.length)
+      throw new DfsError("DFS_ERR_PROTOCOL", `${results.length} answers to ${records.length} records`);
+    return results;
+  }
+
+  async tableRead(
+    addr: string,
+    request: TableReadRequest,
+    options: TableCallOptions = {},
+  ): Promise<TableReadResult> {
+    const body = TableReadReq.encode(request);
+    const reply = await this.#call(addr, FrameType.TABLE_READ, body, { small: true, signal: options.signal });
+    return TableReadRes.decode(reply.payload);
   }
 
   async ping(addr: string): Promise<{ nodeId: string; rttMs: number }> {

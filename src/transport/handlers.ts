@@ -1,6 +1,7 @@
-import type { ListPage, ObjectKind, ObjectSource } from "../formats/index.ts";
+import type { ApplyResult, ListPage, ObjectKind, ObjectSource, TableRecord } from "../formats/index.ts";
 import type { FrameType } from "../protocol/frame.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
+import type { TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody } from "./incoming-body.ts";
 import type { Peer } from "./link.ts";
@@ -12,7 +13,9 @@ export type RequestType =
   | typeof FrameType.GET
   | typeof FrameType.HAS
   | typeof FrameType.STAT
-  | typeof FrameType.LIST;
+  | typeof FrameType.LIST
+  | typeof FrameType.TABLE_WRITE
+  | typeof FrameType.TABLE_READ;
 
 /**
  * What a protocol server serves. The transport decodes requests, calls these, and encodes the
@@ -34,4 +37,8 @@ export interface RequestHandlers {
   has(kind: ObjectKind, ids: string[]): Promise<boolean[]>;
   stat(): Promise<NodeStat>;
   list(request: ListRequest): Promise<ListPage>;
+  /** Applies a batch of table records; answers per record, once every applied one is durable. */
+  tableWrite(records: TableRecord[]): Promise<ApplyResult[]>;
+  /** A point or range read of one (table, partition key); the answer fits one control frame. */
+  tableRead(request: TableReadRequest): Promise<TableReadResult>;
 }

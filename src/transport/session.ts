@@ -17,6 +17,10 @@ import {
   PutReq,
   PutRes,
   StatRes,
+  TableReadReq,
+  TableReadRes,
+  TableWriteReq,
+  TableWriteRes,
 } from "../protocol/index.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
@@ -172,6 +176,8 @@ export class ServerSession {
       case FrameType.HAS:
       case FrameType.STAT:
       case FrameType.LIST:
+      case FrameType.TABLE_WRITE:
+      case FrameType.TABLE_READ:
         return this.#start(h, body);
       default:
         return this.#fs.fail(
@@ -301,6 +307,10 @@ export class ServerSession {
         return this.#reply(id, req, StatRes.encode(await h.stat()));
       case FrameType.LIST:
         return this.#reply(id, req, ListRes.encode(await h.list(ListReq.decode(body))));
+      case FrameType.TABLE_WRITE:
+        return this.#reply(id, req, TableWriteRes.encode(await h.tableWrite(TableWriteReq.decode(body))));
+      case FrameType.TABLE_READ:
+        return this.#reply(id, req, TableReadRes.encode(await h.tableRead(TableReadReq.decode(body))));
     }
   }
 

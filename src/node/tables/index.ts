@@ -1,7 +1,8 @@
 /** A node's tables: versioned records on its disk (LMDB), kept newest-wins; the wire and quorum are src/tables'. */
+
+export type { ApplyResult } from "../../formats/index.ts";
 export type { RangeOptions, RangePage } from "./range.ts";
 export {
-  type ApplyResult,
   type TableChange,
   type TableChangeListener,
   TableStore,

@@ -14,7 +14,10 @@ export interface RangeOptions {
   limit: number;
   /** Tombstones too (default: skipped, as a listing wants). */
   includeDeleted?: boolean | undefined;
-  /** Asked before each record after the first; false ends the page before it (a byte budget). */
+  /**
+   * Asked before each record is taken, in order: false ends the page before it (a byte budget);
+   * the first record is taken whatever it answers, so a page is never empty while records follow.
+   */
   fits?: ((record: TableRecord) => boolean) | undefined;
 }
 

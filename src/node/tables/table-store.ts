@@ -1,13 +1,13 @@
 import { type Database, open, type RootDatabase } from "lmdb";
 import { DfsError, toDfsError } from "../../errors.ts";
 import {
+  type ApplyResult,
   checkRecord,
   compareRecords,
   type HybridClock,
   hlcMs,
   hlcOf,
   type TableRecord,
-  type Version,
 } from "../../formats/index.ts";
 import { recordPartition, recordPlacementId } from "../../placement/index.ts";
 import {
@@ -22,9 +22,6 @@ import {
   tombstonesFrom,
 } from "./layout.ts";
 import { type RangeOptions, type RangePage, rangeBounds } from "./range.ts";
-
-/** The answer for one record of an apply: stored, or not because the node holds this version or a newer one. */
-export type ApplyResult = { readonly applied: true } | { readonly applied: false; readonly held: Version };
 
 /**
  * One applied write, reported after it is durable: the placement partition, the record held before
@@ -176,8 +173,8 @@ export class TableStore {
         last = record.sortKey;
         continue;
       }
-      if (records.length >= options.limit || (records.length > 0 && !fits(record)))
-        return { records, next: last };
+      if (records.length >= options.limit) return { records, next: last };
+      if (!fits(record) && records.length > 0) return { records, next: last };
       records.push(record);
       last = record.sortKey;
     }
