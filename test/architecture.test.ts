@@ -21,6 +21,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   placement: ["errors.ts", "formats"],
   credentials: ["errors.ts"],
   registry: ["errors.ts", "formats", "config", "logger.ts", "credentials"],
+  tables: ["errors.ts", "formats", "protocol", "transport", "placement"],
   node: [
     "errors.ts",
     "formats",
@@ -31,6 +32,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "registry",
     "placement",
     "credentials",
+    "tables",
   ],
   gateway: [
     "errors.ts",
@@ -45,6 +47,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "protocol",
     "memory.ts",
     "credentials",
+    "tables",
   ],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],

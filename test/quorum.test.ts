@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { askInTurn } from "../src/gateway/quorum.ts";
+import { askInTurn } from "../src/tables/index.ts";
 import { advance, settle, settled, useMockTime } from "./helpers/clock.ts";
 
 /** Resolves after `ms` of mocked time (the global setTimeout, which mockTime mocks). */

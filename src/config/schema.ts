@@ -121,6 +121,8 @@ export const NodeSchema = z
     handshakeTimeoutMs: ms.default(3000),
     /** Copies of every object the node's repair keeps (R); must match the gateways'. */
     replicas: z.number().int().min(1).max(16).default(3),
+    /** Owners that must hold a table record this node writes before the write counts (W); as the gateways'. */
+    writeQuorum: z.number().int().min(1).max(16).default(2),
     /** A node gone this long loses its share to the others; shorter absences (restarts) move nothing. */
     repairGraceMs: ms.default(30_000),
     /** How often this node walks what it holds for missing or misplaced copies. */
@@ -137,7 +139,11 @@ export const NodeSchema = z
      */
     tombstoneGraceMs: ms.default(10 * 24 * 3_600_000),
   })
-  .strict();
+  .strict()
+  .refine((n) => n.writeQuorum <= n.replicas, {
+    message: "writeQuorum must not exceed replicas",
+    path: ["writeQuorum"],
+  });
 
 export const GatewaySchema = z
   .object({

@@ -153,6 +153,13 @@ export const SETTINGS: readonly Setting[] = [
     "close peers not authenticated by then",
   ),
   s(["node", "replicas"], "DFS_REPLICAS", "replicas", "int", "replication factor R repair keeps"),
+  s(
+    ["node", "writeQuorum"],
+    "DFS_WRITE_QUORUM",
+    "write-quorum",
+    "int",
+    "owners W before a table write counts",
+  ),
   s(["node", "repairGraceMs"], "DFS_REPAIR_GRACE_MS", "repair-grace-ms", "int", "absence before repair"),
   s(
     ["node", "repairIntervalMs"],

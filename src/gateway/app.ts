@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { GatewayConfig } from "../config/index.ts";
 import { CHUNK_OVERHEAD, ChunkCipher } from "../crypto/index.ts";
 import { DfsError } from "../errors.ts";
+import { HybridClock } from "../formats/index.ts";
+import { TableClient } from "../tables/index.ts";
 import { BufferPool } from "../transport/index.ts";
 import { ApiKeys } from "./auth.ts";
 import { PlacementCache } from "./cluster.ts";
@@ -72,13 +74,27 @@ export function buildGateway(
   const view = deps.view;
   const rejected = view.rejected === undefined ? undefined : () => view.rejected ?? 0;
   const metrics = new GatewayMetrics(() => view.live(), hedges, rejected);
+  const placement = new PlacementCache(deps.view, config.gateway.replicas);
+  const tables = new TableClient({
+    nodes: deps.nodes,
+    order: (placementId) => placement.order(placementId),
+    replicas: config.gateway.replicas,
+    writeQuorum: config.gateway.writeQuorum,
+    clock: new HybridClock(),
+    writer: deps.identity?.credential.id ?? "gateway",
+    hedgeMs: () => hedges.small.ms,
+    onHedge: () => metrics.readHedges.inc({ kind: "small" }),
+    onBackgroundError: (err, addr) =>
+      deps.logger.warn({ addr, code: err.code, err: err.message }, "tables: a background write failed"),
+  });
   const ctx: GatewayContext = {
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,
     view: deps.view,
     cipher: new ChunkCipher(config.key),
     identity: deps.identity,
-    placement: new PlacementCache(deps.view, config.gateway.replicas),
+    placement,
+    tables,
     metrics,
     logger: deps.logger,
     buffers: {

@@ -3,6 +3,7 @@ import type { Identity } from "../credentials/index.ts";
 import type { ChunkCipher } from "../crypto/index.ts";
 import type { Logger } from "../logger.ts";
 import type { MembershipView } from "../registry/index.ts";
+import type { TableClient } from "../tables/index.ts";
 import type { BufferPool, NodeApi } from "../transport/index.ts";
 import type { PlacementCache } from "./cluster.ts";
 import type { GatewayHedges } from "./hedge.ts";
@@ -29,6 +30,11 @@ export interface GatewayContext {
   /** The gateway's identity: manifests and tombstones carry its signature. */
   readonly identity: Identity | undefined;
   readonly placement: PlacementCache;
+  /**
+   * Table records over their owners (quorum reads and writes, read-repair), stamped with this
+   * gateway's credential id. No route uses it yet: buckets and keys will.
+   */
+  readonly tables: TableClient;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /**

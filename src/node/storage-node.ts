@@ -5,6 +5,7 @@ import { ObjectSignatures, resolveTrust } from "../credentials/index.ts";
 import { DfsError } from "../errors.ts";
 import { HybridClock } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
+import { LiveOrder, TableClient } from "../tables/index.ts";
 import {
   type LinkTrust,
   NodeClient,
@@ -32,6 +33,11 @@ export class StorageNode {
   readonly tables: TableStore;
   /** Stamps this node's own table writes; observes every version its tables apply. */
   readonly clock: HybridClock;
+  /**
+   * This node's quorum client for table records (its own writes, such as chunk references), over
+   * the live members of its registry view; DFS_ERR_UNAVAILABLE until the node has joined one.
+   */
+  readonly tableClient: TableClient;
   /** When this node last took part in its cluster, kept in its data directory. */
   readonly alive: AliveMark;
   readonly address: HostPort;
@@ -44,6 +50,7 @@ export class StorageNode {
   readonly #peers: NodeClient;
   readonly #forwards: ForwardGuard;
   readonly #directory: { current: NodeDirectory | undefined };
+  readonly #members: { current: ForwardView | undefined };
   /** This node's credential and the anchor it checks others against (link, registry records). */
   readonly trust: LinkTrust;
   /** Checks gateways' signatures on manifest objects (the PUT gate, repair's ranking). */
@@ -62,8 +69,12 @@ export class StorageNode {
     directory: { current: NodeDirectory | undefined },
     trust: LinkTrust,
     signatures: ObjectSignatures,
+    tableClient: TableClient,
+    members: { current: ForwardView | undefined },
   ) {
     this.trust = trust;
+    this.tableClient = tableClient;
+    this.#members = members;
     this.signatures = signatures;
     this.#forwards = forwards;
     this.#directory = directory;
@@ -148,6 +159,34 @@ export class StorageNode {
       logger: logger.child({ component: "protocol" }),
       timeouts,
     });
+    // Filled in with the directory; orders as long as the gateway's (2R + 1).
+    const members: { current: ForwardView | undefined } = { current: undefined };
+    const liveOrder = new LiveOrder(
+      {
+        get version() {
+          return members.current?.version ?? -1;
+        },
+        live: () => members.current?.live() ?? [],
+      },
+      2 * n.replicas + 1,
+    );
+    const tableClient = new TableClient({
+      nodes: peers,
+      order: (placementId) => {
+        if (members.current === undefined)
+          throw new DfsError("DFS_ERR_UNAVAILABLE", "this node has not joined a registry: no owners known");
+        return liveOrder.order(placementId);
+      },
+      replicas: n.replicas,
+      writeQuorum: n.writeQuorum,
+      clock,
+      writer: store.nodeId,
+      onBackgroundError: (err, addr) =>
+        logger.warn(
+          { component: "tables", addr, code: err.code, err: err.message },
+          "tables: a background write failed",
+        ),
+    });
     const address = await server.listen(n.listenAddr);
     const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };
     selfAddr = formatHostPort(advertised);
@@ -164,6 +203,8 @@ export class StorageNode {
       directory,
       trust,
       signatures,
+      tableClient,
+      members,
     );
   }
 
@@ -178,6 +219,7 @@ export class StorageNode {
   useMembership(view: ForwardView & NodeDirectory): void {
     this.#forwards.use(view);
     this.#directory.current = view;
+    this.#members.current = view;
   }
 
   get peers(): NodeClient {

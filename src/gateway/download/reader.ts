@@ -1,10 +1,10 @@
 import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
 import { freeNow } from "../../memory.ts";
+import { askInTurn } from "../../tables/index.ts";
 import { readFanoutOf } from "../cluster.ts";
 import type { GatewayContext } from "../context.ts";
 import { hedging, timer } from "../hedge.ts";
-import { askInTurn } from "../quorum.ts";
 import { checkStamp, storedSealed } from "../signing.ts";
 import type { ChunkRef } from "../upload/ingest.ts";
 

@@ -1,9 +1,9 @@
 import type { FileCreated } from "../../api/index.ts";
 import { type Manifest, type OpenedManifest, sha256Hex } from "../../crypto/index.ts";
+import { askInTurn } from "../../tables/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { readManifestObject, readQuorum } from "../download/reader.ts";
 import { hedging, timer } from "../hedge.ts";
-import { askInTurn } from "../quorum.ts";
 import { signSealed } from "../signing.ts";
 import type { Ingested } from "./ingest.ts";
 import { replicate } from "./replicate.ts";

@@ -1,6 +1,6 @@
 import { DfsError } from "../errors.ts";
 
-/** The wait before a hedge when the caller gives none (the gateway's reads give theirs: hedge.ts). */
+/** The wait before a hedge when the caller gives none (the gateway gives its learnt delays: src/gateway/hedge.ts). */
 export const HEDGE_AFTER_MS = 200;
 
 export interface AskOptions<T> {
