@@ -42,6 +42,9 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
       ["GET 1 MiB <- gateway (verified)", "Fastify GET cached 1 MiB file", "MiB/s"],
       ["PUT 4 KiB -> gateway, 16 at a time", "Fastify PUT 4 KiB", "req/s"],
       ["GET 4 KiB <- gateway, 16 at a time (verified)", "Fastify GET 4 KiB", "req/s"],
+      ["table write, 1 record, W = 2 of 3 owners, 16 at a time", "TABLE_WRITE 1 record -> 1 node", "req/s"],
+      ["table read, 1 record, 2 of 3 owners, 16 at a time", "TABLE_READ 1 record <- 1 node", "req/s"],
+      ["table range read, 1000 records, 2 of 3 owners merged", "TABLE_READ pages of 1000 records", "req/s"],
       ["PUT 4 KiB -> gateway, 16 at a time", "target", "req/s"],
       ["PUT 4 KiB -> gateway, 16 at a time: p99", "target", "ms"],
       ["GET 4 KiB <- gateway, 16 at a time (verified)", "target", "req/s"],
@@ -79,7 +82,7 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
     for (const k of ["gw-put-1", "gw-post-1", "gw-get-1", "chain3-1", "fastify-file-1", "gw-small-get"]) {
       assert.ok(keys.includes(k), `no case ${k} in ${keys.join(", ")}`);
     }
-    assert.equal(keys.length, 7 + 7 + 4);
+    assert.equal(keys.length, 7 + 7 + 4 + 6);
     for (const [key, c] of Object.entries(json.cases)) {
       assert.ok(c.median.value > 0, `${key} has no figure`);
       const run = c.runs[0]!;
@@ -96,6 +99,23 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
     assert.ok((json.cases["gw-put-1"]!.peakRssMiB["node-3"] ?? 0) > 10, "no RSS sampled for node-3");
   } finally {
     await out.remove();
+  }
+});
+
+test("bench/table-engine.ts runs every candidate engine and prints its table", {
+  timeout: 60_000,
+}, async () => {
+  const dir = await makeTempDir("dfs-bench-tables-");
+  try {
+    const args = ["--records", "3000", "--writes", "200", "--callers", "8", "--dir", dir.path];
+    const { code, stdout, stderr } = await runScript("bench/table-engine.ts", args);
+    assert.equal(code, 0, `table-engine exited ${code}; stderr:\n${stderr}`);
+    for (const engine of ["lmdb", "lmdb-overlap", "sqlite", "sqlite-worker", "ceiling"]) {
+      assert.match(stdout, new RegExp(`^\\| ${engine}[^|]* +\\|(?: +[\\d.]+ \\|){7}`, "m"), stdout);
+    }
+    assert.deepEqual(await readdir(dir.path), []);
+  } finally {
+    await dir.remove();
   }
 });
 

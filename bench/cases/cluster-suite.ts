@@ -15,6 +15,7 @@ import { type CeilingCases, startCeilings } from "./ceilings.ts";
 import { type BenchCluster, startBenchCluster } from "./cluster.ts";
 import { type GatewayCases, gatewayCases } from "./gateway.ts";
 import type { CaseKey, Suite, SuiteContext } from "./suite.ts";
+import { type TableCases, tableCases } from "./tables.ts";
 
 /** The targets of the cluster suite (see bench/README.md). */
 export const TARGETS = {
@@ -27,11 +28,14 @@ export const TARGETS = {
   nodeRssMiB: 150,
 };
 const NODES = 3;
+/** Table cases run on the cluster's nodes, ceilings included (one node of the same cluster). */
+const TABLE_KEYS = ["tbl-write", "tbl-write-1", "tbl-read", "tbl-read-1", "tbl-range", "tbl-range-1"];
 
 const ours = (o: BenchOptions) => [
   ...o.sizes.flatMap((s) => [`gw-put-${s}`, `gw-post-${s}`, `gw-get-${s}`]),
   "gw-small-put",
   "gw-small-get",
+  ...TABLE_KEYS,
   ...(o.big ? ["big-put", "big-get"] : []),
 ];
 const ceilings = (o: BenchOptions) => [
@@ -66,9 +70,11 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
   const any = (keys: string[]) => keys.some((k) => wanted(k, "cluster"));
   let cluster: BenchCluster | undefined;
   let gw: GatewayCases | undefined;
+  let tables: TableCases | undefined;
   let ceil: CeilingCases | undefined;
   const close = async () => {
     await gw?.close();
+    await tables?.close();
     await ceil?.close();
     await cluster?.close();
   };
@@ -85,6 +91,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         connections: opts.connections,
         bigMib: opts.big ? opts.bigMib : undefined,
       });
+      tables = tableCases(cluster, { records: opts.small, connections: opts.connections });
     }
     if (any(ceilings(opts))) {
       ceil = await startCeilings(root, {
@@ -108,6 +115,10 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
     for (const x of [c?.chain, g?.put, c?.put, g?.post, c?.post, g?.get, c?.file]) if (x) cases.push(x);
   });
   for (const x of [gw?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet]) if (x) cases.push(x);
+  if (tables) {
+    const t = tables;
+    cases.push(t.write, t.write1, t.read, t.read1, t.range, t.range1);
+  }
   if (gw?.big) cases.push(gw.big.put, gw.big.get);
 
   const rows = (results: Results, warmups: Warmups): (Row | undefined)[] => {
@@ -149,6 +160,13 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         bounded(gw.smallGet.label, headline(runs).value, TARGETS.smallDownloadsPerSecond, "req/s", "min"),
       );
     }
+    if (tables) {
+      out.push(
+        versus(results, tables.write, tables.write1),
+        versus(results, tables.read, tables.read1),
+        versus(results, tables.range, tables.range1),
+      );
+    }
     const big = gw?.large.find((l) => l.mib === largest);
     if (big) out.push(...rssRows([big.put, big.post, big.get], `${largest} MiB transfers`, results, warmups));
     if (gw?.big)
@@ -163,7 +181,9 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
         "upload new bytes; downloads hashed by the client and checked; raw chain with " +
         `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
-        `(undici Pool of ${opts.connections} connections)` +
+        `(undici Pool of ${opts.connections} connections); table records of 100 bytes, ${opts.small} ` +
+        `single-record writes then reads ${opts.connections} at a time, 50 range reads of 1,000 records ` +
+        "(a TableClient in the bench process, with a gateway credential)" +
         (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
         (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
     ],

@@ -17,6 +17,8 @@ export interface BenchCluster {
   nodes: Child[];
   /** gateway and node-1..N by pid, for the cases' roles. */
   roles: Record<string, number>;
+  /** What the cluster's processes share: a bench client makes its own credential from them. */
+  secrets: { clusterSecret: string; authorityKey: string };
   close(): Promise<void>;
 }
 
@@ -103,7 +105,8 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
     await waitLive(url, o.nodes);
     const roles: Record<string, number> = { gateway: gateway.pid };
     for (const n of nodes) roles[n.name] = n.pid;
-    return { url, gateway, nodes, roles, close };
+    const secrets = { clusterSecret: secret.DFS_CLUSTER_SECRET, authorityKey: secret.DFS_AUTHORITY_KEY };
+    return { url, gateway, nodes, roles, secrets, close };
   } catch (err) {
     await close();
     throw err;
