@@ -28,6 +28,8 @@ export const TARGETS = {
   nodeRssMiB: 150,
 };
 const NODES = 3;
+/** Range reads of 1,000 table records per run: one per 40 small files (50 by default), at least 2. */
+const tableRanges = (o: BenchOptions) => Math.max(2, Math.round(o.small / 40));
 /** Table cases run on the cluster's nodes, ceilings included (one node of the same cluster). */
 const TABLE_KEYS = ["tbl-write", "tbl-write-1", "tbl-read", "tbl-read-1", "tbl-range", "tbl-range-1"];
 
@@ -91,7 +93,11 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         connections: opts.connections,
         bigMib: opts.big ? opts.bigMib : undefined,
       });
-      tables = tableCases(cluster, { records: opts.small, connections: opts.connections });
+      tables = tableCases(cluster, {
+        records: opts.small,
+        ranges: tableRanges(opts),
+        connections: opts.connections,
+      });
     }
     if (any(ceilings(opts))) {
       ceil = await startCeilings(root, {
@@ -182,7 +188,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         "upload new bytes; downloads hashed by the client and checked; raw chain with " +
         `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
         `(undici Pool of ${opts.connections} connections); table records of 100 bytes, ${opts.small} ` +
-        `single-record writes then reads ${opts.connections} at a time, 50 range reads of 1,000 records ` +
+        `single-record writes then reads ${opts.connections} at a time, ${tableRanges(opts)} range reads of 1,000 records ` +
         "(a TableClient in the bench process, with a gateway credential)" +
         (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
         (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),

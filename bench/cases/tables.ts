@@ -25,6 +25,8 @@ export interface TableCases {
 export interface TableCaseOptions {
   /** Records written, then read, per run. */
   records: number;
+  /** Range reads of 1,000 records per run. */
+  ranges: number;
   /** Requests in flight. */
   connections: number;
 }
@@ -32,8 +34,6 @@ export interface TableCaseOptions {
 const TABLE = "bench";
 const VALUE_BYTES = 100;
 const RANGE = 1000;
-/** Range reads per run: each moves 1,000 records of ~130 bytes. */
-const RANGES = 50;
 
 export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCases {
   const trust = {
@@ -149,7 +149,7 @@ export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCas
     label: `table range read, ${RANGE} records, 2 of 3 owners merged`,
     prepare: ensureRange,
     run: () =>
-      timed(RANGES, 1, async () => {
+      timed(o.ranges, 1, async () => {
         const page = await client.range(TABLE, rangeKey, { limit: RANGE });
         if (page.records.length !== RANGE) throw new Error(`a range gave ${page.records.length} records`);
       }),
@@ -186,7 +186,7 @@ export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCas
     label: `TABLE_READ pages of ${RANGE} records <- 1 node`,
     prepare: ensureRange,
     run: () =>
-      timed(RANGES, 1, async () => {
+      timed(o.ranges, 1, async () => {
         let n = 0;
         let after: Buffer | undefined;
         do {
