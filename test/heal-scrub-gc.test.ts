@@ -3,13 +3,18 @@
  * four real `dfs node` processes (R = 3, scrub every 500 ms, GC grace 1 s), a gateway in this process.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ChunkCipher } from "../src/crypto/index.ts";
 import { isDfsError } from "../src/errors.ts";
-import { parseManifestHeader } from "../src/formats/index.ts";
+import {
+  CHUNK_REFS_TABLE,
+  hlcOf,
+  parseManifestHeader,
+  type TableRecord,
+  uploadHold,
+} from "../src/formats/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
@@ -102,15 +107,37 @@ describe("scrub and read-repair", () => {
 });
 
 describe("garbage collection and tombstones", () => {
-  test("a chunk no manifest references is kept for the grace (an upload in flight), then collected", async () => {
-    const data = patternBytes(1000, 77);
-    const id = createHash("sha256").update(data).digest("hex");
+  test("a chunk whose upload's hold lapsed is kept for the grace, then collected; one without references stays", async () => {
+    const held = patternBytes(1000, 77);
+    const bare = patternBytes(1000, 78);
+    const heldId = sha256(held);
+    const bareId = sha256(bare);
     const node = cluster.nodes[0]!;
-    const t0 = performance.now();
-    await client.put(node.addr, id, data, data.length, { kind: "chunk" });
-    await waitFor(async () => !(await client.has(node.addr, [id]))[0], 15_000, "the orphan chunk collected");
-    const ms = performance.now() - t0;
-    assert.ok(ms >= 1000, `collected after ${ms} ms, within the 1 s grace`);
+    const t0 = Date.now();
+    const leaseMs = 500;
+    const hold: TableRecord = {
+      table: CHUNK_REFS_TABLE,
+      partitionKey: Buffer.from(heldId, "hex"),
+      ...uploadHold("ab".repeat(32), t0 + leaseMs),
+      version: { hlc: hlcOf(t0), writer: "test-peer" },
+      deleted: false,
+    };
+    await client.put(node.addr, heldId, held, held.length, { kind: "chunk", records: [hold] });
+    // Written before references existed (or by a node not yet upgraded): no record at all.
+    await client.put(node.addr, bareId, bare, bare.length, { kind: "chunk" });
+    await waitFor(
+      async () => !(await client.has(node.addr, [heldId]))[0],
+      15_000,
+      "the lapsed chunk collected",
+    );
+    const ms = Date.now() - t0;
+    // The lease (0.5 s), then the grace (1 s), both counted from the lease's end.
+    assert.ok(ms >= leaseMs + 1000, `collected after ${ms} ms, before the lease and the grace ran out`);
+    assert.deepEqual(
+      await client.has(node.addr, [bareId]),
+      [true],
+      "a chunk without references was collected",
+    );
   });
 
   test("(d) deleted files' unshared chunks are collected, shared ones stay; a node down during the delete brings nothing back", async () => {

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
+import { HybridClock } from "../src/formats/index.ts";
 import { Healer } from "../src/node/heal/index.ts";
 import { GraceMembers } from "../src/node/heal/members.ts";
 import { planObject } from "../src/node/heal/plan.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import { AliveMark, ObjectStore } from "../src/node/store/index.ts";
+import { TableStore } from "../src/node/tables/index.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import { advance, flush, mockClock, settle, settled, useMockTime } from "./helpers/clock.ts";
@@ -194,15 +197,18 @@ describe("expired tombstones", () => {
 describe("healer rounds", () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;
   let store: ObjectStore;
+  let tables: TableStore;
   let nodes: NodeClient;
   // Opened before the mocked time starts: the store and client need the real timers.
   before(async () => {
     dir = await makeTempDir("dfs-healer-");
     store = await ObjectStore.open(storeOptions(dir.path));
+    tables = await TableStore.open({ path: join(dir.path, "tables.mdb"), clock: new HybridClock() });
     nodes = testNodeClient("node", "healer-rounds");
   });
   after(async () => {
     await nodes.close();
+    await tables.close();
     await store.close();
     await dir.remove();
   });
@@ -221,6 +227,10 @@ describe("healer rounds", () => {
     const h = new Healer(
       {
         store,
+        tables,
+        // An empty store has no manifest whose references to build: nothing is written.
+        tableClient: { write: () => Promise.reject(new Error("no table writes expected")) },
+        refsMarker: join(dir.path, "refs-built"),
         alive: new AliveMark(dir.path),
         nodes,
         view: { all: () => [], stale: false },

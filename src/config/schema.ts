@@ -157,6 +157,11 @@ export const GatewaySchema = z
     inlineMaxBytes: bytes
       .pipe(z.number().max(64 * 1024, { message: "at most 64KiB (a manifest carries it)" }))
       .default(16 * 1024),
+    /**
+     * How long an upload's hold on the chunks it wrote lasts before the upload renews it (at a
+     * third of it): the nodes may collect a chunk only a GC grace after the last hold on it ended.
+     */
+    uploadLeaseMs: ms.default(3_600_000),
     /** Keys with every permission (read, write, delete, admin). */
     apiKeys: z.array(z.string().min(16)).default([]),
     /** A file of keys with permissions, `name:secret:perms` per line (keys.ts), re-read when it changes. */

@@ -204,6 +204,13 @@ export const SETTINGS: readonly Setting[] = [
     "files up to this size go inside their manifest (default 16 KiB; 0: never)",
   ),
   s(
+    ["gateway", "uploadLeaseMs"],
+    "DFS_UPLOAD_LEASE_MS",
+    "upload-lease-ms",
+    "int",
+    "an upload's hold on its chunks, renewed at a third of it (default 1 h)",
+  ),
+  s(
     ["gateway", "apiKeys"],
     "DFS_API_KEYS",
     "api-keys",

@@ -4,6 +4,18 @@
  * table records (their versions, hybrid logical clock, bounds, merge order and table schemas).
  * A leaf: it imports nothing of the project but errors.ts.
  */
+
+export {
+  CHUNK_REFS_TABLE,
+  type ChunkFate,
+  type ChunkRef,
+  chunkFate,
+  manifestRef,
+  manifestRefKey,
+  parseChunkRef,
+  uploadHold,
+  uploadHoldKey,
+} from "./chunk-refs.ts";
 export type { HealCounters, StoreCounters, StoreUsage } from "./counters.ts";
 export {
   DEFAULT_MAX_AHEAD_MS,

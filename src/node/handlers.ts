@@ -1,4 +1,12 @@
-import type { ApplyResult, ListPage, ObjectKind, ObjectSource, TableRecord } from "../formats/index.ts";
+import { DfsError, toDfsError } from "../errors.ts";
+import {
+  type ApplyResult,
+  CHUNK_REFS_TABLE,
+  type ListPage,
+  type ObjectKind,
+  type ObjectSource,
+  type TableRecord,
+} from "../formats/index.ts";
 import {
   Limits,
   TABLE_READ_BUDGET,
@@ -12,9 +20,29 @@ import type { IncomingBody, NodeClient, Peer, RequestHandlers, RequestType } fro
 import type { ForwardGuard } from "./forward.ts";
 import type { ManifestGate } from "./manifest-gate.ts";
 import { chainPut } from "./put.ts";
+import type { ReplacedManifests } from "./replaced-manifests.ts";
 import { authorize } from "./roles.ts";
 import type { ObjectStore } from "./store/index.ts";
 import type { TableStore } from "./tables/index.ts";
+
+/**
+ * DFS_ERR_BAD_REQUEST unless every record a PUT carries is a reference to the chunk it stores: a
+ * PUT is no back door into other tables or other objects' references.
+ */
+function checkPutRecords(request: PutRequest): void {
+  for (const r of request.records ?? []) {
+    if (
+      request.kind !== "chunk" ||
+      r.table !== CHUNK_REFS_TABLE ||
+      r.partitionKey.toString("hex") !== request.id
+    ) {
+      throw new DfsError(
+        "DFS_ERR_BAD_REQUEST",
+        `a PUT carries only ${CHUNK_REFS_TABLE} records of the chunk it stores`,
+      );
+    }
+  }
+}
 
 /** The storage node's answers to node-protocol requests: the store on disk plus forwarding. */
 export class NodeHandlers implements RequestHandlers {
@@ -28,6 +56,7 @@ export class NodeHandlers implements RequestHandlers {
 
   readonly #gate: ManifestGate;
   readonly #tables: TableStore;
+  readonly #replaced: ReplacedManifests;
 
   /** `gate`: checks manifest objects that would replace a copy. */
   constructor(
@@ -39,7 +68,9 @@ export class NodeHandlers implements RequestHandlers {
     forwards: ForwardGuard,
     putStallMs: number,
     gate: ManifestGate,
+    replaced: ReplacedManifests,
   ) {
+    this.#replaced = replaced;
     this.nodeId = store.nodeId;
     this.#gate = gate;
     this.#store = store;
@@ -58,13 +89,33 @@ export class NodeHandlers implements RequestHandlers {
   async put(request: PutRequest, body: IncomingBody, signal: AbortSignal): Promise<PutResult> {
     // Before anything is stored or dialled.
     this.#forwards.check(request.forward);
+    checkPutRecords(request);
+    const held = request.kind === "manifest" ? await this.#replaced.held(request.id) : undefined;
     const gated = request.kind === "manifest" ? await this.#gate.gate(request.id, body) : body;
-    return chainPut(
-      { store: this.#store, peers: this.#nodes, selfAddr: this.#selfAddr(), stallMs: this.#putStallMs },
+    // The records are written while the object streams in: their commit is off the PUT's path.
+    const records = request.records ?? [];
+    const keeping = records.length > 0 ? this.#tables.apply(records) : undefined;
+    keeping?.catch(() => {});
+    const selfAddr = this.#selfAddr();
+    const result = await chainPut(
+      { store: this.#store, peers: this.#nodes, selfAddr, stallMs: this.#putStallMs },
       request,
       gated,
       signal,
     );
+    if (held !== undefined && result.stored.includes(selfAddr)) this.#replaced.replaced(held, request.checksum);
+    if (keeping === undefined || !result.stored.includes(selfAddr)) return result;
+    try {
+      await keeping;
+      return result;
+    } catch (err) {
+      // The object without its records would be a chunk nothing holds: this node did not store it.
+      const e = toDfsError(err);
+      return {
+        stored: result.stored.filter((a) => a !== selfAddr),
+        failed: [{ addr: selfAddr, code: e.code, message: e.message }, ...result.failed],
+      };
+    }
   }
 
   get(request: GetRequest): Promise<{ size: number; length: number; source: ObjectSource }> {

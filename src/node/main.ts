@@ -1,8 +1,9 @@
+import { join as joinPath } from "node:path";
 import type { NodeConfig } from "../config/index.ts";
 import type { HealCounters } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
 import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
-import { Healer } from "./heal/index.ts";
+import { Healer, REFS_MARKER } from "./heal/index.ts";
 import { NODE_VERSION, StorageNode } from "./storage-node.ts";
 
 /** The counters as the registry publishes them: a snapshot (the healer keeps counting). */
@@ -91,6 +92,9 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
     ? new Healer(
         {
           store: node.store,
+          tables: node.tables,
+          tableClient: node.tableClient,
+          refsMarker: joinPath(config.node.dataDir, REFS_MARKER),
           alive: node.alive,
           nodes: node.peers,
           view: membership.view,

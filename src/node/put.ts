@@ -79,6 +79,7 @@ export async function chainPut(
         kind: req.kind,
         checksum: req.checksum,
         forward: rest,
+        records: req.records,
         signal,
       });
       if (upload.peerId === store.nodeId) {

@@ -19,6 +19,7 @@ import { NodeHandlers } from "./handlers.ts";
 import { ManifestGate } from "./manifest-gate.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { AliveMark, ObjectStore } from "./store/index.ts";
+import { ReplacedManifests } from "./replaced-manifests.ts";
 import { TableStore } from "./tables/index.ts";
 
 /** The node's tables' file in its data directory (LMDB; `tables.mdb-lock` beside it). */
@@ -140,25 +141,6 @@ export class StorageNode {
     });
     // Handlers need the advertised address before the port is known when listening on port 0.
     let selfAddr = "";
-    const forwards = new ForwardGuard(store.nodeId, () => selfAddr);
-    const signatures = new ObjectSignatures(trust.anchor);
-    const gate = new ManifestGate(store, signatures);
-    const handlers = new NodeHandlers(
-      store,
-      tables,
-      peers,
-      () => selfAddr,
-      n.zone,
-      forwards,
-      n.putStallMs,
-      gate,
-    );
-    const server = new ProtocolServer({
-      trust,
-      handlers,
-      logger: logger.child({ component: "protocol" }),
-      timeouts,
-    });
     // Filled in with the directory; orders as long as the gateway's (2R + 1).
     const members: { current: ForwardView | undefined } = { current: undefined };
     const liveOrder = new LiveOrder(
@@ -186,6 +168,26 @@ export class StorageNode {
           { component: "tables", addr, code: err.code, err: err.message },
           "tables: a background write failed",
         ),
+    });
+    const forwards = new ForwardGuard(store.nodeId, () => selfAddr);
+    const signatures = new ObjectSignatures(trust.anchor);
+    const gate = new ManifestGate(store, signatures);
+    const handlers = new NodeHandlers(
+      store,
+      tables,
+      peers,
+      () => selfAddr,
+      n.zone,
+      forwards,
+      n.putStallMs,
+      gate,
+      new ReplacedManifests(store, tableClient, logger.child({ component: "refs" })),
+    );
+    const server = new ProtocolServer({
+      trust,
+      handlers,
+      logger: logger.child({ component: "protocol" }),
+      timeouts,
     });
     const address = await server.listen(n.listenAddr);
     const advertised = n.advertise ? n.advertiseAddr : { host: n.advertiseAddr.host, port: address.port };

@@ -138,6 +138,11 @@ export class BodyReader {
     return n;
   }
 
+  /** Whether bytes are left: an optional trailing section follows. */
+  get more(): boolean {
+    return this.#pos < this.#buf.length;
+  }
+
   /** The body must be fully consumed: trailing bytes mean a mismatched encoder. */
   end(): void {
     if (this.#pos !== this.#buf.length)

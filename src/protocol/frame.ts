@@ -68,6 +68,8 @@ export const Limits = {
   MAX_LIST_LIMIT: 1000,
   /** Records in one TABLE_WRITE (the 64 KiB body is the tighter bound for all but tiny records). */
   MAX_TABLE_BATCH: 1024,
+  /** Table records one PUT may carry (a chunk's references: an upload's hold, or what repair copies). */
+  MAX_PUT_RECORDS: 16,
   /** Records a TABLE_READ range may ask for; a node may answer fewer, to fit the body limit. */
   MAX_TABLE_READ_LIMIT: 1000,
   /** Bytes of UTF-8 in any `str` field. */

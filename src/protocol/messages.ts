@@ -1,6 +1,8 @@
 import { codeFromWire, DfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
+import type { TableRecord } from "../formats/index.ts";
 import { BodyReader, BodyWriter, utf8Prefix } from "./codec.ts";
 import { Limits } from "./frame.ts";
+import { readRecords, writeRecords } from "./tables.ts";
 import type { ListPage, NodeStat, ObjectKind, PutResult } from "./types.ts";
 
 /**
@@ -48,12 +50,18 @@ export interface PutRequest {
   size: number;
   checksum: string | undefined;
   forward: string[];
+  /**
+   * Table records stored with the object, in the same request (a chunk's references): each node of
+   * the chain keeps them once it holds the object. An optional trailing section: absent when empty.
+   */
+  records?: TableRecord[];
 }
 export const PutReq = {
   encode(m: PutRequest): Buffer {
     const w = new BodyWriter().u8(KIND_WIRE[m.kind]).id(m.id).u64(m.size);
     writeOptionalId(w, m.checksum).u16(m.forward.length);
     for (const addr of m.forward) w.str(addr);
+    if (m.records !== undefined && m.records.length > 0) writeRecords(w, m.records);
     return w.done();
   },
   decode(body: Buffer): PutRequest {
@@ -65,8 +73,9 @@ export const PutReq = {
     const n = r.count(Limits.MAX_FORWARD);
     const forward: string[] = [];
     for (let i = 0; i < n; i++) forward.push(r.str());
+    const records = r.more ? readRecords(r, Limits.MAX_PUT_RECORDS) : [];
     r.end();
-    return { kind, id, size, checksum, forward };
+    return { kind, id, size, checksum, forward, records };
   },
 };
 export const PutRes = {

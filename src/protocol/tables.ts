@@ -138,21 +138,30 @@ function readEntry(r: BodyReader): TableEntry {
   return { sortKey, version, deleted, value: Buffer.from(r.bytes(v)) };
 }
 
+/** A count, then each record: table, partition key, entry (TABLE_WRITE's body, a PUT's records). */
+export function writeRecords(w: BodyWriter, records: readonly TableRecord[]): BodyWriter {
+  w.u16(records.length);
+  for (const rec of records) writeEntry(writeTableAndKey(w, rec.table, rec.partitionKey), rec);
+  return w;
+}
+
+/** What writeRecords wrote, at most `max` records. */
+export function readRecords(r: BodyReader, max: number): TableRecord[] {
+  const records: TableRecord[] = [];
+  for (let i = r.count(max); i > 0; i--) {
+    const table = readTable(r);
+    const partitionKey = readPartitionKey(r);
+    records.push({ table, partitionKey, ...readEntry(r) });
+  }
+  return records;
+}
+
 // --- TABLE_WRITE ---------------------------------------------------------------------------------
 export const TableWriteReq = {
-  encode(records: readonly TableRecord[]): Buffer {
-    const w = new BodyWriter().u16(records.length);
-    for (const rec of records) writeEntry(writeTableAndKey(w, rec.table, rec.partitionKey), rec);
-    return w.done();
-  },
+  encode: (records: readonly TableRecord[]): Buffer => writeRecords(new BodyWriter(), records).done(),
   decode(body: Buffer): TableRecord[] {
     const r = new BodyReader(body);
-    const records: TableRecord[] = [];
-    for (let i = r.count(Limits.MAX_TABLE_BATCH); i > 0; i--) {
-      const table = readTable(r);
-      const partitionKey = readPartitionKey(r);
-      records.push({ table, partitionKey, ...readEntry(r) });
-    }
+    const records = readRecords(r, Limits.MAX_TABLE_BATCH);
     r.end();
     return records;
   },

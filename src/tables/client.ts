@@ -88,7 +88,14 @@ export class TableClient {
 
   /** Stamps each write with this client's clock and writer id, then writes them (writeRecords). */
   async write(writes: readonly RecordWrite[]): Promise<TableRecord[]> {
-    const records = writes.map(
+    const records = this.stamp(writes);
+    await this.writeRecords(records);
+    return records;
+  }
+
+  /** Records as write() would write them, stamped now: for records that travel another way (a PUT's). */
+  stamp(writes: readonly RecordWrite[]): TableRecord[] {
+    return writes.map(
       (w): TableRecord => ({
         table: w.table,
         partitionKey: w.partitionKey,
@@ -98,8 +105,6 @@ export class TableClient {
         value: w.deleted ? Buffer.alloc(0) : (w.value ?? Buffer.alloc(0)),
       }),
     );
-    await this.writeRecords(records);
-    return records;
   }
 
   /**

@@ -20,6 +20,11 @@ export interface PutOptions {
   checksum?: string;
   /** Further owners; the first node stores and forwards along this chain (HDFS-style pipeline). */
   forward?: readonly string[];
+  /**
+   * Table records each node of the chain keeps once it holds the object, forwarded with it: a
+   * chunk's references (table chunk_refs, partition key = the chunk id). At most MAX_PUT_RECORDS.
+   */
+  records?: readonly TableRecord[];
   signal?: AbortSignal;
 }
 

@@ -79,7 +79,17 @@ function putRequest(id: string, size: number, options: PutOptions): Buffer {
   if (options.checksum !== undefined) checkId(options.checksum);
   const forward = [...(options.forward ?? [])];
   if (forward.length > Limits.MAX_FORWARD) throw new DfsError("DFS_ERR_BAD_REQUEST", "forward list too long");
-  return PutReq.encode({ kind: options.kind ?? "chunk", id, size, checksum: options.checksum, forward });
+  const records = [...(options.records ?? [])];
+  if (records.length > Limits.MAX_PUT_RECORDS)
+    throw new DfsError("DFS_ERR_BAD_REQUEST", `at most ${Limits.MAX_PUT_RECORDS} records per PUT`);
+  return PutReq.encode({
+    kind: options.kind ?? "chunk",
+    id,
+    size,
+    checksum: options.checksum,
+    forward,
+    records,
+  });
 }
 
 /** The one client of the node protocol, used by gateways, nodes (forwarding, repair) and the CLI. */

@@ -33,11 +33,15 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** One Redis topology and `count` storage nodes registered in it; `nodeEnv` goes to every node. */
+/**
+ * One Redis topology and `count` storage nodes registered in it; `nodeEnv` goes to every node.
+ * `prepare` fills a node's data directory before its first start (a folder from older code, say).
+ */
 export async function startCluster(
   count: number,
   prefix: string,
   nodeEnv: NodeJS.ProcessEnv = {},
+  prepare?: (dataDir: string, index: number) => Promise<void>,
 ): Promise<Cluster> {
   const topology = await startTopology();
   const tmp = await makeTempDir("dfs-gw-");
@@ -74,6 +78,9 @@ export async function startCluster(
     },
   };
   try {
+    if (prepare) {
+      for (let i = 0; i < count; i++) await prepare(join(tmp.path, `node-${i}`), i);
+    }
     cluster.nodes = await Promise.all(Array.from({ length: count }, (_, i) => start(i)));
   } catch (err) {
     await cluster.stop();

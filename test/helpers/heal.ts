@@ -49,10 +49,11 @@ export async function startHealTopology(
   nodes: number,
   prefix: string,
   env: NodeJS.ProcessEnv = {},
+  prepare?: (dataDir: string, index: number) => Promise<void>,
 ): Promise<HealTopology> {
   const started: Partial<HealTopology> = {};
   try {
-    started.cluster = await startCluster(nodes, prefix, { ...HEAL_ENV, ...env });
+    started.cluster = await startCluster(nodes, prefix, { ...HEAL_ENV, ...env }, prepare);
     started.gw = await startGatewayInProcess(started.cluster, { "chunk-size": String(SMALL_CHUNK) });
     started.client = nodeClient();
     await waitLive(started.gw.url, nodes);

@@ -1,4 +1,4 @@
-import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest } from "../../crypto/index.ts";
+import { CHUNK_OVERHEAD, type Manifest, type OpenedManifest, sha256Hex } from "../../crypto/index.ts";
 import { DfsError, type ErrorCode, isDfsError, toDfsError } from "../../errors.ts";
 import { freeNow } from "../../memory.ts";
 import { askInTurn } from "../../tables/index.ts";
@@ -52,17 +52,21 @@ export function readQuorum(ctx: GatewayContext): number {
   return Math.max(1, ctx.config.replicas - ctx.config.writeQuorum + 1);
 }
 
+/** A manifest object as read, and its version: the SHA-256 of the stored bytes (what chunk_refs names). */
+export type StoredManifest = OpenedManifest & { version: string };
+
 /**
  * The newest manifest object (manifest or tombstone) of a file. readQuorum owners are asked at
  * once, and more owners while some of them fail to answer; the highest stamp wins (a tombstone on
  * a tie), so a copy a delete missed cannot revive the file. When none of them has a good copy, the
  * rest of the read fan-out is tried in order.
  */
+
 export async function readManifestObject(
   ctx: GatewayContext,
   hash: string,
   signal?: AbortSignal,
-): Promise<OpenedManifest> {
+): Promise<StoredManifest> {
   const id = ctx.cipher.manifestId(hash);
   const failures = new ReadFailures();
   const order = ctx.placement.order(id).slice(0, readFanout(ctx));
@@ -100,16 +104,16 @@ export async function readManifestObject(
   // Copies are usually byte for byte the same: open each distinct one once.
   const distinct: Buffer[] = [];
   for (const a of answers) if (a !== "missing" && !distinct.some((d) => d.equals(a))) distinct.push(a);
-  let best: OpenedManifest | undefined;
+  let best: StoredManifest | undefined;
   for (const sealed of distinct) {
     const o = open(sealed);
-    if (o && (!best || newer(o, best))) best = o;
+    if (o && (!best || newer(o, best))) best = { ...o, version: sha256Hex(sealed) };
   }
   if (best) return best;
   for (const addr of order.slice(asked)) {
     const sealed = await readOne(addr);
     const o = sealed === undefined || sealed === "missing" ? undefined : open(sealed);
-    if (o) return o;
+    if (o) return { ...o, version: sha256Hex(sealed as Buffer) };
   }
   if (failures.missing > 0 || failures.corrupt > 0) {
     throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);

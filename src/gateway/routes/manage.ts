@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import { sha256Hex } from "../../crypto/index.ts";
-import { DfsError } from "../../errors.ts";
+import { DfsError, toDfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 import { readFanout, readManifest, readManifestObject } from "../download/reader.ts";
 import { parseHash } from "../hash.ts";
 import { signSealed } from "../signing.ts";
+import { retractReferences } from "../upload/holds.ts";
 import { replicate } from "../upload/replicate.ts";
 
 /**
@@ -95,6 +96,17 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
         signal: controller.signal,
       });
       request.log.info({ hash, copies: stored.length }, "file deleted");
+      // After the tombstone, never before: a retraction without it could free a visible file's chunks.
+      await retractReferences(
+        ctx,
+        current.manifest.chunks.map((c) => c.id),
+        current.version,
+      ).catch((err: unknown) => {
+        request.log.warn(
+          { hash, code: toDfsError(err).code },
+          "a deleted file's chunk references could not be retracted: its chunks stay",
+        );
+      });
       return reply.code(204).send();
     },
   );

@@ -20,8 +20,23 @@ export interface Committed {
  * first upload names a file, and downloads carry that name. The answer to a later upload carries
  * its own name and type, never those of the first: one uploader must not learn another's. Two uploads racing past that check both write a manifest; either one
  * describes the same chunks, so readers get the same bytes whichever copy they find.
+ * Before the manifest is written, every chunk gets a reference from this manifest version
+ * (chunk_refs, holds.ts); the upload's holds are released either way.
  */
 export async function commit(
+  ctx: GatewayContext,
+  file: Ingested,
+  meta: { name: string; contentType: string },
+  signal: AbortSignal,
+): Promise<Committed> {
+  try {
+    return await commitHeld(ctx, file, meta, signal);
+  } finally {
+    file.holds.release();
+  }
+}
+
+async function commitHeld(
   ctx: GatewayContext,
   file: Ingested,
   meta: { name: string; contentType: string },
@@ -46,11 +61,15 @@ export async function commit(
   };
   if (file.inline) manifest.inline = file.inline.toString("base64");
   const sealed = signSealed(ctx.identity, id, ctx.cipher.sealManifest(manifest));
-  const stored = await replicate(ctx, id, sealed, {
-    kind: "manifest",
-    checksum: sha256Hex(sealed),
-    signal,
-  });
+  const checksum = sha256Hex(sealed);
+  // References first: a manifest that becomes visible never names a chunk nothing holds. If the
+  // manifest then fails, the references stay (a leak, not a loss: it may be on a node already).
+  await file.holds.reference(
+    file.chunks.map((c) => c.id),
+    checksum,
+    id,
+  );
+  const stored = await replicate(ctx, id, sealed, { kind: "manifest", checksum, signal });
   return { created: true, body: describe(manifest, Math.min(file.replicas, stored.length)) };
 }
 

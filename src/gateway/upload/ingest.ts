@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { DfsError, isDfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 import { Chunker } from "./chunker.ts";
+import { UploadHolds } from "./holds.ts";
 import { replicate } from "./replicate.ts";
 import { TaskWindow } from "./window.ts";
 
@@ -20,6 +21,8 @@ export interface Ingested {
   inline?: Buffer;
   /** The fewest copies any chunk got (W at least); for an empty or inline file, R. */
   replicas: number;
+  /** The upload's hold on its chunks: commit() references them from the manifest, then releases it. */
+  holds: UploadHolds;
 }
 
 /** An error of the request body itself (client abort, malformed multipart, over the limit). */
@@ -51,6 +54,7 @@ export async function ingest(
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
   const window = new TaskWindow(ctx.config.uploadConcurrency, abort);
+  const holds = new UploadHolds(ctx, (err) => abort.abort(err));
   const fileHash = createHash("sha256");
   const chunks: ChunkRef[] = [];
   // A chunk that repeats within the file (zeros, say) is sealed to the same bytes: store it once.
@@ -79,6 +83,7 @@ export async function ingest(
     started.add(sealed.chunkId);
     const stored = replicate(ctx, sealed.chunkId, sealed.ciphertext, {
       kind: "chunk",
+      records: [holds.recordFor(sealed.chunkId)],
       signal: abort.signal,
       // Once every put answered, every byte was sent (perhaps after W of them resolved this one).
       released: () => ctx.buffers.sealed.give(buffer),
@@ -113,6 +118,7 @@ export async function ingest(
     await window.drain();
   } catch (err) {
     abort.abort(err);
+    holds.release();
     // Stop reading without destroying: the request must live on to carry our answer.
     await iterator.return?.().catch(() => {});
     await window.settle();
@@ -122,5 +128,5 @@ export async function ingest(
     // seal() and the inline copy read it synchronously: nothing refers to it any more.
     ctx.buffers.plain.give(plainBuffer);
   }
-  return { hash: fileHash.digest("hex"), size, chunks, inline, replicas };
+  return { hash: fileHash.digest("hex"), size, chunks, inline, replicas, holds };
 }

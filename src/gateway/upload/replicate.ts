@@ -1,5 +1,5 @@
 import { DfsError, toDfsError } from "../../errors.ts";
-import type { ObjectKind } from "../../formats/index.ts";
+import type { ObjectKind, TableRecord } from "../../formats/index.ts";
 import { type PutResult, SMALL_PUT_MAX_BYTES } from "../../transport/index.ts";
 import type { GatewayContext } from "../context.ts";
 
@@ -7,6 +7,8 @@ export interface ReplicateOptions {
   kind: ObjectKind;
   /** For manifests: SHA-256 of the sealed bytes, which nodes verify instead of the id. */
   checksum?: string;
+  /** Table records every node that stores the object keeps with it (a chunk's upload hold). */
+  records?: readonly TableRecord[];
   signal: AbortSignal;
   /**
    * Called once every node request has answered, so every byte of `data` was sent and its buffer
@@ -56,6 +58,7 @@ export async function replicate(
         kind: options.kind,
         checksum: options.checksum,
         forward,
+        records: options.records,
         signal: options.signal,
       });
       ctx.metrics.nodeOp("put", options.kind, true);

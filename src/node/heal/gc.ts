@@ -1,14 +1,16 @@
 import { toDfsError } from "../../errors.ts";
-import type { HealCounters, ManifestHeader } from "../../formats/index.ts";
+import { CHUNK_REFS_TABLE, chunkFate, type HealCounters, type TableRecord } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { ObjectStore } from "../store/index.ts";
+import type { TableStore } from "../tables/index.ts";
 import type { Members } from "./members.ts";
 import { localHeader, remoteHeader } from "./objects.ts";
 import { ExpiredTombstones } from "./tombstones.ts";
 
 export interface GcDeps {
   store: ObjectStore;
+  tables: TableStore;
   nodes: NodeApi;
   self: string;
   gcGraceMs: number;
@@ -20,162 +22,134 @@ export interface GcDeps {
 
 const PAGE = 1000;
 
-/** What a round learnt from every live node's manifests. */
-interface Survey {
-  /** Chunk ids some manifest (not a tombstone) references. */
-  referenced: Set<string>;
-  /** This node's tombstones that may go: id -> stamp. */
-  expired: ReadonlyMap<string, number>;
-}
-
 /**
- * Garbage collection on this node: chunks nothing references any more, and tombstones that have
- * nothing left to hide.
+ * Garbage collection on this node, from its own tables: chunks nothing references any more, and
+ * tombstones that have nothing left to hide.
  *
- * A chunk is collected when no manifest copy on any live node references it (tombstones reference
- * nothing), and it has been seen unreferenced for longer than gcGraceMs across rounds, and its file
- * is older than that too: an upload writes its chunks before its manifest, and finishes well
- * within the grace. First-seen times are kept in memory only: a restart delays collection, never
- * hastens it.
+ * A chunk is collected when its chunk_refs records on this node (the references of every manifest
+ * version that uses it, and the holds of uploads writing it; formats/chunk-refs.ts) are all
+ * retracted or lapsed, the last of them longer ago than gcGraceMs, and its file was written longer
+ * ago than that too (checked under the chunk's lock as it is deleted: an upload storing it again
+ * makes it young). A chunk without any record is kept: it was written before references existed
+ * and the upgrade (refs-upgrade.ts) has not built its references yet. No other node is asked: a
+ * round costs what this node holds, whatever the cluster's size.
  *
  * A tombstone (a deleted file's manifest object) hides the older copies of the file's manifest
  * that a node away during the delete, or a write that lost the race, may still hold. It is dropped
  * once its stamp is older than tombstoneGraceMs and no live node holds a manifest under its id
  * with a stamp at or below its own: every node then holds nothing, a tombstone, or a newer upload
- * of the same bytes. Repair leaves such a tombstone where it is (it does not copy it to an owner
- * that lacks it), so each owner drops its own. A node away for longer than the grace could still
- * bring a deleted file back: it must come back empty (as Cassandra asks after gc_grace_seconds).
+ * of the same bytes. Only such expired tombstones are asked about, on every live node. Repair
+ * leaves such a tombstone where it is, so each owner drops its own. A node away for longer than
+ * the grace could still bring a deleted file back: it must come back empty.
  *
- * Nothing is done when the view is stale, a member is within its grace (it may hold the only
+ * Tombstones wait while the view is stale or a member is within its grace (it may hold the only
  * manifest of a file) or some live node could not be asked.
  */
 export class GarbageCollector {
   readonly #deps: GcDeps;
-  readonly #unreferencedSince = new Map<string, number>();
+  #unreferenced = new Set<string>();
 
   constructor(deps: GcDeps) {
     this.#deps = deps;
   }
 
   /**
-   * True when the last round found this chunk referenced by no manifest: repair does not copy such
-   * a chunk, or it would hand it back to the nodes collecting it, round after round.
+   * True when the last round found every reference to this chunk retracted or lapsed: repair does
+   * not copy such a chunk, or it would hand it back to the nodes collecting it, round after round.
    */
   unreferenced(id: string): boolean {
-    return this.#unreferencedSince.has(id);
+    return this.#unreferenced.has(id);
   }
 
   async round(members: Members, stale: boolean): Promise<void> {
-    const d = this.#deps;
+    await this.#collectChunks();
     if (stale || members.nodes.some((n) => !members.live.has(n.addr))) return;
-    const started = Date.now();
-    const survey = await this.#survey([...members.live]);
-    if (survey === undefined) return;
-    await this.#collectChunks(survey.referenced);
-    for (const [id, stamp] of survey.expired) {
-      d.signal.throwIfAborted();
-      // Written again since the survey began (a newer manifest, or the tombstone repaired back in):
-      // the survey did not see that copy, so it stays.
-      if (await d.store.delete("manifest", id, { writtenBy: started })) {
-        d.counters.expiredTombstones++;
-        d.logger.info({ id, stamp }, "gc: tombstone expired");
-      }
-    }
+    await this.#expireTombstones([...members.live]);
   }
 
-  async #collectChunks(referenced: ReadonlySet<string>): Promise<void> {
+  async #collectChunks(): Promise<void> {
     const d = this.#deps;
     const now = Date.now();
-    const seen = new Set<string>();
+    const unreferenced = new Set<string>();
     let after: string | undefined;
     do {
       d.signal.throwIfAborted();
       const page = await d.store.list("chunk", after, PAGE);
       for (const id of page.ids) {
-        if (referenced.has(id)) continue;
-        seen.add(id);
-        const since = this.#unreferencedSince.get(id) ?? now;
-        this.#unreferencedSince.set(id, since);
-        if (now - since <= d.gcGraceMs) continue;
-        // Stored again recently (an upload of a file that reuses it, in flight): keep it. A PUT of
-        // a chunk that exists writes it again, so its written-at time is that upload's.
+        const fate = chunkFate(this.#refs(id), now, d.gcGraceMs);
+        if (fate.keep && fate.reason !== "grace") continue;
+        unreferenced.add(id);
+        if (fate.keep) continue;
         const size = await d.store.size("chunk", id);
         if (size !== undefined && (await d.store.delete("chunk", id, { writtenBy: now - d.gcGraceMs }))) {
           d.counters.collected++;
           d.counters.collectedBytes += size;
-          this.#unreferencedSince.delete(id);
+          unreferenced.delete(id);
         }
       }
       after = page.next;
     } while (after !== undefined);
-    // Referenced again, or gone: forget.
-    for (const id of this.#unreferencedSince.keys()) if (!seen.has(id)) this.#unreferencedSince.delete(id);
+    this.#unreferenced = unreferenced;
   }
 
-  /**
-   * Every live node's manifest headers, this node's first: the chunks they reference, and which of
-   * this node's expired tombstones no node holds an older manifest under. Undefined if one failed.
-   */
-  async #survey(live: readonly string[]): Promise<Survey | undefined> {
+  /** Every chunk_refs record of a chunk on this node, retractions included. */
+  #refs(id: string): TableRecord[] {
+    const key = Buffer.from(id, "hex");
+    const out: TableRecord[] = [];
+    let next: Buffer | undefined;
+    do {
+      const page = this.#deps.tables.range(CHUNK_REFS_TABLE, key, {
+        after: next,
+        limit: PAGE,
+        includeDeleted: true,
+      });
+      out.push(...page.records);
+      next = page.next;
+    } while (next !== undefined);
+    return out;
+  }
+
+  /** Drops this node's expired tombstones that no live node holds an older manifest under. */
+  async #expireTombstones(live: readonly string[]): Promise<void> {
     const d = this.#deps;
-    const referenced = new Set<string>();
-    const tombstones = new ExpiredTombstones(d.tombstoneGraceMs, Date.now());
-    const add = (id: string, h: ManifestHeader | undefined, own: boolean) => {
-      if (h === undefined) return;
-      if (h.type === "manifest") for (const chunk of h.chunkIds) referenced.add(chunk);
-      if (own) tombstones.own(id, h);
-      else tombstones.seen(id, h);
-    };
+    const started = Date.now();
+    const tombstones = new ExpiredTombstones(d.tombstoneGraceMs, started);
     try {
-      for (const addr of [d.self, ...live.filter((a) => a !== d.self)]) {
-        const own = addr === d.self;
-        let after: string | undefined;
-        do {
+      let after: string | undefined;
+      do {
+        d.signal.throwIfAborted();
+        const page = await d.store.list("manifest", after, PAGE);
+        for (const id of page.ids) {
+          const h = await localHeader(d.store, id).catch(() => undefined);
+          if (h !== undefined) tombstones.own(id, h);
+        }
+        after = page.next;
+      } while (after !== undefined);
+      for (const id of [...tombstones.expired.keys()]) {
+        for (const addr of live.filter((a) => a !== d.self)) {
           d.signal.throwIfAborted();
-          const page = own
-            ? await d.store.list("manifest", after, PAGE)
-            : await d.nodes.list(addr, { kind: "manifest", after, limit: PAGE });
-          for (const id of page.ids) {
-            // Our own from disk; a peer's over the wire, header bytes only.
-            const h = own ? await ownHeader(d, id) : await peerHeader(d, addr, id);
-            if (h === "failed") {
-              d.logger.warn({ addr, id }, "gc: a manifest's header could not be read; skipping this round");
-              return undefined;
-            }
-            add(id, h, own);
-          }
-          after = page.next;
-        } while (after !== undefined);
+          const h = await remoteHeader(d.nodes, addr, id).catch((err: unknown) => {
+            if (toDfsError(err).code === "DFS_ERR_NOT_FOUND") return undefined;
+            throw err;
+          });
+          if (h !== undefined) tombstones.seen(id, h);
+        }
       }
     } catch (err) {
       if (d.signal.aborted) throw err;
-      d.logger.warn({ err: toDfsError(err).message }, "gc: could not read every manifest; skipping");
-      return undefined;
+      d.logger.warn(
+        { err: toDfsError(err).message },
+        "gc: could not ask every node about expired tombstones",
+      );
+      return;
     }
-    return { referenced, expired: tombstones.expired };
-  }
-}
-
-/**
- * A peer's manifest header. A manifest gone meanwhile is fine; one that cannot be asked or read
- * (another format, a corrupt header) stops the round: what it references is unknown.
- */
-async function peerHeader(
-  d: GcDeps,
-  addr: string,
-  id: string,
-): Promise<ManifestHeader | undefined | "failed"> {
-  try {
-    return (await remoteHeader(d.nodes, addr, id)) ?? "failed";
-  } catch (err) {
-    return toDfsError(err).code === "DFS_ERR_NOT_FOUND" ? undefined : "failed";
-  }
-}
-
-async function ownHeader(d: GcDeps, id: string): Promise<ManifestHeader | undefined | "failed"> {
-  try {
-    return (await localHeader(d.store, id)) ?? "failed";
-  } catch (err) {
-    return toDfsError(err).code === "DFS_ERR_NOT_FOUND" ? undefined : "failed";
+    for (const [id, stamp] of tombstones.expired) {
+      d.signal.throwIfAborted();
+      // Written again since the round began (a newer manifest, or the tombstone repaired back in).
+      if (await d.store.delete("manifest", id, { writtenBy: started })) {
+        d.counters.expiredTombstones++;
+        d.logger.info({ id, stamp }, "gc: tombstone expired");
+      }
+    }
   }
 }

@@ -2,14 +2,17 @@ import type { ObjectSignatures } from "../../credentials/index.ts";
 import type { HealCounters } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { MembershipView } from "../../registry/index.ts";
+import type { TableClient } from "../../tables/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { AliveMark, ObjectStore } from "../store/index.ts";
+import type { TableStore } from "../tables/index.ts";
 import { newCounters } from "./counters.ts";
 import { GarbageCollector } from "./gc.ts";
 import { Identities } from "./identities.ts";
 import { GraceMembers, type Members } from "./members.ts";
+import { buildReferences } from "./refs-upgrade.ts";
 import { repairRound } from "./repair.ts";
 import { scrubRound } from "./scrub.ts";
 
@@ -24,6 +27,12 @@ export interface HealOptions {
 
 export interface HealDeps {
   store: ObjectStore;
+  /** The node's tables: garbage collection reads its chunk references there. */
+  tables: TableStore;
+  /** Writes the references a data folder from before them lacks (refs-upgrade.ts). */
+  tableClient: Pick<TableClient, "write">;
+  /** The file that says those references were built. */
+  refsMarker: string;
   /** Marked after every repair round: the node took part in its cluster. */
   alive: Pick<AliveMark, "mark">;
   nodes: NodeApi;
@@ -56,6 +65,7 @@ export class Healer {
   readonly #identities: Identities;
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
+  #refsBuilt = false;
 
   constructor(deps: HealDeps, options: HealOptions) {
     this.#deps = deps;
@@ -64,6 +74,7 @@ export class Healer {
     this.#identities = new Identities(deps.selfId, deps.self, deps.nodes);
     this.#gc = new GarbageCollector({
       ...this.#common(),
+      tables: deps.tables,
       gcGraceMs: options.gcGraceMs,
       tombstoneGraceMs: options.tombstoneGraceMs,
     });
@@ -110,7 +121,17 @@ export class Healer {
   }
 
   async gcOnce(): Promise<void> {
-    await this.#gc.round(this.#membersNow(), this.#deps.view.stale);
+    const d = this.#deps;
+    if (!this.#refsBuilt && !d.view.stale) {
+      this.#refsBuilt = await buildReferences({
+        store: d.store,
+        tableClient: d.tableClient,
+        markerPath: d.refsMarker,
+        logger: d.logger,
+        signal: this.#abort.signal,
+      });
+    }
+    await this.#gc.round(this.#membersNow(), d.view.stale);
     this.counters.gcRounds++;
   }
 

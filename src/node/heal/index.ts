@@ -5,3 +5,4 @@
  */
 export { type HealDeps, Healer, type HealOptions } from "./heal.ts";
 export { type ObjectFacts, type ObjectPlan, planObject } from "./plan.ts";
+export { REFS_MARKER } from "./refs-upgrade.ts";
