@@ -103,7 +103,8 @@ export class NodeHandlers implements RequestHandlers {
       gated,
       signal,
     );
-    if (held !== undefined && result.stored.includes(selfAddr)) this.#replaced.replaced(held, request.checksum);
+    if (held !== undefined && result.stored.includes(selfAddr))
+      this.#replaced.replaced(held, request.checksum);
     if (keeping === undefined || !result.stored.includes(selfAddr)) return result;
     try {
       await keeping;

@@ -18,8 +18,8 @@ import { ForwardGuard, type ForwardView } from "./forward.ts";
 import { NodeHandlers } from "./handlers.ts";
 import { ManifestGate } from "./manifest-gate.ts";
 import { TokenBucket } from "./rate-limit.ts";
-import { AliveMark, ObjectStore } from "./store/index.ts";
 import { ReplacedManifests } from "./replaced-manifests.ts";
+import { AliveMark, ObjectStore } from "./store/index.ts";
 import { TableStore } from "./tables/index.ts";
 
 /** The node's tables' file in its data directory (LMDB; `tables.mdb-lock` beside it). */
