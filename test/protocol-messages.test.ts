@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { type ErrorCode, ErrorCodes, isDfsError } from "../src/errors.ts";
+import type { TableRecord } from "../src/formats/index.ts";
 import {
   ErrorMsg,
   GetReq,
@@ -33,8 +34,19 @@ describe("message codecs", () => {
         fc.option(id, { nil: undefined }),
         fc.array(addr, { maxLength: 15 }),
         (k, i, s, c, f) => {
-          const m = { kind: k, id: i, size: s, checksum: c, forward: f };
+          const m = { kind: k, id: i, size: s, checksum: c, forward: f, records: [] };
           assert.deepEqual(PutReq.decode(PutReq.encode(m)), m);
+          // A chunk's references travel in a trailing section, absent when there are none.
+          const hold: TableRecord = {
+            table: "chunk_refs",
+            partitionKey: Buffer.from(i, "hex"),
+            sortKey: Buffer.alloc(33, 1),
+            version: { hlc: 123n, writer: "gw-1" },
+            deleted: false,
+            value: Buffer.alloc(8, 2),
+          };
+          const withRecords = { ...m, records: [hold, { ...hold, deleted: true, value: Buffer.alloc(0) }] };
+          assert.deepEqual(PutReq.decode(PutReq.encode(withRecords)), withRecords);
         },
       ),
     );

@@ -27,7 +27,7 @@ const PAGE = 1000;
  * tombstones that have nothing left to hide.
  *
  * A chunk is collected when its chunk_refs records on this node (the references of every manifest
- * version that uses it, and the holds of uploads writing it; formats/chunk-refs.ts) are all
+ * version that uses it, and the holds of uploads writing it; src/formats/chunk-refs.ts) are all
  * retracted or lapsed, the last of them longer ago than gcGraceMs, and its file was written longer
  * ago than that too (checked under the chunk's lock as it is deleted: an upload storing it again
  * makes it young). A chunk without any record is kept: it was written before references existed
