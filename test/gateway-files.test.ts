@@ -236,7 +236,7 @@ describe("upload and download", () => {
       ),
     );
     for (const r of results) {
-      assert.ok(r.status === 201 || r.status === 200, `status ${r.status}`);
+      assert.ok(r.status === 201 || r.status === 200, `status ${r.status} ${JSON.stringify(r.json)}`);
       assert.equal((r.json as FileCreated).hash, sha256(data));
     }
     const got = await http(a.url, "GET", `/v1/files/${sha256(data)}`);
@@ -411,7 +411,7 @@ describe("large files", () => {
   test("100 MiB streamed up and down through different gateways", async () => {
     const data = patternBytes(100 * 1024 * 1024, 42);
     const res = await http(a.url, "PUT", "/v1/files", { body: streamOf(data, 256 * 1024) });
-    assert.equal(res.status, 201);
+    assert.equal(res.status, 201, JSON.stringify(res.json));
     assert.equal((res.json as FileCreated).hash, sha256(data));
     const got = await request(`${b.url}/v1/files/${sha256(data)}`);
     assert.equal(got.statusCode, 200);

@@ -113,21 +113,21 @@ export class TableClient {
    * when fewer could, a record's own code (DFS_ERR_INVALID_RECORD, ...) when it is refused.
    */
   async writeRecords(records: readonly TableRecord[]): Promise<void> {
-    const groups = new Map<string, TableRecord[]>();
-    for (const r of records) {
-      checkRecord(r);
-      const id = recordPlacementId(r.table, r.partitionKey);
-      const group = groups.get(id);
-      if (group === undefined) groups.set(id, [r]);
-      else group.push(r);
-    }
-    const observe = (held: Version) => this.#o.clock.observe(held.hlc);
-    const onLate = (err: DfsError, addr: string) => this.#background(err, addr);
-    await Promise.all(
-      [...groups].map(([id, group]) =>
-        quorumWrite(this.#o.nodes, this.#owners(id), group, this.#o.writeQuorum, { onHeld: observe, onLate }),
-      ),
-    );
+    const owners = new Map<string, readonly string[]>();
+    const owned = records.map((record) => {
+      checkRecord(record);
+      const id = recordPlacementId(record.table, record.partitionKey);
+      let o = owners.get(id);
+      if (o === undefined) {
+        o = this.#owners(id);
+        owners.set(id, o);
+      }
+      return { record, owners: o };
+    });
+    await quorumWrite(this.#o.nodes, owned, this.#o.writeQuorum, {
+      onHeld: (held: Version) => this.#o.clock.observe(held.hlc),
+      onLate: (err: DfsError, addr: string) => this.#background(err, addr),
+    });
   }
 
   /** The newest record of a key among R − W + 1 owners; a deletion reads as absent unless asked for. */

@@ -48,56 +48,84 @@ export async function writeTo(
   }
 }
 
+/** A record and the owners it must reach. */
+export interface OwnedRecord {
+  record: TableRecord;
+  owners: readonly string[];
+}
+
 /**
- * Writes `records` (of one placement id) to each of `owners` at once. Resolves once `quorum` of
- * them answered for every record; the others' writes go on in the background and a failure there
- * goes to `onLate`. Rejects once fewer than `quorum` can still answer: with the records' own error
- * when the owners refused them (DFS_ERR_INVALID_RECORD, ...), else DFS_ERR_INSUFFICIENT_REPLICAS.
- * Records an owner holds when this rejects stay there (newest-wins: a retry is harmless).
+ * Writes each record to its owners, one stream of TABLE_WRITE batches per node whatever the
+ * number of records (the references of a 64 GiB upload's 65,536 chunks are a few dozen batches
+ * per node, not a request per record). Resolves once `quorum` owners of every record answered for
+ * it; the rest goes on in the background, a failure there going to `onLate`. Rejects once some
+ * record can no longer reach `quorum` owners: with the records' own error when the owners refused
+ * them (DFS_ERR_INVALID_RECORD, ...), else DFS_ERR_INSUFFICIENT_REPLICAS. Records an owner holds
+ * when this rejects stay there (newest-wins: a retry is harmless).
  */
 export function quorumWrite(
   nodes: TableNodeApi,
-  owners: readonly string[],
-  records: readonly TableRecord[],
+  owned: readonly OwnedRecord[],
   quorum: number,
   hooks: { onHeld?: (held: Version) => void; onLate: (err: DfsError, addr: string) => void },
 ): Promise<void> {
-  const batches = writeBatches(records);
+  const perNode = new Map<string, number[]>();
+  owned.forEach((o, i) => {
+    for (const addr of o.owners) {
+      const list = perNode.get(addr);
+      if (list === undefined) perNode.set(addr, [i]);
+      else list.push(i);
+    }
+  });
   return new Promise((resolve, reject) => {
-    let stored = 0;
-    let failed = 0;
+    const stored = new Uint16Array(owned.length);
+    const failed = new Uint16Array(owned.length);
+    let done = 0;
     let settled = false;
     const errors: DfsError[] = [];
-    const refuse = () => {
+    const refuse = (i: number) => {
       settled = true;
       const own = errors.find((e) => REQUEST_ERRORS.has(e.code));
       if (own) return reject(own);
       reject(
         new DfsError(
           "DFS_ERR_INSUFFICIENT_REPLICAS",
-          `${stored} of ${owners.length} owners stored the records, ${quorum} needed`,
+          `${stored[i]} of ${owned[i]!.owners.length} owners stored a record, ${quorum} needed`,
           { cause: errors[0], details: { failures: errors.map((e) => e.code) } },
         ),
       );
     };
-    if (owners.length < quorum) return refuse();
-    for (const addr of owners) {
-      writeTo(nodes, addr, batches, hooks.onHeld).then(
-        () => {
-          stored++;
-          if (!settled && stored >= quorum) {
+    const short = owned.findIndex((o) => o.owners.length < quorum);
+    if (short >= 0) return refuse(short);
+    if (owned.length === 0) return resolve();
+    for (const [addr, indices] of perNode) {
+      const batches = writeBatches(indices.map((i) => owned[i]!.record));
+      let at = 0; // indices answered so far, in batch order
+      const send = async () => {
+        for (const batch of batches) {
+          const answers = await nodes.tableWrite(addr, batch);
+          if (hooks.onHeld) for (const a of answers) if (!a.applied) hooks.onHeld(a.held);
+          for (let k = 0; k < batch.length; k++) {
+            const i = indices[at++]!;
+            stored[i]!++;
+            if (stored[i] === quorum) done++;
+          }
+          if (!settled && done === owned.length) {
             settled = true;
             resolve();
           }
-        },
-        (err: unknown) => {
-          const e = toDfsError(err);
-          failed++;
-          errors.push(e);
-          if (settled) hooks.onLate(e, addr);
-          else if (owners.length - failed < quorum) refuse();
-        },
-      );
+        }
+      };
+      send().catch((err: unknown) => {
+        const e = toDfsError(err);
+        errors.push(e);
+        if (settled) return hooks.onLate(e, addr);
+        for (; at < indices.length; at++) {
+          const i = indices[at]!;
+          failed[i]!++;
+          if (owned[i]!.owners.length - failed[i]! < quorum) return refuse(i);
+        }
+      });
     }
   });
 }
