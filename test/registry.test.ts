@@ -295,6 +295,11 @@ const HEAL = {
   repairRounds: 7,
   scrubRounds: 2,
   gcRounds: 3,
+  syncRounds: 7,
+  syncDifferences: 12,
+  syncRepaired: 3,
+  syncRequests: 28,
+  syncBytes: 230_000,
 };
 
 function record(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -324,6 +329,23 @@ test("heal counters in a record: absent (older nodes) or garbage parse as a reco
   assert.deepEqual(decodeRecord(JSON.stringify(record("older", { heal: older })))?.heal, {
     ...HEAL,
     expiredTombstones: 0,
+  });
+  // One older than sync publishes none of the sync counters: they read as 0.
+  const beforeSync = (({
+    syncRounds: _r,
+    syncDifferences: _d,
+    syncRepaired: _s,
+    syncRequests: _q,
+    syncBytes: _b,
+    ...rest
+  }) => rest)(HEAL);
+  assert.deepEqual(decodeRecord(JSON.stringify(record("before-sync", { heal: beforeSync })))?.heal, {
+    ...HEAL,
+    syncRounds: 0,
+    syncDifferences: 0,
+    syncRepaired: 0,
+    syncRequests: 0,
+    syncBytes: 0,
   });
   const garbage: unknown[] = [
     "lots",

@@ -103,6 +103,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
           logger: logger.child({ component: "heal" }),
           budget: node.background,
           signatures: node.signatures,
+          digests: node.digests,
         },
         {
           replicas: n.replicas,

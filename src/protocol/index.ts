@@ -29,4 +29,5 @@ export {
   tableEntryBytes,
   tableRecordBytes,
 } from "./tables.ts";
+export * from "./sync-messages.ts";
 export type { ListPage, NodeStat, ObjectKind, PutResult, ReplicaFailure } from "./types.ts";

@@ -62,6 +62,12 @@ const HealSchema = z.object({
   repairRounds: count,
   scrubRounds: count,
   gcRounds: count,
+  // Absent from the records of nodes older than sync.
+  syncRounds: count.default(0),
+  syncDifferences: count.default(0),
+  syncRepaired: count.default(0),
+  syncRequests: count.default(0),
+  syncBytes: count.default(0),
 });
 
 /** Like HealSchema: a malformed value drops `store`, not the node. */

@@ -46,3 +46,12 @@ export class GraceMembers {
     return { nodes: [...byAddr.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), live };
   }
 }
+
+/**
+ * What a repair round depends on of the membership, as one string: the nodes placement is
+ * computed over and which of them are live. Equal keys, same work to do.
+ */
+export function membershipKey(members: Members): string {
+  const nodes = members.nodes.map((n) => `${n.id}@${n.addr}/${n.zone}/${n.capacityBytes}`);
+  return `${nodes.join(" ")} | ${[...members.live].sort().join(" ")}`;
+}

@@ -1,0 +1,97 @@
+import { isDfsError, toDfsError } from "../../errors.ts";
+import type { ObjectKind } from "../../formats/index.ts";
+import type { Logger } from "../../logger.ts";
+import type { NodeApi } from "../../transport/api.ts";
+import { compareTree, type ObjectDigests, PARTITIONS, remoteTree, TREES } from "../sync/index.ts";
+import type { Layout } from "./layout.ts";
+
+export interface DifferenceDeps {
+  digests: ObjectDigests;
+  nodes: Pick<NodeApi, "sync">;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/** What repair is to look at this round, found from digests instead of a walk of everything held. */
+export interface Work {
+  /** Ids this node holds that differ from a peer owning them too: absent there, or another version. */
+  differing: Record<ObjectKind, Set<string>>;
+  /** Ids of the partitions this node holds but does not own: to hand off to their owners. */
+  handoff: Record<ObjectKind, string[]>;
+  /** Elements that differ, counted on both sides (ours the peer lacks, theirs we lack). */
+  differences: number;
+  /** Objects this node acts for while an owner is within its grace, not counting `differing`. */
+  waiting: number;
+  /** SYNC requests sent and their bytes on the link. */
+  requests: number;
+  bytes: number;
+  /** Live peers that could not be compared with (unreachable). */
+  failed: Set<string>;
+}
+
+const KINDS: readonly ObjectKind[] = ["manifest", "chunk"];
+
+/**
+ * Compares this node's digests with each live peer's over the partitions the two both own
+ * (compare.ts: one request per tree when in sync), and lists the partitions it holds but does not
+ * own. A peer that does not know SYNC (an older version: DFS_ERR_PROTOCOL) has every shared id of
+ * ours handed over, as the walk of everything held did; one that cannot be reached is left for
+ * the next round.
+ */
+export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Work> {
+  const work: Work = {
+    differing: { chunk: new Set(), manifest: new Set() },
+    handoff: { chunk: [], manifest: [] },
+    differences: 0,
+    waiting: 0,
+    requests: 0,
+    bytes: 0,
+    failed: new Set(),
+  };
+  await Promise.all(
+    [...layout.shared].map(async ([addr, shared]) => {
+      const cost = { requests: 0, bytes: 0 };
+      try {
+        for (const kind of KINDS) {
+          deps.signal.throwIfAborted();
+          const remote = remoteTree((request) => deps.nodes.sync(addr, request), TREES[kind], cost);
+          const found = await compareTree(deps.digests.of(kind), remote, shared);
+          for (const id of found.ours) work.differing[kind].add(id);
+          work.differences += found.ours.length + found.theirs;
+        }
+      } catch (err) {
+        if (deps.signal.aborted) throw err;
+        if (isDfsError(err, "DFS_ERR_PROTOCOL")) {
+          for (const kind of KINDS) {
+            const index = deps.digests.of(kind);
+            for (const p of shared.list()) for (const id of index.ids(p)) work.differing[kind].add(id);
+          }
+          deps.logger.warn({ addr }, "sync: the peer does not answer SYNC; every shared object is looked at");
+        } else {
+          work.failed.add(addr);
+          deps.logger.warn({ addr, err: toDfsError(err).message }, "sync: could not compare with a peer");
+        }
+      } finally {
+        work.requests += cost.requests;
+        work.bytes += cost.bytes;
+      }
+    }),
+  );
+  for (let p = 0; p < PARTITIONS; p++) {
+    const chunks = deps.digests.chunks.tree.count(p);
+    const manifests = deps.digests.manifests.tree.count(p);
+    if (chunks + manifests === 0) continue;
+    if (!layout.owned.has(p)) {
+      for (const kind of KINDS) work.handoff[kind].push(...deps.digests.of(kind).ids(p));
+    } else if (layout.waiting.has(p)) {
+      work.waiting += chunks + manifests;
+    }
+  }
+  // Differing ids in those partitions are counted by the plan, once.
+  for (const kind of KINDS) {
+    for (const id of work.differing[kind]) {
+      if (layout.waiting.has(Number.parseInt(id.slice(0, 4), 16))) work.waiting--;
+    }
+  }
+  return work;
+}
