@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { isDfsError } from "../src/errors.ts";
+import { DfsError, isDfsError } from "../src/errors.ts";
+import { findWork } from "../src/node/heal/differences.ts";
+import { Layout } from "../src/node/heal/layout.ts";
 import { ObjectStore } from "../src/node/store/index.ts";
 import {
   answerSync,
@@ -22,6 +24,7 @@ import {
 } from "../src/node/sync/index.ts";
 import { type SyncDigests, SyncLimits, SyncReq, type SyncRequest, SyncRes } from "../src/protocol/index.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
+import { testLogger } from "./helpers/registry.ts";
 import { putChunk, storeOptions } from "./helpers/store.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
@@ -308,5 +311,53 @@ describe("a store's digests", () => {
       await store.close();
       await dir.remove();
     }
+  });
+});
+
+describe("finding repair's work", () => {
+  const nodes = ["a", "b", "c", "d"].map((id) => ({ id, addr: `${id}:1`, zone: "z", capacityBytes: 1 }));
+  const live = new Set(nodes.map((n) => n.addr));
+
+  test("differences with each peer over the partitions both own, hand-offs, a peer without SYNC, one unreachable", async () => {
+    const layout = new Layout({ nodes, live }, "a:1", 3);
+    const mine = new ObjectDigests();
+    const peers = new Map(["b:1", "c:1", "d:1"].map((addr) => [addr, new ObjectDigests()]));
+    const owners = (id: string) =>
+      layout.placement
+        .owners(id, 3)
+        .map((n) => n.addr)
+        .sort();
+    // 400 manifests, each on its owners; then one version differs with b, one is missing on b,
+    // one partition a does not own holds an object of a's.
+    const ids = Array.from({ length: 400 }, randomId);
+    for (const id of ids) {
+      for (const addr of owners(id))
+        (addr === "a:1" ? mine : peers.get(addr)!).held("manifest", id, sha256(Buffer.from(id)));
+    }
+    const withB = ids.filter((id) => owners(id).includes("a:1") && owners(id).includes("b:1"));
+    const [changed, lost] = withB;
+    peers.get("b:1")!.held("manifest", changed!, sha256(Buffer.from("other")));
+    peers.get("b:1")!.gone("manifest", lost!);
+    const stray = ids.find((id) => !owners(id).includes("a:1"))!;
+    mine.held("manifest", stray, sha256(Buffer.from(stray)));
+    const sync = async (addr: string, request: SyncRequest) => {
+      if (addr === "c:1") throw new DfsError("DFS_ERR_PROTOCOL", "unknown frame type 0x19");
+      if (addr === "d:1") throw new DfsError("DFS_ERR_UNAVAILABLE");
+      const answer = SyncRes.decode(request, SyncRes.encode(answerSync(peers.get(addr)!, request)));
+      return { answer, bytes: 0 } as never;
+    };
+    const work = await findWork(
+      { digests: mine, nodes: { sync }, logger: testLogger(), signal: new AbortController().signal },
+      layout,
+    );
+    const withC = ids.filter((id) => owners(id).includes("a:1") && owners(id).includes("c:1"));
+    assert.deepEqual(
+      [...work.differing.manifest].sort(),
+      [...new Set([changed!, lost!, ...withC])].sort(),
+      "differing with b, and every id shared with c (no SYNC there)",
+    );
+    assert.deepEqual(work.handoff.manifest, [stray]);
+    assert.deepEqual([...work.failed], ["d:1"]);
+    assert.equal(work.differences, 3, "ours changed and lost, theirs changed");
   });
 });
