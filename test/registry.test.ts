@@ -368,6 +368,16 @@ test("heal counters in a record: absent (older nodes) or garbage parse as a reco
   assert.deepEqual(decodeRecord(JSON.stringify(record("x", { heal: { ...HEAL, later: 1 } })))?.heal, HEAL);
 });
 
+test("features in a record: kept as listed; absent (older nodes) or garbage read as none", () => {
+  assert.deepEqual(decodeRecord(JSON.stringify(record("new", { features: ["sync"] })))?.features, ["sync"]);
+  assert.equal(decodeRecord(JSON.stringify(record("old")))?.features, undefined);
+  for (const features of ["sync", [1], Array(33).fill("x"), ["x".repeat(65)]]) {
+    const r = decodeRecord(JSON.stringify(record("odd", { features })));
+    assert.equal(r?.id, "odd", `a record with features ${JSON.stringify(features)} still parses`);
+    assert.equal(r?.features, undefined);
+  }
+});
+
 test("store counters in a record: kept when whole, dropped (not the node) when garbled", () => {
   const STORE = {
     cacheHits: 10,

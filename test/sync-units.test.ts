@@ -318,8 +318,9 @@ describe("finding repair's work", () => {
   const nodes = ["a", "b", "c", "d"].map((id) => ({ id, addr: `${id}:1`, zone: "z", capacityBytes: 1 }));
   const live = new Set(nodes.map((n) => n.addr));
 
-  test("differences with each peer over the partitions both own, hand-offs, a peer without SYNC, one unreachable", async () => {
-    const layout = new Layout({ nodes, live }, "a:1", 3);
+  test("differences with each peer over the partitions both own, hand-offs, an older peer, one unreachable", async () => {
+    // c is an older node: its record offers no "sync".
+    const layout = new Layout({ nodes, live, withoutSync: new Set(["c:1"]) }, "a:1", 3);
     const mine = new ObjectDigests();
     const peers = new Map(["b:1", "c:1", "d:1"].map((addr) => [addr, new ObjectDigests()]));
     const owners = (id: string) =>
@@ -341,7 +342,7 @@ describe("finding repair's work", () => {
     const stray = ids.find((id) => !owners(id).includes("a:1"))!;
     mine.held("manifest", stray, sha256(Buffer.from(stray)));
     const sync = async (addr: string, request: SyncRequest) => {
-      if (addr === "c:1") throw new DfsError("DFS_ERR_PROTOCOL", "unknown frame type 0x19");
+      if (addr === "c:1") assert.fail("a SYNC sent to a node that does not offer it");
       if (addr === "d:1") throw new DfsError("DFS_ERR_UNAVAILABLE");
       const answer = SyncRes.decode(request, SyncRes.encode(answerSync(peers.get(addr)!, request)));
       return { answer, bytes: 0 } as never;
@@ -354,7 +355,7 @@ describe("finding repair's work", () => {
     assert.deepEqual(
       [...work.differing.manifest].sort(),
       [...new Set([changed!, lost!, ...withC])].sort(),
-      "differing with b, and every id shared with c (no SYNC there)",
+      "differing with b, and every id shared with c (asked nothing)",
     );
     assert.deepEqual(work.handoff.manifest, [stray]);
     assert.deepEqual([...work.failed], ["d:1"]);

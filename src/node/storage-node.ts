@@ -27,6 +27,8 @@ import { TableStore } from "./tables/index.ts";
 export const TABLES_FILE = "tables.mdb";
 
 export const NODE_VERSION = "0.1.0";
+/** What this node serves beyond every version (its registry record says so; types.ts, `features`). */
+export const NODE_FEATURES = ["sync"];
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {

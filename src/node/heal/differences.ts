@@ -1,4 +1,4 @@
-import { isDfsError, toDfsError } from "../../errors.ts";
+import { toDfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
@@ -34,9 +34,9 @@ const KINDS: readonly ObjectKind[] = ["manifest", "chunk"];
 /**
  * Compares this node's digests with each live peer's over the partitions the two both own
  * (compare.ts: one request per tree when in sync), and lists the partitions it holds but does not
- * own. A peer that does not know SYNC (an older version: DFS_ERR_PROTOCOL) has every shared id of
- * ours handed over, as the walk of everything held did; one that cannot be reached is left for
- * the next round.
+ * own. A peer whose record does not offer "sync" (an older version) is sent no SYNC: every id of
+ * ours it shares is looked at, as the walk of everything held did. One that cannot be compared
+ * with (unreachable) is left for the next round.
  */
 export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Work> {
   const work: Work = {
@@ -51,6 +51,14 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
   await Promise.all(
     [...layout.shared].map(async ([addr, shared]) => {
       const cost = { requests: 0, bytes: 0 };
+      const everything = () => {
+        for (const kind of KINDS) {
+          const index = deps.digests.of(kind);
+          for (const p of shared.list()) for (const id of index.ids(p)) work.differing[kind].add(id);
+        }
+      };
+      // An older node would close the connection on a SYNC, failing every request on it.
+      if (layout.withoutSync.has(addr)) return everything();
       try {
         for (const kind of KINDS) {
           deps.signal.throwIfAborted();
@@ -61,16 +69,8 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
         }
       } catch (err) {
         if (deps.signal.aborted) throw err;
-        if (isDfsError(err, "DFS_ERR_PROTOCOL")) {
-          for (const kind of KINDS) {
-            const index = deps.digests.of(kind);
-            for (const p of shared.list()) for (const id of index.ids(p)) work.differing[kind].add(id);
-          }
-          deps.logger.warn({ addr }, "sync: the peer does not answer SYNC; every shared object is looked at");
-        } else {
-          work.failed.add(addr);
-          deps.logger.warn({ addr, err: toDfsError(err).message }, "sync: could not compare with a peer");
-        }
+        work.failed.add(addr);
+        deps.logger.warn({ addr, err: toDfsError(err).message }, "sync: could not compare with a peer");
       } finally {
         work.requests += cost.requests;
         work.bytes += cost.bytes;

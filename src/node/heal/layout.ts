@@ -16,9 +16,12 @@ export class Layout {
   readonly owned = new PartitionSet();
   /** Owned partitions with an owner not live, where this node is the first live owner. */
   readonly waiting = new PartitionSet();
+  /** Live peers that do not serve SYNC (older nodes): what is shared with them is looked at whole. */
+  readonly withoutSync: ReadonlySet<string>;
 
   constructor(members: Members, self: string, replicas: number) {
     this.placement = new Placement(members.nodes);
+    this.withoutSync = new Set(members.withoutSync);
     for (let p = 0; p < PARTITIONS; p++) {
       const owners = this.placement.partitionOrder(p).slice(0, replicas);
       if (!owners.some((n) => n.addr === self)) continue;
