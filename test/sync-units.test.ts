@@ -263,6 +263,28 @@ describe("comparing trees", () => {
     assert.ok(asked.filter((o) => o === "elements").length <= 2, `${asked}`);
   });
 
+  test("a few shared partitions: their digests asked at once, no root over a bitmap", async () => {
+    const ours = new ObjectDigests();
+    const theirs = new ObjectDigests();
+    const ids = [idIn(7), idIn(7), idIn(9000), idIn(300)];
+    for (const id of ids) {
+      ours.held("chunk", id, id);
+      theirs.held("chunk", id, id);
+    }
+    const shared = new PartitionSet();
+    for (const p of [7, 9000, 12]) shared.add(p);
+    const asked: string[] = [];
+    const remote = peer(theirs, TREES.chunk, asked);
+    assert.deepEqual(await compareTree(ours.chunks, remote, shared), { ours: [], theirs: 0, partitions: 0 });
+    assert.deepEqual(asked, ["partitions"]);
+    theirs.gone("chunk", ids[2]!);
+    theirs.gone("chunk", ids[3]!); // partition 300 is not shared: not seen
+    asked.length = 0;
+    const found = await compareTree(ours.chunks, remote, shared);
+    assert.deepEqual(found, { ours: [ids[2]], theirs: 0, partitions: 1 });
+    assert.deepEqual(asked, ["partitions"], "they hold nothing there: no element list needed");
+  });
+
   test("the same element in another tree number is unknown: DFS_ERR_NOT_FOUND", () => {
     assert.throws(
       () => answerSync(new ObjectDigests(), { op: "root", tree: 9, set: ALL.bytes }),

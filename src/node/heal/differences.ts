@@ -4,6 +4,7 @@ import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import { compareTree, type ObjectDigests, PARTITIONS, remoteTree, TREES } from "../sync/index.ts";
 import type { Layout } from "./layout.ts";
+import { runLimited } from "./run-limited.ts";
 
 export interface DifferenceDeps {
   digests: ObjectDigests;
@@ -30,6 +31,8 @@ export interface Work {
 }
 
 const KINDS: readonly ObjectKind[] = ["manifest", "chunk"];
+/** Peers compared with at once (in a large cluster a node shares partitions with hundreds). */
+const PARALLEL_PEERS = 16;
 
 /**
  * Compares this node's digests with each live peer's over the partitions the two both own
@@ -48,8 +51,8 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
     bytes: 0,
     failed: new Set(),
   };
-  await Promise.all(
-    [...layout.shared].map(async ([addr, shared]) => {
+  await runLimited(
+    [...layout.shared].map(([addr, shared]) => async () => {
       const cost = { requests: 0, bytes: 0 };
       const everything = () => {
         for (const kind of KINDS) {
@@ -76,6 +79,7 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
         work.bytes += cost.bytes;
       }
     }),
+    PARALLEL_PEERS,
   );
   for (let p = 0; p < PARTITIONS; p++) {
     const chunks = deps.digests.chunks.tree.count(p);

@@ -12,6 +12,7 @@ import type { Layouts } from "./layout.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, localCopy, readLocal, remoteCopy } from "./objects.ts";
 import { planObject } from "./plan.ts";
+import { runLimited } from "./run-limited.ts";
 import { type Copy, currentBeside } from "./versions.ts";
 
 /** What applying the plan to objects needs. */
@@ -222,13 +223,4 @@ async function copy(deps: PlanDeps, kind: ObjectKind, id: string, targets: strin
 
 async function drop(deps: PlanDeps, kind: ObjectKind, id: string): Promise<void> {
   if (await deps.store.delete(kind, id)) deps.counters.dropped++;
-}
-
-/** Runs thunks with at most `limit` in flight. */
-export async function runLimited(work: readonly (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < work.length) await work[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, work.length) }, lane));
 }
