@@ -115,6 +115,14 @@ export class CountedNodes implements NodeApi {
     return this.#client.list(addr, options);
   }
 
+  tableWrite(...args: Parameters<NodeClient["tableWrite"]>) {
+    return this.#client.tableWrite(...args);
+  }
+
+  tableRead(...args: Parameters<NodeClient["tableRead"]>) {
+    return this.#client.tableRead(...args);
+  }
+
   close(): Promise<void> {
     return this.#client.close();
   }

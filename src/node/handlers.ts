@@ -24,9 +24,9 @@ import { chainPut } from "./put.ts";
 import type { ReplacedManifests } from "./replaced-manifests.ts";
 import { authorize } from "./roles.ts";
 import type { ObjectStore } from "./store/index.ts";
-import type { TableStore } from "./tables/index.ts";
 import { answerSync } from "./sync/answer.ts";
 import type { ObjectDigests } from "./sync/object-digests.ts";
+import type { TableStore } from "./tables/index.ts";
 
 /**
  * DFS_ERR_BAD_REQUEST unless every record a PUT carries is a reference to the chunk it stores: a

@@ -16,6 +16,7 @@ export {
 export * from "./handshake.ts";
 export * from "./messages.ts";
 export { DataCheck, type LinkKeys, OpeningKey, SealingKey } from "./seal.ts";
+export * from "./sync-messages.ts";
 export {
   TABLE_READ_BUDGET,
   TABLE_WRITE_BUDGET,
@@ -29,5 +30,4 @@ export {
   tableEntryBytes,
   tableRecordBytes,
 } from "./tables.ts";
-export * from "./sync-messages.ts";
 export type { ListPage, NodeStat, ObjectKind, PutResult, ReplicaFailure } from "./types.ts";

@@ -1,8 +1,8 @@
 import type { ApplyResult, ListPage, ObjectKind, ObjectSource, TableRecord } from "../formats/index.ts";
 import type { FrameType } from "../protocol/frame.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
-import type { TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 import type { SyncDigests, SyncElements, SyncRequest } from "../protocol/sync-messages.ts";
+import type { TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody } from "./incoming-body.ts";
 import type { Peer } from "./link.ts";

@@ -17,12 +17,12 @@ import {
   PutReq,
   PutRes,
   StatRes,
+  SyncReq,
+  SyncRes,
   TableReadReq,
   TableReadRes,
   TableWriteReq,
   TableWriteRes,
-  SyncReq,
-  SyncRes,
 } from "../protocol/index.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { FrameSocket, isEnd } from "./frame-socket.ts";
