@@ -1,6 +1,6 @@
 /**
  * Anti-entropy end to end: real Redis under Sentinel, real `dfs node` processes (R = 3), a signing
- * gateway in this process. Repair's period is a minute here, longer than any of these tests waits:
+ * gateway in this process. Repair's period is ten minutes here, longer than any of these tests waits:
  * what repairs is the round a membership change starts (a node leaving or coming back, a node past
  * its grace of 6 s), and it finds what to repair by comparing digests. Each test starts its own
  * fresh nodes (cleanState), so any one runs alone.
@@ -33,7 +33,7 @@ let nextIndex = 0;
 
 before(async () => {
   h = await startHealTopology(0, "healsync:", {
-    DFS_REPAIR_INTERVAL_MS: "60000",
+    DFS_REPAIR_INTERVAL_MS: "600000",
     DFS_REPAIR_GRACE_MS: String(GRACE_MS),
   });
 });
@@ -103,7 +103,7 @@ test("a node down while files are written catches up by sync alone", async () =>
   const missed = await copies(h.client, liveAddrs());
   await restart();
   const t0 = performance.now();
-  // No download in between (no read-repair), no periodic round (a minute away): only sync.
+  // No download in between (no read-repair), no periodic round (minutes away): only sync.
   await waitFor(
     async () => {
       const held = await copies(h.client, liveAddrs());
@@ -213,6 +213,7 @@ test("a SIGKILL of one node of four: R copies again within the grace and a few s
   // The grace counts from the last heartbeat (every 200 ms here); the rest is the watch, the
   // debounce and the copies.
   console.log(`# back at R copies ${Math.round(healedMs)} ms after the kill (grace ${GRACE_MS} ms)`);
-  assert.ok(healedMs < GRACE_MS + 10_000, `${Math.round(healedMs)} ms`);
+  // Without the round a membership change starts, the next would come with the period (10 min).
+  assert.ok(healedMs < GRACE_MS + 20_000, `${Math.round(healedMs)} ms`);
   await allReadable(files);
 });
