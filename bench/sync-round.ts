@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { resolveTrust } from "../src/credentials/index.ts";
+import { HybridClock } from "../src/formats/index.ts";
 import { newCounters } from "../src/node/heal/counters.ts";
 import { findWork, type Work } from "../src/node/heal/differences.ts";
 import { Layouts } from "../src/node/heal/layout.ts";
@@ -31,6 +32,7 @@ import { type RepairDeps, repairIds, repairRound } from "../src/node/heal/repair
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import { ObjectStore } from "../src/node/store/index.ts";
 import { ObjectDigests } from "../src/node/sync/index.ts";
+import { TableStore } from "../src/node/tables/index.ts";
 import { NodeClient } from "../src/transport/index.ts";
 import { startChild } from "./lib/procs.ts";
 import { markdownTable } from "./lib/table.ts";
@@ -149,6 +151,8 @@ try {
     secret: Buffer.from(SECRET),
   };
   const nodes = new CountedNodes(new NodeClient({ trust }));
+  // Empty tables: a round in sync compares their root too (one request per peer).
+  const tables = await TableStore.open({ path: join(root, "bench-tables.mdb"), clock: new HybridClock() });
   const self = "127.0.0.1:1";
   const member = (id: string, addr: string) => ({ id, addr, zone: "default", capacityBytes: 1e12 });
   const members: Members = {
@@ -169,6 +173,7 @@ try {
     signatures: undefined,
     digests,
     layouts: new Layouts(),
+    tables,
   };
 
   const measure = async (name: string, round: () => Promise<unknown>): Promise<Cost> => {
@@ -305,6 +310,7 @@ try {
   abort.abort();
   await nodes.close();
   await store.close();
+  await tables.close();
   await Promise.all(peers.map((p) => p.stop()));
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -21,6 +21,7 @@ import { TokenBucket } from "./rate-limit.ts";
 import { ReplacedManifests } from "./replaced-manifests.ts";
 import { AliveMark, ObjectStore } from "./store/index.ts";
 import { ObjectDigests } from "./sync/object-digests.ts";
+import { trackTables } from "./sync/table-digests.ts";
 import { TableStore } from "./tables/index.ts";
 
 /** The node's tables' file in its data directory (LMDB; `tables.mdb-lock` beside it). */
@@ -150,6 +151,13 @@ export class StorageNode {
       await store.close();
       throw err;
     }
+    // The tables' digests: a walk of every record once, then the tables' change hook keeps them.
+    const walking = performance.now();
+    trackTables(tables, digests.tables);
+    logger.info(
+      { records: digests.tables.size, ms: Math.round(performance.now() - walking) },
+      "tables open, digests built",
+    );
     // Filled in once the node has joined the registry. A node dials only members of its view
     // (ForwardGuard, repair, probes), and each must prove the id registered at its address.
     const directory: { current: NodeDirectory | undefined } = { current: undefined };

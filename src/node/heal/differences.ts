@@ -2,7 +2,15 @@ import { toDfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { NodeApi } from "../../transport/api.ts";
-import { compareTree, type ObjectDigests, PARTITIONS, remoteTree, TREES } from "../sync/index.ts";
+import {
+  compareTree,
+  type ObjectDigests,
+  PARTITIONS,
+  type PartitionSet,
+  remoteTree,
+  TREES,
+  type TreeDifferences,
+} from "../sync/index.ts";
 import type { Layout } from "./layout.ts";
 import { runLimited } from "./run-limited.ts";
 
@@ -28,6 +36,13 @@ export interface Work {
   bytes: number;
   /** Live peers that could not be compared with (unreachable). */
   failed: Set<string>;
+  /**
+   * Per live peer, the table records this node holds that the peer lacks or holds another version
+   * of, as element ids by partition (table-digests.ts): pushed to that peer (table-sync.ts).
+   */
+  tableDifferences: Map<string, Map<number, Set<string>>>;
+  /** Partitions whose table records this node holds but does not own: handed to their owners. */
+  tableHandoff: number[];
 }
 
 const KINDS: readonly ObjectKind[] = ["manifest", "chunk"];
@@ -41,6 +56,39 @@ const PARALLEL_PEERS = 16;
  * ours it shares is looked at, as the walk of everything held did. One that cannot be compared
  * with (unreachable) is left for the next round.
  */
+/**
+ * Compares the "tables" tree with one peer; what differs is kept by partition for the push. A
+ * peer that keeps no such tree (a node from before table sync answers DFS_ERR_NOT_FOUND) is left
+ * to read-repair and its own rounds' pushes, without failing the objects' comparison.
+ */
+async function compareTables(
+  deps: DifferenceDeps,
+  addr: string,
+  shared: PartitionSet,
+  cost: { requests: number; bytes: number },
+  work: Work,
+): Promise<void> {
+  deps.signal.throwIfAborted();
+  const remote = remoteTree((request) => deps.nodes.sync(addr, request), TREES.tables, cost);
+  let found: TreeDifferences;
+  try {
+    found = await compareTree(deps.digests.tables, remote, shared);
+  } catch (err) {
+    if (toDfsError(err).code === "DFS_ERR_NOT_FOUND") return;
+    throw err;
+  }
+  work.differences += found.ours.length + found.theirs;
+  if (found.ours.length === 0) return;
+  const byPartition = new Map<number, Set<string>>();
+  for (const id of found.ours) {
+    const p = Number.parseInt(id.slice(0, 4), 16);
+    const ids = byPartition.get(p) ?? new Set<string>();
+    byPartition.set(p, ids);
+    ids.add(id);
+  }
+  work.tableDifferences.set(addr, byPartition);
+}
+
 export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Work> {
   const work: Work = {
     differing: { chunk: new Set(), manifest: new Set() },
@@ -50,6 +98,8 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
     requests: 0,
     bytes: 0,
     failed: new Set(),
+    tableDifferences: new Map(),
+    tableHandoff: [],
   };
   await runLimited(
     [...layout.shared].map(([addr, shared]) => async () => {
@@ -70,6 +120,7 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
           for (const id of found.ours) work.differing[kind].add(id);
           work.differences += found.ours.length + found.theirs;
         }
+        await compareTables(deps, addr, shared, cost, work);
       } catch (err) {
         if (deps.signal.aborted) throw err;
         work.failed.add(addr);
@@ -90,6 +141,9 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
     } else if (layout.waiting.has(p)) {
       work.waiting += chunks + manifests;
     }
+  }
+  for (let p = 0; p < PARTITIONS; p++) {
+    if (deps.digests.tables.tree.count(p) > 0 && !layout.owned.has(p)) work.tableHandoff.push(p);
   }
   // Differing ids in those partitions are counted by the plan, once.
   for (const kind of KINDS) {

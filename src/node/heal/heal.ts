@@ -129,6 +129,7 @@ export class Healer {
         signatures: this.#deps.signatures,
         digests: this.#deps.digests,
         layouts: this.#layouts,
+        tables: this.#deps.tables,
       },
       members,
     );
@@ -153,6 +154,9 @@ export class Healer {
       });
     }
     await this.#gc.round(this.#membersNow(), d.view.stale);
+    // Table tombstones past their grace (tombstoneGraceMs, hours by default: far longer than the
+    // repair period, so sync carries a deletion to every owner before its tombstone can go).
+    await d.tables.purgeTombstones(this.#options.tombstoneGraceMs);
     this.counters.gcRounds++;
   }
 

@@ -7,12 +7,14 @@ import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ObjectStore } from "../store/index.ts";
 import type { ObjectDigests } from "../sync/index.ts";
+import type { TableStore } from "../tables/index.ts";
 import { findWork } from "./differences.ts";
 import type { Layouts } from "./layout.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, localCopy, readLocal, remoteCopy } from "./objects.ts";
 import { planObject } from "./plan.ts";
 import { runLimited } from "./run-limited.ts";
+import { syncTables } from "./table-sync.ts";
 import { type Copy, currentBeside } from "./versions.ts";
 
 /** What applying the plan to objects needs. */
@@ -38,6 +40,8 @@ export interface RepairDeps extends PlanDeps {
   digests: ObjectDigests;
   /** Ownership per membership, kept from round to round. */
   layouts: Layouts;
+  /** The node's table records: what differs from a peer is pushed to it (table-sync.ts). */
+  tables: TableStore;
 }
 
 const PAGE = 500;
@@ -68,6 +72,7 @@ export async function repairRound(deps: RepairDeps, members: Members): Promise<n
     c.syncRepaired += c.repaired - before;
     under += await repairIds(deps, members, layout.placement, kind, work.handoff[kind]);
   }
+  c.syncRepaired += await syncTables(deps, work, layout, members);
   c.syncRounds++;
   return under;
 }

@@ -10,3 +10,4 @@ export { compareTree, type RemoteTree, remoteTree, type TreeDifferences } from "
 export { DIGEST_BYTES, DigestTree, GROUPS, PARTITIONS, PartitionSet } from "./digest-tree.ts";
 export { ElementIndex, type ElementPage } from "./element-index.ts";
 export { manifestElement, ObjectDigests, TREES } from "./object-digests.ts";
+export { recordsOf, tableElement, trackTables } from "./table-digests.ts";

@@ -3,8 +3,11 @@ import type { ObjectKind } from "../../formats/index.ts";
 import type { StoreChanges } from "../store/index.ts";
 import { ElementIndex } from "./element-index.ts";
 
-/** Trees as SYNC names them (docs/protocol.md); numbers from 2 on are left for tables. */
-export const TREES = { chunk: 0, manifest: 1 } as const satisfies Record<ObjectKind, number>;
+/** Trees as SYNC names them (docs/protocol.md): the object kinds', then the table records'. */
+export const TREES = { chunk: 0, manifest: 1, tables: 2 } as const satisfies Record<
+  ObjectKind | "tables",
+  number
+>;
 
 /**
  * The digests of what this node's store holds: one tree per object kind (element-index.ts,
@@ -21,10 +24,13 @@ export const TREES = { chunk: 0, manifest: 1 } as const satisfies Record<ObjectK
 export class ObjectDigests implements StoreChanges {
   readonly chunks = new ElementIndex({ hashIsId: true });
   readonly manifests = new ElementIndex({ hashIsId: false });
+  /** The node's table records (table-digests.ts), filled and kept by trackTables once the tables open. */
+  readonly tables = new ElementIndex({ hashIsId: false });
   readonly #pair = Buffer.alloc(64);
 
   /** The index behind a tree number, or undefined for a tree this node does not keep. */
   index(tree: number): ElementIndex | undefined {
+    if (tree === TREES.tables) return this.tables;
     return tree === TREES.chunk ? this.chunks : tree === TREES.manifest ? this.manifests : undefined;
   }
 
