@@ -147,8 +147,9 @@ test("bench/sync-round.ts runs a sync round, the walk and rounds with difference
         .map((c) => c.trim());
     // Columns: wall s, node CPU s, peers CPU s, requests, network MiB, read syscalls, disk read B,
     // differences (per peer), copies.
-    // In sync: one request per peer and kind (4) of 8,288 bytes; the walk asks of every object.
-    assert.deepEqual(row("sync, in sync ")?.slice(3, 5), ["4", "0.032"], stdout);
+    // In sync: one request per peer and tree (chunks, manifests, tables: 6) of 8,288 bytes; the
+    // walk asks of every object.
+    assert.deepEqual(row("sync, in sync ")?.slice(3, 5), ["6", "0.047"], stdout);
     assert.ok(Number(row("walk of everything held")?.[3]) > 1000, stdout);
     // Differences found per peer (2 peers), then copied to each.
     assert.deepEqual(row("sync, finding 20 objects the peers lack")?.slice(7), ["40", "0"], stdout);
