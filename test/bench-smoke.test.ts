@@ -124,6 +124,47 @@ test("bench/table-engine.ts runs every candidate engine and prints its table", {
   }
 });
 
+test("bench/sync-round.ts runs a sync round, the walk and rounds with differences, and prints its tables", {
+  timeout: 120_000,
+}, async () => {
+  const dir = await makeTempDir("dfs-bench-sync-");
+  try {
+    const args = ["--objects", "3000", "--manifests", "300", "--files", "50", "--diffs", "5,20"];
+    const { code, stdout, stderr } = await runScript("bench/sync-round.ts", [
+      ...args,
+      "--dir",
+      dir.path,
+      "--out",
+      dir.path,
+    ]);
+    assert.equal(code, 0, `sync-round exited ${code}; stderr:\n${stderr}`);
+    const row = (name: string) =>
+      stdout
+        .split("\n")
+        .find((l) => l.startsWith(`| ${name}`))
+        ?.split("|")
+        .slice(2, -1)
+        .map((c) => c.trim());
+    // Columns: wall s, node CPU s, peers CPU s, requests, network MiB, read syscalls, disk read B,
+    // differences (per peer), copies.
+    // In sync: one request per peer and tree (chunks, manifests, tables: 6) of 8,288 bytes; the
+    // walk asks of every object.
+    assert.deepEqual(row("sync, in sync ")?.slice(3, 5), ["6", "0.047"], stdout);
+    assert.ok(Number(row("walk of everything held")?.[3]) > 1000, stdout);
+    // Differences found per peer (2 peers), then copied to each.
+    assert.deepEqual(row("sync, finding 20 objects the peers lack")?.slice(7), ["40", "0"], stdout);
+    const repairing = stdout.split("\n").filter((l) => l.startsWith("| sync, the round repairing them"));
+    assert.match(repairing.at(-1) ?? "", /\| 40 +\| 40 +\|$/, stdout);
+    assert.match(stdout, /^\| CPU of an in-sync round +\| 1 s +\| [\d.]+ s +\| met +\|$/m, stdout);
+    // The folders it filled are gone; its figures are kept as JSON.
+    const left = await readdir(dir.path);
+    assert.equal(left.length, 1, `left behind: ${left}`);
+    assert.match(left[0]!, /-sync-round\.json$/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 test("bench/store-small.ts writes and reads back through both layouts and prints its table", {
   timeout: 60_000,
 }, async () => {

@@ -20,6 +20,7 @@ import { TEST_AUTHORITY_KEY } from "./helpers/cluster.ts";
 import { patternBytes } from "./helpers/data.ts";
 import { type Cluster, type Gateway, http, SMALL_CHUNK, TEST_KEY, waitFor } from "./helpers/gateway.ts";
 import {
+  appendStored,
   chunkIds,
   copies,
   download,
@@ -28,7 +29,6 @@ import {
   stopHealTopology,
   upload,
   waitChunksCollected,
-  writeStored,
 } from "./helpers/heal.ts";
 import { testLogger } from "./helpers/registry.ts";
 
@@ -133,18 +133,21 @@ test("a far-future tombstone from anyone but a gateway never wins: refused at PU
     }
   }
 
-  // A node that ignores the rules holds a forged copy anyway (written into its disk in place):
-  // the far-future tombstone header, once with the manifest's trailer (now badly signed), once
-  // with no trailer at all.
-  const victim = cluster.nodes[0]!;
-  const original = (await readStored(victim.dataDir, "manifest", id))!;
+  // A node that ignores the rules holds a forged copy anyway (written into its store while it was
+  // stopped, so its digests show it): the far-future tombstone header, once with the manifest's
+  // trailer (now badly signed), once with no trailer at all.
+  const original = (await readStored(cluster.nodes[0]!.dataDir, "manifest", id))!;
   for (const unsigned of [false, true]) {
     const body = Buffer.from(original);
     body[1] = 2; // tombstone
     body.writeBigUInt64BE(BigInt(FAR), 2);
     body.writeUInt32BE(0, 10);
     if (unsigned) body.fill(0, body.length - 8);
-    await writeStored(victim.dataDir, "manifest", id, body);
+    const victim = cluster.nodes[0]!;
+    const port = Number(victim.addr.split(":").at(-1));
+    await victim.stop("SIGTERM");
+    await appendStored(victim.dataDir, "manifest", id, body);
+    cluster.nodes[0] = await cluster.startNode(0, port);
     assert.deepEqual((await held(id))[0], { type: "tombstone", stamp: FAR, signed: !unsigned });
     // Repair on the other owners ranks only signed versions: they send the manifest back.
     await waitFor(

@@ -8,6 +8,7 @@ import { planObject } from "../src/node/heal/plan.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import { AliveMark, ObjectStore } from "../src/node/store/index.ts";
+import { ObjectDigests } from "../src/node/sync/index.ts";
 import { TableStore } from "../src/node/tables/index.ts";
 import type { NodeInfo } from "../src/registry/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
@@ -64,20 +65,20 @@ describe("plan: who acts, where copies go, when a copy is dropped", () => {
   });
 });
 
-describe("grace members", () => {
-  const info = (id: string, state: "live" | "expired", age: number): NodeInfo => ({
-    id,
-    addr: `${id}:1`,
-    zone: "z",
-    capacityBytes: 1,
-    freeBytes: 1,
-    version: "0",
-    startedAt: 0,
-    incarnation: 1,
-    lastHeartbeatAgeMs: age,
-    state,
-  });
+const info = (id: string, state: "live" | "expired", age: number): NodeInfo => ({
+  id,
+  addr: `${id}:1`,
+  zone: "z",
+  capacityBytes: 1,
+  freeBytes: 1,
+  version: "0",
+  startedAt: 0,
+  incarnation: 1,
+  lastHeartbeatAgeMs: age,
+  state,
+});
 
+describe("grace members", () => {
   test("a node keeps its share for the grace after its last beat, even once the registry forgot it", () => {
     const g = new GraceMembers(1000);
     const t = 1_000_000;
@@ -222,8 +223,15 @@ describe("healer rounds", () => {
   });
   useMockTime();
 
-  /** A healer whose rounds only record when they ran; each repair round takes `repairMs`. */
-  function healer(repairMs: number) {
+  /**
+   * A healer whose rounds only record when they ran; each repair round takes `repairMs`. Its
+   * registry view answers `members()`; `options` override the timings.
+   */
+  function healer(
+    repairMs: number,
+    members: () => NodeInfo[] = () => [],
+    options: Partial<ConstructorParameters<typeof Healer>[1]> = {},
+  ) {
     const h = new Healer(
       {
         store,
@@ -233,12 +241,13 @@ describe("healer rounds", () => {
         refsMarker: join(dir.path, "refs-built"),
         alive: new AliveMark(dir.path),
         nodes,
-        view: { all: () => [], stale: false },
+        view: { all: members, stale: false },
         self: "127.0.0.1:1",
         selfId: "healer-rounds-test",
         logger: testLogger(),
         budget: new TokenBucket(1 << 20, mockClock),
         clock: mockClock,
+        digests: new ObjectDigests(),
       },
       {
         replicas: 3,
@@ -247,6 +256,7 @@ describe("healer rounds", () => {
         scrubIntervalMs: 4000,
         gcGraceMs: 6000, // gc every max(1000, 6000 / 2) = 3000 ms
         tombstoneGraceMs: 60_000,
+        ...options,
       },
     );
     const ran: { round: string; at: number }[] = [];
@@ -294,6 +304,51 @@ describe("healer rounds", () => {
     assert.deepEqual(at("gc"), [], "gc's interval is 3000 ms: its first round at 2250");
     await advance(1500);
     assert.deepEqual(at("gc"), [2250]);
+  });
+
+  test("a membership change starts a repair round after the debounce, not at the period's end", async (t) => {
+    t.mock.method(Math, "random", () => 0); // the first periodic round at half of 60 s
+    const node = (id: string, aliveUntil = Number.POSITIVE_INFINITY): NodeInfo => {
+      const age = Math.max(0, Date.now() - aliveUntil);
+      return { ...info(id, age > 0 ? "expired" : "live", age) };
+    };
+    let view = () => [node("a"), node("b")];
+    const { h, at } = healer(100, () => view(), { repairIntervalMs: 60_000, membershipDebounceMs: 300 });
+    h.start();
+    await advance(1100);
+    assert.deepEqual(at("repair"), [], "nothing changed: no round before the period");
+    // c joins at 1100; the watch (every 250 ms) sees it at 1250: a round at 1550.
+    view = () => [node("a"), node("b"), node("c")];
+    await advance(1000);
+    assert.deepEqual(at("repair"), [1550]);
+    // A burst: d joins at 2100 and e 100 ms later: one round, 300 ms after the first was seen.
+    view = () => [node("a"), node("b"), node("c"), node("d")];
+    await advance(100);
+    view = () => [node("a"), node("b"), node("c"), node("d"), node("e")];
+    await advance(900);
+    assert.deepEqual(at("repair"), [1550, 2550]);
+    // e's heartbeat stops at 3100: it leaves the live set (seen at 3250: a round at 3550) and,
+    // past its grace of 1000 ms, placement (seen at 4250: a round at 4550).
+    view = () => [node("a"), node("b"), node("c"), node("d"), node("e", 3100)];
+    await advance(2000);
+    assert.deepEqual(at("repair"), [1550, 2550, 3550, 4550]);
+    // e leaves the registry: the members are the same (it is past its grace already), no round.
+    view = () => [node("a"), node("b"), node("c"), node("d")];
+    await advance(500);
+    assert.deepEqual(at("repair"), [1550, 2550, 3550, 4550]);
+    // f joins at 5600 (seen at 5750: a round at 6050 that runs until 6150); g joins at 6100, while
+    // that round runs: seen at 6250, so one more round at 6550.
+    view = () => [node("a"), node("b"), node("c"), node("d"), node("f")];
+    await advance(500);
+    view = () => [node("a"), node("b"), node("c"), node("d"), node("f"), node("g")];
+    await advance(1000);
+    assert.deepEqual(at("repair"), [1550, 2550, 3550, 4550, 6050, 6550]);
+    // Then the period again: 60 s after the last round ended (6650).
+    await advance(59_549);
+    assert.equal(at("repair").length, 6);
+    await advance(1);
+    assert.equal(at("repair").at(-1), 66_650);
+    await advance(100); // the round's own 100 ms: stop() interrupts sleeps, not rounds
   });
 
   test("stop() ends the loops' sleeps at once: no time passes, no round runs after it", async (t) => {

@@ -151,6 +151,20 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
   assert.match(text, /^# TYPE dfs_node_collected_bytes_total counter$/m);
   assert.match(text, /^# TYPE dfs_node_under_replicated gauge$/m);
   assert.match(text, /^dfs_node_heal_rounds_total\{node="[^"]+",round="gc"\} [1-9]/m);
+  // Every repair round compared digests with the peers: sync rounds and their requests counted.
+  for (const n of nodes) {
+    assert.ok(
+      (samples(text, "dfs_node_sync_requests_total").get(n.nodeId) ?? 0) > 0,
+      `sync requests of ${n.nodeId}`,
+    );
+    assert.ok(
+      (samples(text, "dfs_node_sync_bytes_total").get(n.nodeId) ?? 0) > 0,
+      `sync bytes of ${n.nodeId}`,
+    );
+    assert.ok(samples(text, "dfs_node_sync_differences_total").has(n.nodeId));
+    assert.ok(samples(text, "dfs_node_sync_repaired_total").has(n.nodeId));
+  }
+  assert.match(text, /^dfs_node_heal_rounds_total\{node="[^"]+",round="sync"\} [1-9]/m);
 
   // /v1/nodes carries the same counters (the http helper checks the answer against openapi.yaml).
   const listed = await http(gw.url, "GET", "/v1/nodes");
@@ -188,6 +202,16 @@ test("quarantined and collected counters reach /metrics, /v1/nodes and dfs statu
   assert.equal(cells[4], "1", `quarantined cell of ${row}`);
   assert.match(cells[6]!, /^\d+ \(\d+(\.\d)? (B|KiB|MiB)\)$/);
   assert.equal(cells[7], "0", `tombstones expired cell of ${row}`);
+  // Anti-entropy: rounds, differences, repaired by sync, requests and bytes per round.
+  assert.match(
+    table,
+    /^ID +SYNC ROUNDS +DIFFERENCES FOUND +REPAIRED BY SYNC +REQUESTS PER ROUND +BYTES PER ROUND$/m,
+  );
+  const syncRow = table
+    .split("\n")
+    .find((l) => l.startsWith(`${sick.nodeId} `) && / \d+(\.\d)? (B|KiB|MiB)$/.test(l));
+  assert.ok(syncRow, `a sync row for ${sick.nodeId}:\n${table}`);
+  assert.match(syncRow, new RegExp(`^${sick.nodeId} +[1-9]\\d* +\\d+ +\\d+ +\\d+(\\.\\d)? +`));
   // And the stores: the nodes that took the manifests and short chunks above packed them. Each
   // of those objects went to 3 of the 4 nodes (placement decides which), so at least two of any
   // three nodes hold one; a node that took none shows no batch ("-").

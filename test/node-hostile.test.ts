@@ -7,7 +7,16 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseHostPort } from "../src/config/index.ts";
-import { ErrorMsg, encodeFrame, encodeHeader, FrameType, PutReq } from "../src/protocol/index.ts";
+import { isDfsError } from "../src/errors.ts";
+import {
+  ErrorMsg,
+  encodeFrame,
+  encodeHeader,
+  FrameType,
+  PutReq,
+  SyncLimits,
+  SyncReq,
+} from "../src/protocol/index.ts";
 import type { NodeClient } from "../src/transport/index.ts";
 import {
   type NodeProc,
@@ -15,6 +24,7 @@ import {
   TEST_AUTHORITY_KEY,
   TEST_SECRET,
   testNodeClient,
+  testTrust,
 } from "./helpers/cluster.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { RawLink } from "./helpers/link.ts";
@@ -210,6 +220,50 @@ describe("a storage node facing hostile input", () => {
       setTimeout(() => l.socket.end(), 300);
     });
     assert.equal(link.errorCode(), "DFS_ERR_TOO_LARGE");
+    await assertHealthy();
+  });
+
+  test("SYNC: only nodes may ask; wrong sizes and huge counts are refused and the link closed", async () => {
+    const all = new Uint8Array(SyncLimits.SET_BYTES).fill(0xff);
+    const root = SyncReq.encode({ op: "root", tree: 0, set: all });
+    // A gateway (the raw link's default credential) may not: refused for its id, the link stays.
+    const gateway = await RawLink.open(node.addr);
+    gateway.send(FrameType.SYNC, 1, root);
+    const refused = await gateway.reply(1);
+    assert.equal(refused?.type, FrameType.ERROR);
+    assert.equal(ErrorMsg.decode(refused.body).code, "DFS_ERR_FORBIDDEN");
+    gateway.send(FrameType.PING, 2);
+    assert.equal((await gateway.reply(2))?.type, FrameType.RESULT, "the link stays open");
+    gateway.socket.destroy();
+    // A node may: the root over every partition counts the one chunk held.
+    const peer = testNodeClient("node", "hostile-peer");
+    try {
+      const { answer, bytes } = await peer.sync(node.addr, { op: "root", tree: 0, set: all });
+      assert.equal(answer.digests.readUInt32BE(0), 1);
+      assert.equal(bytes, 2 * 28 + root.length + 2 + 36);
+      // A tree it does not keep: not found, the request alone fails.
+      await assert.rejects(peer.sync(node.addr, { op: "root", tree: 9, set: all }), (e) =>
+        isDfsError(e, "DFS_ERR_NOT_FOUND"),
+      );
+    } finally {
+      await peer.close();
+    }
+    const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+    const hostile: [string, Buffer][] = [
+      ["a set one byte short", Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(8191)])],
+      ["65,535 partitions", Buffer.concat([Buffer.from([3, 0]), u16(65_535), Buffer.alloc(60_000)])],
+      [
+        "an element limit of 65,535",
+        Buffer.concat([Buffer.from([4, 0]), u16(7), Buffer.from([0]), u16(65_535)]),
+      ],
+      ["an unknown op", Buffer.from([0xee, 0])],
+    ];
+    for (const [what, body] of hostile) {
+      const link = await RawLink.open(node.addr, testTrust("node", "hostile-peer"));
+      link.send(FrameType.SYNC, 3, body);
+      assert.equal(await link.closedWithin(10_000), true, `${what}: the link closed`);
+      assert.equal(link.errorCode(), "DFS_ERR_PROTOCOL", what);
+    }
     await assertHealthy();
   });
 

@@ -295,6 +295,11 @@ const HEAL = {
   repairRounds: 7,
   scrubRounds: 2,
   gcRounds: 3,
+  syncRounds: 7,
+  syncDifferences: 12,
+  syncRepaired: 3,
+  syncRequests: 28,
+  syncBytes: 230_000,
 };
 
 function record(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -325,6 +330,23 @@ test("heal counters in a record: absent (older nodes) or garbage parse as a reco
     ...HEAL,
     expiredTombstones: 0,
   });
+  // One older than sync publishes none of the sync counters: they read as 0.
+  const beforeSync = (({
+    syncRounds: _r,
+    syncDifferences: _d,
+    syncRepaired: _s,
+    syncRequests: _q,
+    syncBytes: _b,
+    ...rest
+  }) => rest)(HEAL);
+  assert.deepEqual(decodeRecord(JSON.stringify(record("before-sync", { heal: beforeSync })))?.heal, {
+    ...HEAL,
+    syncRounds: 0,
+    syncDifferences: 0,
+    syncRepaired: 0,
+    syncRequests: 0,
+    syncBytes: 0,
+  });
   const garbage: unknown[] = [
     "lots",
     null,
@@ -344,6 +366,16 @@ test("heal counters in a record: absent (older nodes) or garbage parse as a reco
   }
   // Fields a later version may add are dropped, not fatal.
   assert.deepEqual(decodeRecord(JSON.stringify(record("x", { heal: { ...HEAL, later: 1 } })))?.heal, HEAL);
+});
+
+test("features in a record: kept as listed; absent (older nodes) or garbage read as none", () => {
+  assert.deepEqual(decodeRecord(JSON.stringify(record("new", { features: ["sync"] })))?.features, ["sync"]);
+  assert.equal(decodeRecord(JSON.stringify(record("old")))?.features, undefined);
+  for (const features of ["sync", [1], Array(33).fill("x"), ["x".repeat(65)]]) {
+    const r = decodeRecord(JSON.stringify(record("odd", { features })));
+    assert.equal(r?.id, "odd", `a record with features ${JSON.stringify(features)} still parses`);
+    assert.equal(r?.features, undefined);
+  }
 });
 
 test("store counters in a record: kept when whole, dropped (not the node) when garbled", () => {

@@ -125,7 +125,10 @@ export const NodeSchema = z
     writeQuorum: z.number().int().min(1).max(16).default(2),
     /** A node gone this long loses its share to the others; shorter absences (restarts) move nothing. */
     repairGraceMs: ms.default(30_000),
-    /** How often this node walks what it holds for missing or misplaced copies. */
+    /**
+     * How often this node compares its digests with its peers' for missing, misplaced or older
+     * copies; a membership change starts a round sooner.
+     */
     repairIntervalMs: ms.default(60_000),
     /** How often a scrub pass re-hashes what this node holds. */
     scrubIntervalMs: ms.default(3_600_000),

@@ -40,6 +40,18 @@ export interface HealCounters {
   repairRounds: number;
   scrubRounds: number;
   gcRounds: number;
+  /** Repair rounds that compared digests with the peers (every round on a live node). */
+  syncRounds: number;
+  /** Objects and table records found differing between this node and a peer owning them too, on either side. */
+  syncDifferences: number;
+  /**
+   * Copies repair stored for objects the comparison found differing, and table records a peer
+   * applied from the push (not hand-offs of moved partitions).
+   */
+  syncRepaired: number;
+  /** SYNC requests this node sent its peers, and their bytes on the link (both directions). */
+  syncRequests: number;
+  syncBytes: number;
 }
 
 /**

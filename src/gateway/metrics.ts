@@ -180,9 +180,33 @@ const HEAL_SERIES: readonly NodeSeries<HealCounters>[] = [
     "Tombstones of deleted files a node dropped after its tombstone grace",
     "counter",
   ],
+  [
+    "dfs_node_sync_differences_total",
+    "syncDifferences",
+    "Objects a node found differing from a peer owning them too, comparing digests",
+    "counter",
+  ],
+  [
+    "dfs_node_sync_repaired_total",
+    "syncRepaired",
+    "Copies a node's repair stored for objects its digest comparisons found differing",
+    "counter",
+  ],
+  ["dfs_node_sync_requests_total", "syncRequests", "SYNC requests a node sent its peers", "counter"],
+  [
+    "dfs_node_sync_bytes_total",
+    "syncBytes",
+    "Bytes a node's SYNC requests and their answers took on the node link",
+    "counter",
+  ],
 ];
 
-const HEAL_ROUNDS = { repair: "repairRounds", scrub: "scrubRounds", gc: "gcRounds" } as const;
+const HEAL_ROUNDS = {
+  repair: "repairRounds",
+  scrub: "scrubRounds",
+  gc: "gcRounds",
+  sync: "syncRounds",
+} as const;
 
 const STORE_SERIES: readonly NodeSeries<StoreCounters>[] = [
   ["dfs_node_cache_hits_total", "cacheHits", "Reads of small objects a node answered from memory", "counter"],
@@ -221,7 +245,7 @@ function nodeHealMetrics(liveNodes: () => readonly NodeInfo[], registers: Regist
   perNodeSeries(liveNodes, registers, (n) => n.store, STORE_SERIES);
   new Counter({
     name: "dfs_node_heal_rounds_total",
-    help: "Self-healing rounds a node completed, by round (repair, scrub, gc)",
+    help: "Self-healing rounds a node completed, by round (repair, scrub, gc, sync)",
     labelNames: ["node", "round"],
     registers,
     collect() {

@@ -15,6 +15,7 @@ import {
   tableEntryBytes,
 } from "../protocol/index.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
+import type { SyncDigests, SyncElements, SyncRequest } from "../protocol/sync-messages.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody, NodeClient, Peer, RequestHandlers, RequestType } from "../transport/index.ts";
 import type { ForwardGuard } from "./forward.ts";
@@ -23,6 +24,8 @@ import { chainPut } from "./put.ts";
 import type { ReplacedManifests } from "./replaced-manifests.ts";
 import { authorize } from "./roles.ts";
 import type { ObjectStore } from "./store/index.ts";
+import { answerSync } from "./sync/answer.ts";
+import type { ObjectDigests } from "./sync/object-digests.ts";
 import type { TableStore } from "./tables/index.ts";
 
 /**
@@ -57,8 +60,12 @@ export class NodeHandlers implements RequestHandlers {
   readonly #gate: ManifestGate;
   readonly #tables: TableStore;
   readonly #replaced: ReplacedManifests;
+  readonly #digests: ObjectDigests;
 
-  /** `gate`: checks manifest objects that would replace a copy. */
+  /**
+   * `gate`: checks manifest objects that would replace a copy; `replaced`: retracts the chunk
+   * references of a manifest version a PUT replaces; `digests`: what SYNC answers from.
+   */
   constructor(
     store: ObjectStore,
     tables: TableStore,
@@ -69,9 +76,11 @@ export class NodeHandlers implements RequestHandlers {
     putStallMs: number,
     gate: ManifestGate,
     replaced: ReplacedManifests,
+    digests: ObjectDigests,
   ) {
     this.#replaced = replaced;
     this.nodeId = store.nodeId;
+    this.#digests = digests;
     this.#gate = gate;
     this.#store = store;
     this.#tables = tables;
@@ -159,5 +168,9 @@ export class NodeHandlers implements RequestHandlers {
       },
     });
     return { entries: page.records, next: page.next };
+  }
+
+  async sync(request: SyncRequest): Promise<SyncDigests | SyncElements> {
+    return answerSync(this.#digests, request);
   }
 }

@@ -4,7 +4,7 @@ import type { HealCounters } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
 import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
 import { Healer, REFS_MARKER } from "./heal/index.ts";
-import { NODE_VERSION, StorageNode } from "./storage-node.ts";
+import { NODE_FEATURES, NODE_VERSION, StorageNode } from "./storage-node.ts";
 
 /** The counters as the registry publishes them: a snapshot (the healer keeps counting). */
 function published(c: HealCounters): HealCounters {
@@ -48,6 +48,7 @@ async function join(
         startedAt: node.startedAt,
         heal: heal(),
         store: node.store.counters,
+        features: NODE_FEATURES,
       };
     },
     {
@@ -103,6 +104,7 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
           logger: logger.child({ component: "heal" }),
           budget: node.background,
           signatures: node.signatures,
+          digests: node.digests,
         },
         {
           replicas: n.replicas,

@@ -6,8 +6,9 @@ import type { Peer, RequestType } from "../transport/index.ts";
 /**
  * What each role may ask of a node (docs/protocol.md has the table and the reasons):
  * - gateway: store and read objects (PUT, GET, HAS), write and read table records, and PING;
- * - node: what repair, scrub, GC and chain forwarding use (PUT, GET, HAS, LIST, PING), STAT, and
- *   table records (its own writes, read-repair);
+ * - node: what repair, scrub, GC and chain forwarding use (PUT, GET, HAS, LIST, PING), STAT,
+ *   table records (its own writes, read-repair), and SYNC (anti-entropy between nodes: digests of
+ *   what a node holds, node to node only);
  * - admin: look, not touch (PING, STAT, LIST, HAS, TABLE_READ).
  * There is no DELETE: nodes remove only their own copies, by their repair and GC.
  */
@@ -29,6 +30,7 @@ const ALLOWED: Readonly<Record<Role, ReadonlySet<RequestType>>> = {
     FrameType.STAT,
     FrameType.TABLE_WRITE,
     FrameType.TABLE_READ,
+    FrameType.SYNC,
   ]),
   admin: new Set([FrameType.PING, FrameType.STAT, FrameType.LIST, FrameType.HAS, FrameType.TABLE_READ]),
 };

@@ -20,12 +20,16 @@ import { ManifestGate } from "./manifest-gate.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { ReplacedManifests } from "./replaced-manifests.ts";
 import { AliveMark, ObjectStore } from "./store/index.ts";
+import { ObjectDigests } from "./sync/object-digests.ts";
+import { trackTables } from "./sync/table-digests.ts";
 import { TableStore } from "./tables/index.ts";
 
 /** The node's tables' file in its data directory (LMDB; `tables.mdb-lock` beside it). */
 export const TABLES_FILE = "tables.mdb";
 
 export const NODE_VERSION = "0.1.0";
+/** What this node serves beyond every version (its registry record says so; types.ts, `features`). */
+export const NODE_FEATURES = ["sync"];
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {
@@ -56,6 +60,8 @@ export class StorageNode {
   readonly trust: LinkTrust;
   /** Checks gateways' signatures on manifest objects (the PUT gate, repair's ranking). */
   readonly signatures: ObjectSignatures;
+  /** Digests of what the store holds, kept up to date by it: what SYNC answers and repair compares. */
+  readonly digests: ObjectDigests;
 
   private constructor(
     store: ObjectStore,
@@ -72,7 +78,9 @@ export class StorageNode {
     signatures: ObjectSignatures,
     tableClient: TableClient,
     members: { current: ForwardView | undefined },
+    digests: ObjectDigests,
   ) {
+    this.digests = digests;
     this.trust = trust;
     this.tableClient = tableClient;
     this.#members = members;
@@ -105,6 +113,9 @@ export class StorageNode {
     }
     const timeouts: Partial<Timeouts> = { frameMs: n.frameTimeoutMs, handshakeMs: n.handshakeTimeoutMs };
     const background = new TokenBucket(n.repairBytesPerSec);
+    // Filled as the store opens (its recovery scan and walk report every object) and kept up to date after.
+    const digests = new ObjectDigests();
+    const opening = performance.now();
     const store = await ObjectStore.open({
       dataDir: n.dataDir,
       fsync: n.fsync,
@@ -115,7 +126,16 @@ export class StorageNode {
       packs: n.packs,
       background,
       warn: (message, details) => logger.warn({ component: "store", ...details }, message),
+      changes: digests,
     });
+    logger.info(
+      {
+        chunks: digests.chunks.size,
+        manifests: digests.manifests.size,
+        ms: Math.round(performance.now() - opening),
+      },
+      "store open, digests built",
+    );
     let trust: LinkTrust;
     let tables: TableStore;
     const clock = new HybridClock();
@@ -131,6 +151,13 @@ export class StorageNode {
       await store.close();
       throw err;
     }
+    // The tables' digests: a walk of every record once, then the tables' change hook keeps them.
+    const walking = performance.now();
+    trackTables(tables, digests.tables);
+    logger.info(
+      { records: digests.tables.size, ms: Math.round(performance.now() - walking) },
+      "tables open, digests built",
+    );
     // Filled in once the node has joined the registry. A node dials only members of its view
     // (ForwardGuard, repair, probes), and each must prove the id registered at its address.
     const directory: { current: NodeDirectory | undefined } = { current: undefined };
@@ -182,6 +209,7 @@ export class StorageNode {
       n.putStallMs,
       gate,
       new ReplacedManifests(store, tableClient, logger.child({ component: "refs" })),
+      digests,
     );
     const server = new ProtocolServer({
       trust,
@@ -207,6 +235,7 @@ export class StorageNode {
       signatures,
       tableClient,
       members,
+      digests,
     );
   }
 

@@ -32,6 +32,8 @@ export const FrameType = {
   LIST: 0x16,
   TABLE_WRITE: 0x17,
   TABLE_READ: 0x18,
+  /** Digests of what a node holds, for anti-entropy between nodes (sync-messages.ts). */
+  SYNC: 0x19,
   DATA: 0x20,
   RESULT: 0x21,
   ERROR: 0x22,

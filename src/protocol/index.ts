@@ -16,6 +16,7 @@ export {
 export * from "./handshake.ts";
 export * from "./messages.ts";
 export { DataCheck, type LinkKeys, OpeningKey, SealingKey } from "./seal.ts";
+export * from "./sync-messages.ts";
 export {
   TABLE_READ_BUDGET,
   TABLE_WRITE_BUDGET,

@@ -62,6 +62,12 @@ const HealSchema = z.object({
   repairRounds: count,
   scrubRounds: count,
   gcRounds: count,
+  // Absent from the records of nodes older than sync.
+  syncRounds: count.default(0),
+  syncDifferences: count.default(0),
+  syncRepaired: count.default(0),
+  syncRequests: count.default(0),
+  syncBytes: count.default(0),
 });
 
 /** Like HealSchema: a malformed value drops `store`, not the node. */
@@ -89,6 +95,7 @@ const RecordSchema = z.object({
   heartbeatTtlMs: z.number().int().positive(),
   heal: HealSchema.optional().catch(undefined),
   store: StoreSchema.optional().catch(undefined),
+  features: z.array(z.string().max(64)).max(32).optional().catch(undefined),
   // The node's credential and its signature of the other fields, base64 (record-signature.ts).
   credential: z.string().max(1024).optional(),
   signature: z.string().max(128).optional(),

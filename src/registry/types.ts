@@ -22,6 +22,12 @@ export interface NodeRecordInput {
   heal?: HealCounters;
   /** Like heal: refreshed on every beat, absent from older nodes or when malformed. */
   store?: StoreCounters;
+  /**
+   * Requests this node serves beyond those every version does: "sync" (SYNC, anti-entropy
+   * between nodes). Absent from older nodes: a peer must not send them what they do not know (an
+   * unknown frame type closes the connection, and every request on it fails).
+   */
+  features?: string[];
 }
 
 /** The whole entry a node re-asserts in Redis on every heartbeat (JSON under `node:<id>`). */

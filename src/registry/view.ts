@@ -287,6 +287,7 @@ function toInfo(e: Entry, now: number): NodeInfo {
     startedAt: r.startedAt,
     ...(r.heal && { heal: { ...r.heal } }),
     ...(r.store && { store: { ...r.store } }),
+    ...(r.features && { features: [...r.features] }),
     incarnation: r.incarnation,
     lastHeartbeatAgeMs: Math.round(e.ageAtRead + Math.max(0, now - e.observedAt)),
     state: e.state,

@@ -13,3 +13,4 @@ export {
   type TableRangePage,
 } from "./client.ts";
 export { type LiveNodes, LiveOrder } from "./owners.ts";
+export { writeBatches, writeTo } from "./write.ts";

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { ApplyResult, ListPage, ObjectKind, TableRecord } from "../formats/index.ts";
+import type { SyncAnswer, SyncRequest } from "../protocol/sync-messages.ts";
 import type { TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 
@@ -48,6 +49,12 @@ export interface GetResult {
   body: Readable;
 }
 
+/** A SYNC answer and what the exchange cost on the link. */
+export interface Synced<R extends SyncRequest> {
+  answer: SyncAnswer<R>;
+  bytes: number;
+}
+
 export interface TableCallOptions {
   signal?: AbortSignal | undefined;
 }
@@ -82,6 +89,11 @@ export interface NodeApi extends TableNodeApi {
   stat(addr: string): Promise<NodeStat>;
   list(addr: string, options?: { kind?: ObjectKind; after?: string; limit?: number }): Promise<ListPage>;
   ping(addr: string): Promise<{ nodeId: string; rttMs: number }>;
+  /**
+   * A SYNC request (docs/protocol.md): digests or elements of one of the peer's trees, and the
+   * bytes the exchange took on the link (both frames: headers, bodies, tags).
+   */
+  sync<R extends SyncRequest>(addr: string, request: R): Promise<Synced<R>>;
   /** Closes pooled connections; in-flight requests finish first. Idempotent. */
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import {
   GetRes,
   HasReq,
   HasRes,
+  HEADER_BYTES,
   Limits,
   ListReq,
   ListRes,
@@ -21,6 +22,10 @@ import {
   PutReq,
   PutRes,
   StatRes,
+  SyncReq,
+  type SyncRequest,
+  SyncRes,
+  TAG_BYTES,
   TableReadReq,
   type TableReadRequest,
   TableReadRes,
@@ -35,6 +40,7 @@ import type {
   NodeStat,
   PutOptions,
   PutResult,
+  Synced,
   TableCallOptions,
 } from "./api.ts";
 import type { Reply, RequestOptions, Upload } from "./connection.ts";
@@ -239,6 +245,13 @@ export class NodeClient implements NodeApi {
     const started = performance.now();
     const reply = await this.#call(addr, FrameType.PING, EMPTY, SMALL);
     return { nodeId: NodeIdMsg.decode(reply.payload), rttMs: performance.now() - started };
+  }
+
+  async sync<R extends SyncRequest>(addr: string, request: R): Promise<Synced<R>> {
+    const body = SyncReq.encode(request);
+    const reply = await this.#call(addr, FrameType.SYNC, body, SMALL);
+    const bytes = 2 * (HEADER_BYTES + TAG_BYTES) + body.length + reply.payload.length;
+    return { answer: SyncRes.decode(request, reply.payload), bytes };
   }
 
   close(): Promise<void> {

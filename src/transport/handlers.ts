@@ -1,6 +1,7 @@
 import type { ApplyResult, ListPage, ObjectKind, ObjectSource, TableRecord } from "../formats/index.ts";
 import type { FrameType } from "../protocol/frame.ts";
 import type { GetRequest, ListRequest, PutRequest } from "../protocol/messages.ts";
+import type { SyncDigests, SyncElements, SyncRequest } from "../protocol/sync-messages.ts";
 import type { TableReadRequest, TableReadResult } from "../protocol/tables.ts";
 import type { NodeStat, PutResult } from "../protocol/types.ts";
 import type { IncomingBody } from "./incoming-body.ts";
@@ -15,7 +16,8 @@ export type RequestType =
   | typeof FrameType.STAT
   | typeof FrameType.LIST
   | typeof FrameType.TABLE_WRITE
-  | typeof FrameType.TABLE_READ;
+  | typeof FrameType.TABLE_READ
+  | typeof FrameType.SYNC;
 
 /**
  * What a protocol server serves. The transport decodes requests, calls these, and encodes the
@@ -41,4 +43,6 @@ export interface RequestHandlers {
   tableWrite(records: TableRecord[]): Promise<ApplyResult[]>;
   /** A point or range read of one (table, partition key); the answer fits one control frame. */
   tableRead(request: TableReadRequest): Promise<TableReadResult>;
+  /** Digests or elements of one of the node's trees (docs/protocol.md, "SYNC"). */
+  sync(request: SyncRequest): Promise<SyncDigests | SyncElements>;
 }

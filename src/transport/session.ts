@@ -17,6 +17,8 @@ import {
   PutReq,
   PutRes,
   StatRes,
+  SyncReq,
+  SyncRes,
   TableReadReq,
   TableReadRes,
   TableWriteReq,
@@ -178,6 +180,7 @@ export class ServerSession {
       case FrameType.LIST:
       case FrameType.TABLE_WRITE:
       case FrameType.TABLE_READ:
+      case FrameType.SYNC:
         return this.#start(h, body);
       default:
         return this.#fs.fail(
@@ -311,6 +314,8 @@ export class ServerSession {
         return this.#reply(id, req, TableWriteRes.encode(await h.tableWrite(TableWriteReq.decode(body))));
       case FrameType.TABLE_READ:
         return this.#reply(id, req, TableReadRes.encode(await h.tableRead(TableReadReq.decode(body))));
+      case FrameType.SYNC:
+        return this.#reply(id, req, SyncRes.encode(await h.sync(SyncReq.decode(body))));
     }
   }
 

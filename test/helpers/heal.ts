@@ -3,12 +3,12 @@
  * every live node's store over the node protocol, uploads and downloads through a gateway.
  */
 
-import { open, readdir, readFile, stat } from "node:fs/promises";
+import { appendFile, open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { request } from "undici";
 import type { FileMeta } from "../../src/api/index.ts";
 import type { ObjectKind } from "../../src/formats/index.ts";
-import { decodeHeader, RECORD_HEADER_BYTES } from "../../src/node/store/pack-record.ts";
+import { decodeHeader, encodeHeader, RECORD_HEADER_BYTES } from "../../src/node/store/pack-record.ts";
 import type { NodeClient } from "../../src/transport/index.ts";
 import { testNodeClient } from "./cluster.ts";
 import { sha256 } from "./data.ts";
@@ -250,4 +250,26 @@ export async function flipStored(dataDir: string, kind: ObjectKind, id: string):
   if (body === undefined) throw new Error(`${dataDir} holds no ${kind} ${id}`);
   body[body.length >> 1]! ^= 0x40;
   return writeStored(dataDir, kind, id, body);
+}
+
+/**
+ * Makes `body` a stopped node's copy of an object as its store would have written it: a put record
+ * appended to its last pack, with the body's own SHA-256 as checksum. The node, once started,
+ * holds it, and says so in its digests (what an in-place change of the bytes, rot, does not do).
+ */
+export async function appendStored(
+  dataDir: string,
+  kind: ObjectKind,
+  id: string,
+  body: Buffer,
+): Promise<void> {
+  const dir = join(dataDir, "packs");
+  const last = (await readdir(dir))
+    .filter((n) => n.endsWith(".pack"))
+    .sort()
+    .at(-1);
+  if (last === undefined) throw new Error(`${dataDir} has no pack`);
+  const checksum = sha256(body);
+  const header = encodeHeader({ op: "put", kind, id, checksum, length: body.length, writtenAt: Date.now() });
+  await appendFile(join(dir, last), Buffer.concat([header, body]));
 }

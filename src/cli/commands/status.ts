@@ -21,7 +21,9 @@ export const statusCommand: Command = {
       `nodes: ${list.filter((n) => n.state === "live").length} live of ${list.length}`,
       "",
       renderNodes(list).trimEnd(),
-      ...(list.length > 0 ? ["", renderHeal(list).trimEnd(), "", renderStore(list).trimEnd()] : []),
+      ...(list.length > 0
+        ? ["", renderHeal(list).trimEnd(), "", renderSync(list).trimEnd(), "", renderStore(list).trimEnd()]
+        : []),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
     return ready.ready ? EXIT_OK : EXIT_FAILED;
@@ -69,6 +71,31 @@ export function renderHeal(nodes: readonly NodeInfo[]): string {
     }),
   ];
   return `self-healing since each node started (under-replicated: as of its last repair round):\n${renderTable(rows)}`;
+}
+
+/**
+ * Each node's anti-entropy: its rounds comparing digests with its peers, what they found differing
+ * and repaired, and what a round cost on the link on average (a round in sync costs one request
+ * per peer and object kind).
+ */
+export function renderSync(nodes: readonly NodeInfo[]): string {
+  const rows = [
+    ["ID", "SYNC ROUNDS", "DIFFERENCES FOUND", "REPAIRED BY SYNC", "REQUESTS PER ROUND", "BYTES PER ROUND"],
+    ...nodes.map((n) => {
+      const h = n.heal as Partial<Record<keyof HealCounters, unknown>> | undefined;
+      if (typeof h !== "object" || h === null) return [n.id, "-", "-", "-", "-", "-"];
+      const perRound = ratio(h.syncBytes, h.syncRounds);
+      return [
+        n.id,
+        count(h.syncRounds),
+        count(h.syncDifferences),
+        count(h.syncRepaired),
+        ratio(h.syncRequests, h.syncRounds),
+        perRound === "-" || perRound === "?" ? perRound : formatBytes(Number(perRound)),
+      ];
+    }),
+  ];
+  return `anti-entropy since each node started (comparisons of digests with the peers):\n${renderTable(rows)}`;
 }
 
 /**

@@ -17,5 +17,10 @@ export function newCounters(): HealCounters {
     repairRounds: 0,
     scrubRounds: 0,
     gcRounds: 0,
+    syncRounds: 0,
+    syncDifferences: 0,
+    syncRepaired: 0,
+    syncRequests: 0,
+    syncBytes: 0,
   };
 }

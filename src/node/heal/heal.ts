@@ -7,11 +7,14 @@ import type { NodeApi } from "../../transport/api.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { AliveMark, ObjectStore } from "../store/index.ts";
+import type { ObjectDigests } from "../sync/index.ts";
 import type { TableStore } from "../tables/index.ts";
+import { Alarm } from "./alarm.ts";
 import { newCounters } from "./counters.ts";
 import { GarbageCollector } from "./gc.ts";
 import { Identities } from "./identities.ts";
-import { GraceMembers, type Members } from "./members.ts";
+import { Layouts } from "./layout.ts";
+import { GraceMembers, type Members, membershipKey } from "./members.ts";
 import { buildReferences } from "./refs-upgrade.ts";
 import { repairRound } from "./repair.ts";
 import { scrubRound } from "./scrub.ts";
@@ -23,7 +26,16 @@ export interface HealOptions {
   scrubIntervalMs: number;
   gcGraceMs: number;
   tombstoneGraceMs: number;
+  /**
+   * How long after a membership change (a node joining, leaving the live set, or past its grace
+   * leaving placement) the repair round it starts begins (default 1000 ms): one round for a burst.
+   */
+  membershipDebounceMs?: number;
 }
+
+const DEFAULT_DEBOUNCE_MS = 1000;
+/** How often membership is looked at for changes (in memory: the view and the grace). */
+const WATCH_MS = 250;
 
 export interface HealDeps {
   store: ObjectStore;
@@ -48,13 +60,16 @@ export interface HealDeps {
   clock?: Clock;
   /** Gateways' signatures on manifest objects: repair ranks only signed versions (versions.ts). */
   signatures?: ObjectSignatures | undefined;
+  /** Digests of what the store holds (kept up to date by it): what repair compares with peers. */
+  digests: ObjectDigests;
 }
 
 /**
- * Self-healing, driven by the node itself: a repair and rebalance round every repairIntervalMs, a
- * scrub pass every scrubIntervalMs and garbage collection every max(repairIntervalMs, gcGraceMs/2).
- * Each loop runs one round at a time; repair, scrub and the store's pack compaction share one byte
- * budget. Counters are logged after every round.
+ * Self-healing, driven by the node itself: a repair and rebalance round every repairIntervalMs,
+ * and one membershipDebounceMs after a membership change; a scrub pass every scrubIntervalMs and
+ * garbage collection every max(repairIntervalMs, gcGraceMs/2). Each loop runs one round at a time;
+ * repair, scrub and the store's pack compaction share one byte budget. Counters are logged after
+ * every round.
  */
 export class Healer {
   readonly counters: HealCounters = newCounters();
@@ -63,6 +78,8 @@ export class Healer {
   readonly #members: GraceMembers;
   readonly #gc: GarbageCollector;
   readonly #identities: Identities;
+  readonly #layouts = new Layouts();
+  readonly #alarm: Alarm;
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
   #refsBuilt = false;
@@ -72,6 +89,7 @@ export class Healer {
     this.#options = options;
     this.#members = new GraceMembers(options.repairGraceMs);
     this.#identities = new Identities(deps.selfId, deps.self, deps.nodes);
+    this.#alarm = new Alarm(deps.clock ?? systemClock);
     this.#gc = new GarbageCollector({
       ...this.#common(),
       tables: deps.tables,
@@ -83,7 +101,8 @@ export class Healer {
   start(): void {
     const o = this.#options;
     this.#loops.push(
-      this.#loop("repair", o.repairIntervalMs, () => this.repairOnce()),
+      this.#loop("repair", o.repairIntervalMs, () => this.repairOnce(), this.#alarm),
+      this.#watch(),
       this.#loop("scrub", o.scrubIntervalMs, () => this.scrubOnce()),
       this.#loop("gc", Math.max(o.repairIntervalMs, Math.floor(o.gcGraceMs / 2)), () => this.gcOnce()),
     );
@@ -108,6 +127,9 @@ export class Healer {
         skipChunk: (id) => this.#gc.unreferenced(id),
         tombstoneGraceMs: this.#options.tombstoneGraceMs,
         signatures: this.#deps.signatures,
+        digests: this.#deps.digests,
+        layouts: this.#layouts,
+        tables: this.#deps.tables,
       },
       members,
     );
@@ -132,6 +154,9 @@ export class Healer {
       });
     }
     await this.#gc.round(this.#membersNow(), d.view.stale);
+    // Table tombstones past their grace (tombstoneGraceMs, hours by default: far longer than the
+    // repair period, so sync carries a deletion to every owner before its tombstone can go).
+    await d.tables.purgeTombstones(this.#options.tombstoneGraceMs);
     this.counters.gcRounds++;
   }
 
@@ -151,14 +176,34 @@ export class Healer {
     };
   }
 
-  async #loop(name: string, intervalMs: number, round: () => Promise<void>): Promise<void> {
+  /**
+   * Rings the repair alarm when who placement is computed over, or who is live, changed: a node
+   * joined, left the live set, came back, or went past its grace. Membership is in memory (the
+   * registry view, the grace), so looking every WATCH_MS costs nothing.
+   */
+  async #watch(): Promise<void> {
     const signal = this.#abort.signal;
     const clock = this.#deps.clock ?? systemClock;
-    // A sleep ends early, without error, when the healer stops.
-    const sleep = (ms: number) => clock.sleep(ms, signal).catch(() => {});
+    const debounce = this.#options.membershipDebounceMs ?? DEFAULT_DEBOUNCE_MS;
+    let last = membershipKey(this.#membersNow());
+    while (!signal.aborted) {
+      await clock.sleep(WATCH_MS, signal).catch(() => {});
+      const key = membershipKey(this.#membersNow());
+      if (key === last || signal.aborted) continue;
+      last = key;
+      this.#alarm.ring(debounce);
+    }
+  }
+
+  async #loop(name: string, intervalMs: number, round: () => Promise<void>, alarm?: Alarm): Promise<void> {
+    const signal = this.#abort.signal;
+    const clock = this.#deps.clock ?? systemClock;
+    // A sleep ends early, without error, when the healer stops (or, with an alarm, when it is due).
+    const sleep = (ms: number) => (alarm ? alarm.wait(ms, signal) : clock.sleep(ms, signal)).catch(() => {});
     // Spread the first rounds so a cluster started together does not heal in lockstep.
     await sleep(intervalMs * (0.5 + Math.random() * 0.5));
     while (!signal.aborted) {
+      alarm?.clear();
       const started = clock.now();
       try {
         await round();

@@ -44,6 +44,7 @@ export class Identities {
     return {
       nodes: members.nodes.filter((n) => !aliases.has(n.addr)),
       live: new Set([...members.live].filter((a) => !aliases.has(a))),
+      ...(members.withoutSync && { withoutSync: members.withoutSync }),
     };
   }
 

@@ -7,6 +7,8 @@ export interface Members {
   nodes: PlacementNode[];
   /** Addresses of live nodes: the only ones asked, sent or trusted to confirm. */
   live: Set<string>;
+  /** Live addresses whose record does not offer "sync" (older nodes): never sent SYNC. */
+  withoutSync?: Set<string>;
 }
 
 /**
@@ -24,7 +26,9 @@ export class GraceMembers {
 
   update(all: readonly NodeInfo[], now = Date.now()): Members {
     const live = new Set<string>();
+    const withoutSync = new Set<string>();
     for (const n of all) {
+      if (n.state === "live" && !n.features?.includes("sync")) withoutSync.add(n.addr);
       const aliveAt = n.state === "live" ? now : now - n.lastHeartbeatAgeMs;
       const prev = this.#seen.get(n.id);
       const node = { id: n.id, addr: n.addr, zone: n.zone, capacityBytes: n.capacityBytes };
@@ -43,6 +47,16 @@ export class GraceMembers {
       const other = byAddr.get(n.addr);
       if (!other || all.some((a) => a.id === n.id && a.state === "live")) byAddr.set(n.addr, n);
     }
-    return { nodes: [...byAddr.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), live };
+    return { nodes: [...byAddr.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), live, withoutSync };
   }
+}
+
+/**
+ * What a repair round depends on of the membership, as one string: the nodes placement is
+ * computed over and which of them are live. Equal keys, same work to do.
+ */
+export function membershipKey(members: Members): string {
+  const nodes = members.nodes.map((n) => `${n.id}@${n.addr}/${n.zone}/${n.capacityBytes}`);
+  const old = [...(members.withoutSync ?? [])].sort();
+  return `${nodes.join(" ")} | ${[...members.live].sort().join(" ")} | ${old.join(" ")}`;
 }

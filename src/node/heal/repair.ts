@@ -2,16 +2,23 @@ import type { ObjectSignatures } from "../../credentials/index.ts";
 import { toDfsError } from "../../errors.ts";
 import type { HealCounters, ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
-import { Placement } from "../../placement/index.ts";
+import type { Placement } from "../../placement/index.ts";
 import type { NodeApi } from "../../transport/api.ts";
 import type { TokenBucket } from "../rate-limit.ts";
 import type { ObjectStore } from "../store/index.ts";
+import type { ObjectDigests } from "../sync/index.ts";
+import type { TableStore } from "../tables/index.ts";
+import { findWork } from "./differences.ts";
+import type { Layouts } from "./layout.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, localCopy, readLocal, remoteCopy } from "./objects.ts";
 import { planObject } from "./plan.ts";
+import { runLimited } from "./run-limited.ts";
+import { syncTables } from "./table-sync.ts";
 import { type Copy, currentBeside } from "./versions.ts";
 
-export interface RepairDeps {
+/** What applying the plan to objects needs. */
+export interface PlanDeps {
   store: ObjectStore;
   nodes: NodeApi;
   self: string;
@@ -28,6 +35,15 @@ export interface RepairDeps {
   signatures?: ObjectSignatures | undefined;
 }
 
+export interface RepairDeps extends PlanDeps {
+  /** What the store holds, as digests: what is compared with the peers. */
+  digests: ObjectDigests;
+  /** Ownership per membership, kept from round to round. */
+  layouts: Layouts;
+  /** The node's table records: what differs from a peer is pushed to it (table-sync.ts). */
+  tables: TableStore;
+}
+
 const PAGE = 500;
 /** Copies in flight at once; the token bucket bounds the bytes. */
 const PARALLEL = 4;
@@ -35,28 +51,54 @@ const PARALLEL = 4;
 const PARALLEL_ASKS = 16;
 
 /**
- * One repair and rebalance round over everything this node holds (plan.ts has the rules):
- * manifests first (small, and a file is unreadable without one), then chunks, a page at a time
- * with one batched `has` per owner. Resolves with the number of under-replicated objects seen.
+ * One repair and rebalance round (plan.ts has the rules). What to look at comes from the digests
+ * (differences.ts): the objects this node holds that differ from a peer owning them too, and
+ * those of partitions it holds but no longer owns; an object in sync is not looked at. Manifests
+ * first (small, and a file is unreadable without one), then chunks, a page at a time with one
+ * batched `has` per owner. Resolves with the number of under-replicated objects seen.
  */
 export async function repairRound(deps: RepairDeps, members: Members): Promise<number> {
   if (!members.live.has(deps.self)) return 0; // not live ourselves: our view of placement is not the cluster's
-  const placement = new Placement(members.nodes);
-  let under = 0;
+  const layout = deps.layouts.of(members, deps.self, deps.replicas);
+  const work = await findWork(deps, layout);
+  const c = deps.counters;
+  c.syncRequests += work.requests;
+  c.syncBytes += work.bytes;
+  c.syncDifferences += work.differences;
+  let under = work.waiting;
   for (const kind of ["manifest", "chunk"] as const) {
-    let after: string | undefined;
-    do {
-      deps.signal.throwIfAborted();
-      const page = await deps.store.list(kind, after, PAGE);
-      under += await repairPage(deps, members, placement, kind, page.ids);
-      after = page.next;
-    } while (after !== undefined);
+    const before = c.repaired;
+    under += await repairIds(deps, members, layout.placement, kind, [...work.differing[kind]].sort());
+    c.syncRepaired += c.repaired - before;
+    under += await repairIds(deps, members, layout.placement, kind, work.handoff[kind]);
+  }
+  c.syncRepaired += await syncTables(deps, work, layout, members);
+  c.syncRounds++;
+  return under;
+}
+
+/**
+ * Applies the plan to the given ids this node holds, a page at a time. Resolves with the number
+ * of under-replicated objects seen. (Given every id held, this is a walk of everything: what
+ * bench/sync-round.ts measures sync against.)
+ */
+export async function repairIds(
+  deps: PlanDeps,
+  members: Members,
+  placement: Placement,
+  kind: ObjectKind,
+  ids: readonly string[],
+): Promise<number> {
+  let under = 0;
+  for (let i = 0; i < ids.length; i += PAGE) {
+    deps.signal.throwIfAborted();
+    under += await repairPage(deps, members, placement, kind, ids.slice(i, i + PAGE));
   }
   return under;
 }
 
 async function repairPage(
-  deps: RepairDeps,
+  deps: PlanDeps,
   members: Members,
   placement: Placement,
   kind: ObjectKind,
@@ -143,7 +185,7 @@ async function repairPage(
  * win over it), and our copy's version. Undefined when we no longer hold it.
  */
 async function currentManifests(
-  deps: RepairDeps,
+  deps: PlanDeps,
   id: string,
   holders: ReadonlySet<string>,
 ): Promise<{ current: Set<string>; mine: Copy | undefined } | undefined> {
@@ -163,7 +205,7 @@ async function currentManifests(
   return { current, mine };
 }
 
-async function copy(deps: RepairDeps, kind: ObjectKind, id: string, targets: string[]): Promise<void> {
+async function copy(deps: PlanDeps, kind: ObjectKind, id: string, targets: string[]): Promise<void> {
   try {
     const data = await readLocal(deps.store, kind, id);
     await deps.bucket.take(data.length * targets.length, deps.signal);
@@ -184,15 +226,6 @@ async function copy(deps: RepairDeps, kind: ObjectKind, id: string, targets: str
   }
 }
 
-async function drop(deps: RepairDeps, kind: ObjectKind, id: string): Promise<void> {
+async function drop(deps: PlanDeps, kind: ObjectKind, id: string): Promise<void> {
   if (await deps.store.delete(kind, id)) deps.counters.dropped++;
-}
-
-/** Runs thunks with at most `limit` in flight. */
-export async function runLimited(work: readonly (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < work.length) await work[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, work.length) }, lane));
 }

@@ -123,8 +123,13 @@ export class FileLayout implements ObjectLayout {
     return listIds(this.#paths.root(kind), after, max);
   }
 
-  count(kind: ObjectKind, hidden: (id: string) => boolean): Promise<{ count: number; bytes: number }> {
-    return countObjects(this.#paths.root(kind), headerBytes(kind), hidden);
+  /** A manifest's checksum is its file's first 32 bytes (read only when `found` asks); a chunk's, its id. */
+  count(
+    kind: ObjectKind,
+    hidden: (id: string) => boolean,
+    found?: (id: string, checksum: string) => void,
+  ): Promise<{ count: number; bytes: number }> {
+    return countObjects(this.#paths.root(kind), headerBytes(kind), hidden, found);
   }
 
   async close(): Promise<void> {}

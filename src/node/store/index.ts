@@ -49,4 +49,4 @@
 export { AliveMark } from "./alive-mark.ts";
 export { type BodyRange, ObjectStore } from "./object-store.ts";
 export { MANIFEST_HEADER_BYTES } from "./paths.ts";
-export type { ObjectWriter, StoreOptions, WriteRequest } from "./types.ts";
+export type { ObjectWriter, StoreChanges, StoreOptions, WriteRequest } from "./types.ts";

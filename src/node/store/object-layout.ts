@@ -54,7 +54,13 @@ export interface ObjectLayout {
   /**
    * At open: counts the objects held and sums their body sizes. Copies `hidden` names (a newer
    * copy is in a layout read first) are removed, and so is whatever a crash left half-written.
+   * `found`, when given, is told of each object counted and its body's SHA-256 (hex), unless the
+   * layout told of it already while it opened (the packs' recovery scan).
    */
-  count(kind: ObjectKind, hidden: (id: string) => boolean): Promise<{ count: number; bytes: number }>;
+  count(
+    kind: ObjectKind,
+    hidden: (id: string) => boolean,
+    found?: (id: string, checksum: string) => void,
+  ): Promise<{ count: number; bytes: number }>;
   close(): Promise<void>;
 }

@@ -38,6 +38,8 @@ interface PendingWrite {
   kind: ObjectKind;
   id: string;
   size: number;
+  /** The body's SHA-256 (hex): the chunk's id, the manifest's checksum. */
+  checksum: string;
   staged: Staged;
   /** The body in memory, when it was copied (for the cache, or the pack). */
   copy: Buffer | undefined;
@@ -132,7 +134,7 @@ export class ObjectStore {
         hashLater,
         ...(staged.file ? { file: staged.file } : {}),
         ...(copy ? { copy } : {}),
-        publish: () => this.#publish({ layout, kind, id, size, staged, copy }),
+        publish: () => this.#publish({ layout, kind, id, size, checksum: expectedHash, staged, copy }),
         settle: () => {
           if (held) this.#copies.give(held);
           this.#capacity.release(size);
@@ -311,7 +313,7 @@ export class ObjectStore {
    * new one is newer), and the cache and the counters change with it. Then waits for durability.
    */
   async #publish(write: PendingWrite): Promise<void> {
-    const { layout: target, kind, id, size, staged, copy } = write;
+    const { layout: target, kind, id, size, checksum, staged, copy } = write;
     await this.#locks.run(lockKey(kind, id), async () => {
       const { holder, size: before } = this.#holderNow(kind, id);
       await staged.place();
@@ -319,6 +321,7 @@ export class ObjectStore {
       if (copy) this.#cache.set(kind, id, copy);
       else this.#cache.delete(kind, id);
       this.#capacity.stored(kind, before, size, staged.diskBytes);
+      this.#options.changes?.held(kind, id, checksum);
     });
     await staged.durable();
   }
@@ -342,6 +345,7 @@ export class ObjectStore {
     if (size === undefined) return false;
     this.#cache.delete(kind, id);
     this.#capacity.forget(kind, size);
+    this.#options.changes?.gone(kind, id);
     return true;
   }
 

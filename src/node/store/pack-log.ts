@@ -24,6 +24,7 @@ import {
 } from "./pack-record.ts";
 import { scanPack } from "./pack-scan.ts";
 import { checkRange, FileSource, memorySource, type OpenedSource, type ReadRange } from "./reader.ts";
+import type { StoreChanges } from "./types.ts";
 
 /*
  * Objects of at most 64 KiB live in pack files: append-only logs of records (pack-record.ts), as
@@ -62,6 +63,8 @@ export interface PackLogOptions {
   lock<T>(kind: ObjectKind, id: string, fn: () => Promise<T>): Promise<T>;
   /** Told of what open() dropped (torn tails, unreadable records) and of failed compactions. */
   warn?(message: string, details: Record<string, unknown>): void;
+  /** Told of every record the recovery scan applies (the store's own changes it reports itself). */
+  changes?: StoreChanges;
 }
 
 export class PackLog implements ObjectLayout, CompactedLog {
@@ -71,6 +74,7 @@ export class PackLog implements ObjectLayout, CompactedLog {
   readonly #bySeq = new Map<number, Pack>();
   readonly #appender: PackAppender;
   readonly #compactor: PackCompactor;
+  readonly #changes: StoreChanges | undefined;
   #loading = true;
 
   private constructor(options: PackLogOptions) {
@@ -81,6 +85,7 @@ export class PackLog implements ObjectLayout, CompactedLog {
       sealed: (pack) => this.#compactor.consider(pack),
     });
     this.#compactor = new PackCompactor(this, options);
+    this.#changes = options.changes;
   }
 
   /** Oldest first; the last is the one appended to. */
@@ -284,8 +289,14 @@ export class PackLog implements ObjectLayout, CompactedLog {
 
   /** A record the recovery scan found intact. */
   #found(pack: Pack, h: RecordHeader, at: number): void {
-    if (h.op === "put") this.#setEntry(h.kind, h.id, { pack, at, size: h.length, writtenAt: h.writtenAt });
-    else this.#removed(pack, h.kind, h.id);
+    if (h.op === "put") {
+      this.#setEntry(h.kind, h.id, { pack, at, size: h.length, writtenAt: h.writtenAt });
+      this.#changes?.held(h.kind, h.id, h.checksum);
+    } else {
+      const held = this.#index.get(h.kind, h.id) !== undefined;
+      this.#removed(pack, h.kind, h.id);
+      if (held) this.#changes?.gone(h.kind, h.id);
+    }
   }
 
   #addPack(pack: Pack): void {

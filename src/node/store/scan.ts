@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isObjectId } from "../../formats/index.ts";
 import { isNotFound, unlinkQuietly } from "./fsutil.ts";
@@ -24,11 +24,14 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
  * Counts the objects under one kind's root and sums their body sizes (file size minus header).
  * A file whose id `hidden` names (a newer copy is in a pack) is removed, not counted, and so is a
  * write in progress (TMP_MARK): run at open, before any write, they are what a crash left.
+ * `found` is told of each object counted with its body's SHA-256: the file's header (a
+ * manifest's first 32 bytes, read for it), or the id when there is no header (a chunk).
  */
 export async function countObjects(
   root: string,
   header: number,
   hidden: (id: string) => boolean = () => false,
+  found?: (id: string, checksum: string) => void,
 ): Promise<{ count: number; bytes: number }> {
   let count = 0;
   let bytes = 0;
@@ -49,14 +52,32 @@ export async function countObjects(
           ),
         ),
       );
-      for (const size of sizes) {
+      const sums =
+        found && header > 0 ? await Promise.all(ids.map((id) => headOf(join(dir, id), header))) : [];
+      for (const [i, size] of sizes.entries()) {
         if (size < 0) continue;
         count++;
         bytes += size;
+        if (found === undefined) continue;
+        if (header === 0) found(ids[i]!, ids[i]!);
+        else if (sums[i] !== undefined) found(ids[i]!, sums[i]);
       }
     }
   }
   return { count, bytes };
+}
+
+/** The first `bytes` bytes of a file as hex; undefined when it is shorter or gone. */
+async function headOf(path: string, bytes: number): Promise<string | undefined> {
+  const fh = await open(path, "r").catch(() => undefined);
+  if (fh === undefined) return undefined;
+  try {
+    const head = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(head, 0, bytes, 0);
+    return bytesRead === bytes ? head.toString("hex") : undefined;
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

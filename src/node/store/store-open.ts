@@ -51,6 +51,7 @@ export async function openParts(options: StoreOptions, lock: PackLogOptions["loc
       ...(options.background ? { budget: options.background } : {}),
       lock,
       ...(options.warn ? { warn: options.warn } : {}),
+      ...(options.changes ? { changes: options.changes } : {}),
     });
     const roots = [paths.root("chunk"), paths.root("manifest")];
     const dirs = new FanoutDirs(roots, options.fsync ? new DirSyncer() : undefined);
@@ -62,7 +63,8 @@ export async function openParts(options: StoreOptions, lock: PackLogOptions["loc
       const earlier: ObjectLayout[] = [];
       for (const layout of [packs, files]) {
         const hidden = (id: string) => earlier.some((l) => l.sizeNow(kind, id) !== undefined);
-        const held = await layout.count(kind, hidden);
+        const found = options.changes && ((id: string, sum: string) => options.changes?.held(kind, id, sum));
+        const held = await layout.count(kind, hidden, found);
         counts[kind] += held.count;
         storedBytes += held.bytes;
         earlier.push(layout);

@@ -24,6 +24,22 @@ export interface StoreOptions {
   background?: TokenBucket;
   /** Told of damage found and worked around: pack bytes skipped on open, a compaction that failed. */
   warn?(message: string, details: Record<string, unknown>): void;
+  /** Told of what is held: at open, each object found; then every object stored or taken out. */
+  changes?: StoreChanges;
+}
+
+/**
+ * What the store tells of its contents as they change (the node's digests of what it holds keep
+ * up with it). Calls are synchronous and made under the object's lock: at open, once per object
+ * the packs' records and the files show (a later record of an id replaces an earlier one, a
+ * removal record takes it out); after, once a write is published, and once a delete or quarantine
+ * took an object out. A replaced object is `held` again with its new checksum.
+ */
+export interface StoreChanges {
+  /** kind/id is held, its body with this SHA-256 (hex): a chunk's id, a manifest's checksum. */
+  held(kind: ObjectKind, id: string, checksum: string): void;
+  /** kind/id is held no more. */
+  gone(kind: ObjectKind, id: string): void;
 }
 
 /** A write to start (ObjectStore.createWriter). */
