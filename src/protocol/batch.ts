@@ -67,7 +67,7 @@ function malformed(message: string): DfsError {
  * The frames of an opened BATCH, each body a view of `plain`. Checked whole before any is handed
  * on, with the rules of frames on the wire (version, type, length limit) and these: at least one
  * frame, no handshake frame or BATCH inside, the last frame ending exactly where the plaintext
- * does. Throws DFS_ERR_PROTOCOL (or DFS_ERR_VERSION) otherwise.
+ * does. Throws DFS_ERR_PROTOCOL otherwise.
  */
 export function splitBatch(plain: Buffer): { header: FrameHeader; body: Buffer }[] {
   if (plain.length === 0) throw malformed("empty");
@@ -76,12 +76,7 @@ export function splitBatch(plain: Buffer): { header: FrameHeader; body: Buffer }
   while (pos < plain.length) {
     if (plain.length - pos < HEADER_BYTES) throw malformed("ends inside a frame header");
     const header = decodeHeader(plain, pos);
-    if (header.version !== PROTOCOL_VERSION) {
-      throw new DfsError(
-        "DFS_ERR_VERSION",
-        `protocol version ${header.version}, expected ${PROTOCOL_VERSION}`,
-      );
-    }
+    if (header.version !== PROTOCOL_VERSION) throw malformed(`a frame of version ${header.version} inside`);
     if (!isFrameType(header.type) || NOT_BATCHED.has(header.type)) {
       throw malformed(`frame type 0x${header.type.toString(16)} may not be batched`);
     }
