@@ -147,7 +147,8 @@ export class FrameSocket {
   /**
    * Seals the frames waiting in the batch and writes them: one BATCH, or the frame alone when it is
    * the only one (a DATA frame then with its bytes tagged). Callers of sendData get their `written`
-   * once the bytes are copied into the BATCH, or written from where they are.
+   * once the bytes are copied into the BATCH (after it is written, so that whatever a callback sends
+   * comes after it on the wire), or written from where they are.
    */
   #flushBatch(): void {
     if (this.#batch.size === 0) return;
@@ -158,10 +159,8 @@ export class FrameSocket {
     };
     if (this.#closed || seal === undefined) return done();
     if (frames.length > 1) {
-      const plain = batchPlaintext(frames, bytes);
-      done();
-      this.#writeSealed(seal, FrameType.BATCH, 0, plain, 0);
-      return;
+      this.#writeSealed(seal, FrameType.BATCH, 0, batchPlaintext(frames, bytes), 0);
+      return done();
     }
     const f = frames[0]!;
     if (f.type !== FrameType.DATA) {
