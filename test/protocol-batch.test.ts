@@ -5,7 +5,6 @@ import { isDfsError } from "../src/errors.ts";
 import {
   type BatchedFrame,
   batchedBytes,
-  batchPlaintext,
   encodeHeader,
   FrameDecoder,
   FrameFlags,
@@ -13,6 +12,7 @@ import {
   Limits,
   OpeningKey,
   SealingKey,
+  sealBatch,
   TAG_BYTES,
 } from "../src/protocol/index.ts";
 
@@ -27,17 +27,21 @@ interface Seen {
   body: string;
 }
 
-/** A BATCH as a sender seals it: header, then GCM of the frames' plaintext. */
-function sealedBatch(key: SealingKey, plaintext: Buffer): Buffer {
-  const header = encodeHeader(FrameType.BATCH, 0, plaintext.length + TAG_BYTES);
-  return Buffer.concat([header, key.seal(header, plaintext)]);
+/** A BATCH of `frames` as a sender seals it. */
+function sealedBatch(key: SealingKey, frames: readonly BatchedFrame[]): Buffer {
+  const bytes = frames.reduce((n, f) => n + batchedBytes(f.body), 0);
+  return Buffer.concat(sealBatch(key, frames, bytes));
 }
 
-function batchOf(frames: readonly BatchedFrame[]): Buffer {
-  return batchPlaintext(
-    frames,
-    frames.reduce((n, f) => n + batchedBytes(f.body), 0),
-  );
+/**
+ * A BATCH sealed under `key` around any content: `plain` (headers and control bodies, encrypted)
+ * and `data` (the clear bytes), with `count` as its clear-byte count (data's length by default).
+ */
+function rawBatch(key: SealingKey, plain: Buffer, data: Buffer, count = data.length): Buffer {
+  const clear = Buffer.concat([Buffer.alloc(4), data]);
+  clear.writeUInt32BE(count, 0);
+  const header = encodeHeader(FrameType.BATCH, 0, clear.length + plain.length + TAG_BYTES);
+  return Buffer.concat([header, clear, key.seal(header, plain, clear)]);
 }
 
 /** A decoder under KEY fed `chunks`; what reached its sink, DATA re-joined per frame. */
@@ -95,7 +99,7 @@ describe("BATCH frames", () => {
         fc.array(fc.nat(), { maxLength: 12 }),
         (batches, cuts) => {
           const send = new SealingKey(KEY);
-          const wire = Buffer.concat(batches.map((frames) => sealedBatch(send, batchOf(frames))));
+          const wire = Buffer.concat(batches.map((frames) => sealedBatch(send, frames)));
           const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
           const chunks: Buffer[] = [];
           let at = 0;
@@ -113,80 +117,96 @@ describe("BATCH frames", () => {
 
   test("any flipped bit of a BATCH fails its tag, and none of its frames is delivered", () => {
     const send = new SealingKey(KEY);
-    const wire = sealedBatch(
-      send,
-      batchOf([
-        { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) },
-        { type: FrameType.DATA, requestId: 2, flags: FrameFlags.END, body: Buffer.from("manifest bytes") },
-      ]),
-    );
-    assert.equal(decode([wire]).length, 2);
-    for (let bit = 12 * 8; bit < wire.length * 8; bit += 5) {
+    const wire = sealedBatch(send, [
+      { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) },
+      { type: FrameType.DATA, requestId: 2, flags: FrameFlags.END, body: Buffer.from("manifest bytes") },
+      { type: FrameType.HAS, requestId: 3, flags: 0, body: Buffer.from("has body") },
+    ]);
+    assert.equal(decode([wire]).length, 3);
+    // Past the header: the clear-byte count (bytes 12-15; too large is a malformed BATCH), the
+    // clear DATA bytes, the ciphertext, the tag.
+    for (let bit = 12 * 8; bit < wire.length * 8; bit += 3) {
       const bad = Buffer.from(wire);
       bad[bit >> 3]! ^= 1 << (bit & 7);
       const { seen, err } = decodeFailing(bad);
-      assert.ok(isAuth(err), `bit ${bit}: ${String(err)}`);
+      const inCount = bit >> 3 < 16;
+      assert.ok(isAuth(err) || (inCount && isProtocol(err)), `bit ${bit}: ${String(err)}`);
       assert.deepEqual(seen, []);
     }
   });
 
   test("a replayed BATCH, or one sealed under the other direction's key, fails", () => {
     const send = new SealingKey(KEY);
-    const one = sealedBatch(
-      send,
-      batchOf([
-        { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) },
-        { type: FrameType.PING, requestId: 2, flags: 0, body: Buffer.alloc(0) },
-      ]),
-    );
+    const one = sealedBatch(send, [
+      { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) },
+      { type: FrameType.PING, requestId: 2, flags: 0, body: Buffer.alloc(0) },
+    ]);
     const replayed = decodeFailing(Buffer.concat([one, one]));
     assert.ok(isAuth(replayed.err));
     assert.equal(replayed.seen.length, 2, "the first delivery only");
-    const reflected = sealedBatch(
-      new SealingKey(Buffer.alloc(32, 12)),
-      batchOf([{ type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) }]),
-    );
+    const reflected = sealedBatch(new SealingKey(Buffer.alloc(32, 12)), [
+      { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) },
+    ]);
     const { seen, err } = decodeFailing(reflected);
     assert.ok(isAuth(err));
     assert.deepEqual(seen, []);
   });
 
   test("a malformed BATCH is refused whole (DFS_ERR_PROTOCOL): nothing in it is delivered", () => {
-    const ping = { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) };
-    const good = batchOf([ping]);
-    const withHeader = (type: number, length: number, version = 2) => {
+    const head = (type: number, length: number, version = 2) => {
       const h = encodeHeader(type as FrameType, 3, length);
       h[0] = version;
       return h;
     };
-    const cases: [string, Buffer][] = [
-      ["empty", Buffer.alloc(0)],
-      ["a cut header at the end", Buffer.concat([good, Buffer.alloc(5)])],
+    const ping = head(FrameType.PING, 0);
+    const none = Buffer.alloc(0);
+    const cases: [string, Buffer, Buffer, number?][] = [
+      ["no frame", none, none],
+      ["a cut header at the end", Buffer.concat([ping, Buffer.alloc(5)]), none],
       [
-        "a body longer than the rest",
-        Buffer.concat([good, withHeader(FrameType.RESULT, 10), Buffer.alloc(9)]),
+        "a control body longer than the rest",
+        Buffer.concat([ping, head(FrameType.RESULT, 10), Buffer.alloc(9)]),
+        none,
       ],
-      ["a BATCH inside", Buffer.concat([good, batchOf([{ ...ping, type: FrameType.BATCH }])])],
-      ["HELLO inside", Buffer.concat([good, withHeader(FrameType.HELLO, 0)])],
-      ["AUTH inside", Buffer.concat([good, withHeader(FrameType.AUTH, 0)])],
-      ["READY inside", Buffer.concat([good, withHeader(FrameType.READY, 0)])],
-      ["an unknown type", Buffer.concat([good, withHeader(0x7f, 0)])],
-      ["another version", Buffer.concat([good, withHeader(FrameType.PING, 0, 1)])],
+      [
+        "a DATA body longer than the clear bytes",
+        Buffer.concat([ping, head(FrameType.DATA, 10)]),
+        Buffer.alloc(9),
+      ],
+      ["clear bytes left over", ping, Buffer.alloc(3)],
+      ["a clear-byte count past the body", ping, none, 1000],
+      ["a BATCH inside", Buffer.concat([ping, head(FrameType.BATCH, 0)]), none],
+      ["HELLO inside", Buffer.concat([ping, head(FrameType.HELLO, 0)]), none],
+      ["AUTH inside", Buffer.concat([ping, head(FrameType.AUTH, 0)]), none],
+      ["READY inside", Buffer.concat([ping, head(FrameType.READY, 0)]), none],
+      ["an unknown type", Buffer.concat([ping, head(0x7f, 0)]), none],
+      ["another version", Buffer.concat([ping, head(FrameType.PING, 0, 1)]), none],
       [
         "a control body over its limit",
-        Buffer.concat([good, withHeader(FrameType.RESULT, Limits.MAX_CONTROL_BODY + 1)]),
+        Buffer.concat([ping, head(FrameType.RESULT, Limits.MAX_CONTROL_BODY + 1)]),
+        none,
       ],
     ];
-    for (const [what, plain] of cases) {
-      const { seen, err } = decodeFailing(sealedBatch(new SealingKey(KEY), plain));
+    for (const [what, plain, data, count] of cases) {
+      const { seen, err } = decodeFailing(rawBatch(new SealingKey(KEY), plain, data, count));
       assert.ok(isProtocol(err), `${what}: ${String(err)}`);
       assert.deepEqual(seen, [], what);
     }
+    // The same helper with well-formed content is accepted: the cases above fail for their fault.
+    const fine = rawBatch(
+      new SealingKey(KEY),
+      Buffer.concat([ping, head(FrameType.DATA, 3)]),
+      Buffer.from("abc"),
+    );
+    assert.equal(decodeFailing(fine).err, undefined);
+    assert.deepEqual(decodeFailing(fine).seen.length, 2);
   });
 
   test("a BATCH is refused on its header before the link is sealed, or over its size limit", () => {
-    const plain = batchOf([{ type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) }]);
-    assert.throws(() => decode([sealedBatch(new SealingKey(KEY), plain)], false), isProtocol);
+    const batch = sealedBatch(new SealingKey(KEY), [
+      { type: FrameType.PING, requestId: 1, flags: 0, body: Buffer.alloc(0) },
+    ]);
+    assert.throws(() => decode([batch], false), isProtocol);
     // The header alone: nothing is allocated for a body that would be over the limit.
     const huge = encodeHeader(FrameType.BATCH, 0, Limits.MAX_CONTROL_BODY + TAG_BYTES + 1);
     assert.throws(() => decode([huge]), isProtocol);

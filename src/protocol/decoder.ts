@@ -1,5 +1,5 @@
 import { DfsError } from "../errors.ts";
-import { splitBatch } from "./batch.ts";
+import { openBatch } from "./batch.ts";
 import {
   decodeHeader,
   FrameFlags,
@@ -166,17 +166,17 @@ export class FrameDecoder {
     } else {
       let body = this.#body!;
       this.#body = undefined;
+      if (header.type === FrameType.BATCH) return this.#unbatch(openBatch(this.#keys!, this.#raw, body));
       if (this.#keys !== undefined) {
         body = this.#keys.open(this.#raw, body);
         header.length = body.length;
       }
-      if (header.type === FrameType.BATCH) this.#unbatch(body);
-      else this.#sink.onFrame(header, body);
+      this.#sink.onFrame(header, body);
     }
   }
 
-  #unbatch(plain: Buffer): void {
-    for (const { header, body } of splitBatch(plain)) {
+  #unbatch(frames: { header: FrameHeader; body: Buffer }[]): void {
+    for (const { header, body } of frames) {
       if (header.type !== FrameType.DATA) {
         this.#sink.onFrame(header, body);
         continue;

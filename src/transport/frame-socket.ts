@@ -2,7 +2,6 @@ import type { Socket } from "node:net";
 import { DfsError, toDfsError } from "../errors.ts";
 import {
   type BatchedFrame,
-  batchPlaintext,
   EMPTY,
   ErrorMsg,
   encodeFrame,
@@ -15,6 +14,7 @@ import {
   Limits,
   type LinkKeys,
   type SealingKey,
+  sealBatch,
   TAG_BYTES,
 } from "../protocol/index.ts";
 import { PendingBatch } from "./pending-batch.ts";
@@ -159,7 +159,7 @@ export class FrameSocket {
     };
     if (this.#closed || seal === undefined) return done();
     if (frames.length > 1) {
-      this.#writeSealed(seal, FrameType.BATCH, 0, batchPlaintext(frames, bytes), 0);
+      for (const b of sealBatch(seal, frames, bytes)) this.socket.write(b);
       return done();
     }
     const f = frames[0]!;

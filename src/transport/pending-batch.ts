@@ -1,4 +1,4 @@
-import { type BatchedFrame, batchedBytes, MAX_BATCH_PLAINTEXT } from "../protocol/index.ts";
+import { type BatchedFrame, batchedBytes, MAX_BATCH_CONTENT } from "../protocol/index.ts";
 
 /**
  * The small frames of one event-loop turn on a sealed link, in the order they were sent, waiting to
@@ -14,9 +14,9 @@ export class PendingBatch {
     return this.#frames.length;
   }
 
-  /** Whether a frame with `body` still fits in the BATCH's plaintext. */
+  /** Whether a frame with `body` still fits in the BATCH. */
   fits(body: Buffer): boolean {
-    return this.#bytes + batchedBytes(body) <= MAX_BATCH_PLAINTEXT;
+    return this.#bytes + batchedBytes(body) <= MAX_BATCH_CONTENT;
   }
 
   add(frame: BatchedFrame, written?: () => void): void {
@@ -25,7 +25,7 @@ export class PendingBatch {
     if (written) this.#written.push(written);
   }
 
-  /** Empties the batch; `bytes` is the plaintext length its frames take. */
+  /** Empties the batch; `bytes` is what its frames take inside the BATCH (sealBatch's `bytes`). */
   take(): { frames: BatchedFrame[]; bytes: number; written: (() => void)[] } {
     const taken = { frames: this.#frames, bytes: this.#bytes, written: this.#written };
     this.#frames = [];
