@@ -209,8 +209,9 @@ export class FrameSocket {
    * false when the caller should wait for drain. `wholeChunk`: the stream is a whole chunk, which
    * the receiver checks against its id, so on a sealed link its frames' tags cover only their
    * headers (FrameFlags.BYTES_TAGGED off); every other stream is tagged byte for byte. A piece of at
-   * most BATCHED_BODY_MAX bytes on a sealed link joins this turn's batch (sealed with it, bytes and
-   * all), so `piece` must not change before `written` runs.
+   * most BATCHED_BODY_MAX bytes on a sealed link joins this turn's batch instead, its bytes under the
+   * BATCH's tag; it is copied only when the batch is sealed, so it too must stay as it is until
+   * `written` runs.
    */
   sendData(requestId: number, piece: Buffer, end = false, written?: () => void, wholeChunk = false): boolean {
     if (this.#closed) {
