@@ -164,6 +164,22 @@ describe("FrameSocket on a sealed link: one BATCH per flush for small frames", (
     fs.close();
   });
 
+  test("READY goes alone, whatever else the turn sends", async () => {
+    const { fs, rx } = await pair();
+    fs.send(FrameType.READY, 0);
+    fs.send(FrameType.PING, 1);
+    fs.send(FrameType.PING, 2);
+    await rx.waitFor(3);
+    assert.deepEqual(
+      rx.wire().map((w) => [w.type, w.length]),
+      [
+        [FrameType.READY, 16],
+        [FrameType.BATCH, 4 + 2 * 12 + 16],
+      ],
+    );
+    fs.close();
+  });
+
   test("fail() sends the frames waiting for the flush, then its ERROR, before it closes", async () => {
     const { fs, rx } = await pair();
     fs.send(FrameType.PING, 7);

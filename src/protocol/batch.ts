@@ -85,6 +85,11 @@ const NOT_BATCHED = new Set<number>([
   FrameType.BATCH,
 ]);
 
+/** Whether a frame of this type may travel inside a BATCH (all but the handshake's and BATCH). */
+export function batchable(type: number): boolean {
+  return !NOT_BATCHED.has(type);
+}
+
 /**
  * The frames of a BATCH whose header is `header` and body `body`, opened under `key` (DFS_ERR_AUTH
  * when its tag fails), each body a view of what was opened. Checked whole before any is handed on,
@@ -111,7 +116,7 @@ export function openBatch(
     const h = decodeHeader(plain, pos);
     pos += HEADER_BYTES;
     if (h.version !== PROTOCOL_VERSION) throw malformed(`a frame of version ${h.version} inside`);
-    if (!isFrameType(h.type) || NOT_BATCHED.has(h.type)) {
+    if (!isFrameType(h.type) || !batchable(h.type)) {
       throw malformed(`frame type 0x${h.type.toString(16)} may not be batched`);
     }
     const data = h.type === FrameType.DATA;

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import { DfsError, toDfsError } from "../errors.ts";
 import {
   type BatchedFrame,
+  batchable,
   EMPTY,
   ErrorMsg,
   encodeFrame,
@@ -126,7 +127,9 @@ export class FrameSocket {
     this.#coalesce();
     const seal = this.#seal;
     if (seal === undefined) return this.socket.write(encodeFrame(type, requestId, body, flags));
-    if (body.length <= BATCHED_BODY_MAX) return this.#toBatch({ type, requestId, flags, body });
+    // READY goes alone: it is the server's key confirmation, a frame of its own.
+    if (body.length <= BATCHED_BODY_MAX && batchable(type))
+      return this.#toBatch({ type, requestId, flags, body });
     this.#flushBatch();
     return this.#writeSealed(seal, type, requestId, body, flags);
   }
