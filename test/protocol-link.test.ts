@@ -12,6 +12,7 @@ import {
   FrameType,
   HandshakeSizes,
   OpeningKey,
+  openBatch,
   SealingKey,
 } from "../src/protocol/index.ts";
 import { ClientHandshake, type LinkTrust, ServerHandshake } from "../src/transport/link.ts";
@@ -79,6 +80,15 @@ describe("node link golden vectors (a failure here means the wire format changed
     // A whole chunk's frame: the tag covers the header only.
     const chunk = hex(vectors.chunkDataFrame);
     k.data(chunk.subarray(0, 12)).verify(chunk.subarray(chunk.length - 16));
+    const batch = hex(vectors.batchFrame);
+    const inside = openBatch(k, batch.subarray(0, 12), batch.subarray(12));
+    assert.deepEqual(
+      inside.map(({ header, body }) => [header.type, header.requestId, header.flags, body.toString("hex")]),
+      [
+        [FrameType.PING, 4, 0, ""],
+        [FrameType.DATA, 2, FrameFlags.END, INPUTS.chunkBytes],
+      ],
+    );
   });
 
   test("a whole chunk's DATA: its header is bound, its bytes are left to the id check", () => {

@@ -1,4 +1,5 @@
 import { DfsError } from "../errors.ts";
+import { openBatch } from "./batch.ts";
 import {
   decodeHeader,
   FrameFlags,
@@ -37,7 +38,9 @@ export interface FrameSink {
  * `open(keys)` is called, every frame must carry the peer's tag (src/protocol/seal.ts): control bodies are
  * decrypted before the sink sees them; DATA pieces reach the sink as they come, and the frame's
  * tag (over its header, and over its bytes when BYTES_TAGGED) is checked before onDataEnd and
- * before any later frame.
+ * before any later frame. A BATCH (src/protocol/batch.ts) is opened whole and its frames reach the
+ * sink in order, as if they had come one by one: onFrame, or onData with the whole body and then
+ * onDataEnd.
  */
 export class FrameDecoder {
   readonly #sink: FrameSink;
@@ -129,6 +132,9 @@ export class FrameDecoder {
         `frame body of ${header.length} bytes exceeds the limit of ${max}`,
       );
     }
+    if (header.type === FrameType.BATCH && this.#keys === undefined) {
+      throw new DfsError("DFS_ERR_PROTOCOL", "BATCH before the link is sealed");
+    }
     this.admit?.(header);
     this.#current = header;
     this.#remaining = header.length;
@@ -160,11 +166,23 @@ export class FrameDecoder {
     } else {
       let body = this.#body!;
       this.#body = undefined;
+      if (header.type === FrameType.BATCH) return this.#unbatch(openBatch(this.#keys!, this.#raw, body));
       if (this.#keys !== undefined) {
         body = this.#keys.open(this.#raw, body);
         header.length = body.length;
       }
       this.#sink.onFrame(header, body);
+    }
+  }
+
+  #unbatch(frames: { header: FrameHeader; body: Buffer }[]): void {
+    for (const { header, body } of frames) {
+      if (header.type !== FrameType.DATA) {
+        this.#sink.onFrame(header, body);
+        continue;
+      }
+      if (body.length > 0) this.#sink.onData(header, body);
+      this.#sink.onDataEnd(header);
     }
   }
 }

@@ -22,6 +22,8 @@ export const FrameType = {
   SERVER_HELLO: 0x02,
   AUTH: 0x03,
   READY: 0x04,
+  /** Several frames sealed as one, after the handshake (src/protocol/batch.ts). */
+  BATCH: 0x05,
   PING: 0x10,
   PUT: 0x11,
   GET: 0x12,

@@ -1,3 +1,11 @@
+export {
+  type BatchedFrame,
+  batchable,
+  batchedBytes,
+  MAX_BATCH_CONTENT,
+  openBatch,
+  sealBatch,
+} from "./batch.ts";
 export { BodyReader, BodyWriter, utf8Prefix } from "./codec.ts";
 export { FrameDecoder, type FrameSink } from "./decoder.ts";
 export {

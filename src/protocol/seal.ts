@@ -56,10 +56,15 @@ class Direction {
 
 /** The sending direction. Calls must follow the order in which the frames are written. */
 export class SealingKey extends Direction {
-  /** A control frame's body: ciphertext || tag. `header` is the frame header as sent (length included). */
-  seal(header: Buffer, plaintext: Buffer): Buffer {
+  /**
+   * A control frame's body: ciphertext || tag. `header` is the frame header as sent (length
+   * included); `clear`, bytes of the body sent in the clear before the ciphertext (a BATCH's DATA
+   * bytes), is authenticated after it.
+   */
+  seal(header: Buffer, plaintext: Buffer, clear?: Buffer): Buffer {
     const c = createCipheriv(ALGORITHM, this.key, this.next());
     c.setAAD(header);
+    if (clear !== undefined && clear.length > 0) c.setAAD(clear);
     const out = c.update(plaintext);
     c.final();
     return Buffer.concat([out, c.getAuthTag()]);
@@ -99,11 +104,15 @@ export class DataCheck {
 
 /** The receiving direction. Calls must follow the order in which the frames arrived. */
 export class OpeningKey extends Direction {
-  /** A control frame's plaintext; DFS_ERR_AUTH when the frame was not sealed by the peer in this place. */
-  open(header: Buffer, body: Buffer): Buffer {
+  /**
+   * A control frame's plaintext; DFS_ERR_AUTH when the frame was not sealed by the peer in this
+   * place. `body` is ciphertext || tag; `clear` as for SealingKey.seal.
+   */
+  open(header: Buffer, body: Buffer, clear?: Buffer): Buffer {
     if (body.length < TAG_BYTES) throw linkError("frame shorter than its tag");
     const d = createDecipheriv(ALGORITHM, this.key, this.next());
     d.setAAD(header);
+    if (clear !== undefined && clear.length > 0) d.setAAD(clear);
     d.setAuthTag(body.subarray(body.length - TAG_BYTES));
     const out = d.update(body.subarray(0, body.length - TAG_BYTES));
     try {
