@@ -125,19 +125,20 @@ describe("garbage collection and tombstones", () => {
     await client.put(node.addr, heldId, held, held.length, { kind: "chunk", records: [hold] });
     // Written before references existed (or by a node not yet upgraded): no record at all.
     await client.put(node.addr, bareId, bare, bare.length, { kind: "chunk" });
-    await waitFor(
-      async () => !(await client.has(node.addr, [heldId]))[0],
-      15_000,
-      "the lapsed chunk collected",
-    );
+    // Repair may hand either copy to its owners (the hold travels with it by table sync): look at
+    // every node, not only the one written to.
+    const holders = async (id: string) =>
+      (
+        await copies(
+          client,
+          cluster.nodes.map((n) => n.addr),
+        )
+      ).get(`chunk:${id}`)?.length ?? 0;
+    await waitFor(async () => (await holders(heldId)) === 0, 15_000, "the lapsed chunk collected everywhere");
     const ms = Date.now() - t0;
     // The lease (0.5 s), then the grace (1 s), both counted from the lease's end.
     assert.ok(ms >= leaseMs + 1000, `collected after ${ms} ms, before the lease and the grace ran out`);
-    assert.deepEqual(
-      await client.has(node.addr, [bareId]),
-      [true],
-      "a chunk without references was collected",
-    );
+    assert.ok((await holders(bareId)) >= 1, "a chunk without references was collected");
   });
 
   test("(d) deleted files' unshared chunks are collected, shared ones stay; a node down during the delete brings nothing back", async () => {
