@@ -165,6 +165,37 @@ test("bench/sync-round.ts runs a sync round, the walk and rounds with difference
   }
 });
 
+test("bench/background-load.ts uploads with background work on and off, in turns, and prints its table", {
+  timeout: 120_000,
+}, async () => {
+  const dir = await makeTempDir("dfs-bench-bgload-");
+  try {
+    const args = ["--objects", "5000", "--runs", "1", "--seconds", "1", "--mib", "8"];
+    const { code, stdout, stderr } = await runScript("bench/background-load.ts", [
+      ...args,
+      "--dir",
+      dir.path,
+      "--out",
+      dir.path,
+    ]);
+    assert.equal(code, 0, `background-load exited ${code}; stderr:\n${stderr}`);
+    // Both modes ran at least one verified upload and print a rate, a cost and their rounds.
+    for (const mode of ["background on \\(defaults\\)", "background off"]) {
+      assert.match(
+        stdout,
+        new RegExp(`^\\| ${mode} +\\| [\\d.]+ +\\| [\\d.]+ +\\| [\\d.]+ +\\| \\d+/\\d+ +\\|$`, "m"),
+        stdout,
+      );
+    }
+    assert.match(stdout, /^on \/ off: [\d.]+% \(target >= 95%: (met|MISSED)\)$/m, stdout);
+    const left = await readdir(dir.path);
+    assert.equal(left.length, 1, `left behind: ${left}`);
+    assert.match(left[0]!, /^background-load-.*\.json$/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 test("bench/store-small.ts writes and reads back through both layouts and prints its table", {
   timeout: 60_000,
 }, async () => {

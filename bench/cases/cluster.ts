@@ -27,6 +27,8 @@ export interface ClusterOptions {
   nodeFlags: string[];
   /** The dfs CLI script the children run, relative to the repository root (see dfsEntry). */
   entry: string;
+  /** Node settings over NODE_ENV (bench/background-load.ts runs them with the defaults). */
+  nodeEnv?: Record<string, string>;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
         const child = await startChild({
           name,
           args: [...args, "--zone", `zone-${i + 1}`, ...registry],
-          env: { ...secret, ...NODE_ENV },
+          env: { ...secret, ...NODE_ENV, ...o.nodeEnv },
           nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags],
           isReady: (line) => line.msg === "node listening",
         });
