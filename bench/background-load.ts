@@ -91,6 +91,7 @@ async function oneRun(template: string, root: string, mode: Mode, run: number): 
     nodeFlags: [],
     entry: dfsEntry("src"),
     nodeEnv: MODE_ENV[mode],
+    readyTimeoutMs: 180_000,
   });
   const pool = new Pool(cluster.url, { connections: 1 });
   const payload = new FilePayload();

@@ -29,6 +29,8 @@ export interface ClusterOptions {
   entry: string;
   /** Node settings over NODE_ENV (bench/background-load.ts runs them with the defaults). */
   nodeEnv?: Record<string, string>;
+  /** How long a node may take to open its store and listen (default 15 s; a million objects take longer). */
+  readyTimeoutMs?: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
           env: { ...secret, ...NODE_ENV, ...o.nodeEnv },
           nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags],
           isReady: (line) => line.msg === "node listening",
+          ...(o.readyTimeoutMs === undefined ? {} : { timeoutMs: o.readyTimeoutMs }),
         });
         started.push(child);
         return child;
@@ -104,7 +107,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
     });
     started.push(gateway);
     const url = `http://${gateway.address}`;
-    await waitLive(url, o.nodes);
+    await waitLive(url, o.nodes, o.readyTimeoutMs);
     const roles: Record<string, number> = { gateway: gateway.pid };
     for (const n of nodes) roles[n.name] = n.pid;
     const secrets = { clusterSecret: secret.DFS_CLUSTER_SECRET, authorityKey: secret.DFS_AUTHORITY_KEY };
