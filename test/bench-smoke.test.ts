@@ -188,6 +188,7 @@ test("bench/background-load.ts uploads with background work on and off, in turns
       );
     }
     assert.match(stdout, /^on \/ off: [\d.]+% \(target >= 95%: (met|MISSED)\)$/m, stdout);
+    assert.match(stdout, /^server CPU per GiB, on \/ off: [\d.]+%$/m, stdout);
     const left = await readdir(dir.path);
     assert.equal(left.length, 1, `left behind: ${left}`);
     assert.match(left[0]!, /^background-load-.*\.json$/);
