@@ -10,7 +10,13 @@ const ESCAPES: Record<string, string> = {
 
 export function escapeXml(text: string): string {
   // Control characters other than tab, CR and LF cannot appear in XML 1.0, even escaped as entities.
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "\uFFFD");
+  let out = "";
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    if (code < 0x20 && c !== "\t" && c !== "\n" && c !== "\r") out += "\uFFFD";
+    else out += ESCAPES[c] ?? c;
+  }
+  return out;
 }
 
 /** A child: an element with text, nested children, or nothing. Undefined children are left out. */
