@@ -193,6 +193,18 @@ export const GatewaySchema = z
     path: ["writeQuorum"],
   });
 
+/** The S3 listener (src/s3/): off unless `listen` is set. */
+export const S3Schema = z
+  .object({
+    listen: hostPort.optional(),
+    /** The region S3 clients sign for (their Credential scope must name it). */
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]{1,32}$/, { message: "expected a region name such as us-east-1" })
+      .default("us-east-1"),
+  })
+  .strict();
+
 export const ClientSchema = z
   .object({
     gateway: z
@@ -209,6 +221,7 @@ export const FileSchema = z
     cluster: ClusterSchema.optional(),
     node: z.record(z.string(), z.unknown()).optional(),
     gateway: z.record(z.string(), z.unknown()).optional(),
+    s3: z.record(z.string(), z.unknown()).optional(),
     dev: z.record(z.string(), z.unknown()).optional(),
     client: ClientSchema.optional(),
   })
@@ -228,5 +241,6 @@ export interface RedisTlsMaterial {
 export type RegistryConfig = z.output<typeof RegistrySchema> & { readonly tlsMaterial?: RedisTlsMaterial };
 export type NodeSettings = z.output<typeof NodeSchema>;
 export type GatewaySettings = z.output<typeof GatewaySchema>;
+export type S3Settings = z.output<typeof S3Schema>;
 export type ClientSettings = z.output<typeof ClientSchema>;
 export type ClusterSettings = z.output<typeof ClusterSchema>;

@@ -85,8 +85,9 @@ export function s3Error(
   s3: S3Code,
   message: string,
   code: DfsError["code"] = "DFS_ERR_BAD_REQUEST",
+  details: Record<string, unknown> = {},
 ): DfsError {
-  return new DfsError(code, message, { details: { s3 } });
+  return new DfsError(code, message, { details: { ...details, s3 } });
 }
 
 function isS3Code(value: unknown): value is S3Code {
