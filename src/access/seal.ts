@@ -1,0 +1,63 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { LABELS } from "../crypto/index.ts";
+import { DfsError } from "../errors.ts";
+
+/**
+ * An access key's secret, sealed with a key of its own derived from the cluster key:
+ *
+ *   secret key = HKDF-SHA256(ikm = cluster key, salt = "dfs-mesh/v1", info = "dfs-mesh/v1/access-key-secret", 32)
+ *
+ *   offset  size  field
+ *   0       1     format = SECRET_FORMAT (0x01)
+ *   1       12    nonce, random
+ *   13      n     ciphertext of the secret's UTF-8
+ *   13+n    16    GCM tag
+ *   additional data: the format byte, then the access key id's UTF-8
+ *
+ * The nonce argument: nonces are 96 random bits under one key; a secret is sealed once per key
+ * created, so even 2^32 keys keep the chance of a repeated nonce below 2^-32. The key id as
+ * additional data stops a sealed secret from being moved under another id.
+ */
+export const SECRET_FORMAT = 0x01;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export class SecretSealer {
+  readonly #key: Buffer;
+
+  constructor(clusterKey: Buffer) {
+    if (clusterKey.length !== 32) throw new DfsError("DFS_ERR_CONFIG", "the cluster key must be 32 bytes");
+    this.#key = Buffer.from(hkdfSync("sha256", clusterKey, LABELS.salt, LABELS.accessKeySecret, 32));
+  }
+
+  seal(id: string, secret: string): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const head = Buffer.of(SECRET_FORMAT);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
+    cipher.setAAD(Buffer.concat([head, Buffer.from(id, "utf8")]));
+    const body = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
+    return Buffer.concat([head, nonce, body, cipher.getAuthTag()]);
+  }
+
+  /** The secret; DFS_ERR_CORRUPT when the bytes were altered, moved to another id or sealed with another key. */
+  open(id: string, sealed: Buffer): string {
+    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== SECRET_FORMAT)
+      throw new DfsError("DFS_ERR_CORRUPT", `the sealed secret of access key ${id} has an unknown format`);
+    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
+    const tag = sealed.subarray(sealed.length - TAG_BYTES);
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, nonce);
+    decipher.setAAD(Buffer.concat([sealed.subarray(0, 1), Buffer.from(id, "utf8")]));
+    decipher.setAuthTag(tag);
+    try {
+      const plain = Buffer.concat([
+        decipher.update(sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+      return plain.toString("utf8");
+    } catch (err) {
+      throw new DfsError("DFS_ERR_CORRUPT", `the sealed secret of access key ${id} does not open`, {
+        cause: err,
+      });
+    }
+  }
+}
