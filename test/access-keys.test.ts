@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { FastifyRequest } from "fastify";
 import {
   ACCESS_CACHE_TTL_MS,
   ACCESS_PARTITION,
@@ -15,6 +16,7 @@ import {
 } from "../src/access/index.ts";
 import { SecretSealer } from "../src/access/seal.ts";
 import { isDfsError } from "../src/errors.ts";
+import { authorizeBucket, seesBucket } from "../src/gateway/bucket-access.ts";
 import { nodesForSuite, testNodeClient } from "./helpers/cluster.ts";
 import { heldBy, tableClient } from "./helpers/tables.ts";
 
@@ -65,6 +67,52 @@ describe("grant rules", () => {
   });
 });
 
+describe("authorizeBucket and seesBucket", () => {
+  const req = (principal: Principal | undefined) => ({ principal }) as FastifyRequest;
+  const code = (f: () => void) => {
+    try {
+      f();
+      return "ok";
+    } catch (e) {
+      return isDfsError(e) ? e.code : String(e);
+    }
+  };
+
+  test("a read-only key cannot write; no grant is 403; no principal is 401; lists show granted buckets", () => {
+    const reader = req(keyWith([grant("photos", true, false, false)]));
+    assert.equal(
+      code(() => authorizeBucket(reader, "photos", "read")),
+      "ok",
+    );
+    assert.equal(
+      code(() => authorizeBucket(reader, "photos", "write")),
+      "DFS_ERR_FORBIDDEN",
+    );
+    assert.equal(
+      code(() => authorizeBucket(reader, "photos", "owner")),
+      "DFS_ERR_FORBIDDEN",
+    );
+    assert.equal(
+      code(() => authorizeBucket(reader, "logs", "read")),
+      "DFS_ERR_FORBIDDEN",
+    );
+    assert.equal(
+      code(() => authorizeBucket(req(undefined), "photos", "read")),
+      "DFS_ERR_UNAUTHORIZED",
+    );
+    const configured = req({ kind: "configured", name: "ops", admin: false });
+    assert.equal(
+      code(() => authorizeBucket(configured, "logs", "owner")),
+      "ok",
+    );
+    assert.deepEqual(
+      ["logs", "photos", "videos"].filter((b) => seesBucket(reader, b)),
+      ["photos"],
+    );
+    assert.equal(seesBucket(req(undefined), "photos"), false);
+  });
+});
+
 describe("sealed secrets", () => {
   test("a secret opens under its id and cluster key only", () => {
     const sealer = new SecretSealer(CLUSTER_KEY);
@@ -78,6 +126,9 @@ describe("sealed secrets", () => {
     flipped[20]! ^= 1;
     corrupt(() => sealer.open("DKAAAAAAAAAAAAAAAAAA", flipped));
     corrupt(() => sealer.open("DKAAAAAAAAAAAAAAAAAA", sealed.subarray(0, 10)));
+    const bound = sealer.seal("DKAAAAAAAAAAAAAAAAAA", "the-secret", '{"grants":[]}');
+    assert.equal(sealer.open("DKAAAAAAAAAAAAAAAAAA", bound, '{"grants":[]}'), "the-secret");
+    corrupt(() => sealer.open("DKAAAAAAAAAAAAAAAAAA", bound, '{"grants":["*"]}'));
   });
 });
 
@@ -193,6 +244,34 @@ describe("the access key directory over real nodes", () => {
       clusterKey: Buffer.alloc(32, 7),
     });
     await assert.rejects(stranger.lookup(key.id), (e) => isDfsError(e, "DFS_ERR_CORRUPT"));
+  });
+
+  test("a record altered without the cluster key does not open; list leaves it out, remove removes it", async () => {
+    const tables = tableClient(gateway, addrs);
+    const corrupted: string[] = [];
+    const dir = new ClusterAccessKeys({
+      tables,
+      clusterKey: CLUSTER_KEY,
+      onCorrupt: (id) => corrupted.push(id),
+    });
+    const key = await dir.create("tampered");
+    await dir.allow(key.id, grant("photos", true, false, false));
+    const raw = await tables.read(ACCESS_TABLE, ACCESS_PARTITION, Buffer.from(key.id));
+    const value = JSON.parse(raw!.value.toString()) as { grants: unknown[] };
+    value.grants = [grant("*", true, true, true)];
+    await tables.write([
+      {
+        table: ACCESS_TABLE,
+        partitionKey: ACCESS_PARTITION,
+        sortKey: Buffer.from(key.id),
+        value: Buffer.from(JSON.stringify(value)),
+      },
+    ]);
+    await assert.rejects(directory().lookup(key.id), (e) => isDfsError(e, "DFS_ERR_CORRUPT"));
+    assert.ok(!(await dir.list()).some((k) => k.id === key.id));
+    assert.deepEqual(corrupted, [key.id]);
+    assert.equal(await dir.remove(key.id), true);
+    assert.equal(await directory().lookup(key.id), undefined);
   });
 
   test("without a quorum of owners, lookups and changes fail with the 503 codes", async () => {

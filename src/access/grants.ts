@@ -7,9 +7,11 @@ export const EVERY_BUCKET = "*";
 /** An S3 bucket name (3-63 of a-z 0-9 . -, starting and ending with a letter or digit), or "*". */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
+export const isBucketName = (name: string): boolean => BUCKET.test(name);
+
 /** DFS_ERR_BAD_REQUEST unless `bucket` is a bucket name or "*". */
 export function checkGrantBucket(bucket: string): void {
-  if (bucket !== EVERY_BUCKET && !BUCKET.test(bucket))
+  if (bucket !== EVERY_BUCKET && !isBucketName(bucket))
     throw new DfsError(
       "DFS_ERR_BAD_REQUEST",
       `a grant is on a bucket name (3-63 of a-z 0-9 . -) or "*", not ${JSON.stringify(bucket.slice(0, 80))}`,

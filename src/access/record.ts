@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { DfsError } from "../errors.ts";
-import { checkGrantBucket } from "./grants.ts";
+import { EVERY_BUCKET, isBucketName } from "./grants.ts";
 import type { SecretSealer } from "./seal.ts";
 import type { AccessKey, BucketGrant } from "./types.ts";
 
@@ -10,7 +10,9 @@ import type { AccessKey, BucketGrant } from "./types.ts";
  * record is at most 32 KiB, which bounds the grants one key can carry (about 400).
  *
  * Value: UTF-8 JSON {"v":1,"name","secret":base64 of the sealed secret (seal.ts),"grants","createdMs"}.
- * Nodes see ids, names and grants in the clear, never a secret.
+ * Nodes see ids, names and grants in the clear, never a secret; the name, grants and creation time
+ * are the sealed secret's additional data (`bound`), so nobody without the cluster key can alter
+ * them (a replayed older record of the same key is not caught: records are not signed).
  */
 export const ACCESS_TABLE = "access_keys";
 export const ACCESS_PARTITION = Buffer.from("keys");
@@ -36,11 +38,17 @@ export function checkKeyName(name: string): void {
     throw new DfsError("DFS_ERR_BAD_REQUEST", "an access key's name is 1-64 of A-Z a-z 0-9 . _ -");
 }
 
+/** What the sealed secret's additional data binds: the rest of the record, in one canonical form. */
+function bound(name: string, grants: readonly BucketGrant[], createdMs: number): string {
+  const g = grants.map(({ bucket, read, write, owner }) => ({ bucket, read, write, owner }));
+  return JSON.stringify({ name, grants: g, createdMs });
+}
+
 export function encodeKey(key: AccessKey, sealer: SecretSealer): Buffer {
   const value = {
     v: 1,
     name: key.name,
-    secret: sealer.seal(key.id, key.secret).toString("base64"),
+    secret: sealer.seal(key.id, key.secret, bound(key.name, key.grants, key.createdMs)).toString("base64"),
     grants: key.grants,
     createdMs: key.createdMs,
   };
@@ -57,7 +65,7 @@ function grantOf(id: string, g: unknown): BucketGrant {
   if (typeof bucket !== "string" || typeof read !== "boolean" || typeof write !== "boolean")
     throw corrupt(id, "a grant lacks its fields");
   if (typeof owner !== "boolean") throw corrupt(id, "a grant lacks its fields");
-  checkGrantBucket(bucket);
+  if (bucket !== EVERY_BUCKET && !isBucketName(bucket)) throw corrupt(id, "a grant's bucket is not a name");
   return { bucket, read, write, owner };
 }
 
@@ -75,11 +83,7 @@ export function decodeKey(id: string, value: Buffer, sealer: SecretSealer): Acce
   if (typeof r.name !== "string" || typeof r.secret !== "string" || typeof r.createdMs !== "number")
     throw corrupt(id, "fields missing");
   if (!Array.isArray(r.grants)) throw corrupt(id, "grants missing");
-  return {
-    id,
-    name: r.name,
-    secret: sealer.open(id, Buffer.from(r.secret, "base64")),
-    grants: r.grants.map((g) => grantOf(id, g)),
-    createdMs: r.createdMs,
-  };
+  const grants = r.grants.map((g) => grantOf(id, g));
+  const secret = sealer.open(id, Buffer.from(r.secret, "base64"), bound(r.name, grants, r.createdMs));
+  return { id, name: r.name, secret, grants, createdMs: r.createdMs };
 }

@@ -90,7 +90,12 @@ export function buildGateway(
     onBackgroundError: (err, addr) =>
       deps.logger.warn({ addr, code: err.code, err: err.message }, "tables: a background write failed"),
   });
-  const access = new ClusterAccessKeys({ tables, clusterKey: config.key });
+  const access = new ClusterAccessKeys({
+    tables,
+    clusterKey: config.key,
+    onCorrupt: (id, err) =>
+      deps.logger.warn({ accessKey: id, err: err.message }, "access key record does not open"),
+  });
   const ctx: GatewayContext = {
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,
