@@ -22,6 +22,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   credentials: ["errors.ts"],
   registry: ["errors.ts", "formats", "config", "logger.ts", "credentials"],
   tables: ["errors.ts", "formats", "protocol", "transport", "placement"],
+  access: ["errors.ts", "crypto", "tables"],
   node: [
     "errors.ts",
     "formats",
@@ -48,6 +49,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "memory.ts",
     "credentials",
     "tables",
+    "access",
   ],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],

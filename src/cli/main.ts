@@ -38,6 +38,10 @@ const COMMANDS: Record<string, Entry> = {
     summary: "the registry's view of the nodes",
     load: async () => (await import("./commands/nodes.ts")).nodesCommand,
   },
+  key: {
+    summary: "access keys: create, list, allow, delete",
+    load: async () => (await import("./commands/key.ts")).keyCommand,
+  },
   status: {
     summary: "is the cluster ready, and its nodes",
     load: async () => (await import("./commands/status.ts")).statusCommand,

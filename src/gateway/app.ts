@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { ClusterAccessKeys } from "../access/index.ts";
 import type { GatewayConfig } from "../config/index.ts";
 import { CHUNK_OVERHEAD, ChunkCipher } from "../crypto/index.ts";
 import { DfsError } from "../errors.ts";
@@ -16,7 +17,9 @@ import { gatewayHedges } from "./hedge.ts";
 import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { capConnections, serverOptions } from "./listener.ts";
 import { GatewayMetrics } from "./metrics.ts";
+import { authenticate } from "./principal.ts";
 import { downloadRoutes } from "./routes/download.ts";
+import { keyRoutes } from "./routes/keys.ts";
 import { manageRoutes } from "./routes/manage.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { uploadRoutes } from "./routes/upload.ts";
@@ -39,7 +42,7 @@ function genReqId(req: IncomingMessage): string {
 
 declare module "fastify" {
   interface FastifyRequest {
-    /** The name of the API key the request came with, when one was needed; for the log. */
+    /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
   }
 }
@@ -87,6 +90,12 @@ export function buildGateway(
     onBackgroundError: (err, addr) =>
       deps.logger.warn({ addr, code: err.code, err: err.message }, "tables: a background write failed"),
   });
+  const access = new ClusterAccessKeys({
+    tables,
+    clusterKey: config.key,
+    onCorrupt: (id, err) =>
+      deps.logger.warn({ accessKey: id, err: err.message }, "access key record does not open"),
+  });
   const ctx: GatewayContext = {
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,
@@ -95,6 +104,7 @@ export function buildGateway(
     identity: deps.identity,
     placement,
     tables,
+    access,
     metrics,
     logger: deps.logger,
     buffers: {
@@ -133,8 +143,15 @@ export function buildGateway(
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     if (closing) throw new DfsError("DFS_ERR_SHUTTING_DOWN", "the gateway is shutting down; retry elsewhere");
-    const key = keys.check(request, request.routeOptions.config.access ?? "admin");
-    if (key !== undefined) request.apiKey = key;
+    const principal = await authenticate(
+      request,
+      request.routeOptions.config.access ?? "admin",
+      keys,
+      access,
+    );
+    if (principal !== undefined) request.principal = principal;
+    if (principal?.kind === "access-key") request.apiKey = principal.key.id;
+    else if (principal?.name !== undefined) request.apiKey = principal.name;
   });
   // Requests that finish during shutdown must not keep their connection open for another one.
   app.addHook("onSend", async (_request, reply) => {
@@ -164,5 +181,6 @@ export function buildGateway(
   app.register(async (scope) => downloadRoutes(scope, ctx, slots, readAhead));
   app.register(async (scope) => manageRoutes(scope, ctx));
   app.register(async (scope) => opsRoutes(scope, ctx));
+  app.register(async (scope) => keyRoutes(scope, ctx));
   return app;
 }

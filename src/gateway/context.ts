@@ -1,3 +1,4 @@
+import type { AccessKeyDirectory } from "../access/index.ts";
 import type { GatewayConfig } from "../config/index.ts";
 import type { Identity } from "../credentials/index.ts";
 import type { ChunkCipher } from "../crypto/index.ts";
@@ -35,6 +36,8 @@ export interface GatewayContext {
    * gateway's credential id. No route uses it yet: buckets and keys will.
    */
   readonly tables: TableClient;
+  /** Access keys kept in the cluster (cached briefly in this gateway): the auth hook and /v1/keys. */
+  readonly access: AccessKeyDirectory;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /**

@@ -54,8 +54,16 @@ export class GatewayClient {
     throw new DfsError(code, detail, { details: { status: statusCode } });
   }
 
-  async #json(method: "GET" | "DELETE", path: string): Promise<Json | undefined> {
-    const res = await request(`${this.#base}${path}`, { method, headers: this.#headers() });
+  async #json(
+    method: "GET" | "DELETE" | "POST" | "PUT",
+    path: string,
+    body?: Json,
+  ): Promise<Json | undefined> {
+    const res = await request(`${this.#base}${path}`, {
+      method,
+      headers: this.#headers(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     if (res.statusCode >= 400) return this.#fail(res.statusCode, res.body);
     if (res.statusCode === 204) {
       await res.body.dump();
@@ -129,6 +137,23 @@ export class GatewayClient {
 
   nodes(): Promise<Json | undefined> {
     return this.#json("GET", "/v1/nodes");
+  }
+
+  /** Access keys (admin): list, create (the answer holds the secret), delete, grant. */
+  listKeys(): Promise<Json | undefined> {
+    return this.#json("GET", "/v1/keys");
+  }
+
+  createKey(name: string): Promise<Json | undefined> {
+    return this.#json("POST", "/v1/keys", { name });
+  }
+
+  async deleteKey(id: string): Promise<void> {
+    await this.#json("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  grantKey(id: string, grant: { bucket: string; read: boolean; write: boolean; owner: boolean }) {
+    return this.#json("PUT", `/v1/keys/${encodeURIComponent(id)}/grants`, grant);
   }
 
   async ready(): Promise<{ ready: boolean; body: Json }> {
