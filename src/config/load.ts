@@ -8,13 +8,13 @@ import {
   ClusterSchema,
   FileSchema,
   GatewaySchema,
-  S3Schema,
-  type S3Settings,
   type GatewaySettings,
   NodeSchema,
   type NodeSettings,
   type RegistryConfig,
   RegistrySchema,
+  S3Schema,
+  type S3Settings,
 } from "./schema.ts";
 import { clientSettings, SETTINGS, type Setting, settingsFor } from "./settings.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./units.ts";
@@ -283,7 +283,11 @@ export function loadGatewayConfig(sources: Sources): GatewayConfig {
  * The gateway's keys, and the fail-closed rule: a gateway others can reach needs keys, unless it
  * is told explicitly (`anonymous`) to let anyone read, write and delete.
  */
-function resolveKeys(gateway: GatewaySettings, listenAddr: HostPort, setting = "gateway.listen"): readonly ApiKey[] {
+function resolveKeys(
+  gateway: GatewaySettings,
+  listenAddr: HostPort,
+  setting = "gateway.listen",
+): readonly ApiKey[] {
   const keys = [
     ...fullKeys(gateway.apiKeys),
     ...(gateway.apiKeysFile === undefined ? [] : readKeysFile(gateway.apiKeysFile)),

@@ -5,7 +5,9 @@
  * request: unsigned ones, and signed ones whose key id it does not know (it has no secret to check
  * them with); a key id it knows must still sign correctly.
  */
-import type { AccessKey, AccessKeyDirectory, BucketAction, Principal } from "../access/types.ts";
+
+import type { AccessKey, AccessKeyDirectory, BucketAction, Principal } from "../access/index.ts";
+import { canAccess } from "../access/index.ts";
 import type { ChunkSigner } from "./chunked-body.ts";
 import { s3Error } from "./errors-xml.ts";
 import {
@@ -68,10 +70,18 @@ function checkTime(claim: SignatureClaim, parts: SignedParts, now: number): stri
   const amzDate = claim.presigned?.amzDate ?? one(parts.headers, "x-amz-date");
   const at = amzDate === undefined ? undefined : parseAmzDate(amzDate);
   if (amzDate === undefined || at === undefined) {
-    throw s3Error("AccessDenied", "a signed request needs an X-Amz-Date in ISO 8601 basic form", "DFS_ERR_FORBIDDEN");
+    throw s3Error(
+      "AccessDenied",
+      "a signed request needs an X-Amz-Date in ISO 8601 basic form",
+      "DFS_ERR_FORBIDDEN",
+    );
   }
   if (!amzDate.startsWith(claim.credential.date)) {
-    throw s3Error("SignatureDoesNotMatch", "the Credential's date is not the request's date", "DFS_ERR_FORBIDDEN");
+    throw s3Error(
+      "SignatureDoesNotMatch",
+      "the Credential's date is not the request's date",
+      "DFS_ERR_FORBIDDEN",
+    );
   }
   if (claim.presigned !== undefined) {
     if (at - now > MAX_SKEW_MS) {
@@ -95,7 +105,12 @@ export async function authenticate(parts: SignedParts, settings: AuthSettings): 
   const claim = claimOf(parts);
   const declared = one(parts.headers, "x-amz-content-sha256");
   if (claim === undefined) {
-    if (settings.keyed) throw s3Error("AccessDenied", "Access Denied: this S3 API needs signed requests", "DFS_ERR_UNAUTHORIZED");
+    if (settings.keyed)
+      throw s3Error(
+        "AccessDenied",
+        "Access Denied: this S3 API needs signed requests",
+        "DFS_ERR_UNAUTHORIZED",
+      );
     return { principal: KEYLESS, payloadHash: declared ?? "UNSIGNED-PAYLOAD" };
   }
   const c = claim.credential;
@@ -118,7 +133,10 @@ export async function authenticate(parts: SignedParts, settings: AuthSettings): 
         "DFS_ERR_FORBIDDEN",
       );
     }
-    return { principal: KEYLESS, payloadHash: claim.presigned?.payloadHash ?? declared ?? "UNSIGNED-PAYLOAD" };
+    return {
+      principal: KEYLESS,
+      payloadHash: claim.presigned?.payloadHash ?? declared ?? "UNSIGNED-PAYLOAD",
+    };
   }
   let payloadHash: string;
   if (claim.presigned !== undefined) payloadHash = claim.presigned.payloadHash ?? "UNSIGNED-PAYLOAD";
@@ -149,16 +167,12 @@ export async function authenticate(parts: SignedParts, settings: AuthSettings): 
   };
 }
 
-/** Whether the principal may do `action` in `bucket` (an owner grant allows everything). */
-export function allowed(principal: Principal, bucket: string, action: BucketAction): boolean {
-  if (principal.kind === "configured") return true;
-  return principal.key.grants.some(
-    (g) => (g.bucket === "*" || g.bucket === bucket) && (g.owner || g[action]),
-  );
-}
-
 export function requireAccess(principal: Principal, bucket: string, action: BucketAction): void {
-  if (!allowed(principal, bucket, action)) {
-    throw s3Error("AccessDenied", `Access Denied: no ${action} grant on bucket ${bucket}`, "DFS_ERR_FORBIDDEN");
+  if (!canAccess(principal, bucket, action)) {
+    throw s3Error(
+      "AccessDenied",
+      `Access Denied: no ${action} grant on bucket ${bucket}`,
+      "DFS_ERR_FORBIDDEN",
+    );
   }
 }

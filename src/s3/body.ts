@@ -49,11 +49,16 @@ function checksumHeader(name: string): ChecksumName {
 const mismatch = (what: string) => () =>
   s3Error("BadDigest", `The ${what} you specified did not match the calculated checksum.`);
 
-function expectations(headers: ReadonlyMap<string, readonly string[]>, auth: Authenticated, trailers: Map<string, string>): Expectation[] {
+function expectations(
+  headers: ReadonlyMap<string, readonly string[]>,
+  auth: Authenticated,
+  trailers: Map<string, string>,
+): Expectation[] {
   const out: Expectation[] = [];
   const md5 = one(headers, "content-md5");
   if (md5 !== undefined) {
-    if (Buffer.from(md5, "base64").length !== 16) throw s3Error("InvalidDigest", "The Content-MD5 you specified is not valid.");
+    if (Buffer.from(md5, "base64").length !== 16)
+      throw s3Error("InvalidDigest", "The Content-MD5 you specified is not valid.");
     out.push({ name: "md5", value: () => md5, fail: mismatch("Content-MD5") });
   }
   if (/^[0-9a-f]{64}$/.test(auth.payloadHash)) {
@@ -61,7 +66,10 @@ function expectations(headers: ReadonlyMap<string, readonly string[]>, auth: Aut
       name: "sha256-hex",
       value: () => auth.payloadHash,
       fail: () =>
-        s3Error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."),
+        s3Error(
+          "XAmzContentSHA256Mismatch",
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ),
     });
   }
   for (const [name, values] of headers) {
@@ -79,7 +87,8 @@ function expectations(headers: ReadonlyMap<string, readonly string[]>, auth: Aut
         name: algorithm,
         value: () => {
           const v = trailers.get(name);
-          if (v === undefined) throw s3Error("InvalidRequest", `the trailer ${name} was announced but not sent`);
+          if (v === undefined)
+            throw s3Error("InvalidRequest", `the trailer ${name} was announced but not sent`);
           return v;
         },
         fail: mismatch(name),
@@ -89,14 +98,24 @@ function expectations(headers: ReadonlyMap<string, readonly string[]>, auth: Aut
   return out;
 }
 
-export function checkedBody(req: IncomingMessage, headers: ReadonlyMap<string, readonly string[]>, auth: Authenticated, options: BodyOptions): CheckedBody {
+export function checkedBody(
+  req: IncomingMessage,
+  headers: ReadonlyMap<string, readonly string[]>,
+  auth: Authenticated,
+  options: BodyOptions,
+): CheckedBody {
   const payload = auth.payloadHash;
   const streaming = payload.startsWith("STREAMING-");
-  if (streaming && !STREAMING.has(payload)) throw s3Error("NotImplemented", `x-amz-content-sha256 ${payload} is not supported`);
+  if (streaming && !STREAMING.has(payload))
+    throw s3Error("NotImplemented", `x-amz-content-sha256 ${payload} is not supported`);
   const decodedHeader = one(headers, "x-amz-decoded-content-length");
   const declared = Number(streaming ? decodedHeader : one(headers, "content-length"));
   if (Number.isFinite(declared) && declared > options.maxBytes) {
-    throw s3Error("EntityTooLarge", `Your proposed upload exceeds the maximum allowed size (${options.maxBytes} bytes)`, "DFS_ERR_TOO_LARGE");
+    throw s3Error(
+      "EntityTooLarge",
+      `Your proposed upload exceeds the maximum allowed size (${options.maxBytes} bytes)`,
+      "DFS_ERR_TOO_LARGE",
+    );
   }
   const trailers = new Map<string, string>();
   const wanted = expectations(headers, auth, trailers);
@@ -124,7 +143,11 @@ export function checkedBody(req: IncomingMessage, headers: ReadonlyMap<string, r
     for await (const piece of source) {
       total += piece.length;
       if (total > options.maxBytes) {
-        throw s3Error("EntityTooLarge", `Your upload exceeds the maximum allowed size (${options.maxBytes} bytes)`, "DFS_ERR_TOO_LARGE");
+        throw s3Error(
+          "EntityTooLarge",
+          `Your upload exceeds the maximum allowed size (${options.maxBytes} bytes)`,
+          "DFS_ERR_TOO_LARGE",
+        );
       }
       for (const d of digests.values()) d.update(piece);
       yield piece;
@@ -132,7 +155,10 @@ export function checkedBody(req: IncomingMessage, headers: ReadonlyMap<string, r
     const results = new Map([...digests].map(([k, d]) => [k, d.base64()]));
     for (const w of wanted) {
       const want = w.value();
-      const got = w.name === "sha256-hex" ? Buffer.from(results.get("sha256")!, "base64").toString("hex") : results.get(w.name);
+      const got =
+        w.name === "sha256-hex"
+          ? Buffer.from(results.get("sha256")!, "base64").toString("hex")
+          : results.get(w.name);
       if (want !== got) throw w.fail();
       if ((CHECKSUM_NAMES as readonly string[]).includes(w.name)) verified[w.name as ChecksumName] = got;
     }

@@ -1,6 +1,7 @@
 /** Bucket calls: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, and the fixed documents. */
 import { XMLParser } from "fast-xml-parser";
-import { allowed, requireAccess } from "./auth.ts";
+import { canSee } from "../access/index.ts";
+import { requireAccess } from "./auth.ts";
 import { type S3Call, sendEmpty, sendXml, smallBody } from "./call.ts";
 import { s3Error } from "./errors-xml.ts";
 import { isoTime, S3_NS, xmlDocument } from "./xml.ts";
@@ -13,12 +14,7 @@ export const OWNER = [
 
 export async function listBuckets(call: S3Call): Promise<void> {
   const buckets = await call.deps.names.listBuckets();
-  const visible = buckets.filter(
-    (b) =>
-      allowed(call.principal, b.name, "read") ||
-      allowed(call.principal, b.name, "write") ||
-      allowed(call.principal, b.name, "owner"),
-  );
+  const visible = buckets.filter((b) => canSee(call.principal, b.name));
   sendXml(
     call,
     200,
@@ -46,10 +42,13 @@ export async function createBucket(call: S3Call, bucket: string): Promise<void> 
     try {
       parsed = new XMLParser().parse(doc.toString("utf8"), true);
     } catch {
-      throw s3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+      throw s3Error(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema.",
+      );
     }
-    const location = (parsed as { CreateBucketConfiguration?: { LocationConstraint?: unknown } }).CreateBucketConfiguration
-      ?.LocationConstraint;
+    const location = (parsed as { CreateBucketConfiguration?: { LocationConstraint?: unknown } })
+      .CreateBucketConfiguration?.LocationConstraint;
     if (location !== undefined && location !== "" && location !== call.deps.region) {
       throw s3Error(
         "InvalidArgument",
@@ -78,7 +77,14 @@ export async function bucketLocation(call: S3Call, bucket: string): Promise<void
   await call.deps.names.headBucket(bucket);
   // S3 names us-east-1 with an empty constraint; clients map it back.
   const region = call.deps.region === "us-east-1" ? "" : call.deps.region;
-  sendXml(call, 200, xmlDocument("LocationConstraint", []).replace("></LocationConstraint>", `>${region}</LocationConstraint>`));
+  sendXml(
+    call,
+    200,
+    xmlDocument("LocationConstraint", []).replace(
+      "></LocationConstraint>",
+      `>${region}</LocationConstraint>`,
+    ),
+  );
 }
 
 /** Versioning was never enabled: the empty configuration says so. */

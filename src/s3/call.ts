@@ -70,7 +70,11 @@ export type Headers = Record<string, string | number>;
 
 export function sendXml(call: S3Call, status: number, xml: string, headers: Headers = {}): void {
   const bytes = Buffer.from(xml, "utf8");
-  call.res.writeHead(status, { ...headers, "content-type": "application/xml", "content-length": bytes.length });
+  call.res.writeHead(status, {
+    ...headers,
+    "content-type": "application/xml",
+    "content-length": bytes.length,
+  });
   call.res.end(call.method === "HEAD" ? undefined : bytes);
 }
 
@@ -83,7 +87,12 @@ export function sendEmpty(call: S3Call, status: number, headers: Headers = {}): 
  * Streams `pieces` with backpressure; a client that takes nothing for writeTimeoutMs is cut. A
  * failure after the status line was sent destroys the response: never a short body that looks whole.
  */
-export async function sendStream(call: S3Call, status: number, headers: Headers, pieces: AsyncIterable<Buffer>): Promise<void> {
+export async function sendStream(
+  call: S3Call,
+  status: number,
+  headers: Headers,
+  pieces: AsyncIterable<Buffer>,
+): Promise<void> {
   const res = call.res;
   res.writeHead(status, headers);
   for await (const piece of pieces) {

@@ -108,8 +108,10 @@ export function s3Handler(options: S3Options): S3Handler {
     let accessKey: string | undefined;
     let s3Code: string | undefined;
     const run = async () => {
-      if (closing) throw new DfsError("DFS_ERR_SHUTTING_DOWN", "the gateway is shutting down; retry elsewhere");
-      if (!rawPath.startsWith("/")) throw new DfsError("DFS_ERR_BAD_REQUEST", "the request target must be a path");
+      if (closing)
+        throw new DfsError("DFS_ERR_SHUTTING_DOWN", "the gateway is shutting down; retry elsewhere");
+      if (!rawPath.startsWith("/"))
+        throw new DfsError("DFS_ERR_BAD_REQUEST", "the request target must be a path");
       const query = parseQuery(q < 0 ? "" : url.slice(q + 1));
       const headers = headerValues(req.rawHeaders);
       const method = req.method ?? "GET";
@@ -141,17 +143,31 @@ export function s3Handler(options: S3Options): S3Handler {
         s3Code = answer.code;
         if (isDfsError(err)) metrics?.error(err.code);
         if (answer.status >= 500) log.error({ err, code: answer.code }, "s3 request failed");
-        else log.info({ code: answer.code, detail: err instanceof Error ? err.message : String(err) }, "s3 request failed");
+        else
+          log.info(
+            { code: answer.code, detail: err instanceof Error ? err.message : String(err) },
+            "s3 request failed",
+          );
         if (res.headersSent) {
           res.destroy();
           return;
         }
         const headers: Record<string, string | number> = { "content-type": "application/xml" };
         const size = isDfsError(err) ? err.details?.size : undefined;
-        if (answer.code === "InvalidRange" && typeof size === "number") headers["content-range"] = `bytes */${size}`;
+        if (answer.code === "InvalidRange" && typeof size === "number")
+          headers["content-range"] = `bytes */${size}`;
         if (answer.status === 503) headers["retry-after"] = "1";
         if (answer.code === "RequestTimeout") headers.connection = "close";
-        else settleBody(req, { header: (n, v) => headers[n] = v }, g.bodyIdleTimeoutMs);
+        else
+          settleBody(
+            req,
+            {
+              header: (n, v) => {
+                headers[n] = v;
+              },
+            },
+            g.bodyIdleTimeoutMs,
+          );
         const bytes = Buffer.from(answer.xml);
         headers["content-length"] = req.method === "HEAD" ? 0 : bytes.length;
         res.writeHead(answer.status, headers);
@@ -174,7 +190,10 @@ export function s3Handler(options: S3Options): S3Handler {
         );
       });
   };
-  return Object.assign(handler, { close: () => void (closing = true), slots });
+  const close = () => {
+    closing = true;
+  };
+  return Object.assign(handler, { close, slots });
 }
 
 export interface S3Listener {
@@ -185,7 +204,10 @@ export interface S3Listener {
   close(graceMs: number): Promise<void>;
 }
 
-export async function startS3Listener(options: S3Options, listen: { host: string; port: number }): Promise<S3Listener> {
+export async function startS3Listener(
+  options: S3Options,
+  listen: { host: string; port: number },
+): Promise<S3Listener> {
   const g = options.gateway;
   const handler = s3Handler(options);
   const server = createServer(

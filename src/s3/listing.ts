@@ -48,7 +48,13 @@ function after(marker: string | undefined, p: ListParams): string | undefined {
   return marker;
 }
 
-async function page(call: S3Call, bucket: string, p: ListParams, startAfter: string | undefined, cursor?: string): Promise<ListPage> {
+async function page(
+  call: S3Call,
+  bucket: string,
+  p: ListParams,
+  startAfter: string | undefined,
+  cursor?: string,
+): Promise<ListPage> {
   if (p.maxKeys === 0) {
     await call.deps.names.headBucket(bucket);
     return { objects: [], commonPrefixes: [], truncated: false };

@@ -14,7 +14,10 @@ function partNumber(call: S3Call): number {
   const raw = call.query.get("partNumber") ?? "";
   const n = Number(raw);
   if (!/^\d{1,5}$/.test(raw) || n < 1 || n > MAX_PART_NUMBER) {
-    throw s3Error("InvalidArgument", `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`);
+    throw s3Error(
+      "InvalidArgument",
+      `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+    );
   }
   return n;
 }
@@ -98,7 +101,10 @@ export async function completeUpload(call: S3Call, bucket: string, key: string):
   try {
     parsed = new XMLParser({ isArray: (name) => name === "Part", parseTagValue: false }).parse(doc, true);
   } catch {
-    throw s3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+    throw s3Error(
+      "MalformedXML",
+      "The XML you provided was not well-formed or did not validate against our published schema.",
+    );
   }
   const parts = (parsed.CompleteMultipartUpload?.Part ?? []).map((p) => ({
     partNumber: Number(p.PartNumber),
@@ -111,7 +117,10 @@ export async function completeUpload(call: S3Call, bucket: string, key: string):
   }
   for (let i = 1; i < parts.length; i++) {
     if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) {
-      throw s3Error("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.");
+      throw s3Error(
+        "InvalidPartOrder",
+        "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+      );
     }
   }
   const info = await call.deps.names.completeUpload(bucket, key, uploadId(call), parts);
@@ -135,7 +144,8 @@ export async function abortUpload(call: S3Call, bucket: string, key: string): Pr
 
 function limit(call: S3Call, name: string): number {
   const raw = call.query.get(name) ?? "1000";
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw s3Error("InvalidArgument", `${name} must be a positive whole number`);
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1)
+    throw s3Error("InvalidArgument", `${name} must be a positive whole number`);
   return Math.min(1000, Number(raw));
 }
 
@@ -144,7 +154,8 @@ export async function listParts(call: S3Call, bucket: string, key: string): Prom
   const marker = call.query.get("part-number-marker");
   const max = limit(call, "max-parts");
   const after = marker === undefined || marker === "" ? undefined : Number(marker);
-  if (after !== undefined && !Number.isInteger(after)) throw s3Error("InvalidArgument", "part-number-marker must be a number");
+  if (after !== undefined && !Number.isInteger(after))
+    throw s3Error("InvalidArgument", "part-number-marker must be a number");
   const result = await call.deps.names.listParts(bucket, key, uploadId(call), { after, limit: max });
   sendXml(
     call,
@@ -204,8 +215,20 @@ export async function listUploads(call: S3Call, bucket: string): Promise<void> {
             [
               ["Key", u.key],
               ["UploadId", u.uploadId],
-              ["Initiator", [["ID", "dfs-mesh"], ["DisplayName", "dfs-mesh"]]],
-              ["Owner", [["ID", "dfs-mesh"], ["DisplayName", "dfs-mesh"]]],
+              [
+                "Initiator",
+                [
+                  ["ID", "dfs-mesh"],
+                  ["DisplayName", "dfs-mesh"],
+                ],
+              ],
+              [
+                "Owner",
+                [
+                  ["ID", "dfs-mesh"],
+                  ["DisplayName", "dfs-mesh"],
+                ],
+              ],
               ["StorageClass", "STANDARD"],
               ["Initiated", isoTime(u.initiatedMs)],
             ],

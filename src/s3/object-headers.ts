@@ -1,6 +1,6 @@
 /** What S3 object calls read from and write to headers: metadata, ranges, conditions. */
 import type { ObjectHeaders, ObjectInfo } from "../names/types.ts";
-import { header, type Headers, type S3Call } from "./call.ts";
+import { type Headers, header, type S3Call } from "./call.ts";
 import { s3Error } from "./errors-xml.ts";
 import { percentDecode } from "./sigv4.ts";
 
@@ -26,7 +26,10 @@ export function objectMeta(call: S3Call): { headers: ObjectHeaders; userMeta: Re
     userMeta[short] = value;
   }
   if (size > MAX_META_BYTES) {
-    throw s3Error("MetadataTooLarge", `Your metadata headers exceed the maximum allowed metadata size (${MAX_META_BYTES} bytes)`);
+    throw s3Error(
+      "MetadataTooLarge",
+      `Your metadata headers exceed the maximum allowed metadata size (${MAX_META_BYTES} bytes)`,
+    );
   }
   return { headers, userMeta };
 }
@@ -68,7 +71,10 @@ export function objectHeaders(info: ObjectInfo): Headers {
  * The byte range a Range header asks of `size` bytes, or undefined for the whole object (no header,
  * or one S3 ignores: several ranges, another unit). An unsatisfiable one fails with InvalidRange.
  */
-export function parseRange(value: string | undefined, size: number): { start: number; end: number } | undefined {
+export function parseRange(
+  value: string | undefined,
+  size: number,
+): { start: number; end: number } | undefined {
   if (value === undefined) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
   if (!m || (m[1] === "" && m[2] === "")) return undefined;
@@ -115,7 +121,12 @@ export function checkConditions(call: S3Call, info: ObjectInfo, prefix = ""): 30
   const unmodifiedSince = httpDate(header(call, `${prefix}if-unmodified-since`));
   const modifiedSince = httpDate(header(call, `${prefix}if-modified-since`));
   const modified = Math.floor(info.modifiedMs / 1000) * 1000;
-  const failed = () => s3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", "DFS_ERR_BAD_REQUEST");
+  const failed = () =>
+    s3Error(
+      "PreconditionFailed",
+      "At least one of the pre-conditions you specified did not hold",
+      "DFS_ERR_BAD_REQUEST",
+    );
   if (ifMatch !== undefined) {
     if (!etagMatches(ifMatch, info.etag)) throw failed();
   } else if (unmodifiedSince !== undefined && modified > unmodifiedSince) throw failed();

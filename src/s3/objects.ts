@@ -2,9 +2,25 @@
 import { XMLParser } from "fast-xml-parser";
 import { DfsError, isDfsError } from "../errors.ts";
 import { requireAccess } from "./auth.ts";
-import { body, header, type Headers, type S3Call, sendEmpty, sendStream, sendXml, smallBody } from "./call.ts";
+import {
+  body,
+  type Headers,
+  header,
+  type S3Call,
+  sendEmpty,
+  sendStream,
+  sendXml,
+  smallBody,
+} from "./call.ts";
 import { s3CodeOf, s3Error } from "./errors-xml.ts";
-import { checkConditions, copySource, objectHeaders, objectMeta, parseRange, quoted } from "./object-headers.ts";
+import {
+  checkConditions,
+  copySource,
+  objectHeaders,
+  objectMeta,
+  parseRange,
+  quoted,
+} from "./object-headers.ts";
 import { isoTime, type XmlNode, xmlDocument } from "./xml.ts";
 
 export const MAX_KEY_BYTES = 1024;
@@ -22,7 +38,8 @@ function refuseConditionalWrite(call: S3Call): void {
 
 export function checksumHeaders(verified: Partial<Record<string, string>>): Headers {
   const h: Headers = {};
-  for (const [name, value] of Object.entries(verified)) if (value !== undefined) h[`x-amz-checksum-${name}`] = value;
+  for (const [name, value] of Object.entries(verified))
+    if (value !== undefined) h[`x-amz-checksum-${name}`] = value;
   return h;
 }
 
@@ -34,7 +51,11 @@ export async function putObject(call: S3Call, bucket: string, key: string): Prom
   const release = takeSlot(call);
   try {
     const checked = body(call);
-    const result = await call.deps.names.putObject(bucket, key, { ...meta, body: checked.body, signal: call.signal });
+    const result = await call.deps.names.putObject(bucket, key, {
+      ...meta,
+      body: checked.body,
+      signal: call.signal,
+    });
     sendEmpty(call, 200, { etag: quoted(result.info.etag), ...checksumHeaders(checked.verified) });
   } finally {
     release();
@@ -52,7 +73,8 @@ function takeSlot(call: S3Call): () => void {
 
 export async function getObject(call: S3Call, bucket: string, key: string): Promise<void> {
   requireAccess(call.principal, bucket, "read");
-  if (call.query.has("partNumber")) throw s3Error("NotImplemented", "GET and HEAD by partNumber are not supported");
+  if (call.query.has("partNumber"))
+    throw s3Error("NotImplemented", "GET and HEAD by partNumber are not supported");
   const info = await call.deps.names.headObject(bucket, key);
   const headers = objectHeaders(info);
   if (checkConditions(call, info) === 304) {
@@ -96,7 +118,10 @@ export async function deleteObjects(call: S3Call, bucket: string): Promise<void>
   try {
     parsed = new XMLParser({ isArray: (name) => name === "Object", parseTagValue: false }).parse(doc, true);
   } catch {
-    throw s3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+    throw s3Error(
+      "MalformedXML",
+      "The XML you provided was not well-formed or did not validate against our published schema.",
+    );
   }
   const objects = parsed.Delete?.Object ?? [];
   if (parsed.Delete === undefined || objects.length === 0 || objects.length > MAX_DELETE_KEYS) {
@@ -110,17 +135,22 @@ export async function deleteObjects(call: S3Call, bucket: string): Promise<void>
     const version = o.VersionId === undefined ? undefined : String(o.VersionId);
     try {
       if (key === "") throw s3Error("InvalidArgument", "an Object has no Key");
-      if (version !== undefined && version !== "null") throw s3Error("NotImplemented", "this store keeps no versions");
+      if (version !== undefined && version !== "null")
+        throw s3Error("NotImplemented", "this store keeps no versions");
       await call.deps.names.deleteObject(bucket, key);
       if (!quiet) results.push(["Deleted", [["Key", key]]]);
     } catch (err) {
-      if (isDfsError(err) && ["DFS_ERR_INTERNAL"].includes(err.code)) call.log.error({ err }, "delete failed");
+      if (isDfsError(err) && ["DFS_ERR_INTERNAL"].includes(err.code))
+        call.log.error({ err }, "delete failed");
       results.push([
         "Error",
         [
           ["Key", key],
           ["Code", s3CodeOf(err)],
-          ["Message", err instanceof DfsError && s3CodeOf(err) !== "InternalError" ? err.message : "internal error"],
+          [
+            "Message",
+            err instanceof DfsError && s3CodeOf(err) !== "InternalError" ? err.message : "internal error",
+          ],
         ],
       ]);
     }

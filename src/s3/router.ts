@@ -32,7 +32,16 @@ const BUCKET_FEATURES = [
   "tagging",
   "website",
 ];
-const OBJECT_FEATURES = ["tagging", "retention", "legal-hold", "torrent", "restore", "select", "attributes", "renameObject"];
+const OBJECT_FEATURES = [
+  "tagging",
+  "retention",
+  "legal-hold",
+  "torrent",
+  "restore",
+  "select",
+  "attributes",
+  "renameObject",
+];
 
 function notImplemented(what: string): never {
   throw s3Error("NotImplemented", `${what} is not implemented by this store`);
