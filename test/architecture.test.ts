@@ -22,6 +22,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   credentials: ["errors.ts"],
   registry: ["errors.ts", "formats", "config", "logger.ts", "credentials"],
   tables: ["errors.ts", "formats", "protocol", "transport", "placement"],
+  names: ["errors.ts", "formats", "tables", "access"],
+  access: [],
   node: [
     "errors.ts",
     "formats",
@@ -48,6 +50,8 @@ const ALLOWED: Record<string, readonly string[]> = {
     "memory.ts",
     "credentials",
     "tables",
+    "names",
+    "access",
   ],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],
