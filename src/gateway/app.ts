@@ -64,6 +64,15 @@ export function keysOf(config: GatewayConfig): ApiKeys {
  * The gateway's HTTP app, built apart from listen() so tests can `inject`. The deps are owned by
  * the caller, which closes them after the app. `keys` may be given to change them while it runs.
  */
+const contexts = new WeakMap<FastifyInstance, GatewayContext>();
+
+/** The context an app built by buildGateway shares: the S3 listener serves the same names and keys. */
+export function contextOf(app: FastifyInstance): GatewayContext {
+  const ctx = contexts.get(app);
+  if (ctx === undefined) throw new DfsError("DFS_ERR_INTERNAL", "this app was not built by buildGateway");
+  return ctx;
+}
+
 export function buildGateway(
   config: GatewayConfig,
   deps: GatewayDeps,
@@ -196,5 +205,6 @@ export function buildGateway(
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
+  contexts.set(app, ctx);
   return app;
 }

@@ -10,8 +10,9 @@ import { resolveTrust } from "../credentials/index.ts";
 import { DfsError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { startMembershipView } from "../registry/index.ts";
+import { type S3Listener, startS3Listener } from "../s3/index.ts";
 import { NodeClient, peerIdsFrom } from "../transport/index.ts";
-import { buildGateway, keysOf } from "./app.ts";
+import { buildGateway, contextOf, keysOf } from "./app.ts";
 import type { ApiKeys } from "./auth.ts";
 import { checkChunkBytes } from "./limits.ts";
 
@@ -22,6 +23,8 @@ export interface RunningGateway {
   readonly app: FastifyInstance;
   /** "host:port" actually bound (the port is chosen by the OS for port 0). */
   readonly address: string;
+  /** "host:port" of the S3 listener, when s3.listen is set. */
+  readonly s3Address: string | undefined;
   /** Re-reads the keys file now (SIGHUP); a no-op without one. */
   reloadKeys(): void;
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes view and client. */
@@ -76,9 +79,26 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const nodes = new NodeClient({ trust, peerIds: peerIdsFrom(() => view, true) });
   const keys = keysOf(config);
   let app: FastifyInstance | undefined;
+  let s3: S3Listener | undefined;
   try {
     app = buildGateway(config, { nodes, view, logger, identity: trust.identity }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
+    const s3Addr = config.s3.listenAddr;
+    if (s3Addr !== undefined) {
+      const ctx = contextOf(app);
+      s3 = await startS3Listener(
+        {
+          names: ctx.names,
+          directory: ctx.access,
+          keyed: keys.keyed,
+          region: config.s3.region,
+          gateway: ctx.config,
+          logger,
+          metrics: ctx.metrics,
+        },
+        s3Addr,
+      );
+    }
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
     throw err;
@@ -99,7 +119,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         app.server.closeAllConnections();
       }, graceMs);
       try {
-        await app.close();
+        await Promise.all([app.close(), s3?.close(graceMs)]);
       } finally {
         clearTimeout(timer);
         await Promise.allSettled([view.close(), nodes.close()]);
@@ -107,7 +127,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closing;
   };
-  return { app, address, close, reloadKeys: () => watcher?.reload() };
+  return { app, address, s3Address: s3?.address, close, reloadKeys: () => watcher?.reload() };
 }
 
 /** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully; SIGHUP re-reads the keys file. */
@@ -115,7 +135,7 @@ export async function runGateway(config: GatewayConfig, logger: Logger): Promise
   const gateway = await startGateway(config, logger);
   const hangup = () => gateway.reloadKeys();
   process.on("SIGHUP", hangup);
-  logger.info({ address: gateway.address }, "gateway listening");
+  logger.info({ address: gateway.address, s3Address: gateway.s3Address }, "gateway listening");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stop = (s: NodeJS.Signals) => {
       process.off("SIGTERM", stop);

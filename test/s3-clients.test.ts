@@ -1,0 +1,192 @@
+/**
+ * Real S3 clients against the S3 listener of a gateway over a real cluster (Redis under Sentinel,
+ * three `dfs node` processes): aws-cli, s3cmd, rclone and restic, each from its Debian package,
+ * each signing with an access key kept in the cluster that holds grants on its own buckets only.
+ * Every step checks the bytes (SHA-256 of what comes back against what went in). A client whose
+ * binary is missing is skipped with a message; .ci/run installs all four.
+ */
+import assert from "node:assert/strict";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { RunningGateway } from "../src/gateway/index.ts";
+import { findClient, runClient, treeDigest } from "./helpers/clients.ts";
+import { patternBytes, sha256 } from "./helpers/data.ts";
+import {
+  type Cluster,
+  type Gateway,
+  http,
+  startCluster,
+  startGatewayInProcess,
+  waitLive,
+} from "./helpers/gateway.ts";
+import { makeTempDir } from "./helpers/tmp.ts";
+
+const ADMIN = "admin-secret-s3-clients-0123456789";
+const admin = { authorization: `Bearer ${ADMIN}` };
+const json = { "content-type": "application/json" };
+const REGION = "us-east-1";
+const MiB = 1024 * 1024;
+
+const bins = {
+  aws: findClient("aws"),
+  s3cmd: findClient("s3cmd"),
+  rclone: findClient("rclone"),
+  restic: findClient("restic"),
+};
+const skipUnless = (name: keyof typeof bins, pkg: string) =>
+  bins[name] === undefined ? `${name} is not installed (apt-get install ${pkg}; .ci/run does)` : false;
+
+let cluster: Cluster;
+let gateway: Gateway & { running: RunningGateway };
+let endpoint: string;
+let key: { id: string; secret: string };
+let work: { path: string; remove: () => Promise<void> };
+
+/** The key used by every client: grants on the buckets the clients use, and on no other. */
+const BUCKETS = ["dfs-aws", "dfs-s3cmd", "dfs-rclone", "dfs-restic"];
+
+before(async () => {
+  work = await makeTempDir("dfs-s3clients-");
+  cluster = await startCluster(3, "s3clients:");
+  gateway = await startGatewayInProcess(cluster, {
+    "s3-listen": "127.0.0.1:0",
+    "s3-region": REGION,
+    "api-keys": ADMIN,
+  });
+  await waitLive(gateway.url, 3, admin);
+  const s3 = gateway.running.s3Address;
+  assert.ok(s3 !== undefined, "the gateway serves S3");
+  endpoint = `http://${s3}`;
+  const made = await http(gateway.url, "POST", "/v1/keys", {
+    headers: { ...admin, ...json },
+    body: JSON.stringify({ name: "s3-clients" }),
+  });
+  assert.equal(made.status, 201);
+  key = made.json as { id: string; secret: string };
+  for (const bucket of BUCKETS) {
+    const granted = await http(gateway.url, "PUT", `/v1/keys/${key.id}/grants`, {
+      headers: { ...admin, ...json },
+      body: JSON.stringify({ bucket, read: true, write: true, owner: true }),
+    });
+    assert.equal(granted.status, 200);
+  }
+});
+
+after(async () => {
+  await gateway?.stop();
+  await cluster?.stop();
+  await work?.remove();
+});
+
+/** A directory of its own for one client: its HOME, its config, its files. */
+async function clientDir(name: string): Promise<string> {
+  const dir = join(work.path, name);
+  await mkdir(join(dir, "home"), { recursive: true });
+  return dir;
+}
+
+/** A tree with nested folders, a name with spaces, one with non-ASCII letters, an empty file. */
+async function makeTree(root: string, seed: number): Promise<Map<string, string>> {
+  const files: [string, Buffer][] = [
+    ["top.txt", Buffer.from("top level\n")],
+    ["with space.bin", patternBytes(70_000, seed)],
+    ["ünïcødé ✓.txt", Buffer.from("non-ASCII names round-trip\n")],
+    ["nested/one.bin", patternBytes(1_500_000, seed + 1)],
+    ["nested/deeper/two.bin", patternBytes(33_333, seed + 2)],
+    ["nested/deeper/empty.txt", Buffer.alloc(0)],
+  ];
+  for (const [rel, data] of files) {
+    await mkdir(join(root, rel, ".."), { recursive: true });
+    await writeFile(join(root, rel), data);
+  }
+  return treeDigest(root);
+}
+
+const digestOf = async (path: string) => sha256(await readFile(path));
+
+describe("aws-cli", { skip: skipUnless("aws", "awscli") }, () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const aws = (...args: string[]) =>
+    runClient(bins.aws!, ["--endpoint-url", endpoint, "--no-cli-pager", ...args], { env, timeoutMs: 90_000 });
+  const url = (path: string) => `s3://dfs-aws/${path}`;
+
+  before(async () => {
+    dir = await clientDir("aws");
+    const config = join(dir, "config");
+    const credentials = join(dir, "credentials");
+    await writeFile(config, `[default]\nregion = ${REGION}\ns3 =\n  addressing_style = path\n`);
+    await writeFile(
+      credentials,
+      `[default]\naws_access_key_id = ${key.id}\naws_secret_access_key = ${key.secret}\n`,
+    );
+    env = {
+      HOME: join(dir, "home"),
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: credentials,
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+  });
+
+  test("mb, cp up and down (small, and multipart at 20 MiB), head-object, ls, rm", async () => {
+    await aws("s3", "mb", "s3://dfs-aws");
+    const small = patternBytes(100_000, 3);
+    const big = patternBytes(20 * MiB, 4);
+    await writeFile(join(dir, "small.bin"), small);
+    await writeFile(join(dir, "big.bin"), big);
+    await aws("s3", "cp", join(dir, "small.bin"), url("small.bin"));
+    await aws("s3", "cp", join(dir, "big.bin"), url("big/big.bin"));
+    await aws("s3", "cp", url("small.bin"), join(dir, "small.back"));
+    await aws("s3", "cp", url("big/big.bin"), join(dir, "big.back"));
+    assert.equal(await digestOf(join(dir, "small.back")), sha256(small));
+    assert.equal(await digestOf(join(dir, "big.back")), sha256(big));
+
+    const head = JSON.parse(
+      (await aws("s3api", "head-object", "--bucket", "dfs-aws", "--key", "big/big.bin")).stdout,
+    ) as { ETag: string; ContentLength: number };
+    assert.equal(head.ContentLength, big.length);
+    // 20 MiB in aws's default 8 MiB parts: three parts, an MD5-of-MD5s ETag with its count.
+    assert.match(head.ETag, /^"[0-9a-f]{32}-3"$/);
+    const smallHead = JSON.parse(
+      (await aws("s3api", "head-object", "--bucket", "dfs-aws", "--key", "small.bin")).stdout,
+    ) as { ETag: string };
+    assert.match(smallHead.ETag, /^"[0-9a-f]{32}"$/);
+
+    const all = (await aws("s3", "ls", "--recursive", "s3://dfs-aws")).stdout;
+    assert.match(all, /\b100000 small\.bin$/m);
+    assert.match(all, /\b20971520 big\/big\.bin$/m);
+    const byPrefix = (await aws("s3", "ls", "s3://dfs-aws/big/")).stdout;
+    assert.match(byPrefix, /big\.bin$/m);
+    assert.doesNotMatch(byPrefix, /small\.bin/);
+
+    await aws("s3", "rm", url("small.bin"));
+    const gone = await runClient(
+      bins.aws!,
+      ["--endpoint-url", endpoint, "s3api", "head-object", "--bucket", "dfs-aws", "--key", "small.bin"],
+      { env, allowFailure: true },
+    );
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /404|Not Found/);
+    assert.equal(await digestOf(join(dir, "big.back")), sha256(big));
+  });
+
+  test("sync a tree up and back down into a new folder; rm --recursive", async () => {
+    const src = join(dir, "tree");
+    const want = await makeTree(src, 10);
+    await aws("s3", "sync", src, url("tree"));
+    const listed = (await aws("s3", "ls", "--recursive", url("tree/"))).stdout;
+    for (const rel of want.keys()) assert.ok(listed.includes(`tree/${rel}`), `${rel} listed`);
+    const down = join(dir, "tree-back");
+    await aws("s3", "sync", url("tree"), down);
+    assert.deepEqual(await treeDigest(down), want);
+    // A second sync finds nothing to do: sizes and times agree.
+    const again = await aws("s3", "sync", src, url("tree"));
+    assert.equal(again.stdout.trim(), "");
+
+    await aws("s3", "rm", "--recursive", url("tree"));
+    const left = await aws("s3", "ls", "--recursive", "s3://dfs-aws");
+    assert.doesNotMatch(left.stdout, /tree\//);
+    assert.match(left.stdout, /big\/big\.bin/);
+  });
+});
