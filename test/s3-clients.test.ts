@@ -189,4 +189,152 @@ describe("aws-cli", { skip: skipUnless("aws", "awscli") }, () => {
     assert.doesNotMatch(left.stdout, /tree\//);
     assert.match(left.stdout, /big\/big\.bin/);
   });
+  test("a bucket without a grant is AccessDenied; a wrong secret is SignatureDoesNotMatch", async () => {
+    const denied = await runClient(bins.aws!, ["--endpoint-url", endpoint, "s3", "mb", "s3://dfs-nogrant"], {
+      env,
+      allowFailure: true,
+    });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /AccessDenied/);
+    const wrong = join(dir, "wrong-credentials");
+    await writeFile(
+      wrong,
+      `[default]\naws_access_key_id = ${key.id}\naws_secret_access_key = ${"x".repeat(40)}\n`,
+    );
+    const refused = await runClient(bins.aws!, ["--endpoint-url", endpoint, "s3", "ls", "s3://dfs-aws"], {
+      env: { ...env, AWS_SHARED_CREDENTIALS_FILE: wrong },
+      allowFailure: true,
+    });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /SignatureDoesNotMatch/);
+  });
+});
+
+describe("s3cmd", { skip: skipUnless("s3cmd", "s3cmd") }, () => {
+  let dir: string;
+  let s3cmd: (...args: string[]) => ReturnType<typeof runClient>;
+
+  before(async () => {
+    dir = await clientDir("s3cmd");
+    const config = join(dir, "s3cfg");
+    const host = endpoint.slice("http://".length);
+    // host_bucket without %(bucket)s: path-style requests.
+    await writeFile(
+      config,
+      [
+        "[default]",
+        `access_key = ${key.id}`,
+        `secret_key = ${key.secret}`,
+        `host_base = ${host}`,
+        `host_bucket = ${host}`,
+        `bucket_location = ${REGION}`,
+        "use_https = False",
+        "signature_v2 = False",
+        "",
+      ].join("\n"),
+    );
+    s3cmd = (...args) =>
+      runClient(bins.s3cmd!, ["-c", config, ...args], {
+        env: { HOME: join(dir, "home") },
+        timeoutMs: 90_000,
+      });
+  });
+
+  test("mb, put (single and multipart), ls, get, del", async () => {
+    await s3cmd("mb", "s3://dfs-s3cmd");
+    const small = patternBytes(250_000, 21);
+    const big = patternBytes(12 * MiB, 22);
+    await writeFile(join(dir, "small.bin"), small);
+    await writeFile(join(dir, "big.bin"), big);
+    await s3cmd("put", join(dir, "small.bin"), "s3://dfs-s3cmd/a/small.bin");
+    await s3cmd("put", "--multipart-chunk-size-mb=5", join(dir, "big.bin"), "s3://dfs-s3cmd/a/big.bin");
+    const listed = (await s3cmd("ls", "--recursive", "s3://dfs-s3cmd")).stdout;
+    assert.match(listed, /\s250000\s+s3:\/\/dfs-s3cmd\/a\/small\.bin$/m);
+    assert.match(listed, /\s12582912\s+s3:\/\/dfs-s3cmd\/a\/big\.bin$/m);
+    await s3cmd("get", "s3://dfs-s3cmd/a/small.bin", join(dir, "small.back"));
+    await s3cmd("get", "s3://dfs-s3cmd/a/big.bin", join(dir, "big.back"));
+    assert.equal(await digestOf(join(dir, "small.back")), sha256(small));
+    assert.equal(await digestOf(join(dir, "big.back")), sha256(big));
+    await s3cmd("del", "s3://dfs-s3cmd/a/small.bin");
+    const left = (await s3cmd("ls", "--recursive", "s3://dfs-s3cmd")).stdout;
+    assert.doesNotMatch(left, /small\.bin/);
+    assert.match(left, /big\.bin/);
+  });
+});
+
+describe("rclone", { skip: skipUnless("rclone", "rclone") }, () => {
+  let dir: string;
+  let rclone: (...args: string[]) => ReturnType<typeof runClient>;
+
+  before(async () => {
+    dir = await clientDir("rclone");
+    const config = join(dir, "rclone.conf");
+    await writeFile(
+      config,
+      [
+        "[dfs]",
+        "type = s3",
+        "provider = Other",
+        `access_key_id = ${key.id}`,
+        `secret_access_key = ${key.secret}`,
+        `endpoint = ${endpoint}`,
+        `region = ${REGION}`,
+        "force_path_style = true",
+        "",
+      ].join("\n"),
+    );
+    const env = { HOME: join(dir, "home"), RCLONE_CONFIG: config, RCLONE_CACHE_DIR: join(dir, "cache") };
+    rclone = (...args) => runClient(bins.rclone!, args, { env, timeoutMs: 90_000 });
+  });
+
+  test("copy up, check (0 differences), lsf, copy down, delete", async () => {
+    const src = join(dir, "tree");
+    const want = await makeTree(src, 30);
+    await rclone("copy", src, "dfs:dfs-rclone/tree");
+    const checked = await rclone("check", src, "dfs:dfs-rclone/tree");
+    assert.match(checked.stderr, /0 differences found/);
+    const lsf = (await rclone("lsf", "-R", "--files-only", "dfs:dfs-rclone/tree")).stdout;
+    assert.deepEqual(lsf.trim().split("\n").sort(), [...want.keys()].sort());
+    const down = join(dir, "tree-back");
+    await rclone("copy", "dfs:dfs-rclone/tree", down);
+    assert.deepEqual(await treeDigest(down), want);
+    await rclone("delete", "dfs:dfs-rclone/tree");
+    const left = (await rclone("lsf", "-R", "--files-only", "dfs:dfs-rclone")).stdout;
+    assert.equal(left.trim(), "");
+  });
+});
+
+describe("restic", { skip: skipUnless("restic", "restic") }, () => {
+  let dir: string;
+  let restic: (...args: string[]) => ReturnType<typeof runClient>;
+
+  before(async () => {
+    dir = await clientDir("restic");
+    const env = {
+      HOME: join(dir, "home"),
+      AWS_ACCESS_KEY_ID: key.id,
+      AWS_SECRET_ACCESS_KEY: key.secret,
+      AWS_DEFAULT_REGION: REGION,
+      RESTIC_PASSWORD: "correct horse battery staple",
+      RESTIC_REPOSITORY: `s3:${endpoint}/dfs-restic/repo`,
+      RESTIC_CACHE_DIR: join(dir, "cache"),
+    };
+    restic = (...args) => runClient(bins.restic!, args, { env, timeoutMs: 120_000 });
+  });
+
+  test("init, backup a tree, snapshots, restore into a new folder, check --read-data", async () => {
+    const src = join(dir, "tree");
+    const want = await makeTree(src, 40);
+    await restic("init");
+    await restic("backup", "--host", "test", src);
+    const snapshots = JSON.parse((await restic("snapshots", "--json")).stdout) as { paths: string[] }[];
+    assert.equal(snapshots.length, 1);
+    assert.deepEqual(snapshots[0]!.paths, [src]);
+    const target = join(dir, "restored");
+    await restic("restore", "latest", "--target", target);
+    // restic restores a backed-up path under the target with its full path.
+    assert.deepEqual(await treeDigest(join(target, src)), want);
+    const checked = await restic("check", "--read-data");
+    assert.match(checked.stdout, /no errors were found/);
+  });
 });
