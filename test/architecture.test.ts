@@ -22,6 +22,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   credentials: ["errors.ts"],
   registry: ["errors.ts", "formats", "config", "logger.ts", "credentials"],
   tables: ["errors.ts", "formats", "protocol", "transport", "placement"],
+  names: ["errors.ts", "formats", "tables", "access"],
   access: ["errors.ts", "crypto", "tables"],
   node: [
     "errors.ts",
@@ -49,6 +50,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "memory.ts",
     "credentials",
     "tables",
+    "names",
     "access",
   ],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],

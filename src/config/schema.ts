@@ -165,6 +165,10 @@ export const GatewaySchema = z
      * third of it): the nodes may collect a chunk only a GC grace after the last hold on it ended.
      */
     uploadLeaseMs: ms.default(3_600_000),
+    /** A multipart upload not completed or aborted within this is removed with its parts by a sweep. */
+    multipartMaxAgeMs: ms.default(7 * 24 * 3_600_000),
+    /** How often a gateway sweeps old multipart uploads (every gateway may; 0: never). */
+    multipartSweepMs: z.number().int().min(0).default(3_600_000),
     /** Keys with every permission (read, write, delete, admin). */
     apiKeys: z.array(z.string().min(16)).default([]),
     /** A file of keys with permissions, `name:secret:perms` per line (keys.ts), re-read when it changes. */

@@ -211,6 +211,20 @@ export const SETTINGS: readonly Setting[] = [
     "an upload's hold on its chunks, renewed at a third of it (default 1 h)",
   ),
   s(
+    ["gateway", "multipartMaxAgeMs"],
+    "DFS_MULTIPART_MAX_AGE_MS",
+    "multipart-max-age-ms",
+    "int",
+    "unfinished multipart uploads are removed after this (default 7 days)",
+  ),
+  s(
+    ["gateway", "multipartSweepMs"],
+    "DFS_MULTIPART_SWEEP_MS",
+    "multipart-sweep-ms",
+    "int",
+    "how often old multipart uploads are swept (default 1 h; 0: never)",
+  ),
+  s(
     ["gateway", "apiKeys"],
     "DFS_API_KEYS",
     "api-keys",

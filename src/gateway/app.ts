@@ -6,6 +6,7 @@ import type { GatewayConfig } from "../config/index.ts";
 import { CHUNK_OVERHEAD, ChunkCipher } from "../crypto/index.ts";
 import { DfsError } from "../errors.ts";
 import { HybridClock } from "../formats/index.ts";
+import type { Names } from "../names/index.ts";
 import { TableClient } from "../tables/index.ts";
 import { BufferPool } from "../transport/index.ts";
 import { ApiKeys } from "./auth.ts";
@@ -18,9 +19,12 @@ import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { capConnections, serverOptions } from "./listener.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { authenticate } from "./principal.ts";
+import { nameServiceFor, startUploadSweep } from "./names.ts";
+import { bucketRoutes } from "./routes/buckets.ts";
 import { downloadRoutes } from "./routes/download.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { manageRoutes } from "./routes/manage.ts";
+import { objectRoutes } from "./routes/objects.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { uploadRoutes } from "./routes/upload.ts";
 
@@ -96,7 +100,12 @@ export function buildGateway(
     onCorrupt: (id, err) =>
       deps.logger.warn({ accessKey: id, err: err.message }, "access key record does not open"),
   });
+  let names: Names | undefined;
   const ctx: GatewayContext = {
+    get names(): Names {
+      if (names === undefined) throw new DfsError("DFS_ERR_INTERNAL", "the naming service is not built yet");
+      return names;
+    },
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,
     view: deps.view,
@@ -113,6 +122,7 @@ export function buildGateway(
     },
     hedges,
   };
+  names = nameServiceFor(ctx);
   const slots = new TransferSlots(config.gateway.maxTransfers);
   // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
   // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
@@ -182,5 +192,9 @@ export function buildGateway(
   app.register(async (scope) => manageRoutes(scope, ctx));
   app.register(async (scope) => opsRoutes(scope, ctx));
   app.register(async (scope) => keyRoutes(scope, ctx));
+  app.register(async (scope) => bucketRoutes(scope, ctx));
+  app.register(async (scope) => objectRoutes(scope, ctx, slots));
+  const sweep = startUploadSweep(ctx);
+  app.addHook("onClose", async () => sweep.stop());
   return app;
 }

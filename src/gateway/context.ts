@@ -3,6 +3,7 @@ import type { GatewayConfig } from "../config/index.ts";
 import type { Identity } from "../credentials/index.ts";
 import type { ChunkCipher } from "../crypto/index.ts";
 import type { Logger } from "../logger.ts";
+import type { Names } from "../names/index.ts";
 import type { MembershipView } from "../registry/index.ts";
 import type { TableClient } from "../tables/index.ts";
 import type { BufferPool, NodeApi } from "../transport/index.ts";
@@ -33,11 +34,13 @@ export interface GatewayContext {
   readonly placement: PlacementCache;
   /**
    * Table records over their owners (quorum reads and writes, read-repair), stamped with this
-   * gateway's credential id. No route uses it yet: buckets and keys will.
+   * gateway's credential id: buckets, keys and file holders.
    */
   readonly tables: TableClient;
   /** Access keys kept in the cluster (cached briefly in this gateway): the auth hook and /v1/keys. */
   readonly access: AccessKeyDirectory;
+  /** The naming service (buckets and keys) the /v1 bucket routes and the S3 listener share. */
+  readonly names: Names;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /**
