@@ -18,8 +18,8 @@ import { gatewayHedges } from "./hedge.ts";
 import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { capConnections, serverOptions } from "./listener.ts";
 import { GatewayMetrics } from "./metrics.ts";
-import { authenticate } from "./principal.ts";
 import { nameServiceFor, startUploadSweep } from "./names.ts";
+import { authenticate } from "./principal.ts";
 import { bucketRoutes } from "./routes/buckets.ts";
 import { downloadRoutes } from "./routes/download.ts";
 import { keyRoutes } from "./routes/keys.ts";
@@ -48,6 +48,10 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
+  }
+  interface FastifyInstance {
+    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
+    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
   }
 }
 
@@ -196,5 +200,6 @@ export function buildGateway(
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
+  app.decorate("shared", { ctx, slots });
   return app;
 }
