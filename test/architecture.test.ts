@@ -53,6 +53,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "names",
     "access",
   ],
+  s3: ["errors.ts", "logger.ts", "config", "access", "names", "gateway"],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],
 };

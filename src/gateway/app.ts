@@ -49,6 +49,10 @@ declare module "fastify" {
     /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
   }
+  interface FastifyInstance {
+    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
+    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
+  }
 }
 
 /** The keys a gateway checks: those of its config unless the caller keeps them (to reload them). */
@@ -64,15 +68,6 @@ export function keysOf(config: GatewayConfig): ApiKeys {
  * The gateway's HTTP app, built apart from listen() so tests can `inject`. The deps are owned by
  * the caller, which closes them after the app. `keys` may be given to change them while it runs.
  */
-const contexts = new WeakMap<FastifyInstance, GatewayContext>();
-
-/** The context an app built by buildGateway shares: the S3 listener serves the same names and keys. */
-export function contextOf(app: FastifyInstance): GatewayContext {
-  const ctx = contexts.get(app);
-  if (ctx === undefined) throw new DfsError("DFS_ERR_INTERNAL", "this app was not built by buildGateway");
-  return ctx;
-}
-
 export function buildGateway(
   config: GatewayConfig,
   deps: GatewayDeps,
@@ -205,6 +200,6 @@ export function buildGateway(
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
-  contexts.set(app, ctx);
+  app.decorate("shared", { ctx, slots });
   return app;
 }

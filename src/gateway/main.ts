@@ -10,20 +10,30 @@ import { resolveTrust } from "../credentials/index.ts";
 import { DfsError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { startMembershipView } from "../registry/index.ts";
-import { type S3Listener, startS3Listener } from "../s3/index.ts";
 import { NodeClient, peerIdsFrom } from "../transport/index.ts";
-import { buildGateway, contextOf, keysOf } from "./app.ts";
+import { buildGateway, keysOf } from "./app.ts";
 import type { ApiKeys } from "./auth.ts";
 import { checkChunkBytes } from "./limits.ts";
 
 /** How long a stopping gateway waits for in-flight requests (uploads above all) before cutting them. */
 export const SHUTDOWN_GRACE_MS = 30_000;
 
+/** Another listener started beside /v1 over the same context (the S3 API, src/s3/). */
+export interface SideListener {
+  readonly address: string;
+  close(graceMs: number): Promise<void>;
+}
+export type SideStarter = (
+  app: FastifyInstance,
+  config: GatewayConfig,
+  logger: Logger,
+) => Promise<SideListener | undefined>;
+
 export interface RunningGateway {
   readonly app: FastifyInstance;
   /** "host:port" actually bound (the port is chosen by the OS for port 0). */
   readonly address: string;
-  /** "host:port" of the S3 listener, when s3.listen is set. */
+  /** The S3 listener's "host:port", when one runs. */
   readonly s3Address: string | undefined;
   /** Re-reads the keys file now (SIGHUP); a no-op without one. */
   reloadKeys(): void;
@@ -60,7 +70,11 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
  * is a `gateway` credential for its listen address (host:port as configured); without trust
  * configured it refuses to start.
  */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  startS3?: SideStarter,
+): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   if (config.trust === undefined) {
     throw new DfsError(
@@ -79,26 +93,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const nodes = new NodeClient({ trust, peerIds: peerIdsFrom(() => view, true) });
   const keys = keysOf(config);
   let app: FastifyInstance | undefined;
-  let s3: S3Listener | undefined;
+  let s3: SideListener | undefined;
   try {
     app = buildGateway(config, { nodes, view, logger, identity: trust.identity }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
-    const s3Addr = config.s3.listenAddr;
-    if (s3Addr !== undefined) {
-      const ctx = contextOf(app);
-      s3 = await startS3Listener(
-        {
-          names: ctx.names,
-          directory: ctx.access,
-          keyed: keys.keyed,
-          region: config.s3.region,
-          gateway: ctx.config,
-          logger,
-          metrics: ctx.metrics,
-        },
-        s3Addr,
-      );
-    }
+    s3 = await startS3?.(app, config, logger);
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
     throw err;
@@ -131,11 +130,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
 }
 
 /** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully; SIGHUP re-reads the keys file. */
-export async function runGateway(config: GatewayConfig, logger: Logger): Promise<void> {
-  const gateway = await startGateway(config, logger);
+export async function runGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  startS3?: SideStarter,
+): Promise<void> {
+  const gateway = await startGateway(config, logger, startS3);
   const hangup = () => gateway.reloadKeys();
   process.on("SIGHUP", hangup);
-  logger.info({ address: gateway.address, s3Address: gateway.s3Address }, "gateway listening");
+  if (gateway.s3Address !== undefined) logger.info({ address: gateway.s3Address }, "s3 listening");
+  logger.info({ address: gateway.address }, "gateway listening");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stop = (s: NodeJS.Signals) => {
       process.off("SIGTERM", stop);

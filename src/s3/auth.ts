@@ -1,9 +1,8 @@
 /**
  * Who sent an S3 request: its SigV4 signature (Authorization header or presigned query) checked
  * against the secret the AccessKeyDirectory holds for its key id, within 15 minutes of our clock.
- * A gateway without keys (loopback, or `anonymous`) admits every request as it admits every /v1
- * request: unsigned ones, and signed ones whose key id it does not know (it has no secret to check
- * them with); a key id it knows must still sign correctly.
+ * A gateway without keys (loopback, or `anonymous`) admits every S3 request as it admits every /v1
+ * request, whatever credentials it carries: nothing is checked but the body's own digests.
  */
 
 import type { AccessKey, AccessKeyDirectory, BucketAction, Principal } from "../access/index.ts";
@@ -27,8 +26,7 @@ import {
 export const MAX_SKEW_MS = 15 * 60_000;
 
 export interface AuthSettings {
-  /** Undefined until the cluster's keys are reachable: then only a keyless gateway admits anyone. */
-  directory: AccessKeyDirectory | undefined;
+  directory: AccessKeyDirectory;
   /** Whether the gateway has keys: then every S3 request must be signed by a known access key. */
   keyed: boolean;
   region: string;
@@ -124,7 +122,7 @@ export async function authenticate(parts: SignedParts, settings: AuthSettings): 
     throw s3Error("AuthorizationHeaderMalformed", "the host header must be signed");
   }
   const amzDate = checkTime(claim, parts, settings.now());
-  const key: AccessKey | undefined = await settings.directory?.lookup(c.accessKeyId);
+  const key: AccessKey | undefined = await settings.directory.lookup(c.accessKeyId);
   if (key === undefined) {
     if (settings.keyed) {
       throw s3Error(

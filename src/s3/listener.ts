@@ -24,8 +24,8 @@ import { headerValues, parseQuery, percentDecode } from "./sigv4.ts";
 
 export interface S3Options {
   names: NameService;
-  /** The cluster's access keys; undefined: only a gateway without keys admits anyone. */
-  directory: AccessKeyDirectory | undefined;
+  /** The cluster's access keys: their secrets check signatures. */
+  directory: AccessKeyDirectory;
   /** Whether the gateway has keys (then every S3 request must be signed by a known access key). */
   keyed: boolean;
   region: string;
@@ -34,6 +34,8 @@ export interface S3Options {
   metrics?: GatewayMetrics | undefined;
   /** The clock signatures are checked against (tests move it). */
   now?: () => number;
+  /** Uploads and downloads in flight, shared with /v1; a new pool of maxTransfers when absent. */
+  slots?: TransferSlots | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -70,7 +72,7 @@ export interface S3Handler {
 export function s3Handler(options: S3Options): S3Handler {
   const g = options.gateway;
   const metrics = options.metrics;
-  const slots = new TransferSlots(g.maxTransfers);
+  const slots = options.slots ?? new TransferSlots(g.maxTransfers);
   const deps: S3Deps = {
     names: options.names,
     region: options.region,
