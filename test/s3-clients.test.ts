@@ -9,22 +9,11 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { RunningGateway } from "../src/gateway/index.ts";
 import { findClient, runClient, treeDigest } from "./helpers/clients.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import {
-  type Cluster,
-  type Gateway,
-  http,
-  startCluster,
-  startGatewayInProcess,
-  waitLive,
-} from "./helpers/gateway.ts";
+import { type S3Harness, startS3Harness } from "./helpers/s3.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
-const ADMIN = "admin-secret-s3-clients-0123456789";
-const admin = { authorization: `Bearer ${ADMIN}` };
-const json = { "content-type": "application/json" };
 const REGION = "us-east-1";
 const MiB = 1024 * 1024;
 
@@ -37,45 +26,23 @@ const bins = {
 const skipUnless = (name: keyof typeof bins, pkg: string) =>
   bins[name] === undefined ? `${name} is not installed (apt-get install ${pkg}; .ci/run does)` : false;
 
-let cluster: Cluster;
-let gateway: Gateway & { running: RunningGateway };
+let harness: S3Harness;
 let endpoint: string;
 let key: { id: string; secret: string };
 let work: { path: string; remove: () => Promise<void> };
 
-/** The key used by every client: grants on the buckets the clients use, and on no other. */
+/** The buckets the clients use: the key holds grants on these and on no other. */
 const BUCKETS = ["dfs-aws", "dfs-s3cmd", "dfs-rclone", "dfs-restic"];
 
 before(async () => {
   work = await makeTempDir("dfs-s3clients-");
-  cluster = await startCluster(3, "s3clients:");
-  gateway = await startGatewayInProcess(cluster, {
-    "s3-listen": "127.0.0.1:0",
-    "s3-region": REGION,
-    "api-keys": ADMIN,
-  });
-  await waitLive(gateway.url, 3, admin);
-  const s3 = gateway.running.s3Address;
-  assert.ok(s3 !== undefined, "the gateway serves S3");
-  endpoint = `http://${s3}`;
-  const made = await http(gateway.url, "POST", "/v1/keys", {
-    headers: { ...admin, ...json },
-    body: JSON.stringify({ name: "s3-clients" }),
-  });
-  assert.equal(made.status, 201);
-  key = made.json as { id: string; secret: string };
-  for (const bucket of BUCKETS) {
-    const granted = await http(gateway.url, "PUT", `/v1/keys/${key.id}/grants`, {
-      headers: { ...admin, ...json },
-      body: JSON.stringify({ bucket, read: true, write: true, owner: true }),
-    });
-    assert.equal(granted.status, 200);
-  }
+  harness = await startS3Harness(true, "s3clients:");
+  endpoint = harness.endpoint;
+  key = await harness.createKey(BUCKETS.map((bucket) => ({ bucket, read: true, write: true, owner: true })));
 });
 
 after(async () => {
-  await gateway?.stop();
-  await cluster?.stop();
+  await harness?.stop();
   await work?.remove();
 });
 
