@@ -138,8 +138,10 @@ export async function runGateway(
   const gateway = await startGateway(config, logger, startS3);
   const hangup = () => gateway.reloadKeys();
   process.on("SIGHUP", hangup);
-  if (gateway.s3Address !== undefined) logger.info({ address: gateway.s3Address }, "s3 listening");
-  logger.info({ address: gateway.address }, "gateway listening");
+  logger.info(
+    { address: gateway.address, ...(gateway.s3Address === undefined ? {} : { s3: gateway.s3Address }) },
+    "gateway listening",
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stop = (s: NodeJS.Signals) => {
       process.off("SIGTERM", stop);
