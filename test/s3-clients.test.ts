@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { findClient, runClient, treeDigest } from "./helpers/clients.ts";
+import { findClient, runClient, skipWithout, treeDigest } from "./helpers/clients.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { type S3Harness, startS3Harness } from "./helpers/s3.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
@@ -24,7 +24,7 @@ const bins = {
   restic: findClient("restic"),
 };
 const skipUnless = (name: keyof typeof bins, pkg: string) =>
-  bins[name] === undefined ? `${name} is not installed (apt-get install ${pkg}; .ci/run does)` : false;
+  skipWithout(bins[name] === undefined ? [pkg] : []);
 
 let harness: S3Harness;
 let endpoint: string;

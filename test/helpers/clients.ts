@@ -120,3 +120,14 @@ export async function treeDigest(root: string): Promise<Map<string, string>> {
   await walk(root);
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
+
+/**
+ * A skip message for tests whose clients are missing (apt packages named), or false when none is.
+ * .ci/run sets DFS_S3_CLIENTS=required after installing them: there a missing one fails instead.
+ */
+export function skipWithout(packages: readonly string[]): string | false {
+  if (packages.length === 0) return false;
+  const message = `not installed: ${packages.join(", ")} (apt-get install ${packages.join(" ")}; .ci/run does)`;
+  if (process.env.DFS_S3_CLIENTS === "required") throw new Error(`DFS_S3_CLIENTS=required, but ${message}`);
+  return message;
+}
