@@ -123,7 +123,8 @@ export function errorBody(err: unknown, requestId: string, resource: string): S3
       ["RequestId", requestId],
       ["HostId", requestId],
     ],
-    undefined,
+    // No namespace, as S3 sends errors: botocore (aws-cli) reads the code only from a bare <Error>.
+    null,
   );
   return { status: S3_STATUS[code], code, xml };
 }

@@ -31,9 +31,9 @@ function render(node: Exclude<XmlNode, undefined>): string {
 
 export const S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-/** A whole document: declaration, root element in the S3 namespace, its children. */
-export function xmlDocument(root: string, children: XmlNode[], ns: string | undefined = S3_NS): string {
-  const attrs = ns === undefined ? "" : ` xmlns="${ns}"`;
+/** A whole document: declaration, root element in the S3 namespace (none when ns is null), its children. */
+export function xmlDocument(root: string, children: XmlNode[], ns: string | null = S3_NS): string {
+  const attrs = ns === null ? "" : ` xmlns="${ns}"`;
   const body = children.map((c) => (c === undefined ? "" : render(c))).join("");
   return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${attrs}>${body}</${root}>`;
 }
