@@ -42,6 +42,10 @@ function genReqId(req: IncomingMessage): string {
 }
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The gateway's naming service (ctx.names), for what shares it: the S3 listener, tests. */
+    names: Names;
+  }
   interface FastifyRequest {
     /** The name of the API key the request came with, when one was needed; for the log. */
     apiKey?: string;
@@ -112,7 +116,7 @@ export function buildGateway(
     },
     hedges,
   };
-  names = nameServiceFor(ctx);
+  names = nameServiceFor(ctx, deps.now);
   const slots = new TransferSlots(config.gateway.maxTransfers);
   // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
   // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
@@ -176,6 +180,7 @@ export function buildGateway(
   app.register(async (scope) => opsRoutes(scope, ctx));
   app.register(async (scope) => bucketRoutes(scope, ctx));
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
+  app.decorate("names", names);
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
   return app;

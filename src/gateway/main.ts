@@ -13,6 +13,7 @@ import { startMembershipView } from "../registry/index.ts";
 import { NodeClient, peerIdsFrom } from "../transport/index.ts";
 import { buildGateway, keysOf } from "./app.ts";
 import type { ApiKeys } from "./auth.ts";
+import type { GatewayDeps } from "./context.ts";
 import { checkChunkBytes } from "./limits.ts";
 
 /** How long a stopping gateway waits for in-flight requests (uploads above all) before cutting them. */
@@ -57,7 +58,11 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
  * is a `gateway` credential for its listen address (host:port as configured); without trust
  * configured it refuses to start.
  */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  extra: Pick<GatewayDeps, "now"> = {},
+): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   if (config.trust === undefined) {
     throw new DfsError(
@@ -77,7 +82,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const keys = keysOf(config);
   let app: FastifyInstance | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger, identity: trust.identity }, keys);
+    app = buildGateway(config, { nodes, view, logger, identity: trust.identity, ...extra }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
