@@ -45,13 +45,15 @@ function genReqId(req: IncomingMessage): string {
 }
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The gateway's naming service (ctx.names), for what shares it: the S3 listener, tests. */
+    names: Names;
+    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
+    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
+  }
   interface FastifyRequest {
     /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
-  }
-  interface FastifyInstance {
-    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
-    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
   }
 }
 
@@ -126,7 +128,7 @@ export function buildGateway(
     },
     hedges,
   };
-  names = nameServiceFor(ctx);
+  names = nameServiceFor(ctx, deps.now);
   const slots = new TransferSlots(config.gateway.maxTransfers);
   // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
   // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
@@ -198,6 +200,7 @@ export function buildGateway(
   app.register(async (scope) => keyRoutes(scope, ctx));
   app.register(async (scope) => bucketRoutes(scope, ctx));
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
+  app.decorate("names", names);
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
   app.decorate("shared", { ctx, slots });

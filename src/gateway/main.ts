@@ -13,6 +13,7 @@ import { startMembershipView } from "../registry/index.ts";
 import { NodeClient, peerIdsFrom } from "../transport/index.ts";
 import { buildGateway, keysOf } from "./app.ts";
 import type { ApiKeys } from "./auth.ts";
+import type { GatewayDeps } from "./context.ts";
 import { checkChunkBytes } from "./limits.ts";
 
 /** How long a stopping gateway waits for in-flight requests (uploads above all) before cutting them. */
@@ -74,6 +75,7 @@ export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
   startS3?: SideStarter,
+  extra: Pick<GatewayDeps, "now"> = {},
 ): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   if (config.trust === undefined) {
@@ -95,7 +97,7 @@ export async function startGateway(
   let app: FastifyInstance | undefined;
   let s3: SideListener | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger, identity: trust.identity }, keys);
+    app = buildGateway(config, { nodes, view, logger, identity: trust.identity, ...extra }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
     s3 = await startS3?.(app, config, logger);
   } catch (err) {

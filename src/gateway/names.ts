@@ -6,8 +6,9 @@ import { GatewayFiles } from "./files.ts";
  * The naming service over a gateway's context: its tables and its files. The app builds one
  * (ctx.names); the S3 listener, given the same context, uses that one.
  */
-export function nameServiceFor(ctx: GatewayContext): Names {
+export function nameServiceFor(ctx: GatewayContext, now?: () => number): Names {
   return new Names({
+    now,
     tables: ctx.tables,
     files: new GatewayFiles(ctx),
     multipartMaxAgeMs: ctx.config.multipartMaxAgeMs,
