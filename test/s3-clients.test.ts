@@ -53,12 +53,13 @@ async function clientDir(name: string): Promise<string> {
   return dir;
 }
 
-/** A tree with nested folders, a name with spaces, one with non-ASCII letters, an empty file. */
+/** A tree with nested folders, names with spaces, non-ASCII letters and XML specials, an empty file. */
 async function makeTree(root: string, seed: number): Promise<Map<string, string>> {
   const files: [string, Buffer][] = [
     ["top.txt", Buffer.from("top level\n")],
     ["with space.bin", patternBytes(70_000, seed)],
     ["ünïcødé ✓.txt", Buffer.from("non-ASCII names round-trip\n")],
+    [`odd 'quote' & "double" <angle>.txt`, Buffer.from("XML-escaped in listings and requests\n")],
     ["nested/one.bin", patternBytes(1_500_000, seed + 1)],
     ["nested/deeper/two.bin", patternBytes(33_333, seed + 2)],
     ["nested/deeper/empty.txt", Buffer.alloc(0)],
@@ -156,6 +157,102 @@ describe("aws-cli", { skip: skipUnless("aws", "awscli") }, () => {
     assert.doesNotMatch(left.stdout, /tree\//);
     assert.match(left.stdout, /big\/big\.bin/);
   });
+  test("checksums (CRC32, CRC32C, SHA256, SHA1; a wrong one refused), a Range read, metadata, a presigned GET", async () => {
+    const data = patternBytes(3 * MiB + 7, 5);
+    const file = join(dir, "sums.bin");
+    await writeFile(file, data);
+    // aws s3 cp of this aws-cli sends no checksums; s3api put-object sends the one asked for.
+    for (const algorithm of ["CRC32", "CRC32C", "SHA256", "SHA1"]) {
+      const key = `sums/${algorithm}.bin`;
+      const put = JSON.parse(
+        (
+          await aws(
+            "s3api",
+            "put-object",
+            "--bucket",
+            "dfs-aws",
+            "--key",
+            key,
+            "--body",
+            file,
+            "--checksum-algorithm",
+            algorithm,
+          )
+        ).stdout,
+      ) as Record<string, string>;
+      assert.ok(put[`Checksum${algorithm}`], `${algorithm} answered: ${JSON.stringify(put)}`);
+      const back = join(dir, `sums-${algorithm}.back`);
+      await aws(
+        "s3api",
+        "get-object",
+        "--bucket",
+        "dfs-aws",
+        "--key",
+        key,
+        "--checksum-mode",
+        "ENABLED",
+        back,
+      );
+      assert.equal(await digestOf(back), sha256(data), algorithm);
+    }
+    const wrong = await runClient(
+      bins.aws!,
+      [
+        "--endpoint-url",
+        endpoint,
+        "s3api",
+        "put-object",
+        "--bucket",
+        "dfs-aws",
+        "--key",
+        "sums/wrong.bin",
+      ].concat(["--body", file, "--checksum-crc32", "AAAAAA=="]),
+      { env, allowFailure: true },
+    );
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /BadDigest|InvalidRequest|XAmzContentChecksumMismatch/);
+    const absent = await runClient(
+      bins.aws!,
+      ["--endpoint-url", endpoint, "s3api", "head-object", "--bucket", "dfs-aws", "--key", "sums/wrong.bin"],
+      { env, allowFailure: true },
+    );
+    assert.match(absent.stderr, /404|Not Found/, "nothing is stored under a refused checksum");
+    const part = join(dir, "range.back");
+    await aws(
+      "s3api",
+      "get-object",
+      "--bucket",
+      "dfs-aws",
+      "--key",
+      "sums/CRC32.bin",
+      "--range",
+      "bytes=1000-1999",
+      part,
+    );
+    assert.deepEqual(await readFile(part), data.subarray(1000, 2000));
+
+    await aws(
+      "s3",
+      "cp",
+      "--content-type",
+      "text/plain",
+      "--metadata",
+      "owner=clients,kind=test",
+      file,
+      url("meta.txt"),
+    );
+    const head = JSON.parse(
+      (await aws("s3api", "head-object", "--bucket", "dfs-aws", "--key", "meta.txt")).stdout,
+    ) as { ContentType: string; Metadata: Record<string, string> };
+    assert.equal(head.ContentType, "text/plain");
+    assert.deepEqual(head.Metadata, { owner: "clients", kind: "test" });
+
+    const signed = (await aws("s3", "presign", "--expires-in", "300", url("meta.txt"))).stdout.trim();
+    const res = await fetch(signed);
+    assert.equal(res.status, 200);
+    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(data));
+  });
+
   test("a bucket without a grant is AccessDenied; a wrong secret is SignatureDoesNotMatch", async () => {
     const denied = await runClient(bins.aws!, ["--endpoint-url", endpoint, "s3", "mb", "s3://dfs-nogrant"], {
       env,
@@ -254,7 +351,7 @@ describe("rclone", { skip: skipUnless("rclone", "rclone") }, () => {
     rclone = (...args) => runClient(bins.rclone!, args, { env, timeoutMs: 90_000 });
   });
 
-  test("copy up, check (0 differences), lsf, copy down, delete", async () => {
+  test("copy up, check (0 differences), lsf, copy down, multipart, delete", async () => {
     const src = join(dir, "tree");
     const want = await makeTree(src, 30);
     await rclone("copy", src, "dfs:dfs-rclone/tree");
@@ -265,6 +362,16 @@ describe("rclone", { skip: skipUnless("rclone", "rclone") }, () => {
     const down = join(dir, "tree-back");
     await rclone("copy", "dfs:dfs-rclone/tree", down);
     assert.deepEqual(await treeDigest(down), want);
+    // rclone's own multipart upload (parts of 5 MiB above a 5 MiB cutoff), checked by MD5 as well.
+    const big = patternBytes(12 * MiB + 5, 31);
+    await writeFile(join(dir, "big.bin"), big);
+    const mp = ["--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M"];
+    await rclone("copy", ...mp, join(dir, "big.bin"), "dfs:dfs-rclone/big");
+    const bigCheck = await rclone("check", join(dir, "big.bin"), "dfs:dfs-rclone/big");
+    assert.match(bigCheck.stderr, /0 differences found/);
+    await rclone("copy", "dfs:dfs-rclone/big/big.bin", join(dir, "big-back"));
+    assert.equal(await digestOf(join(dir, "big-back", "big.bin")), sha256(big));
+    await rclone("delete", "dfs:dfs-rclone/big");
     await rclone("delete", "dfs:dfs-rclone/tree");
     const left = (await rclone("lsf", "-R", "--files-only", "dfs:dfs-rclone")).stdout;
     assert.equal(left.trim(), "");
