@@ -6,12 +6,13 @@
  * binary is missing is skipped with a message; .ci/run installs all four.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { findClient, runClient, skipWithout, treeDigest } from "./helpers/clients.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
-import { type S3Harness, startS3Harness } from "./helpers/s3.ts";
+import { ADMIN, type S3Harness, startS3Harness } from "./helpers/s3.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
 
 const REGION = "us-east-1";
@@ -39,6 +40,12 @@ before(async () => {
   harness = await startS3Harness(true, "s3clients:");
   endpoint = harness.endpoint;
   key = await harness.createKey(BUCKETS.map((bucket) => ({ bucket, read: true, write: true, owner: true })));
+  // A bucket the key holds no grant on: it must not show in the key's bucket lists.
+  const hidden = await fetch(`${harness.url}/v1/buckets/dfs-hidden`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${ADMIN}` },
+  });
+  assert.equal(hidden.status, 201);
 });
 
 after(async () => {
@@ -127,6 +134,12 @@ describe("aws-cli", { skip: skipUnless("aws", "awscli") }, () => {
     const byPrefix = (await aws("s3", "ls", "s3://dfs-aws/big/")).stdout;
     assert.match(byPrefix, /big\.bin$/m);
     assert.doesNotMatch(byPrefix, /small\.bin/);
+
+    // ListBuckets shows only buckets the key holds a grant on, not dfs-hidden.
+    const buckets = (await aws("s3", "ls")).stdout;
+    assert.doesNotMatch(buckets, /dfs-hidden/);
+    assert.match(buckets, /\bdfs-aws$/m);
+    for (const line of buckets.trim().split("\n")) assert.ok(BUCKETS.includes(line.split(" ").at(-1)!), line);
 
     await aws("s3", "rm", url("small.bin"));
     const gone = await runClient(
@@ -359,6 +372,19 @@ describe("rclone", { skip: skipUnless("rclone", "rclone") }, () => {
     assert.match(checked.stderr, /0 differences found/);
     const lsf = (await rclone("lsf", "-R", "--files-only", "dfs:dfs-rclone/tree")).stdout;
     assert.deepEqual(lsf.trim().split("\n").sort(), [...want.keys()].sort());
+    // rclone md5sum reads the ETags: S3's MD5 of each single-part object.
+    const sums = (await rclone("md5sum", "dfs:dfs-rclone/tree")).stdout.trim().split("\n");
+    assert.equal(sums.length, want.size);
+    for (const line of sums) {
+      const [md5, rel] = [line.slice(0, 32), line.slice(34)];
+      assert.equal(
+        md5,
+        createHash("md5")
+          .update(await readFile(join(src, rel)))
+          .digest("hex"),
+        rel,
+      );
+    }
     const down = join(dir, "tree-back");
     await rclone("copy", "dfs:dfs-rclone/tree", down);
     assert.deepEqual(await treeDigest(down), want);
@@ -396,7 +422,7 @@ describe("restic", { skip: skipUnless("restic", "restic") }, () => {
     restic = (...args) => runClient(bins.restic!, args, { env, timeoutMs: 120_000 });
   });
 
-  test("init, backup a tree, snapshots, restore into a new folder, check --read-data", async () => {
+  test("init, backup, snapshots, restore into a new folder, forget --prune, check --read-data", async () => {
     const src = join(dir, "tree");
     const want = await makeTree(src, 40);
     await restic("init");
@@ -408,6 +434,16 @@ describe("restic", { skip: skipUnless("restic", "restic") }, () => {
     await restic("restore", "latest", "--target", target);
     // restic restores a backed-up path under the target with its full path.
     assert.deepEqual(await treeDigest(join(target, src)), want);
+    // A second snapshot after a change, then forget the first and prune: deletes and repacks.
+    await writeFile(join(src, "nested", "one.bin"), patternBytes(900_000, 41));
+    const wantNow = await treeDigest(src);
+    await restic("backup", "--host", "test", src);
+    await restic("forget", "--keep-last", "1", "--prune");
+    const kept = JSON.parse((await restic("snapshots", "--json")).stdout) as unknown[];
+    assert.equal(kept.length, 1);
+    const again = join(dir, "restored-again");
+    await restic("restore", "latest", "--target", again);
+    assert.deepEqual(await treeDigest(join(again, src)), wantNow);
     const checked = await restic("check", "--read-data");
     assert.match(checked.stdout, /no errors were found/);
   });
