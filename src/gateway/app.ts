@@ -45,6 +45,10 @@ function genReqId(req: IncomingMessage): string {
 }
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The gateway's naming service (ctx.names), for what shares it: the S3 listener, tests. */
+    names: Names;
+  }
   interface FastifyRequest {
     /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
@@ -126,11 +130,11 @@ export function buildGateway(
     },
     hedges,
   };
-  names = nameServiceFor(ctx);
   const slots = new TransferSlots(config.gateway.maxTransfers);
   // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
   // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
   const readAhead = new ReadAheadBudget((config.gateway.maxTransfers * config.gateway.chunkBytes) / 2);
+  names = nameServiceFor(ctx, { now: deps.now, readAhead });
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -198,6 +202,7 @@ export function buildGateway(
   app.register(async (scope) => keyRoutes(scope, ctx));
   app.register(async (scope) => bucketRoutes(scope, ctx));
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
+  app.decorate("names", names);
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
   app.decorate("shared", { ctx, slots });

@@ -21,6 +21,8 @@ export interface GatewayDeps {
   logger: Logger;
   /** Signs every manifest and tombstone written (signing.ts); absent without a cluster authority. */
   identity?: Identity | undefined;
+  /** The naming service's clock (ms): key times, upload ages. Default Date.now; tests control it. */
+  now?: (() => number) | undefined;
 }
 
 /** Everything a route needs, built once per app. */

@@ -51,7 +51,10 @@ async function rewriteManifest(ctx: GatewayContext, manifest: Manifest, stamp: n
 export async function releaseFile(ctx: GatewayContext, hash: string, holder: Buffer): Promise<boolean> {
   const id = Buffer.from(ctx.cipher.manifestId(hash), "hex");
   await ctx.tables.write([{ table: FILE_HOLDERS_TABLE, partitionKey: id, sortKey: holder, deleted: true }]);
-  if (await isHeld(ctx, id)) return false;
+  if (await isHeld(ctx, id)) {
+    ctx.metrics.fileReleases.inc({ result: "kept" });
+    return false;
+  }
   let current: Awaited<ReturnType<typeof readManifestObject>>;
   try {
     current = await readManifestObject(ctx, hash);
@@ -64,6 +67,7 @@ export async function releaseFile(ctx: GatewayContext, hash: string, holder: Buf
   await writeTombstone(ctx, hash, stamp);
   const revived = await isHeld(ctx, id);
   if (revived) await rewriteManifest(ctx, current.manifest, stamp + 1);
+  ctx.metrics.fileReleases.inc({ result: revived ? "revived" : "deleted" });
   // After the tombstone (or the manifest's new version), never before: a retraction alone could
   // free a visible file's chunks.
   await retractReferences(

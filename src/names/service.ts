@@ -87,9 +87,9 @@ export function fileNameOf(key: string): string {
 
 /**
  * Buckets and keys over the tables (records.ts), files through `Files`. A key's record is written
- * only once its file is stored and held, so a failed PUT leaves the previous version readable; the
- * version it replaced is then released (its holder retracted; the file deleted when nothing else
- * holds it).
+ * only once its file is stored and held, so a failed PUT leaves the current version readable;
+ * the version it replaced is then released (its holder retracted; the file deleted when nothing
+ * else holds it).
  */
 export class Names implements NameService {
   readonly #o: NameServiceOptions;

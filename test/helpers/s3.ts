@@ -52,7 +52,7 @@ export async function startS3Harness(
         ...flags,
       },
     });
-    const running = await startGateway(config, testLogger(), startS3Beside);
+    const running = await startGateway(config, testLogger(), { startS3: startS3Beside });
     const url = `http://${running.address}`;
     await waitLive(url, 3, keyed ? admin : {});
     return {

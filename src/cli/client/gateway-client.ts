@@ -21,6 +21,25 @@ function counter(onBytes: (n: number) => void): Transform {
   });
 }
 
+/** Turns a problem+json answer into a DfsError carrying the gateway's code. */
+export async function failWith(
+  statusCode: number,
+  body: { json(): Promise<unknown>; text(): Promise<string> },
+): Promise<never> {
+  let code: ErrorCode = "DFS_ERR_INTERNAL";
+  let detail = `HTTP ${statusCode}`;
+  try {
+    const problem = (await body.json()) as Json;
+    if (typeof problem.code === "string" && isErrorCode(problem.code)) code = problem.code;
+    detail = String(problem.detail ?? problem.title ?? detail);
+  } catch {
+    // Not JSON: the status alone has to do.
+  }
+  if (statusCode === 404 && code === "DFS_ERR_INTERNAL") code = "DFS_ERR_NOT_FOUND";
+  if (statusCode === 401) detail += " (give one with --api-key or DFS_API_KEY)";
+  throw new DfsError(code, detail, { details: { status: statusCode } });
+}
+
 /** The gateway's HTTP API as the dfs client commands use it (see openapi.yaml). */
 export class GatewayClient {
   readonly #base: string;
@@ -36,22 +55,8 @@ export class GatewayClient {
   }
 
   /** Turns a problem+json answer into a DfsError carrying the gateway's code. */
-  async #fail(
-    statusCode: number,
-    body: { json(): Promise<unknown>; text(): Promise<string> },
-  ): Promise<never> {
-    let code: ErrorCode = "DFS_ERR_INTERNAL";
-    let detail = `HTTP ${statusCode}`;
-    try {
-      const problem = (await body.json()) as Json;
-      if (typeof problem.code === "string" && isErrorCode(problem.code)) code = problem.code;
-      detail = String(problem.detail ?? problem.title ?? detail);
-    } catch {
-      // Not JSON: the status alone has to do.
-    }
-    if (statusCode === 404) code = "DFS_ERR_NOT_FOUND";
-    if (statusCode === 401) detail += " (give one with --api-key or DFS_API_KEY)";
-    throw new DfsError(code, detail, { details: { status: statusCode } });
+  #fail(statusCode: number, body: { json(): Promise<unknown>; text(): Promise<string> }): Promise<never> {
+    return failWith(statusCode, body);
   }
 
   async #json(
