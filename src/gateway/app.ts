@@ -48,14 +48,12 @@ declare module "fastify" {
   interface FastifyInstance {
     /** The gateway's naming service (ctx.names), for what shares it: the S3 listener, tests. */
     names: Names;
+    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
+    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
   }
   interface FastifyRequest {
     /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
-  }
-  interface FastifyInstance {
-    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
-    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
   }
 }
 
