@@ -124,7 +124,7 @@ describe("objects", () => {
   });
 
   test("streamed bodies (aws-chunked, checksum in a trailer) with every checksum the SDK offers", async () => {
-    for (const algorithm of [undefined, "CRC32", "CRC32C", "SHA1", "SHA256"] as const) {
+    for (const algorithm of [undefined, "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"] as const) {
       const data = randomBytes(200_000 + (algorithm?.length ?? 0));
       const key = `streamed-${algorithm ?? "default"}`;
       const put = await s3.send(
