@@ -51,6 +51,7 @@ describe("buckets", () => {
   test("create, head, list, locate, delete; errors in S3's words", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "alpha" }));
     await fails(s3.send(new CreateBucketCommand({ Bucket: "alpha" })), "BucketAlreadyOwnedByYou", 409);
+    await fails(s3.send(new CreateBucketCommand({ Bucket: "no" })), "InvalidBucketName", 400);
     await s3.send(new HeadBucketCommand({ Bucket: "alpha" }));
     const list = await s3.send(new ListBucketsCommand({}));
     assert.ok(list.Buckets?.some((b) => b.Name === "alpha"));
