@@ -227,6 +227,32 @@ describe("the access key directory over real nodes", () => {
     assert.equal(reads, 2, "malformed ids are never read");
   });
 
+  test("a lookup read out while this gateway deletes the key does not cache the key again", async () => {
+    const tables = tableClient(gateway, addrs);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reads = 0;
+    const gated = {
+      read: async (...args: Parameters<typeof tables.read>) => {
+        const first = reads++ === 0;
+        const record = await tables.read(...args);
+        if (first) await gate;
+        return record;
+      },
+      write: tables.write.bind(tables),
+      range: tables.range.bind(tables),
+    };
+    const key = await directory().create("raced");
+    const dir = new ClusterAccessKeys({ tables: gated, clusterKey: CLUSTER_KEY });
+    const slow = dir.lookup(key.id);
+    assert.equal(await dir.remove(key.id), true);
+    release();
+    assert.equal((await slow)?.id, key.id, "the read found it before the deletion");
+    assert.equal(await dir.lookup(key.id), undefined, "the deletion wins in this gateway's cache");
+  });
+
   test("secrets are not stored in clear: the raw record on every node lacks the secret's bytes", async () => {
     const key = await directory().create("sealed");
     let seen = 0;

@@ -224,3 +224,24 @@ describe("dfs key", () => {
     assert.equal(usage.code, 2);
   });
 });
+
+describe("without a quorum of nodes (last: it stops two of them)", () => {
+  test("key routes and a key not yet cached answer 503 with the quorum codes", async () => {
+    const key = await createKey(a.url, "before-the-loss");
+    await Promise.all(cluster.nodes.slice(1).map((n) => n.stop("SIGKILL")));
+    const create = await http(b.url, "POST", "/v1/keys", {
+      headers: { ...admin, ...json },
+      body: JSON.stringify({ name: "during-the-loss" }),
+    });
+    assert.equal(create.status, 503);
+    assert.ok(
+      ["DFS_ERR_INSUFFICIENT_REPLICAS", "DFS_ERR_UNAVAILABLE"].includes(codeOf(create)!),
+      codeOf(create),
+    );
+    const use = await http(b.url, "GET", "/v1/files/".concat("0".repeat(64)), { headers: as(key) });
+    assert.equal(use.status, 503, "b never read this key: it cannot tell, so it does not guess");
+    assert.equal(codeOf(use), "DFS_ERR_UNAVAILABLE");
+    const list = await http(b.url, "GET", "/v1/keys", { headers: admin });
+    assert.equal(list.status, 503);
+  });
+});

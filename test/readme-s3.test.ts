@@ -1,5 +1,5 @@
 /**
- * The README's "S3 clients" examples, run as written against `dfs dev` (the `npm start` cluster):
+ * The README's S3 examples (aws-cli and rclone), run as written against `dfs dev` (the `npm start` cluster):
  * only the endpoint's port differs, since tests take free ports. Skipped, with a message, when
  * aws-cli or rclone is missing (.ci/run installs them).
  */
@@ -26,12 +26,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The shell blocks of the README's "### S3 clients" part, in order. */
+/** The shell blocks of the README's "### S3" part, in order. */
 function s3Blocks(readme: string): string[] {
-  const start = readme.indexOf("### S3 clients");
-  assert.ok(start >= 0, "the README has an S3 clients part");
-  const end = readme.indexOf("\n## ", start);
-  const part = readme.slice(start, end < 0 ? undefined : end);
+  const start = readme.indexOf("\n### S3\n");
+  assert.ok(start >= 0, "the README has an S3 part");
+  const rest = readme.slice(start + 1);
+  const next = rest.search(/\n##+ /);
+  const part = next < 0 ? rest : rest.slice(0, next);
   return [...part.matchAll(/^```\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 }
 

@@ -51,6 +51,7 @@ describe("buckets", () => {
   test("create, head, list, locate, delete; errors in S3's words", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "alpha" }));
     await fails(s3.send(new CreateBucketCommand({ Bucket: "alpha" })), "BucketAlreadyOwnedByYou", 409);
+    await fails(s3.send(new CreateBucketCommand({ Bucket: "no" })), "InvalidBucketName", 400);
     await s3.send(new HeadBucketCommand({ Bucket: "alpha" }));
     const list = await s3.send(new ListBucketsCommand({}));
     assert.ok(list.Buckets?.some((b) => b.Name === "alpha"));
@@ -124,7 +125,7 @@ describe("objects", () => {
   });
 
   test("streamed bodies (aws-chunked, checksum in a trailer) with every checksum the SDK offers", async () => {
-    for (const algorithm of [undefined, "CRC32", "CRC32C", "SHA1", "SHA256"] as const) {
+    for (const algorithm of [undefined, "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"] as const) {
       const data = randomBytes(200_000 + (algorithm?.length ?? 0));
       const key = `streamed-${algorithm ?? "default"}`;
       const put = await s3.send(

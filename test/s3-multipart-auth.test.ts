@@ -133,6 +133,44 @@ describe("multipart", () => {
     again.destroy();
   });
 
+  test("ListMultipartUploads pages by key and upload id markers", async () => {
+    const made: string[] = [];
+    for (const key of ["m/a", "m/b", "m/b"]) {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: "multi", Key: key }));
+      made.push(`${key} ${UploadId}`);
+    }
+    const seen: string[] = [];
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    for (;;) {
+      const page = await s3.send(
+        new ListMultipartUploadsCommand({
+          Bucket: "multi",
+          Prefix: "m/",
+          MaxUploads: 1,
+          KeyMarker: keyMarker,
+          UploadIdMarker: idMarker,
+        }),
+      );
+      seen.push(...(page.Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`));
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      idMarker = page.NextUploadIdMarker;
+    }
+    assert.deepEqual(seen.sort(), made.sort());
+    const pastA = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: "multi", Prefix: "m/", KeyMarker: "m/a" }),
+    );
+    assert.deepEqual(
+      pastA.Uploads?.map((u) => u.Key),
+      ["m/b", "m/b"],
+    );
+    for (const entry of made) {
+      const [Key, UploadId] = entry.split(" ");
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: "multi", Key, UploadId }));
+    }
+  });
+
   test("UploadPartCopy joins ranges of existing keys; Abort forgets the upload", async () => {
     const data = randomBytes(PART + 100);
     await s3.send(new PutObjectCommand({ Bucket: "multi", Key: "source", Body: data }));

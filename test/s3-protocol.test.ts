@@ -299,6 +299,18 @@ describe("checksums and XML", () => {
     const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 256));
     assert.equal(crc32c(data.subarray(300), crc32c(data.subarray(0, 300))), crc32c(data));
   });
+  test("CRC-64/NVME against its check value, whole and in pieces", () => {
+    const whole = newDigest("crc64nvme");
+    whole.update(Buffer.from("123456789"));
+    assert.equal(Buffer.from(whole.base64(), "base64").toString("hex"), "ae8b14860a799888");
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 13) % 256));
+    const a = newDigest("crc64nvme");
+    a.update(data);
+    const b = newDigest("crc64nvme");
+    b.update(data.subarray(0, 333));
+    b.update(data.subarray(333));
+    assert.equal(a.base64(), b.base64());
+  });
   test("XML text is escaped", () => {
     assert.equal(escapeXml(`a<b>&"c'`), "a&lt;b&gt;&amp;&quot;c&apos;");
     assert.equal(

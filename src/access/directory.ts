@@ -57,6 +57,8 @@ export class ClusterAccessKeys implements AccessKeyDirectory {
   readonly #onCorrupt: ClusterAccessKeysOptions["onCorrupt"];
   readonly #cache = new Map<string, Cached>();
   readonly #reading = new Map<string, Promise<AccessKey | undefined>>();
+  /** Changes made through this directory: a lookup's read that overlapped one is not cached. */
+  #changes = 0;
 
   constructor(options: ClusterAccessKeysOptions) {
     this.#tables = options.tables;
@@ -73,10 +75,14 @@ export class ClusterAccessKeys implements AccessKeyDirectory {
     // Concurrent lookups of one id share one quorum read.
     let reading = this.#reading.get(id);
     if (reading === undefined) {
+      // A change made here while the read was out is newer than what it found: keep the change.
+      const changes = this.#changes;
       reading = this.#read(id).finally(() => this.#reading.delete(id));
       this.#reading.set(id, reading);
       reading.then(
-        (key) => this.#remember(id, key),
+        (key) => {
+          if (this.#changes === changes) this.#remember(id, key);
+        },
         () => {},
       );
     }
@@ -126,7 +132,7 @@ export class ClusterAccessKeys implements AccessKeyDirectory {
     await this.#tables.write([
       { table: ACCESS_TABLE, partitionKey: ACCESS_PARTITION, sortKey: Buffer.from(id), deleted: true },
     ]);
-    this.#remember(id, undefined);
+    this.#changed(id, undefined);
     return true;
   }
 
@@ -146,7 +152,12 @@ export class ClusterAccessKeys implements AccessKeyDirectory {
         value: encodeKey(key, this.#sealer),
       },
     ]);
-    this.#remember(key.id, key);
+    this.#changed(key.id, key);
+  }
+
+  #changed(id: string, key: AccessKey | undefined): void {
+    this.#changes++;
+    this.#remember(id, key);
   }
 
   #remember(id: string, key: AccessKey | undefined): void {

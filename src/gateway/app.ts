@@ -128,11 +128,11 @@ export function buildGateway(
     },
     hedges,
   };
-  names = nameServiceFor(ctx, deps.now);
   const slots = new TransferSlots(config.gateway.maxTransfers);
   // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
   // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
   const readAhead = new ReadAheadBudget((config.gateway.maxTransfers * config.gateway.chunkBytes) / 2);
+  names = nameServiceFor(ctx, { now: deps.now, readAhead });
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,

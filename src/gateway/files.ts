@@ -12,6 +12,7 @@ import type { GatewayContext } from "./context.ts";
 import { readManifest, readManifestObject } from "./download/reader.ts";
 import { plaintext } from "./download/stream.ts";
 import { releaseFile } from "./file-release.ts";
+import type { ReadAheadBudget } from "./guards.ts";
 import { commit } from "./upload/commit.ts";
 import { UploadHolds } from "./upload/holds.ts";
 import { type Ingested, ingest } from "./upload/ingest.ts";
@@ -36,9 +37,12 @@ export async function holdBeforeCommit(ctx: GatewayContext, hash: string, holder
 /** The files of the naming service, over this gateway's ingest, commit and readers. */
 export class GatewayFiles implements Files {
   readonly #ctx: GatewayContext;
+  readonly #readAhead: ReadAheadBudget | undefined;
 
-  constructor(ctx: GatewayContext) {
+  /** `readAhead`: the gateway's budget for chunks fetched ahead of the one being sent. */
+  constructor(ctx: GatewayContext, readAhead?: ReadAheadBudget) {
     this.#ctx = ctx;
+    this.#readAhead = readAhead;
   }
 
   async store(body: AsyncIterable<Buffer>, holder: Buffer, options: StoreOptions): Promise<StoredFile> {
@@ -77,7 +81,7 @@ export class GatewayFiles implements Files {
         details: { size: manifest.size },
       });
     }
-    const pieces = plaintext(this.#ctx, manifest, range.start, range.end, signal);
+    const pieces = plaintext(this.#ctx, manifest, range.start, range.end, signal, this.#readAhead);
     const first = await pieces.next();
     return (async function* () {
       if (first.done) return;

@@ -74,8 +74,7 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
-  startS3?: SideStarter,
-  extra: Pick<GatewayDeps, "now"> = {},
+  extra: Pick<GatewayDeps, "now"> & { startS3?: SideStarter | undefined } = {},
 ): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   if (config.trust === undefined) {
@@ -97,7 +96,8 @@ export async function startGateway(
   let app: FastifyInstance | undefined;
   let s3: SideListener | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger, identity: trust.identity, ...extra }, keys);
+    const { startS3, ...more } = extra;
+    app = buildGateway(config, { nodes, view, logger, identity: trust.identity, ...more }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
     s3 = await startS3?.(app, config, logger);
   } catch (err) {
@@ -137,7 +137,7 @@ export async function runGateway(
   logger: Logger,
   startS3?: SideStarter,
 ): Promise<void> {
-  const gateway = await startGateway(config, logger, startS3);
+  const gateway = await startGateway(config, logger, { startS3 });
   const hangup = () => gateway.reloadKeys();
   process.on("SIGHUP", hangup);
   logger.info(

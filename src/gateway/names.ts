@@ -1,16 +1,20 @@
 import { Names } from "../names/index.ts";
 import type { GatewayContext } from "./context.ts";
 import { GatewayFiles } from "./files.ts";
+import type { ReadAheadBudget } from "./guards.ts";
 
 /**
  * The naming service over a gateway's context: its tables and its files. The app builds one
  * (ctx.names); the S3 listener, given the same context, uses that one.
  */
-export function nameServiceFor(ctx: GatewayContext, now?: () => number): Names {
+export function nameServiceFor(
+  ctx: GatewayContext,
+  options: { now?: (() => number) | undefined; readAhead?: ReadAheadBudget | undefined } = {},
+): Names {
   return new Names({
-    now,
+    now: options.now,
     tables: ctx.tables,
-    files: new GatewayFiles(ctx),
+    files: new GatewayFiles(ctx, options.readAhead),
     multipartMaxAgeMs: ctx.config.multipartMaxAgeMs,
     onReleaseError: (err, sha256) =>
       ctx.logger.warn(

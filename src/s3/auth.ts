@@ -100,16 +100,11 @@ function checkTime(claim: SignatureClaim, parts: SignedParts, now: number): stri
 
 /** Checks the request's signature; throws an S3 error (403 mostly) when it does not hold. */
 export async function authenticate(parts: SignedParts, settings: AuthSettings): Promise<Authenticated> {
-  const claim = claimOf(parts);
   const declared = one(parts.headers, "x-amz-content-sha256");
+  if (!settings.keyed) return { principal: KEYLESS, payloadHash: declared ?? "UNSIGNED-PAYLOAD" };
+  const claim = claimOf(parts);
   if (claim === undefined) {
-    if (settings.keyed)
-      throw s3Error(
-        "AccessDenied",
-        "Access Denied: this S3 API needs signed requests",
-        "DFS_ERR_UNAUTHORIZED",
-      );
-    return { principal: KEYLESS, payloadHash: declared ?? "UNSIGNED-PAYLOAD" };
+    throw s3Error("AccessDenied", "Access Denied: this S3 API needs signed requests", "DFS_ERR_UNAUTHORIZED");
   }
   const c = claim.credential;
   if (c.service !== "s3" || c.region !== settings.region) {
@@ -124,17 +119,11 @@ export async function authenticate(parts: SignedParts, settings: AuthSettings): 
   const amzDate = checkTime(claim, parts, settings.now());
   const key: AccessKey | undefined = await settings.directory.lookup(c.accessKeyId);
   if (key === undefined) {
-    if (settings.keyed) {
-      throw s3Error(
-        "InvalidAccessKeyId",
-        "The AWS Access Key Id you provided does not exist in our records.",
-        "DFS_ERR_FORBIDDEN",
-      );
-    }
-    return {
-      principal: KEYLESS,
-      payloadHash: claim.presigned?.payloadHash ?? declared ?? "UNSIGNED-PAYLOAD",
-    };
+    throw s3Error(
+      "InvalidAccessKeyId",
+      "The AWS Access Key Id you provided does not exist in our records.",
+      "DFS_ERR_FORBIDDEN",
+    );
   }
   let payloadHash: string;
   if (claim.presigned !== undefined) payloadHash = claim.presigned.payloadHash ?? "UNSIGNED-PAYLOAD";

@@ -41,7 +41,7 @@ interface Expectation {
 function checksumHeader(name: string): ChecksumName {
   const algorithm = name.slice("x-amz-checksum-".length);
   if (!isChecksumName(algorithm)) {
-    throw s3Error("InvalidRequest", `${name} is not supported; use CRC32, CRC32C, SHA1 or SHA256`);
+    throw s3Error("InvalidRequest", `${name} is not supported; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256`);
   }
   return algorithm;
 }

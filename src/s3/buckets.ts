@@ -1,6 +1,7 @@
 /** Bucket calls: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, and the fixed documents. */
 import { XMLParser } from "fast-xml-parser";
 import { canSee } from "../access/index.ts";
+import { isDfsError } from "../errors.ts";
 import { requireAccess } from "./auth.ts";
 import { type S3Call, sendEmpty, sendXml, smallBody } from "./call.ts";
 import { s3Error } from "./errors-xml.ts";
@@ -56,7 +57,12 @@ export async function createBucket(call: S3Call, bucket: string): Promise<void> 
       );
     }
   }
-  await call.deps.names.createBucket(bucket);
+  try {
+    await call.deps.names.createBucket(bucket);
+  } catch (err) {
+    if (isDfsError(err, "DFS_ERR_INVALID_NAME")) throw s3Error("InvalidBucketName", err.message);
+    throw err;
+  }
   sendEmpty(call, 200, { location: `/${bucket}` });
 }
 

@@ -2,7 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import { crc32 } from "node:zlib";
 
 /** The x-amz-checksum-* algorithms this listener verifies. */
-export const CHECKSUM_NAMES = ["crc32", "crc32c", "sha1", "sha256"] as const;
+export const CHECKSUM_NAMES = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] as const;
 export type ChecksumName = (typeof CHECKSUM_NAMES)[number];
 
 export function isChecksumName(name: string): name is ChecksumName {
@@ -59,6 +59,51 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
+/** CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5) as two 32-bit halves, table-driven. */
+const CRC64_TABLES = (() => {
+  const hi = new Uint32Array(256);
+  const lo = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let h = 0;
+    let l = n;
+    for (let k = 0; k < 8; k++) {
+      const odd = l & 1;
+      l = ((l >>> 1) | ((h & 1) << 31)) >>> 0;
+      h >>>= 1;
+      if (odd) {
+        h = (h ^ 0x9a6c9329) >>> 0;
+        l = (l ^ 0xac4bc9b5) >>> 0;
+      }
+    }
+    hi[n] = h;
+    lo[n] = l;
+  }
+  return { hi, lo };
+})();
+
+class Crc64Nvme implements Digest {
+  #hi = 0xffffffff;
+  #lo = 0xffffffff;
+  update(data: Buffer): void {
+    const { hi: th, lo: tl } = CRC64_TABLES;
+    let h = this.#hi;
+    let l = this.#lo;
+    for (let i = 0; i < data.length; i++) {
+      const idx = (l ^ data[i]!) & 0xff;
+      l = (((l >>> 8) | (h << 24)) ^ tl[idx]!) >>> 0;
+      h = ((h >>> 8) ^ th[idx]!) >>> 0;
+    }
+    this.#hi = h;
+    this.#lo = l;
+  }
+  base64(): string {
+    const out = Buffer.alloc(8);
+    out.writeUInt32BE(~this.#hi >>> 0, 0);
+    out.writeUInt32BE(~this.#lo >>> 0, 4);
+    return out.toString("base64");
+  }
+}
+
 interface Digest {
   update(data: Buffer): void;
   /** Base64 of the big-endian digest, as x-amz-checksum-* carries it. */
@@ -100,6 +145,8 @@ export function newDigest(name: ChecksumName | "md5"): Digest {
       return new CrcDigest((d, c) => crc32(d, c));
     case "crc32c":
       return new CrcDigest(crc32c);
+    case "crc64nvme":
+      return new Crc64Nvme();
     default:
       return new HashDigest(name);
   }

@@ -144,7 +144,8 @@ export function s3Handler(options: S3Options): S3Handler {
         const answer = errorBody(err, id, rawPath);
         s3Code = answer.code;
         if (isDfsError(err)) metrics?.error(err.code);
-        if (answer.status >= 500) log.error({ err, code: answer.code }, "s3 request failed");
+        if (answer.status >= 500 && answer.code !== "NotImplemented")
+          log.error({ err, code: answer.code }, "s3 request failed");
         else
           log.info(
             { code: answer.code, detail: err instanceof Error ? err.message : String(err) },

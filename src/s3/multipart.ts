@@ -195,7 +195,14 @@ export async function listUploads(call: S3Call, bucket: string): Promise<void> {
   const max = limit(call, "max-uploads");
   const prefix = call.query.get("prefix") || undefined;
   const keyMarker = call.query.get("key-marker") || undefined;
-  const result = await call.deps.names.listUploads(bucket, { prefix, after: keyMarker, limit: max });
+  const idMarker = call.query.get("upload-id-marker") || undefined;
+  // The name service's cursor is base64url of "key \0 uploadId": with only a key marker, every
+  // upload of that key is passed ("\uffff" sorts after any id).
+  const after =
+    keyMarker === undefined
+      ? undefined
+      : Buffer.from(`${keyMarker}\0${idMarker ?? "\uffff"}`, "utf8").toString("base64url");
+  const result = await call.deps.names.listUploads(bucket, { prefix, after, limit: max });
   const last = result.uploads.at(-1);
   sendXml(
     call,

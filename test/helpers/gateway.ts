@@ -135,7 +135,7 @@ export async function startGatewayInProcess(
     env: gatewayEnv(cluster, env),
     flags: { listen: "127.0.0.1:0", sentinels, "master-name": masterName, "redis-prefix": prefix, ...flags },
   });
-  const running = await startGateway(config, testLogger(), undefined, { now });
+  const running = await startGateway(config, testLogger(), { now });
   return { running, config, url: `http://${running.address}`, stop: () => running.close(5000) };
 }
 

@@ -27,7 +27,11 @@ export interface S3Harness {
 }
 
 /** `keyed`: the gateway has an admin API key, so S3 requests must be signed by access keys. */
-export async function startS3Harness(keyed: boolean, prefix = "s3test:"): Promise<S3Harness> {
+export async function startS3Harness(
+  keyed: boolean,
+  prefix = "s3test:",
+  flags: Record<string, string> = {},
+): Promise<S3Harness> {
   const cluster = await startCluster(3, prefix);
   try {
     const [, sentinels, , masterName, , redisPrefix] = cluster.registryArgs;
@@ -45,11 +49,12 @@ export async function startS3Harness(keyed: boolean, prefix = "s3test:"): Promis
         "master-name": masterName,
         "redis-prefix": redisPrefix,
         ...(keyed ? { "api-keys": ADMIN } : {}),
+        ...flags,
       },
     });
-    const running = await startGateway(config, testLogger(), startS3Beside);
+    const running = await startGateway(config, testLogger(), { startS3: startS3Beside });
     const url = `http://${running.address}`;
-    await waitLive(url, 3, admin);
+    await waitLive(url, 3, keyed ? admin : {});
     return {
       endpoint: `http://${running.s3Address}`,
       url,

@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DfsError } from "../../errors.ts";
 import { freedAfterUse } from "../../memory.ts";
@@ -6,6 +6,7 @@ import { type Conditions, checkConditions, type ObjectHeaders, type ObjectInfo }
 import { authorizeBucket } from "../bucket-access.ts";
 import type { GatewayContext } from "../context.ts";
 import { contentRange, parseRange } from "../download/range.ts";
+import { downloadBody } from "../download/send.ts";
 import { guardBody, holdSlot, type TransferSlots } from "../guards.ts";
 import { cleanContentType } from "../upload/meta.ts";
 import { objectJson } from "./buckets.ts";
@@ -173,9 +174,18 @@ export async function objectRoutes(
     if (p.status === 304) return reply.code(304).send();
     holdSlot(slots, reply, ctx.metrics);
     const abort = new AbortController();
-    reply.raw.once("close", () => abort.abort(new DfsError("DFS_ERR_CANCELLED", "the response ended")));
-    const pieces = await ctx.names.readObject(info, p, abort.signal);
-    const body = Readable.from(pieces, { objectMode: false });
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) abort.abort(new DfsError("DFS_ERR_CANCELLED", "the client went away"));
+    });
+    const pieces = (await ctx.names.readObject(info, p, abort.signal))[Symbol.asyncIterator]();
+    let first: IteratorResult<Buffer>;
+    try {
+      first = await pieces.next();
+    } catch (err) {
+      abort.abort(err); // the chunks fetched ahead are of no use now
+      throw err;
+    }
+    const body = downloadBody(ctx, request, reply, first, { [Symbol.asyncIterator]: () => pieces }, abort);
     return reply
       .code(p.status)
       .header("content-length", String(p.end - p.start + 1))
