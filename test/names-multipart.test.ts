@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
-import type { Names } from "../src/names/index.ts";
+import { type Names, uploadsCursor } from "../src/names/index.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
   type Cluster,
@@ -175,6 +175,46 @@ describe("multipart uploads", () => {
       "the part's file is deleted",
     );
     await names.deleteBucket("mpu-abort");
+  });
+
+  test("listUploads pages in (key, upload id) order; S3's markers through uploadsCursor", async () => {
+    await names.createBucket("mpu-list");
+    const meta = { headers: { contentType: "text/plain" }, userMeta: {} };
+    const made = [
+      await names.createUpload("mpu-list", "p/b", meta),
+      await names.createUpload("mpu-list", "p/a", meta),
+      await names.createUpload("mpu-list", "p/b", meta),
+      await names.createUpload("mpu-list", "q", meta),
+    ];
+    const sorted = made
+      .map((u) => [u.key, u.uploadId] as const)
+      .sort((x, y) => (x[0] === y[0] ? (x[1] < y[1] ? -1 : 1) : x[0] < y[0] ? -1 : 1));
+    const seen: (readonly [string, string])[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await names.listUploads("mpu-list", { prefix: "p/", after, limit: 1 });
+      seen.push(...page.uploads.map((u) => [u.key, u.uploadId] as const));
+      if (!page.truncated) break;
+      after = page.next;
+    }
+    assert.deepEqual(
+      seen,
+      sorted.filter(([k]) => k.startsWith("p/")),
+    );
+    const pastA = await names.listUploads("mpu-list", { after: uploadsCursor("p/a"), limit: 10 });
+    assert.deepEqual(
+      pastA.uploads.map((u) => u.key),
+      ["p/b", "p/b", "q"],
+    );
+    const pastFirstB = await names.listUploads("mpu-list", {
+      after: uploadsCursor("p/b", sorted[1]![1]),
+      limit: 10,
+    });
+    assert.deepEqual(
+      pastFirstB.uploads.map((u) => u.uploadId),
+      [sorted[2]![1], sorted[3]![1]],
+    );
+    for (const u of made) await names.abortUpload("mpu-list", u.key, u.uploadId);
   });
 
   test("the sweep removes uploads older than the max age (the test's clock), and only those", async () => {
