@@ -177,6 +177,41 @@ describe("multipart uploads", () => {
     await names.deleteBucket("mpu-abort");
   });
 
+  test("copyPart takes a byte range of an existing key", async () => {
+    const source = patternBytes(3 * SMALL_CHUNK + 9, 95);
+    await names.putObject("mpu", "source", {
+      headers: { contentType: "text/plain" },
+      userMeta: {},
+      body: body(source),
+      signal,
+    });
+    const up = await names.createUpload("mpu", "copied", {
+      headers: { contentType: "text/plain" },
+      userMeta: {},
+    });
+    const range = { start: SMALL_CHUNK - 4, end: 2 * SMALL_CHUNK + 20 };
+    const p1 = await names.copyPart("mpu", "copied", up.uploadId, 1, { bucket: "mpu", key: "source", range });
+    const p2 = await names.copyPart("mpu", "copied", up.uploadId, 2, { bucket: "mpu", key: "source" });
+    const slice = source.subarray(range.start, range.end + 1);
+    assert.equal(p1.etag, md5(slice).toString("hex"));
+    assert.equal(p1.size, slice.length);
+    await assert.rejects(
+      names.copyPart("mpu", "copied", up.uploadId, 3, {
+        bucket: "mpu",
+        key: "source",
+        range: { start: 0, end: source.length },
+      }),
+      rejects("DFS_ERR_RANGE"),
+    );
+    const info = await names.completeUpload("mpu", "copied", up.uploadId, [
+      { partNumber: 1, etag: p1.etag },
+      { partNumber: 2, etag: p2.etag },
+    ]);
+    const got = await http(gw.url, "GET", "/v1/buckets/mpu/objects/copied");
+    assert.ok(got.body.equals(Buffer.concat([slice, source])));
+    assert.equal(info.size, slice.length + source.length);
+  });
+
   test("listUploads pages in (key, upload id) order; S3's markers through uploadsCursor", async () => {
     await names.createBucket("mpu-list");
     const meta = { headers: { contentType: "text/plain" }, userMeta: {} };
