@@ -91,7 +91,7 @@ describe("README: S3 clients against dfs dev", {
     const out = await runBlock(blocks[0]!);
     assert.match(out.stdout, /README\.md/);
     const readme = await readFile(join(dir.path, "work", "README.md"));
-    assert.equal(sha256(await readFile(join(dir.path, "work", "copy.md"))), sha256(readme));
+    assert.equal(sha256(await readFile(join(dir.path, "work", "README.copy"))), sha256(readme));
   });
 
   test("the rclone example copies docs/, checks it (0 differences) and lists it", async () => {

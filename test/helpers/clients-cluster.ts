@@ -1,7 +1,8 @@
 /**
- * The setting of the real-client tests (test/s3-clients*.test.ts): a cluster with an S3 listener
- * whose gateway has keys, one access key with grants on the buckets the clients use and on no
- * other, a bucket it holds no grant on, a temp folder per client, and a test tree of files.
+ * The setting of the real-client tests (test/s3-clients.test.ts, test/s3-clients-aws.test.ts): a
+ * cluster with an S3 listener whose gateway has keys, one access key with grants on the buckets
+ * the clients use and on no other, a bucket it holds no grant on, a temp folder per client, and a
+ * test tree of files.
  */
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
