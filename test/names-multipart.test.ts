@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { isDfsError } from "../src/errors.ts";
-import type { Names } from "../src/names/index.ts";
+import { type Names, uploadsCursor } from "../src/names/index.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
   type Cluster,
@@ -175,6 +175,81 @@ describe("multipart uploads", () => {
       "the part's file is deleted",
     );
     await names.deleteBucket("mpu-abort");
+  });
+
+  test("copyPart takes a byte range of an existing key", async () => {
+    const source = patternBytes(3 * SMALL_CHUNK + 9, 95);
+    await names.putObject("mpu", "source", {
+      headers: { contentType: "text/plain" },
+      userMeta: {},
+      body: body(source),
+      signal,
+    });
+    const up = await names.createUpload("mpu", "copied", {
+      headers: { contentType: "text/plain" },
+      userMeta: {},
+    });
+    const range = { start: SMALL_CHUNK - 4, end: 2 * SMALL_CHUNK + 20 };
+    const p1 = await names.copyPart("mpu", "copied", up.uploadId, 1, { bucket: "mpu", key: "source", range });
+    const p2 = await names.copyPart("mpu", "copied", up.uploadId, 2, { bucket: "mpu", key: "source" });
+    const slice = source.subarray(range.start, range.end + 1);
+    assert.equal(p1.etag, md5(slice).toString("hex"));
+    assert.equal(p1.size, slice.length);
+    await assert.rejects(
+      names.copyPart("mpu", "copied", up.uploadId, 3, {
+        bucket: "mpu",
+        key: "source",
+        range: { start: 0, end: source.length },
+      }),
+      rejects("DFS_ERR_RANGE"),
+    );
+    const info = await names.completeUpload("mpu", "copied", up.uploadId, [
+      { partNumber: 1, etag: p1.etag },
+      { partNumber: 2, etag: p2.etag },
+    ]);
+    const got = await http(gw.url, "GET", "/v1/buckets/mpu/objects/copied");
+    assert.ok(got.body.equals(Buffer.concat([slice, source])));
+    assert.equal(info.size, slice.length + source.length);
+  });
+
+  test("listUploads pages in (key, upload id) order; S3's markers through uploadsCursor", async () => {
+    await names.createBucket("mpu-list");
+    const meta = { headers: { contentType: "text/plain" }, userMeta: {} };
+    const made = [
+      await names.createUpload("mpu-list", "p/b", meta),
+      await names.createUpload("mpu-list", "p/a", meta),
+      await names.createUpload("mpu-list", "p/b", meta),
+      await names.createUpload("mpu-list", "q", meta),
+    ];
+    const sorted = made
+      .map((u) => [u.key, u.uploadId] as const)
+      .sort((x, y) => (x[0] === y[0] ? (x[1] < y[1] ? -1 : 1) : x[0] < y[0] ? -1 : 1));
+    const seen: (readonly [string, string])[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await names.listUploads("mpu-list", { prefix: "p/", after, limit: 1 });
+      seen.push(...page.uploads.map((u) => [u.key, u.uploadId] as const));
+      if (!page.truncated) break;
+      after = page.next;
+    }
+    assert.deepEqual(
+      seen,
+      sorted.filter(([k]) => k.startsWith("p/")),
+    );
+    const pastA = await names.listUploads("mpu-list", { after: uploadsCursor("p/a"), limit: 10 });
+    assert.deepEqual(
+      pastA.uploads.map((u) => u.key),
+      ["p/b", "p/b", "q"],
+    );
+    const pastFirstB = await names.listUploads("mpu-list", {
+      after: uploadsCursor("p/b", sorted[1]![1]),
+      limit: 10,
+    });
+    assert.deepEqual(
+      pastFirstB.uploads.map((u) => u.uploadId),
+      [sorted[2]![1], sorted[3]![1]],
+    );
+    for (const u of made) await names.abortUpload("mpu-list", u.key, u.uploadId);
   });
 
   test("the sweep removes uploads older than the max age (the test's clock), and only those", async () => {

@@ -13,6 +13,7 @@ import { readManifest, readManifestObject } from "./download/reader.ts";
 import { plaintext } from "./download/stream.ts";
 import { releaseFile } from "./file-release.ts";
 import type { ReadAheadBudget } from "./guards.ts";
+import { MAX_CHUNKS_PER_FILE } from "./limits.ts";
 import { commit } from "./upload/commit.ts";
 import { UploadHolds } from "./upload/holds.ts";
 import { type Ingested, ingest } from "./upload/ingest.ts";
@@ -101,12 +102,20 @@ export class GatewayFiles implements Files {
     const byReference = manifests.every(
       (m) => m.inline === undefined && m.chunks.every((c) => c.size <= ctx.config.chunkBytes),
     );
+    const size = manifests.reduce((n, m) => n + m.size, 0);
+    const chunks = manifests.reduce((n, m) => n + m.chunks.length, 0);
+    if (size > ctx.config.maxUploadBytes || chunks > MAX_CHUNKS_PER_FILE) {
+      throw new DfsError(
+        "DFS_ERR_TOO_LARGE",
+        `a file is limited to ${ctx.config.maxUploadBytes} bytes and ${MAX_CHUNKS_PER_FILE} chunks`,
+      );
+    }
     if (!byReference) return this.store(this.#concat(manifests, options.signal), holder, options);
     const hash = createHash("sha256");
     for await (const piece of this.#concat(manifests, options.signal)) hash.update(piece);
     const file: Ingested = {
       hash: hash.digest("hex"),
-      size: manifests.reduce((n, m) => n + m.size, 0),
+      size,
       chunks: manifests.flatMap((m) => m.chunks),
       replicas: ctx.config.replicas,
       holds: new UploadHolds(ctx, () => {}),

@@ -63,6 +63,17 @@ function partInfo(partNumber: number, p: PartRecord): PartInfo {
   return { partNumber, size: p.size, etag: p.md5.toString("hex"), modifiedMs: p.modifiedMs };
 }
 
+/** The (key, upload id) order of uploads: a string compared as JS compares strings. */
+const orderOf = (key: string, uploadId: string) => `${key}\0${uploadId}`;
+
+/**
+ * The listUploads cursor after S3's markers: uploads of keys after `keyMarker`, or of that key
+ * with an upload id after `uploadIdMarker` when one is given.
+ */
+export function uploadsCursor(keyMarker: string, uploadIdMarker?: string): string {
+  return Buffer.from(orderOf(keyMarker, uploadIdMarker ?? "\uffff"), "utf8").toString("base64url");
+}
+
 const unquote = (etag: string) => etag.trim().replace(/^"|"$/g, "").toLowerCase();
 
 /**
@@ -239,7 +250,7 @@ export class Multipart {
     };
   };
 
-  /** `after` is a `next` of an earlier page: base64url of the last key, a zero byte and its upload id. */
+  /** `after` is a `next` of an earlier page (base64url of the last key, a zero byte, its upload id) or uploadsCursor(). */
   listUploads: NameService["listUploads"] = async (bucket, options) => {
     await this.#d.headBucket(bucket);
     const all: MultipartUpload[] = [];
@@ -253,7 +264,7 @@ export class Multipart {
         all.push(uploadOf(bucket, r.sortKey.toString("hex"), decodeUpload(r.value)));
       after = page.next;
     } while (after !== undefined);
-    const order = (u: MultipartUpload) => `${u.key}\0${u.uploadId}`;
+    const order = (u: MultipartUpload) => orderOf(u.key, u.uploadId);
     const start = options.after === undefined ? "" : Buffer.from(options.after, "base64url").toString("utf8");
     const matching = all
       .filter((u) => u.key.startsWith(options.prefix ?? "") && order(u) > start)
