@@ -41,7 +41,7 @@ export async function createBucket(call: S3Call, bucket: string): Promise<void> 
   if (doc.length > 0) {
     let parsed: unknown;
     try {
-      parsed = new XMLParser().parse(doc.toString("utf8"), true);
+      parsed = new XMLParser({ htmlEntities: true }).parse(doc.toString("utf8"), true);
     } catch {
       throw s3Error(
         "MalformedXML",

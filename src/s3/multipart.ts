@@ -100,7 +100,12 @@ export async function completeUpload(call: S3Call, bucket: string, key: string):
   const doc = (await smallBody(call)).toString("utf8");
   let parsed: CompleteDoc;
   try {
-    parsed = new XMLParser({ isArray: (name) => name === "Part", parseTagValue: false }).parse(doc, true);
+    // htmlEntities: Go clients (rclone, restic) write the ETag's quotes as &#34;.
+    parsed = new XMLParser({
+      isArray: (name) => name === "Part",
+      parseTagValue: false,
+      htmlEntities: true,
+    }).parse(doc, true);
   } catch {
     throw s3Error(
       "MalformedXML",

@@ -116,7 +116,12 @@ export async function deleteObjects(call: S3Call, bucket: string): Promise<void>
   const doc = (await smallBody(call)).toString("utf8");
   let parsed: DeleteRequest;
   try {
-    parsed = new XMLParser({ isArray: (name) => name === "Object", parseTagValue: false }).parse(doc, true);
+    // htmlEntities: Go clients write characters such as ' and " in keys as &#39; and &#34;.
+    parsed = new XMLParser({
+      isArray: (name) => name === "Object",
+      parseTagValue: false,
+      htmlEntities: true,
+    }).parse(doc, true);
   } catch {
     throw s3Error(
       "MalformedXML",
