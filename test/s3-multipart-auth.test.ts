@@ -54,11 +54,11 @@ describe("multipart", () => {
     await s3.send(new CreateBucketCommand({ Bucket: "multi" }));
   });
 
-  test("lib-storage Upload: the bytes, and an ETag of MD5-of-MD5s-N", async () => {
+  test("lib-storage Upload with CRC32C parts: the bytes, and an ETag of MD5-of-MD5s-N", async () => {
     const data = randomBytes(2 * PART + 12345);
     const upload = new Upload({
       client: s3,
-      params: { Bucket: "multi", Key: "big", Body: Readable.from([data]) },
+      params: { Bucket: "multi", Key: "big", Body: Readable.from([data]), ChecksumAlgorithm: "CRC32C" },
       partSize: PART,
     });
     const done = await upload.done();
