@@ -201,6 +201,18 @@ describe("keys", () => {
     );
   });
 
+  test("concurrent PUTs of one key: the last version reads; the files of the others are released", async () => {
+    const files = Array.from({ length: 8 }, (_, i) => patternBytes(SMALL_CHUNK + i, 700 + i));
+    await Promise.all(files.map((data, i) => put(i % 2 === 0 ? a : b, "keys", "contended", data)));
+    const got = await http(a.url, "GET", objectPath("keys", "contended"));
+    const winner = files.findIndex((f) => f.equals(got.body));
+    assert.ok(winner >= 0, "one of the versions");
+    for (const [i, data] of files.entries()) {
+      const byHash = await http(b.url, "GET", `/v1/files/${sha256(data)}`);
+      assert.equal(byHash.status, i === winner ? 200 : 404, `version ${i}`);
+    }
+  });
+
   test("the hash API and keys hold a file together: DELETE by hash keeps a file a key holds", async () => {
     const data = patternBytes(2 * SMALL_CHUNK, 77);
     const hash = sha256(data);

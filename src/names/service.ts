@@ -1,4 +1,5 @@
 import { DfsError, isDfsError, toDfsError } from "../errors.ts";
+import type { TableRecord } from "../formats/index.ts";
 import type { TableClient } from "../tables/index.ts";
 import { checkConditions } from "./conditions.ts";
 import { BodyDigests } from "./digests.ts";
@@ -291,7 +292,7 @@ export class Names implements NameService {
 
   /**
    * Points a key at a stored, held file: writes the key's record, then releases the version it
-   * replaced (unless the key still points at that version's file through the same holder).
+   * replaced, and ours too if a newer version superseded it meanwhile (a leak otherwise).
    */
   async #point(bucket: string, key: Buffer, record: ObjectRecord): Promise<void> {
     const partition = Buffer.from(bucket, "utf8");
@@ -299,9 +300,21 @@ export class Names implements NameService {
     await this.#o.tables.write([
       { table: OBJECTS_TABLE, partitionKey: partition, sortKey: key, value: encodeObject(record) },
     ]);
-    if (old === undefined) return;
-    const was = decodeObject(old.value);
-    if (!was.holder.equals(record.holder)) await this.#release(was.sha256, was.holder);
+    if (old !== undefined) {
+      const was = decodeObject(old.value);
+      if (!was.holder.equals(record.holder)) await this.#release(was.sha256, was.holder);
+    }
+    // A concurrent PUT or DELETE of the key may have read the version before ours and written a
+    // newer one: then nobody else releases ours. A quorum read after our write sees any newer one.
+    let now: TableRecord | undefined;
+    try {
+      now = await this.#o.tables.read(OBJECTS_TABLE, partition, key);
+    } catch {
+      return; // not known: ours may be current, so it stays held (a leak at worst)
+    }
+    if (now === undefined || !decodeObject(now.value).holder.equals(record.holder)) {
+      await this.#release(record.sha256, record.holder);
+    }
   }
 
   /** Releases a file's holder; a failure is reported, not thrown (the key's change is already made). */

@@ -100,6 +100,8 @@ export function s3Handler(options: S3Options): S3Handler {
     res.setHeader("x-amz-request-id", id);
     res.setHeader("x-request-id", id);
     res.setHeader("server", "dfs-mesh");
+    // During shutdown no connection is kept for another request.
+    if (closing) res.setHeader("connection", "close");
     const aborter = new AbortController();
     res.once("close", () => {
       if (!res.writableFinished) aborter.abort(new DfsError("DFS_ERR_CANCELLED", "the client went away"));

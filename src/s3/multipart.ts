@@ -1,5 +1,6 @@
 /** Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads. */
 import { XMLParser } from "fast-xml-parser";
+import { uploadsCursor } from "../names/index.ts";
 import { requireAccess } from "./auth.ts";
 import { body, header, type S3Call, sendEmpty, sendXml, smallBody } from "./call.ts";
 import { s3Error } from "./errors-xml.ts";
@@ -196,12 +197,7 @@ export async function listUploads(call: S3Call, bucket: string): Promise<void> {
   const prefix = call.query.get("prefix") || undefined;
   const keyMarker = call.query.get("key-marker") || undefined;
   const idMarker = call.query.get("upload-id-marker") || undefined;
-  // The name service's cursor is base64url of "key \0 uploadId": with only a key marker, every
-  // upload of that key is passed ("\uffff" sorts after any id).
-  const after =
-    keyMarker === undefined
-      ? undefined
-      : Buffer.from(`${keyMarker}\0${idMarker ?? "\uffff"}`, "utf8").toString("base64url");
+  const after = keyMarker === undefined ? undefined : uploadsCursor(keyMarker, idMarker);
   const result = await call.deps.names.listUploads(bucket, { prefix, after, limit: max });
   const last = result.uploads.at(-1);
   sendXml(
