@@ -36,6 +36,15 @@ export const ErrorCodes = {
     message: "not a valid table record (table name, key, writer or flags out of bounds)",
   },
   DFS_ERR_CLOCK_SKEW: { wire: 28, message: "version stamped too far ahead of this node's clock" },
+  DFS_ERR_NO_SUCH_BUCKET: { wire: 29, message: "no such bucket" },
+  DFS_ERR_NO_SUCH_KEY: { wire: 30, message: "no such key" },
+  DFS_ERR_BUCKET_EXISTS: { wire: 31, message: "the bucket already exists" },
+  DFS_ERR_BUCKET_NOT_EMPTY: { wire: 32, message: "the bucket is not empty" },
+  DFS_ERR_INVALID_NAME: { wire: 33, message: "not a valid bucket name or key" },
+  DFS_ERR_PRECONDITION: { wire: 34, message: "a precondition of the request does not hold" },
+  DFS_ERR_NO_SUCH_UPLOAD: { wire: 35, message: "no such multipart upload" },
+  DFS_ERR_INVALID_PART: { wire: 36, message: "a part is missing or does not match its ETag" },
+  DFS_ERR_BAD_DIGEST: { wire: 37, message: "the body does not match its digest" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

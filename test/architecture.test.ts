@@ -22,6 +22,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   credentials: ["errors.ts"],
   registry: ["errors.ts", "formats", "config", "logger.ts", "credentials"],
   tables: ["errors.ts", "formats", "protocol", "transport", "placement"],
+  names: ["errors.ts", "formats", "tables", "access"],
+  access: ["errors.ts", "crypto", "tables"],
   node: [
     "errors.ts",
     "formats",
@@ -48,7 +50,10 @@ const ALLOWED: Record<string, readonly string[]> = {
     "memory.ts",
     "credentials",
     "tables",
+    "names",
+    "access",
   ],
+  s3: ["errors.ts", "logger.ts", "config", "access", "names", "gateway"],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],
 };

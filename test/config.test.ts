@@ -174,6 +174,23 @@ describe("gateway keys and the fail-closed rule", () => {
     assert.throws(() => load({ "api-keys-file": join(dir.path, "absent") }), configError(/cannot read/));
   });
 
+  test("the S3 listener: off unless set, the same fail-closed rule, a region name", () => {
+    const load = (flags: Record<string, string | boolean>) => loadGatewayConfig({ env: base, flags });
+    assert.equal(load({}).s3.listenAddr, undefined);
+    assert.deepEqual(load({ "s3-listen": "127.0.0.1:9000" }).s3.listenAddr, {
+      host: "127.0.0.1",
+      port: 9000,
+    });
+    assert.equal(load({}).s3.region, "us-east-1");
+    assert.throws(
+      () => load({ "s3-listen": "0.0.0.0:9000" }),
+      configError(/s3\.listen: 0\.0\.0\.0:9000 is reachable/),
+    );
+    assert.equal(load({ "s3-listen": "0.0.0.0:9000", "api-keys": "k".repeat(16) }).s3.listenAddr?.port, 9000);
+    assert.equal(load({ "s3-region": "eu-central-1" }).s3.region, "eu-central-1");
+    assert.throws(() => load({ "s3-region": "Not A Region" }), configError(/s3\.region/));
+  });
+
   test("a keys file: name:secret:perms lines; errors name the line, never the secret", () => {
     const keys = parseKeysFile(
       [

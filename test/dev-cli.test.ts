@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { CLI, type Proc, startProcess } from "./helpers/proc.ts";
 import { makeTempDir } from "./helpers/tmp.ts";
@@ -62,7 +63,17 @@ describe("dfs dev, used as a user would", () => {
   before(async () => {
     dir = await makeTempDir("dfs-dev-test-");
     const port = await freePort();
-    dev = startProcess([CLI, "dev", "--data", join(dir.path, "data"), "--port", String(port)]);
+    const s3Port = await freePort();
+    dev = startProcess([
+      CLI,
+      "dev",
+      "--data",
+      join(dir.path, "data"),
+      "--port",
+      String(port),
+      "--s3-port",
+      String(s3Port),
+    ]);
     const line = await dev.waitForLog(
       (l) => typeof l.msg === "string" && l.msg.startsWith("dfs-mesh is running"),
       60_000,
@@ -127,6 +138,28 @@ describe("dfs dev, used as a user would", () => {
       [],
       "no partial file left",
     );
+  });
+
+  test("the S3 API it prints works with the credentials it prints", async () => {
+    const s3Line = await dev.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("S3 API: "));
+    const endpoint = String(s3Line.msg).split(" ")[2]!;
+    const credLine = await dev.waitForLog(
+      (l) => typeof l.msg === "string" && l.msg.includes("AWS_ACCESS_KEY_ID="),
+    );
+    const id = /AWS_ACCESS_KEY_ID=(\S+)/.exec(String(credLine.msg))![1]!;
+    const secret = /AWS_SECRET_ACCESS_KEY=(\S+)/.exec(String(credLine.msg))![1]!;
+    const s3 = new S3Client({
+      endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: id, secretAccessKey: secret },
+    });
+    const data = patternBytes(200_000, 9);
+    await s3.send(new CreateBucketCommand({ Bucket: "demo" }));
+    await s3.send(new PutObjectCommand({ Bucket: "demo", Key: "README.md", Body: data }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: "demo", Key: "README.md" }));
+    assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), data);
+    s3.destroy();
   });
 
   test("bad input to the CLI: a clear message and exit code 2", async () => {

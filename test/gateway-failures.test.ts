@@ -171,6 +171,8 @@ type Fetched = Promise<{ data?: unknown; error?: unknown; response: Response }>;
 interface LooseClient {
   GET(path: string, init: Record<string, unknown>): Fetched;
   POST(path: string, init: Record<string, unknown>): Fetched;
+  PUT(path: string, init: Record<string, unknown>): Fetched;
+  DELETE(path: string, init: Record<string, unknown>): Fetched;
 }
 
 describe("a client generated from openapi.yaml", () => {
@@ -180,7 +182,22 @@ describe("a client generated from openapi.yaml", () => {
       const ast = await openapiTS(new URL(`file://${join(REPO_ROOT, "openapi.yaml")}`));
       const types = astToString(ast);
       await writeFile(join(tmp.path, "api.d.ts"), types);
-      for (const op of ["uploadFile", "putFile", "downloadFile", "deleteFile", "fileMeta", "listNodes"]) {
+      for (const op of [
+        "uploadFile",
+        "putFile",
+        "downloadFile",
+        "deleteFile",
+        "fileMeta",
+        "listNodes",
+        "listBuckets",
+        "createBucket",
+        "deleteBucket",
+        "listObjects",
+        "putObject",
+        "getObject",
+        "headObject",
+        "deleteObject",
+      ]) {
         assert.match(types, new RegExp(`${op}: \\{`), op);
       }
       // The generated types are checked by nobody at run time; the client is used through a loose view.
@@ -204,6 +221,34 @@ describe("a client generated from openapi.yaml", () => {
       const missing = await client.GET("/v1/files/{hash}", { params: { path: { hash: "0".repeat(64) } } });
       assert.equal(missing.response.status, 404);
       assert.equal((missing.error as Problem).code, "DFS_ERR_NOT_FOUND");
+
+      // Buckets and keys through the same generated client.
+      const bucket = { params: { path: { bucket: "generated" } } };
+      assert.equal((await client.PUT("/v1/buckets/{bucket}", bucket)).response.status, 201);
+      const key = { params: { path: { bucket: "generated", key: "dir/ä.bin" } } };
+      const put = await client.PUT("/v1/buckets/{bucket}/objects/{key}", {
+        ...key,
+        body: data,
+        bodySerializer: (b: unknown) => b as Buffer,
+        headers: { "content-type": "application/octet-stream" },
+      });
+      assert.equal(put.response.status, 201);
+      assert.equal((put.data as { sha256: string }).sha256, hash);
+      const listed = await client.GET("/v1/buckets/{bucket}/objects", {
+        params: { path: { bucket: "generated" }, query: { prefix: "dir/", limit: 10 } },
+      });
+      assert.deepEqual(
+        (listed.data as { objects: { key: string }[] }).objects.map((o) => o.key),
+        ["dir/ä.bin"],
+      );
+      const got = await client.GET("/v1/buckets/{bucket}/objects/{key}", { ...key, parseAs: "arrayBuffer" });
+      assert.ok(Buffer.from(got.data as ArrayBuffer).equals(data));
+      assert.equal((await client.DELETE("/v1/buckets/{bucket}/objects/{key}", key)).response.status, 204);
+      const gone = await client.GET("/v1/buckets/{bucket}/objects/{key}", key);
+      assert.equal((gone.error as Problem).code, "DFS_ERR_NO_SUCH_KEY");
+      assert.equal((await client.DELETE("/v1/buckets/{bucket}", bucket)).response.status, 204);
+      const buckets = await client.GET("/v1/buckets", {});
+      assert.deepEqual((buckets.data as { buckets: unknown[] }).buckets, []);
     } finally {
       await tmp.remove();
     }

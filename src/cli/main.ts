@@ -18,11 +18,11 @@ const COMMANDS: Record<string, Entry> = {
     load: async () => (await import("./commands/gateway.ts")).gatewayCommand,
   },
   put: {
-    summary: "upload files, print their hashes",
+    summary: "upload files (by hash, or to a key)",
     load: async () => (await import("./commands/put.ts")).putCommand,
   },
   get: {
-    summary: "download a file by hash (verified)",
+    summary: "download a file by hash or key (verified)",
     load: async () => (await import("./commands/get.ts")).getCommand,
   },
   stat: {
@@ -33,10 +33,27 @@ const COMMANDS: Record<string, Entry> = {
     summary: "make the cluster authority and issue credentials",
     load: async () => (await import("./commands/credential.ts")).credentialCommand,
   },
-  rm: { summary: "delete files by hash", load: async () => (await import("./commands/rm.ts")).rmCommand },
+  rm: {
+    summary: "delete files by hash, or keys",
+    load: async () => (await import("./commands/rm.ts")).rmCommand,
+  },
+  mb: { summary: "make a bucket", load: async () => (await import("./commands/mb.ts")).mbCommand },
+  rb: { summary: "remove an empty bucket", load: async () => (await import("./commands/rb.ts")).rbCommand },
+  ls: {
+    summary: "list buckets, or a bucket's keys",
+    load: async () => (await import("./commands/ls.ts")).lsCommand,
+  },
+  cp: {
+    summary: "copy between keys and local files",
+    load: async () => (await import("./commands/cp.ts")).cpCommand,
+  },
   nodes: {
     summary: "the registry's view of the nodes",
     load: async () => (await import("./commands/nodes.ts")).nodesCommand,
+  },
+  key: {
+    summary: "access keys: create, list, allow, delete",
+    load: async () => (await import("./commands/key.ts")).keyCommand,
   },
   status: {
     summary: "is the cluster ready, and its nodes",

@@ -13,9 +13,11 @@ import {
   type NodeSettings,
   type RegistryConfig,
   RegistrySchema,
+  S3Schema,
+  type S3Settings,
 } from "./schema.ts";
 import { clientSettings, SETTINGS, type Setting, settingsFor } from "./settings.ts";
-import { type HostPort, parseHostPort } from "./units.ts";
+import { formatHostPort, type HostPort, parseHostPort } from "./units.ts";
 
 export type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -56,6 +58,8 @@ export interface GatewayConfig {
      */
     readonly keys: readonly ApiKey[];
   };
+  /** The S3 listener's settings; `listenAddr` set when it is to run. */
+  readonly s3: S3Settings & { readonly listenAddr: HostPort | undefined };
   readonly registry: RegistryConfig;
   readonly secret: Buffer;
   /** 32 bytes. Stays in the gateway's memory; never logged, never sent. */
@@ -261,8 +265,13 @@ export function loadGatewayConfig(sources: Sources): GatewayConfig {
     );
   }
   const listenAddr = parseHostPort(gateway.listen)!;
+  const s3 = parseSection(S3Schema, tree.s3 ?? {}, "s3");
+  const s3Addr = s3.listen === undefined ? undefined : parseHostPort(s3.listen)!;
+  const keys = resolveKeys(gateway, listenAddr);
+  if (s3Addr !== undefined) resolveKeys(gateway, s3Addr, "s3.listen");
   return Object.freeze({
-    gateway: Object.freeze({ ...gateway, listenAddr, keys: resolveKeys(gateway, listenAddr) }),
+    gateway: Object.freeze({ ...gateway, listenAddr, keys }),
+    s3: Object.freeze({ ...s3, listenAddr: s3Addr }),
     registry,
     secret: resolveSecret(cluster),
     key: resolveKey(cluster),
@@ -274,7 +283,11 @@ export function loadGatewayConfig(sources: Sources): GatewayConfig {
  * The gateway's keys, and the fail-closed rule: a gateway others can reach needs keys, unless it
  * is told explicitly (`anonymous`) to let anyone read, write and delete.
  */
-function resolveKeys(gateway: GatewaySettings, listenAddr: HostPort): readonly ApiKey[] {
+function resolveKeys(
+  gateway: GatewaySettings,
+  listenAddr: HostPort,
+  setting = "gateway.listen",
+): readonly ApiKey[] {
   const keys = [
     ...fullKeys(gateway.apiKeys),
     ...(gateway.apiKeysFile === undefined ? [] : readKeysFile(gateway.apiKeysFile)),
@@ -290,7 +303,7 @@ function resolveKeys(gateway: GatewaySettings, listenAddr: HostPort): readonly A
   }
   if (!keyed && !gateway.anonymous && !isLoopback(listenAddr.host)) {
     throw configError(
-      `gateway.listen: ${gateway.listen} is reachable from other machines, and no API key is set: ` +
+      `${setting}: ${formatHostPort(listenAddr)} is reachable from other machines, and no API key is set: ` +
         "give keys (--api-keys-file FILE, DFS_API_KEYS_FILE, --api-keys) or, to let anyone read, write " +
         "and delete every file, --anonymous",
     );

@@ -165,6 +165,10 @@ export const GatewaySchema = z
      * third of it): the nodes may collect a chunk only a GC grace after the last hold on it ended.
      */
     uploadLeaseMs: ms.default(3_600_000),
+    /** A multipart upload not completed or aborted within this is removed with its parts by a sweep. */
+    multipartMaxAgeMs: ms.default(7 * 24 * 3_600_000),
+    /** How often a gateway sweeps old multipart uploads (every gateway may; 0: never). */
+    multipartSweepMs: z.number().int().min(0).default(3_600_000),
     /** Keys with every permission (read, write, delete, admin). */
     apiKeys: z.array(z.string().min(16)).default([]),
     /** A file of keys with permissions, `name:secret:perms` per line (keys.ts), re-read when it changes. */
@@ -193,6 +197,18 @@ export const GatewaySchema = z
     path: ["writeQuorum"],
   });
 
+/** The S3 listener (src/s3/): off unless `listen` is set. */
+export const S3Schema = z
+  .object({
+    listen: hostPort.optional(),
+    /** The region S3 clients sign for (their Credential scope must name it). */
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]{1,32}$/, { message: "expected a region name such as us-east-1" })
+      .default("us-east-1"),
+  })
+  .strict();
+
 export const ClientSchema = z
   .object({
     gateway: z
@@ -209,6 +225,7 @@ export const FileSchema = z
     cluster: ClusterSchema.optional(),
     node: z.record(z.string(), z.unknown()).optional(),
     gateway: z.record(z.string(), z.unknown()).optional(),
+    s3: z.record(z.string(), z.unknown()).optional(),
     dev: z.record(z.string(), z.unknown()).optional(),
     client: ClientSchema.optional(),
   })
@@ -228,5 +245,6 @@ export interface RedisTlsMaterial {
 export type RegistryConfig = z.output<typeof RegistrySchema> & { readonly tlsMaterial?: RedisTlsMaterial };
 export type NodeSettings = z.output<typeof NodeSchema>;
 export type GatewaySettings = z.output<typeof GatewaySchema>;
+export type S3Settings = z.output<typeof S3Schema>;
 export type ClientSettings = z.output<typeof ClientSchema>;
 export type ClusterSettings = z.output<typeof ClusterSchema>;

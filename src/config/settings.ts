@@ -211,6 +211,20 @@ export const SETTINGS: readonly Setting[] = [
     "an upload's hold on its chunks, renewed at a third of it (default 1 h)",
   ),
   s(
+    ["gateway", "multipartMaxAgeMs"],
+    "DFS_MULTIPART_MAX_AGE_MS",
+    "multipart-max-age-ms",
+    "int",
+    "unfinished multipart uploads are removed after this (default 7 days)",
+  ),
+  s(
+    ["gateway", "multipartSweepMs"],
+    "DFS_MULTIPART_SWEEP_MS",
+    "multipart-sweep-ms",
+    "int",
+    "how often old multipart uploads are swept (default 1 h; 0: never)",
+  ),
+  s(
     ["gateway", "apiKeys"],
     "DFS_API_KEYS",
     "api-keys",
@@ -269,6 +283,8 @@ export const SETTINGS: readonly Setting[] = [
     "connections served at once",
   ),
   s(["gateway", "maxTransfers"], "DFS_MAX_TRANSFERS", "max-transfers", "int", "uploads+downloads in flight"),
+  s(["s3", "listen"], "DFS_S3_LISTEN", "s3-listen", "string", "host:port of the S3 API (off when unset)"),
+  s(["s3", "region"], "DFS_S3_REGION", "s3-region", "string", "region S3 clients sign for"),
   s(["client", "gateway"], "DFS_GATEWAY", "gateway", "string", "gateway URL for client commands"),
   s(["client", "apiKey"], "DFS_API_KEY", "api-key", "string", "API key (Bearer) for client commands"),
 ];
@@ -280,5 +296,11 @@ export function clientSettings(): Setting[] {
 
 /** The settings a command accepts: its own section plus the shared ones. */
 export function settingsFor(section: "node" | "gateway"): Setting[] {
-  return SETTINGS.filter((x) => x.path[0] === section || x.path[0] === "redis" || x.path[0] === "cluster");
+  return SETTINGS.filter(
+    (x) =>
+      x.path[0] === section ||
+      x.path[0] === "redis" ||
+      x.path[0] === "cluster" ||
+      (section === "gateway" && x.path[0] === "s3"),
+  );
 }

@@ -65,6 +65,8 @@ export const LABELS = {
   manifestKey: "dfs-mesh/v1/manifest-key",
   manifestNonce: "dfs-mesh/v1/manifest-nonce",
   manifestId: "dfs-mesh/v1/manifest-id",
+  /** Seals access keys' secrets in the tables (src/access/seal.ts). */
+  accessKeySecret: "dfs-mesh/v1/access-key-secret",
 } as const;
 
 /** sha256 hex of a buffer. */

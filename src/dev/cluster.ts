@@ -10,6 +10,8 @@ export interface DevOptions {
   nodes: number;
   /** The gateway's port on 127.0.0.1. */
   port: number;
+  /** The S3 API's port on 127.0.0.1. */
+  s3Port: number;
   dataDir: string;
   /** Where progress lines go (the terminal). */
   print: (line: string) => void;
@@ -17,6 +19,8 @@ export interface DevOptions {
 
 export interface DevCluster {
   readonly url: string;
+  /** The S3 API's URL. */
+  readonly s3Url: string;
   readonly sentinels: string[];
   readonly nodes: { name: string; addr: string }[];
   /** Stops the gateway, then the nodes, then Redis; every process by pid. Idempotent. */
@@ -95,14 +99,27 @@ export async function startDevCluster(options: DevOptions): Promise<DevCluster> 
     options.print("starting the gateway...");
     const gateway = startDfs(
       "gateway",
-      ["gateway", "--listen", `127.0.0.1:${options.port}`, ...registry],
+      [
+        "gateway",
+        "--listen",
+        `127.0.0.1:${options.port}`,
+        "--s3-listen",
+        `127.0.0.1:${options.s3Port}`,
+        ...registry,
+      ],
       { ...env, DFS_CLUSTER_KEY_FILE: keyFile },
       join(logs, "gateway.log"),
       "gateway listening",
     );
     children.push(gateway);
     const line = await gateway.ready;
-    return { url: `http://${String(line.address)}`, sentinels, nodes, stop };
+    return {
+      url: `http://${String(line.address)}`,
+      s3Url: `http://${String(line.s3)}`,
+      sentinels,
+      nodes,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

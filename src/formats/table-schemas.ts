@@ -18,6 +18,9 @@ const DECLARED: Readonly<Record<string, TableSchema>> = {
   // Chunk references: the references of chunk X live on chunk X's owners, so a node decides
   // whether to collect a chunk from its own tables alone.
   chunk_refs: { name: "chunk_refs", partitionKeyIsObjectId: true },
+  // Who holds a file (a key, a multipart part, the hash API): partition key = the file's manifest
+  // id, so the holders sit beside the manifest and a release reads them from the same owners.
+  file_holders: { name: "file_holders", partitionKeyIsObjectId: true },
 };
 
 /** The schema of `table` (a checked name): its declaration, or placement by hash. */

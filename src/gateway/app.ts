@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { ClusterAccessKeys } from "../access/index.ts";
 import type { GatewayConfig } from "../config/index.ts";
 import { CHUNK_OVERHEAD, ChunkCipher } from "../crypto/index.ts";
 import { DfsError } from "../errors.ts";
 import { HybridClock } from "../formats/index.ts";
+import type { Names } from "../names/index.ts";
 import { TableClient } from "../tables/index.ts";
 import { BufferPool } from "../transport/index.ts";
 import { ApiKeys } from "./auth.ts";
@@ -16,8 +18,13 @@ import { gatewayHedges } from "./hedge.ts";
 import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { capConnections, serverOptions } from "./listener.ts";
 import { GatewayMetrics } from "./metrics.ts";
+import { nameServiceFor, startUploadSweep } from "./names.ts";
+import { authenticate } from "./principal.ts";
+import { bucketRoutes } from "./routes/buckets.ts";
 import { downloadRoutes } from "./routes/download.ts";
+import { keyRoutes } from "./routes/keys.ts";
 import { manageRoutes } from "./routes/manage.ts";
+import { objectRoutes } from "./routes/objects.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { uploadRoutes } from "./routes/upload.ts";
 
@@ -38,8 +45,14 @@ function genReqId(req: IncomingMessage): string {
 }
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The gateway's naming service (ctx.names), for what shares it: the S3 listener, tests. */
+    names: Names;
+    /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
+    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
+  }
   interface FastifyRequest {
-    /** The name of the API key the request came with, when one was needed; for the log. */
+    /** The name of the API key (or the access key id) the request came with; for the log. */
     apiKey?: string;
   }
 }
@@ -87,7 +100,18 @@ export function buildGateway(
     onBackgroundError: (err, addr) =>
       deps.logger.warn({ addr, code: err.code, err: err.message }, "tables: a background write failed"),
   });
+  const access = new ClusterAccessKeys({
+    tables,
+    clusterKey: config.key,
+    onCorrupt: (id, err) =>
+      deps.logger.warn({ accessKey: id, err: err.message }, "access key record does not open"),
+  });
+  let names: Names | undefined;
   const ctx: GatewayContext = {
+    get names(): Names {
+      if (names === undefined) throw new DfsError("DFS_ERR_INTERNAL", "the naming service is not built yet");
+      return names;
+    },
     config: { ...config.gateway, maxUploadBytes },
     nodes: deps.nodes,
     view: deps.view,
@@ -95,6 +119,7 @@ export function buildGateway(
     identity: deps.identity,
     placement,
     tables,
+    access,
     metrics,
     logger: deps.logger,
     buffers: {
@@ -107,6 +132,7 @@ export function buildGateway(
   // Half a chunk ahead per transfer: a few downloads still read fully ahead (READ_AHEAD chunks
   // each), while as many stalled ones as maxTransfers hold little more than their current chunk.
   const readAhead = new ReadAheadBudget((config.gateway.maxTransfers * config.gateway.chunkBytes) / 2);
+  names = nameServiceFor(ctx, { now: deps.now, readAhead });
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -133,8 +159,15 @@ export function buildGateway(
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     if (closing) throw new DfsError("DFS_ERR_SHUTTING_DOWN", "the gateway is shutting down; retry elsewhere");
-    const key = keys.check(request, request.routeOptions.config.access ?? "admin");
-    if (key !== undefined) request.apiKey = key;
+    const principal = await authenticate(
+      request,
+      request.routeOptions.config.access ?? "admin",
+      keys,
+      access,
+    );
+    if (principal !== undefined) request.principal = principal;
+    if (principal?.kind === "access-key") request.apiKey = principal.key.id;
+    else if (principal?.name !== undefined) request.apiKey = principal.name;
   });
   // Requests that finish during shutdown must not keep their connection open for another one.
   app.addHook("onSend", async (_request, reply) => {
@@ -164,5 +197,12 @@ export function buildGateway(
   app.register(async (scope) => downloadRoutes(scope, ctx, slots, readAhead));
   app.register(async (scope) => manageRoutes(scope, ctx));
   app.register(async (scope) => opsRoutes(scope, ctx));
+  app.register(async (scope) => keyRoutes(scope, ctx));
+  app.register(async (scope) => bucketRoutes(scope, ctx));
+  app.register(async (scope) => objectRoutes(scope, ctx, slots));
+  app.decorate("names", names);
+  const sweep = startUploadSweep(ctx);
+  app.addHook("onClose", async () => sweep.stop());
+  app.decorate("shared", { ctx, slots });
   return app;
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
+import type { Principal } from "../access/index.ts";
 import type { ApiKey, Grant, Permission } from "../config/index.ts";
 import { DfsError } from "../errors.ts";
 
@@ -11,6 +12,9 @@ declare module "fastify" {
     access?: Access;
   }
 }
+
+/** Everyone, on a gateway without keys. */
+export const EVERYONE: Principal = { kind: "configured", name: undefined, admin: true };
 
 const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
 
@@ -60,26 +64,53 @@ export class ApiKeys {
     return found;
   }
 
+  /** Whether `secret` is one of the configured keys (compared as check does). */
+  holds(secret: string): boolean {
+    return this.#find(secret) !== undefined;
+  }
+
+  /** False for a gateway without keys (loopback or `anonymous`): everyone may do everything. */
+  get keyed(): boolean {
+    return this.#keyed;
+  }
+
   /**
-   * Throws UNAUTHORIZED (no key) or FORBIDDEN (a key that is not ours, or lacks the permission)
-   * when the route needs a key; returns the name of the key used, if any.
+   * Who a request with a configured key (or none) is, when the route needs a key: UNAUTHORIZED
+   * (no key) or FORBIDDEN (a key that is not ours, or lacks the permission). Undefined for a
+   * public route, and for a read without a (valid) key while reads are open.
    */
-  check(request: FastifyRequest, access: Access): string | undefined {
-    if (!this.#keyed || access === "public") return undefined;
-    if (access === "read" && !this.#protectReads) return undefined;
-    const header = request.headers.authorization;
-    const m = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!m) {
+  principal(request: FastifyRequest, access: Access): Principal | undefined {
+    if (!this.#keyed) return EVERYONE;
+    if (access === "public") return undefined;
+    const openRead = access === "read" && !this.#protectReads;
+    const token = bearerToken(request);
+    if (token === undefined) {
+      if (openRead) return undefined;
       throw new DfsError(
         "DFS_ERR_UNAUTHORIZED",
         `this request needs an API key with ${access} permission: Authorization: Bearer KEY`,
       );
     }
-    const key = this.#find(m[1]!);
-    if (key === undefined) throw new DfsError("DFS_ERR_FORBIDDEN", "the API key is not accepted");
-    if (!allows(key.grants, access)) {
+    const key = this.#find(token);
+    if (key === undefined) {
+      if (openRead) return undefined;
+      throw new DfsError("DFS_ERR_FORBIDDEN", "the API key is not accepted");
+    }
+    if (!openRead && !allows(key.grants, access)) {
       throw new DfsError("DFS_ERR_FORBIDDEN", `the API key "${key.name}" has no ${access} permission`);
     }
-    return key.name;
+    return { kind: "configured", name: key.name, admin: allows(key.grants, "admin") };
   }
+
+  /** As `principal`, answering the name of the key used, if any. */
+  check(request: FastifyRequest, access: Access): string | undefined {
+    const p = this.principal(request, access);
+    return p?.kind === "configured" ? p.name : undefined;
+  }
+}
+
+/** The token of an `Authorization: Bearer TOKEN` header, if the request has one. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  return header === undefined ? undefined : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1];
 }

@@ -1,7 +1,9 @@
+import type { AccessKeyDirectory } from "../access/index.ts";
 import type { GatewayConfig } from "../config/index.ts";
 import type { Identity } from "../credentials/index.ts";
 import type { ChunkCipher } from "../crypto/index.ts";
 import type { Logger } from "../logger.ts";
+import type { Names } from "../names/index.ts";
 import type { MembershipView } from "../registry/index.ts";
 import type { TableClient } from "../tables/index.ts";
 import type { BufferPool, NodeApi } from "../transport/index.ts";
@@ -19,6 +21,8 @@ export interface GatewayDeps {
   logger: Logger;
   /** Signs every manifest and tombstone written (signing.ts); absent without a cluster authority. */
   identity?: Identity | undefined;
+  /** The naming service's clock (ms): key times, upload ages. Default Date.now; tests control it. */
+  now?: (() => number) | undefined;
 }
 
 /** Everything a route needs, built once per app. */
@@ -32,9 +36,13 @@ export interface GatewayContext {
   readonly placement: PlacementCache;
   /**
    * Table records over their owners (quorum reads and writes, read-repair), stamped with this
-   * gateway's credential id. No route uses it yet: buckets and keys will.
+   * gateway's credential id: buckets, keys and file holders.
    */
   readonly tables: TableClient;
+  /** Access keys kept in the cluster (cached briefly in this gateway): the auth hook and /v1/keys. */
+  readonly access: AccessKeyDirectory;
+  /** The naming service (buckets and keys) the /v1 bucket routes and the S3 listener share. */
+  readonly names: Names;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   /**

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import type { FastifyReply } from "fastify";
 import { BODY_PROGRESS_BYTES } from "./guards.ts";
 
 /**
@@ -15,7 +14,11 @@ export const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
  * make the progress of a body being read (BODY_PROGRESS_BYTES per idleTimeoutMs), else the
  * connection is closed: a trickled body never holds its socket.
  */
-export function settleBody(req: IncomingMessage, reply: FastifyReply, idleTimeoutMs: number): void {
+export function settleBody(
+  req: IncomingMessage,
+  reply: { header(name: string, value: string): unknown },
+  idleTimeoutMs: number,
+): void {
   if (req.complete || req.destroyed) return;
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > DRAIN_LIMIT_BYTES) {

@@ -42,6 +42,15 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   DFS_ERR_INVALID_RECORD: 400,
   // A writer's clock far ahead of the node's: the cluster's clocks disagree.
   DFS_ERR_CLOCK_SKEW: 503,
+  DFS_ERR_NO_SUCH_BUCKET: 404,
+  DFS_ERR_NO_SUCH_KEY: 404,
+  DFS_ERR_BUCKET_EXISTS: 409,
+  DFS_ERR_BUCKET_NOT_EMPTY: 409,
+  DFS_ERR_INVALID_NAME: 400,
+  DFS_ERR_PRECONDITION: 412,
+  DFS_ERR_NO_SUCH_UPLOAD: 404,
+  DFS_ERR_INVALID_PART: 400,
+  DFS_ERR_BAD_DIGEST: 400,
 };
 
 export const PROBLEM_TYPE = "application/problem+json";

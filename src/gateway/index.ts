@@ -2,4 +2,10 @@
 export { buildGateway } from "./app.ts";
 export type { GatewayDeps, GatewayView } from "./context.ts";
 export { HTTP_STATUS, type Problem } from "./errors.ts";
-export { type RunningGateway, runGateway, startGateway } from "./main.ts";
+export {
+  type RunningGateway,
+  runGateway,
+  type SideListener,
+  type SideStarter,
+  startGateway,
+} from "./main.ts";

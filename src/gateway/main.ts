@@ -13,15 +13,29 @@ import { startMembershipView } from "../registry/index.ts";
 import { NodeClient, peerIdsFrom } from "../transport/index.ts";
 import { buildGateway, keysOf } from "./app.ts";
 import type { ApiKeys } from "./auth.ts";
+import type { GatewayDeps } from "./context.ts";
 import { checkChunkBytes } from "./limits.ts";
 
 /** How long a stopping gateway waits for in-flight requests (uploads above all) before cutting them. */
 export const SHUTDOWN_GRACE_MS = 30_000;
 
+/** Another listener started beside /v1 over the same context (the S3 API, src/s3/). */
+export interface SideListener {
+  readonly address: string;
+  close(graceMs: number): Promise<void>;
+}
+export type SideStarter = (
+  app: FastifyInstance,
+  config: GatewayConfig,
+  logger: Logger,
+) => Promise<SideListener | undefined>;
+
 export interface RunningGateway {
   readonly app: FastifyInstance;
   /** "host:port" actually bound (the port is chosen by the OS for port 0). */
   readonly address: string;
+  /** The S3 listener's "host:port", when one runs. */
+  readonly s3Address: string | undefined;
   /** Re-reads the keys file now (SIGHUP); a no-op without one. */
   reloadKeys(): void;
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes view and client. */
@@ -57,7 +71,11 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
  * is a `gateway` credential for its listen address (host:port as configured); without trust
  * configured it refuses to start.
  */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  extra: Pick<GatewayDeps, "now"> & { startS3?: SideStarter | undefined } = {},
+): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   if (config.trust === undefined) {
     throw new DfsError(
@@ -76,9 +94,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const nodes = new NodeClient({ trust, peerIds: peerIdsFrom(() => view, true) });
   const keys = keysOf(config);
   let app: FastifyInstance | undefined;
+  let s3: SideListener | undefined;
   try {
-    app = buildGateway(config, { nodes, view, logger, identity: trust.identity }, keys);
+    const { startS3, ...more } = extra;
+    app = buildGateway(config, { nodes, view, logger, identity: trust.identity, ...more }, keys);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
+    s3 = await startS3?.(app, config, logger);
   } catch (err) {
     await Promise.allSettled([app?.close(), view.close(), nodes.close()]);
     throw err;
@@ -99,7 +120,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         app.server.closeAllConnections();
       }, graceMs);
       try {
-        await app.close();
+        await Promise.all([app.close(), s3?.close(graceMs)]);
       } finally {
         clearTimeout(timer);
         await Promise.allSettled([view.close(), nodes.close()]);
@@ -107,15 +128,22 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closing;
   };
-  return { app, address, close, reloadKeys: () => watcher?.reload() };
+  return { app, address, s3Address: s3?.address, close, reloadKeys: () => watcher?.reload() };
 }
 
 /** Runs a gateway until SIGTERM/SIGINT, then shuts down gracefully; SIGHUP re-reads the keys file. */
-export async function runGateway(config: GatewayConfig, logger: Logger): Promise<void> {
-  const gateway = await startGateway(config, logger);
+export async function runGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  startS3?: SideStarter,
+): Promise<void> {
+  const gateway = await startGateway(config, logger, { startS3 });
   const hangup = () => gateway.reloadKeys();
   process.on("SIGHUP", hangup);
-  logger.info({ address: gateway.address }, "gateway listening");
+  logger.info(
+    { address: gateway.address, ...(gateway.s3Address === undefined ? {} : { s3: gateway.s3Address }) },
+    "gateway listening",
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stop = (s: NodeJS.Signals) => {
       process.off("SIGTERM", stop);

@@ -20,6 +20,8 @@ export class GatewayMetrics {
   readonly errors: Counter<"code">;
   /** Chunk copies a download stored again on an owner that missed them or held a bad one. */
   readonly readRepairs: Counter<"result">;
+  /** Releases of a file's holder: "kept" (another holds it), "deleted", or "revived" (held again meanwhile). */
+  readonly fileReleases: Counter<"result">;
   /** Reads that also asked the next node because the ones asked were slow to answer. */
   readonly readHedges: Counter<"kind">;
   /** Clients cut or refused by the listener's guards: a stalled body, a stopped reader, too many. */
@@ -75,6 +77,12 @@ export class GatewayMetrics {
     this.readRepairs = new Counter({
       name: "dfs_gateway_read_repairs_total",
       help: "Chunk copies stored again on owners a download found missing or bad, by result",
+      labelNames: ["result"],
+      registers,
+    });
+    this.fileReleases = new Counter({
+      name: "dfs_gateway_file_releases_total",
+      help: "Releases of a file's holder, by result: kept, deleted, or revived (a holder appeared as it was deleted)",
       labelNames: ["result"],
       registers,
     });

@@ -174,6 +174,10 @@ export interface NameService {
     uploadId: string,
     options: { after?: number | undefined; limit: number },
   ): Promise<{ upload: MultipartUpload; parts: PartInfo[]; truncated: boolean; next?: number | undefined }>;
+  /**
+   * Unfinished uploads in (key, upload id) order. `after` is a page's `next`, or
+   * uploadsCursor(keyMarker, uploadIdMarker) for S3's markers (src/names/multipart.ts).
+   */
   listUploads(
     bucket: string,
     options: { prefix?: string | undefined; after?: string | undefined; limit: number },

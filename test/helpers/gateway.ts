@@ -128,13 +128,14 @@ export async function startGatewayInProcess(
   cluster: Cluster,
   flags: Record<string, string | boolean> = {},
   env: NodeJS.ProcessEnv = {},
+  now?: () => number,
 ): Promise<Gateway & { running: RunningGateway; config: GatewayConfig }> {
   const [, sentinels, , masterName, , prefix] = cluster.registryArgs;
   const config = loadGatewayConfig({
     env: gatewayEnv(cluster, env),
     flags: { listen: "127.0.0.1:0", sentinels, "master-name": masterName, "redis-prefix": prefix, ...flags },
   });
-  const running = await startGateway(config, testLogger());
+  const running = await startGateway(config, testLogger(), { now });
   return { running, config, url: `http://${running.address}`, stop: () => running.close(5000) };
 }
 

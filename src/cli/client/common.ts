@@ -3,6 +3,7 @@ import { DfsError } from "../../errors.ts";
 import { isObjectId } from "../../formats/index.ts";
 import { parseFlags } from "../flags.ts";
 import { GatewayClient } from "./gateway-client.ts";
+import { NamesClient } from "./names-client.ts";
 
 export const CLIENT_OPTIONS_HELP = [
   "  --gateway URL                   gateway URL [DFS_GATEWAY], default http://127.0.0.1:8080",
@@ -16,6 +17,7 @@ export function clientArgs(
   extra: Record<string, { type: "string" | "boolean"; short?: string }> = {},
 ): {
   client: GatewayClient;
+  names: NamesClient;
   values: Readonly<Record<string, string | boolean | undefined>>;
   positionals: string[];
 } {
@@ -25,7 +27,7 @@ export function clientArgs(
     env: process.env,
     flags: values,
   });
-  return { client: new GatewayClient(settings), values, positionals };
+  return { client: new GatewayClient(settings), names: new NamesClient(settings), values, positionals };
 }
 
 export function checkHash(hash: string | undefined): string {

@@ -21,6 +21,25 @@ function counter(onBytes: (n: number) => void): Transform {
   });
 }
 
+/** Turns a problem+json answer into a DfsError carrying the gateway's code. */
+export async function failWith(
+  statusCode: number,
+  body: { json(): Promise<unknown>; text(): Promise<string> },
+): Promise<never> {
+  let code: ErrorCode = "DFS_ERR_INTERNAL";
+  let detail = `HTTP ${statusCode}`;
+  try {
+    const problem = (await body.json()) as Json;
+    if (typeof problem.code === "string" && isErrorCode(problem.code)) code = problem.code;
+    detail = String(problem.detail ?? problem.title ?? detail);
+  } catch {
+    // Not JSON: the status alone has to do.
+  }
+  if (statusCode === 404 && code === "DFS_ERR_INTERNAL") code = "DFS_ERR_NOT_FOUND";
+  if (statusCode === 401) detail += " (give one with --api-key or DFS_API_KEY)";
+  throw new DfsError(code, detail, { details: { status: statusCode } });
+}
+
 /** The gateway's HTTP API as the dfs client commands use it (see openapi.yaml). */
 export class GatewayClient {
   readonly #base: string;
@@ -36,26 +55,20 @@ export class GatewayClient {
   }
 
   /** Turns a problem+json answer into a DfsError carrying the gateway's code. */
-  async #fail(
-    statusCode: number,
-    body: { json(): Promise<unknown>; text(): Promise<string> },
-  ): Promise<never> {
-    let code: ErrorCode = "DFS_ERR_INTERNAL";
-    let detail = `HTTP ${statusCode}`;
-    try {
-      const problem = (await body.json()) as Json;
-      if (typeof problem.code === "string" && isErrorCode(problem.code)) code = problem.code;
-      detail = String(problem.detail ?? problem.title ?? detail);
-    } catch {
-      // Not JSON: the status alone has to do.
-    }
-    if (statusCode === 404) code = "DFS_ERR_NOT_FOUND";
-    if (statusCode === 401) detail += " (give one with --api-key or DFS_API_KEY)";
-    throw new DfsError(code, detail, { details: { status: statusCode } });
+  #fail(statusCode: number, body: { json(): Promise<unknown>; text(): Promise<string> }): Promise<never> {
+    return failWith(statusCode, body);
   }
 
-  async #json(method: "GET" | "DELETE", path: string): Promise<Json | undefined> {
-    const res = await request(`${this.#base}${path}`, { method, headers: this.#headers() });
+  async #json(
+    method: "GET" | "DELETE" | "POST" | "PUT",
+    path: string,
+    body?: Json,
+  ): Promise<Json | undefined> {
+    const res = await request(`${this.#base}${path}`, {
+      method,
+      headers: this.#headers(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     if (res.statusCode >= 400) return this.#fail(res.statusCode, res.body);
     if (res.statusCode === 204) {
       await res.body.dump();
@@ -129,6 +142,23 @@ export class GatewayClient {
 
   nodes(): Promise<Json | undefined> {
     return this.#json("GET", "/v1/nodes");
+  }
+
+  /** Access keys (admin): list, create (the answer holds the secret), delete, grant. */
+  listKeys(): Promise<Json | undefined> {
+    return this.#json("GET", "/v1/keys");
+  }
+
+  createKey(name: string): Promise<Json | undefined> {
+    return this.#json("POST", "/v1/keys", { name });
+  }
+
+  async deleteKey(id: string): Promise<void> {
+    await this.#json("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  grantKey(id: string, grant: { bucket: string; read: boolean; write: boolean; owner: boolean }) {
+    return this.#json("PUT", `/v1/keys/${encodeURIComponent(id)}/grants`, grant);
   }
 
   async ready(): Promise<{ ready: boolean; body: Json }> {

@@ -1,4 +1,3 @@
-import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Manifest } from "../../crypto/index.ts";
 import { DfsError } from "../../errors.ts";
@@ -6,13 +5,10 @@ import type { GatewayContext } from "../context.ts";
 import { contentDisposition, etagOf, ifRangeAllows, matchesIfNoneMatch } from "../download/headers.ts";
 import { contentRange, parseRange } from "../download/range.ts";
 import { readManifest } from "../download/reader.ts";
-import { SentPieces } from "../download/sent-pieces.ts";
+import { downloadBody } from "../download/send.ts";
 import { inlinePiece, plaintext } from "../download/stream.ts";
-import { holdSlot, type ReadAheadBudget, type TransferSlots, WriteStall } from "../guards.ts";
+import { holdSlot, type ReadAheadBudget, type TransferSlots } from "../guards.ts";
 import { parseHash } from "../hash.ts";
-
-/** Why the chunk fetches of a finished response stop (made once: an abort() without one builds an exception). */
-const BODY_CLOSED = new DfsError("DFS_ERR_CANCELLED", "the response body was closed");
 
 type FileRequest = FastifyRequest<{ Params: { hash: string } }>;
 
@@ -92,31 +88,7 @@ export async function downloadRoutes(
         throw err;
       }
       // A client that stops reading is cut after writeTimeoutMs: its pieces and fetches are freed.
-      const stall = new WriteStall(ctx.config.writeTimeoutMs, () => {
-        ctx.metrics.guarded.inc({ reason: "reader_stopped" });
-        request.log.info({ writeTimeoutMs: ctx.config.writeTimeoutMs }, "the client stopped reading; cut");
-        reply.raw.destroy();
-      });
-      async function* all(): AsyncGenerator<Buffer> {
-        if (first.done) return;
-        stall.arm();
-        yield first.value;
-        stall.disarm();
-        sent.add(first.value);
-        for await (const piece of pieces) {
-          sent.freeWritten();
-          stall.arm();
-          yield piece;
-          stall.disarm();
-          sent.add(piece);
-        }
-        // The last pieces still have to reach the client.
-        if (!reply.raw.writableFinished) stall.arm();
-      }
-      const body = Readable.from(all(), { objectMode: false });
-      const sent = new SentPieces(body, reply.raw);
-      body.once("close", () => abort.abort(BODY_CLOSED));
-      reply.raw.once("close", () => stall.disarm());
+      const body = downloadBody(ctx, request, reply, first, pieces, abort);
       return reply.code(p.status).header("content-length", String(length)).send(body);
     },
   );

@@ -1,12 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { sha256Hex } from "../../crypto/index.ts";
-import { DfsError, toDfsError } from "../../errors.ts";
+import { DfsError } from "../../errors.ts";
+import { HASH_API_HOLDER } from "../../names/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { readFanout, readManifest, readManifestObject } from "../download/reader.ts";
+import { releaseFile } from "../file-release.ts";
 import { parseHash } from "../hash.ts";
-import { signSealed } from "../signing.ts";
-import { retractReferences } from "../upload/holds.ts";
-import { replicate } from "../upload/replicate.ts";
 
 /**
  * Which of the nodes that could hold each chunk (the first few in placement order) do: one batched
@@ -66,47 +64,26 @@ export async function manageRoutes(app: FastifyInstance, ctx: GatewayContext): P
   );
 
   /**
-   * Deletes a file by writing a tombstone over its manifest on the manifest's owners (W of R, like
-   * an upload): a newer stamp than any manifest's, so it wins wherever the two meet, and the nodes'
-   * repair spreads it and never brings the file back. 204 when the file existed, 404 when it did not
-   * (or was already deleted), 503 without a quorum (retry: deleting twice is harmless). Chunks stay
-   * until the nodes' garbage collection finds them unreferenced.
+   * Retracts the hash API's hold on a file. When nothing else holds it (no key, no multipart part),
+   * the file is deleted: a tombstone over its manifest on the manifest's owners (W of R), newer
+   * than any manifest, which the nodes' repair spreads and never undoes; its chunks stay until the
+   * nodes' garbage collection finds them unreferenced. When a key still holds it, it stays
+   * readable by hash. 204 when the file existed, 404 when it did not (or was already deleted),
+   * 503 without a quorum (retry: deleting twice is harmless).
    */
   app.delete<{ Params: { hash: string } }>(
     "/v1/files/:hash",
     { config: { access: "delete" } },
     async (request, reply) => {
       const hash = parseHash(request.params.hash);
-      const id = ctx.cipher.manifestId(hash);
       if (ctx.view.live().length === 0) throw new DfsError("DFS_ERR_UNAVAILABLE", "no live storage node");
       const current = await readManifestObject(ctx, hash);
       if (current.type === "tombstone") throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
-      const sealed = signSealed(
-        ctx.identity,
-        id,
-        ctx.cipher.sealTombstone(hash, Math.max(Date.now(), current.stamp + 1)),
+      const deleted = await releaseFile(ctx, hash, HASH_API_HOLDER);
+      request.log.info(
+        { hash, deleted },
+        deleted ? "file deleted" : "the hash API's hold retracted; keys hold the file",
       );
-      const controller = new AbortController();
-      request.raw.once("close", () => {
-        if (!reply.sent) controller.abort();
-      });
-      const stored = await replicate(ctx, id, sealed, {
-        kind: "manifest",
-        checksum: sha256Hex(sealed),
-        signal: controller.signal,
-      });
-      request.log.info({ hash, copies: stored.length }, "file deleted");
-      // After the tombstone, never before: a retraction without it could free a visible file's chunks.
-      await retractReferences(
-        ctx,
-        current.manifest.chunks.map((c) => c.id),
-        current.version,
-      ).catch((err: unknown) => {
-        request.log.warn(
-          { hash, code: toDfsError(err).code },
-          "a deleted file's chunk references could not be retracted: its chunks stay",
-        );
-      });
       return reply.code(204).send();
     },
   );

@@ -3,8 +3,10 @@ import multipart, { type MultipartFile } from "@fastify/multipart";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { DfsError, isDfsError } from "../../errors.ts";
 import { freedAfterUse } from "../../memory.ts";
+import { HASH_API_HOLDER } from "../../names/index.ts";
 import type { GatewayContext } from "../context.ts";
 import { filenameFromDisposition } from "../download/headers.ts";
+import { holdBeforeCommit } from "../files.ts";
 import { bodyWithin, guardBody, holdSlot, type TransferSlots } from "../guards.ts";
 import { commit } from "../upload/commit.ts";
 import { ingest } from "../upload/ingest.ts";
@@ -15,7 +17,7 @@ function tooLarge(max: number): DfsError {
 }
 
 /** Aborted when the client goes away before the answer is sent. */
-function clientGone(reply: FastifyReply): AbortSignal {
+export function clientGone(reply: FastifyReply): AbortSignal {
   const abort = new AbortController();
   reply.raw.once("close", () => {
     if (!reply.raw.writableFinished) abort.abort(new DfsError("DFS_ERR_CANCELLED", "the client went away"));
@@ -27,7 +29,7 @@ function clientGone(reply: FastifyReply): AbortSignal {
  * The pieces of a stream, WITHOUT destroying it when the reader stops early: destroying a request
  * destroys its socket, and the client would never see why (413, 503).
  */
-function piecesOf(stream: Readable): AsyncIterable<Buffer> {
+export function piecesOf(stream: Readable): AsyncIterable<Buffer> {
   return stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
 }
 
@@ -42,7 +44,7 @@ function multipartPieces(part: MultipartFile, max: number): AsyncIterable<Buffer
   })();
 }
 
-function checkCapacity(ctx: GatewayContext): void {
+export function checkCapacity(ctx: GatewayContext): void {
   const live = ctx.placement.liveCount();
   if (live < ctx.config.writeQuorum) {
     throw new DfsError(
@@ -63,6 +65,13 @@ async function store(
     ctx.metrics.guarded.inc({ reason: "body_stalled" }),
   );
   const file = await ingest(ctx, guarded, signal);
+  // The hash API's hold, before the manifest is read or written (src/gateway/file-release.ts).
+  try {
+    await holdBeforeCommit(ctx, file.hash, HASH_API_HOLDER);
+  } catch (err) {
+    file.holds.release();
+    throw err;
+  }
   const { created, body } = await commit(ctx, file, meta, signal);
   reply
     .code(created ? 201 : 200)

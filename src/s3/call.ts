@@ -1,0 +1,118 @@
+/** One S3 request as the handlers see it, and the ways they answer. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Principal } from "../access/types.ts";
+import type { TransferSlots } from "../gateway/guards.ts";
+import type { Logger } from "../logger.ts";
+import type { NameService } from "../names/types.ts";
+import type { Authenticated } from "./auth.ts";
+import { type CheckedBody, checkedBody } from "./body.ts";
+import { s3Error } from "./errors-xml.ts";
+
+/** What every handler may use, built once per listener. */
+export interface S3Deps {
+  names: NameService;
+  region: string;
+  logger: Logger;
+  slots: TransferSlots;
+  maxUploadBytes: number;
+  bodyIdleTimeoutMs: number;
+  writeTimeoutMs: number;
+  onStall: () => void;
+  onGuarded: (reason: "transfers") => void;
+}
+
+export interface S3Call {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly log: Logger;
+  readonly method: string;
+  readonly bucket: string | undefined;
+  readonly key: string | undefined;
+  /** The query's parameters, decoded (the first of repeated ones). */
+  readonly query: ReadonlyMap<string, string>;
+  readonly headers: ReadonlyMap<string, readonly string[]>;
+  readonly auth: Authenticated;
+  readonly principal: Principal;
+  readonly deps: S3Deps;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+export function header(call: S3Call, name: string): string | undefined {
+  return call.headers.get(name)?.[0];
+}
+
+export function body(call: S3Call, maxBytes = call.deps.maxUploadBytes): CheckedBody {
+  return checkedBody(call.req, call.headers, call.auth, {
+    idleTimeoutMs: call.deps.bodyIdleTimeoutMs,
+    onStall: call.deps.onStall,
+    maxBytes,
+  });
+}
+
+/** A small request body (an XML document) read whole, at most `maxBytes`. */
+export async function smallBody(call: S3Call, maxBytes = 2 * 1024 * 1024): Promise<Buffer> {
+  const { body: pieces } = body(call, maxBytes);
+  const out: Buffer[] = [];
+  try {
+    for await (const p of pieces) out.push(p);
+  } catch (err) {
+    if ((err as { details?: { s3?: string } }).details?.s3 === "EntityTooLarge") {
+      throw s3Error("MalformedXML", `the XML document is over ${maxBytes} bytes`);
+    }
+    throw err;
+  }
+  return Buffer.concat(out);
+}
+
+export type Headers = Record<string, string | number>;
+
+export function sendXml(call: S3Call, status: number, xml: string, headers: Headers = {}): void {
+  const bytes = Buffer.from(xml, "utf8");
+  call.res.writeHead(status, {
+    ...headers,
+    "content-type": "application/xml",
+    "content-length": bytes.length,
+  });
+  call.res.end(call.method === "HEAD" ? undefined : bytes);
+}
+
+export function sendEmpty(call: S3Call, status: number, headers: Headers = {}): void {
+  call.res.writeHead(status, { ...headers, "content-length": headers["content-length"] ?? 0 });
+  call.res.end();
+}
+
+/**
+ * Streams `pieces` with backpressure; a client that takes nothing for writeTimeoutMs is cut. A
+ * failure after the status line was sent destroys the response: never a short body that looks whole.
+ */
+export async function sendStream(
+  call: S3Call,
+  status: number,
+  headers: Headers,
+  pieces: AsyncIterable<Buffer>,
+): Promise<void> {
+  const res = call.res;
+  res.writeHead(status, headers);
+  for await (const piece of pieces) {
+    if (res.destroyed) throw s3Error("RequestTimeout", "the client went away", "DFS_ERR_CANCELLED");
+    if (!res.write(piece)) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          res.destroy();
+          reject(s3Error("RequestTimeout", "the client stopped reading", "DFS_ERR_CANCELLED"));
+        }, call.deps.writeTimeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.on("drain", done);
+        res.on("close", done);
+      });
+    }
+  }
+  res.end();
+}
