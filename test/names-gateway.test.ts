@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Problem } from "../src/api/index.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import {
@@ -97,6 +98,44 @@ describe("buckets", () => {
     const putGone = await put(a, "alpha-bucket", "k", Buffer.from("x"));
     assert.equal(putGone.status, 404);
     assert.equal(code(putGone), "DFS_ERR_NO_SUCH_BUCKET");
+  });
+
+  test("a PUT racing the delete of its bucket: never a key left in a deleted bucket", async () => {
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 24; i++) {
+      const bucket = `race-bucket-${i}`;
+      await mb(a, bucket);
+      const offset = (i % 12) - 4; // the delete starts from 4 ms before the put to 7 ms after
+      const [del, putRes] = await Promise.all([
+        (async () => {
+          await delay(Math.max(0, offset));
+          return http(a.url, "DELETE", `/v1/buckets/${bucket}`);
+        })(),
+        (async () => {
+          await delay(Math.max(0, -offset));
+          return put(b, bucket, "k", Buffer.from(`round ${i}`));
+        })(),
+      ]);
+      const outcome = `${del.status}/${putRes.status}`;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      // Each side may see the other (the bucket comes back, empty), never neither.
+      assert.ok(
+        ["409/201", "204/404", "409/404"].includes(outcome),
+        `round ${i}: delete ${del.status}, put ${putRes.status}`,
+      );
+      if (del.status === 204) await mb(a, bucket);
+      const key = await http(a.url, "GET", objectPath(bucket, "k"));
+      if (putRes.status === 201) {
+        assert.ok(key.body.equals(Buffer.from(`round ${i}`)), `round ${i}: the key`);
+        assert.equal((await http(a.url, "DELETE", objectPath(bucket, "k"))).status, 204);
+      } else {
+        assert.equal(key.status, 404, `round ${i}: nothing left of the refused put`);
+        const listed = await http(b.url, "GET", `/v1/buckets/${bucket}/objects`);
+        assert.deepEqual((listed.json as { objects: unknown[] }).objects, []);
+      }
+      assert.equal((await http(a.url, "DELETE", `/v1/buckets/${bucket}`)).status, 204);
+    }
+    assert.ok(outcomes.size > 0);
   });
 
   test("bad bucket names and keys are 400 DFS_ERR_INVALID_NAME, and nothing is made", async () => {

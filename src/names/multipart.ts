@@ -27,6 +27,8 @@ export interface MultipartDeps {
   now: () => number;
   maxAgeMs: number;
   headBucket(name: string): Promise<BucketInfo>;
+  /** After a write into a bucket: DFS_ERR_NO_SUCH_BUCKET (and `undo` run) if it was deleted meanwhile. */
+  afterWriteInto(bucket: string, undo: () => Promise<void>): Promise<void>;
   /** Points a key at a held file, releasing the version it replaces. */
   point(bucket: string, key: Buffer, record: ObjectRecord): Promise<void>;
   release(sha256: string, holder: Buffer): Promise<void>;
@@ -104,6 +106,7 @@ export class Multipart {
         value: encodeUpload(record),
       },
     ]);
+    await this.#d.afterWriteInto(bucket, () => this.#remove(bucket, uploadId));
     return uploadOf(bucket, uploadId, record);
   };
 

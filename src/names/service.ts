@@ -106,6 +106,7 @@ export class Names implements NameService {
       now: this.#now,
       maxAgeMs: options.multipartMaxAgeMs,
       headBucket: (name) => this.headBucket(name),
+      afterWriteInto: (bucket, undo) => this.#afterWriteInto(bucket, undo),
       point: (bucket, key, record) => this.#point(bucket, key, record),
       release: (sha256, holder) => this.#release(sha256, holder),
       readObject: async (bucket, key, range, signal) => {
@@ -151,19 +152,48 @@ export class Names implements NameService {
     return { name, ...decodeBucket(r.value) };
   }
 
+  /**
+   * Deletes the bucket when it holds nothing, then looks again: a key or upload written meanwhile
+   * (its writer checked the bucket before the deletion) brings the bucket back, and the delete
+   * fails. Writers look at the bucket again after their write (#point, createUpload), so one side
+   * always sees the other.
+   */
   async deleteBucket(name: string): Promise<void> {
-    await this.headBucket(name);
+    const info = await this.headBucket(name);
     const partition = Buffer.from(name, "utf8");
+    const notEmpty = () =>
+      new DfsError("DFS_ERR_BUCKET_NOT_EMPTY", `bucket ${name} holds keys or unfinished uploads`);
+    if (await this.#holdsAnything(partition)) throw notEmpty();
+    await this.#o.tables.write([
+      { table: BUCKETS_TABLE, partitionKey: BUCKETS_PARTITION, sortKey: partition, deleted: true },
+    ]);
+    if (await this.#holdsAnything(partition)) {
+      await this.#o.tables.write([
+        {
+          table: BUCKETS_TABLE,
+          partitionKey: BUCKETS_PARTITION,
+          sortKey: partition,
+          value: encodeBucket(info.createdMs),
+        },
+      ]);
+      throw notEmpty();
+    }
+  }
+
+  async #holdsAnything(partition: Buffer): Promise<boolean> {
     const [keys, uploads] = await Promise.all([
       this.#o.tables.range(OBJECTS_TABLE, partition, { limit: 1 }),
       this.#o.tables.range(UPLOADS_TABLE, partition, { limit: 1 }),
     ]);
-    if (keys.records.length > 0 || uploads.records.length > 0) {
-      throw new DfsError("DFS_ERR_BUCKET_NOT_EMPTY", `bucket ${name} holds keys or unfinished uploads`);
-    }
-    await this.#o.tables.write([
-      { table: BUCKETS_TABLE, partitionKey: BUCKETS_PARTITION, sortKey: partition, deleted: true },
-    ]);
+    return keys.records.length > 0 || uploads.records.length > 0;
+  }
+
+  /** After a write into a bucket: DFS_ERR_NO_SUCH_BUCKET (and `undo` run) if the bucket was deleted meanwhile. */
+  async #afterWriteInto(bucket: string, undo: () => Promise<void>): Promise<void> {
+    const r = await this.#o.tables.read(BUCKETS_TABLE, BUCKETS_PARTITION, Buffer.from(bucket, "utf8"));
+    if (r !== undefined) return;
+    await undo();
+    throw new DfsError("DFS_ERR_NO_SUCH_BUCKET", `no bucket ${bucket}`);
   }
 
   async putObject(bucket: string, key: string, input: PutObjectInput): Promise<PutObjectResult> {
@@ -300,6 +330,12 @@ export class Names implements NameService {
     await this.#o.tables.write([
       { table: OBJECTS_TABLE, partitionKey: partition, sortKey: key, value: encodeObject(record) },
     ]);
+    await this.#afterWriteInto(bucket, async () => {
+      await this.#o.tables.write([
+        { table: OBJECTS_TABLE, partitionKey: partition, sortKey: key, deleted: true },
+      ]);
+      await this.#release(record.sha256, record.holder);
+    });
     if (old !== undefined) {
       const was = decodeObject(old.value);
       if (!was.holder.equals(record.holder)) await this.#release(was.sha256, was.holder);
