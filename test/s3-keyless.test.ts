@@ -1,10 +1,12 @@
 /**
  * The S3 listener of a gateway without keys (the `dfs dev` default): unsigned requests are served,
  * virtual-host-style buckets are found from the Host header, and the /v1 listener's protections
- * hold (a stalled body is cut, nothing of it stored; request ids on every answer).
+ * hold (a stalled body is cut, nothing of it stored; connections past the cap get S3's SlowDown;
+ * request ids on every answer).
  */
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { type S3Harness, startS3Harness } from "./helpers/s3.ts";
 
@@ -12,7 +14,7 @@ let h: S3Harness;
 let port: number;
 
 before(async () => {
-  h = await startS3Harness(false, "s3keyless:", { "body-idle-timeout-ms": "600" });
+  h = await startS3Harness(false, "s3keyless:", { "body-idle-timeout-ms": "600", "max-connections": "3" });
   port = Number(new URL(h.endpoint).port);
 });
 
@@ -29,13 +31,16 @@ interface Answer {
 /** One request to the S3 port with the Host header given (fetch will not set it). */
 function send(method: string, path: string, host: string, body?: Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers: { host } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (p: Buffer) => parts.push(p));
-      res.on("end", () =>
-        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString() }),
-      );
-    });
+    const req = httpRequest(
+      { host: "127.0.0.1", port, method, path, headers: { host }, agent: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (p: Buffer) => parts.push(p));
+        res.on("end", () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString() }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -65,6 +70,7 @@ describe("S3 without keys", () => {
           port,
           method: "PUT",
           path: "/open/stalled",
+          agent: false,
           headers: { host: `127.0.0.1:${port}`, "content-length": "100000" },
         },
         (res) => {
@@ -83,5 +89,26 @@ describe("S3 without keys", () => {
     assert.match(answer.body, /<Code>RequestTimeout<\/Code>/);
     assert.equal(answer.headers.connection, "close");
     assert.equal((await send("HEAD", "/open/stalled", `127.0.0.1:${port}`)).status, 404);
+  });
+
+  test("a connection past maxConnections reads S3's SlowDown (503, XML) and is closed", async () => {
+    const open: Socket[] = [];
+    const opened = (socket: Socket) =>
+      new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    for (let i = 0; i < 3; i++) {
+      const socket = connect(port, "127.0.0.1");
+      open.push(socket);
+      await opened(socket);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = connect(port, "127.0.0.1");
+    const answer = await new Promise<string>((resolve) => {
+      const parts: Buffer[] = [];
+      extra.on("data", (p: Buffer) => parts.push(p));
+      extra.on("close", () => resolve(Buffer.concat(parts).toString()));
+    });
+    for (const s of open) s.destroy();
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.match(answer, /<Error><Code>SlowDown<\/Code>/);
   });
 });

@@ -42,10 +42,16 @@ function refusal(max: number): Buffer {
 
 /**
  * At most `max` connections: one more is answered 503 (DFS_ERR_BUSY, Retry-After) at once, before
- * it is read, and closed, so it never reaches the HTTP parser nor holds its buffers. Node's own
+ * it is read, and closed, so it never reaches the HTTP parser nor holds its buffers (`answer`: the
+ * bytes sent, problem+json unless the listener speaks otherwise). Node's own
  * 'connection' listeners are wrapped to run only for accepted sockets. `onRefused` counts refusals.
  */
-export function capConnections(server: Server, max: number, onRefused: () => void): () => number {
+export function capConnections(
+  server: Server,
+  max: number,
+  onRefused: () => void,
+  answer: Buffer = refusal(max),
+): () => number {
   let open = 0;
   const listeners = server.listeners("connection") as ((socket: Socket) => void)[];
   server.removeAllListeners("connection");
@@ -55,7 +61,7 @@ export function capConnections(server: Server, max: number, onRefused: () => voi
       socket.on("error", () => {});
       socket.resume(); // whatever the client sends is discarded
       socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
-      socket.end(refusal(max));
+      socket.end(answer);
       return;
     }
     open++;

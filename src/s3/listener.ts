@@ -18,7 +18,7 @@ import type { Logger } from "../logger.ts";
 import type { NameService } from "../names/types.ts";
 import { type AuthSettings, authenticate } from "./auth.ts";
 import type { S3Call, S3Deps } from "./call.ts";
-import { errorBody } from "./errors-xml.ts";
+import { errorBody, s3Error } from "./errors-xml.ts";
 import { dispatch } from "./router.ts";
 import { headerValues, parseQuery, percentDecode } from "./sigv4.ts";
 
@@ -201,6 +201,29 @@ export function s3Handler(options: S3Options): S3Handler {
   return Object.assign(handler, { close, slots });
 }
 
+/** What a connection past maxConnections reads before it is closed: S3's SlowDown, as XML. */
+function refusal(max: number): Buffer {
+  const id = randomUUID();
+  const err = s3Error(
+    "SlowDown",
+    `this gateway serves ${max} connections at most; retry shortly`,
+    "DFS_ERR_BUSY",
+  );
+  const body = errorBody(err, id, "/").xml;
+  return Buffer.from(
+    [
+      "HTTP/1.1 503 Service Unavailable",
+      "content-type: application/xml",
+      `content-length: ${Buffer.byteLength(body)}`,
+      `x-amz-request-id: ${id}`,
+      "retry-after: 1",
+      "connection: close",
+      "",
+      body,
+    ].join("\r\n"),
+  );
+}
+
 export interface S3Listener {
   readonly server: Server;
   /** "host:port" actually bound. */
@@ -224,7 +247,12 @@ export async function startS3Listener(
     },
     handler,
   );
-  capConnections(server, g.maxConnections, () => options.metrics?.guarded.inc({ reason: "connections" }));
+  capConnections(
+    server,
+    g.maxConnections,
+    () => options.metrics?.guarded.inc({ reason: "connections" }),
+    refusal(g.maxConnections),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(listen.port, listen.host, () => {
