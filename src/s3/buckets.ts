@@ -1,9 +1,8 @@
 /** Bucket calls: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, and the fixed documents. */
-import { XMLParser } from "fast-xml-parser";
 import { canSee } from "../access/index.ts";
 import { isDfsError } from "../errors.ts";
 import { requireAccess } from "./auth.ts";
-import { type S3Call, sendEmpty, sendXml, smallBody } from "./call.ts";
+import { type S3Call, sendEmpty, sendXml, xmlRequest } from "./call.ts";
 import { s3Error } from "./errors-xml.ts";
 import { isoTime, S3_NS, xmlDocument } from "./xml.ts";
 
@@ -37,19 +36,13 @@ export async function listBuckets(call: S3Call): Promise<void> {
 
 export async function createBucket(call: S3Call, bucket: string): Promise<void> {
   requireAccess(call.principal, bucket, "owner");
-  const doc = await smallBody(call, 64 * 1024);
-  if (doc.length > 0) {
-    let parsed: unknown;
-    try {
-      parsed = new XMLParser({ htmlEntities: true }).parse(doc.toString("utf8"), true);
-    } catch {
-      throw s3Error(
-        "MalformedXML",
-        "The XML you provided was not well-formed or did not validate against our published schema.",
-      );
-    }
-    const location = (parsed as { CreateBucketConfiguration?: { LocationConstraint?: unknown } })
-      .CreateBucketConfiguration?.LocationConstraint;
+  const parsed = await xmlRequest<{ CreateBucketConfiguration?: { LocationConstraint?: unknown } }>(
+    call,
+    [],
+    64 * 1024,
+  );
+  if (parsed !== undefined) {
+    const location = parsed.CreateBucketConfiguration?.LocationConstraint;
     if (location !== undefined && location !== "" && location !== call.deps.region) {
       throw s3Error(
         "InvalidArgument",

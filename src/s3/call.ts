@@ -1,5 +1,6 @@
 /** One S3 request as the handlers see it, and the ways they answer. */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { XMLParser } from "fast-xml-parser";
 import type { Principal } from "../access/types.ts";
 import type { TransferSlots } from "../gateway/guards.ts";
 import type { Logger } from "../logger.ts";
@@ -64,6 +65,33 @@ export async function smallBody(call: S3Call, maxBytes = 2 * 1024 * 1024): Promi
     throw err;
   }
   return Buffer.concat(out);
+}
+
+/**
+ * A request's XML document (CreateBucketConfiguration, CompleteMultipartUpload, Delete), read
+ * whole and parsed; an empty body parses to undefined. Elements named in `arrays` are arrays
+ * even when one is given. htmlEntities: Go clients (rclone, restic) write quotes and apostrophes
+ * as &#34; and &#39;.
+ */
+export async function xmlRequest<T>(
+  call: S3Call,
+  arrays: readonly string[] = [],
+  maxBytes?: number,
+): Promise<T | undefined> {
+  const doc = await smallBody(call, maxBytes);
+  if (doc.length === 0) return undefined;
+  try {
+    return new XMLParser({
+      isArray: (name) => arrays.includes(name),
+      parseTagValue: false,
+      htmlEntities: true,
+    }).parse(doc.toString("utf8"), true) as T;
+  } catch {
+    throw s3Error(
+      "MalformedXML",
+      "The XML you provided was not well-formed or did not validate against our published schema.",
+    );
+  }
 }
 
 export type Headers = Record<string, string | number>;

@@ -1,8 +1,7 @@
 /** Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads. */
-import { XMLParser } from "fast-xml-parser";
 import { uploadsCursor } from "../names/index.ts";
 import { requireAccess } from "./auth.ts";
-import { body, header, type S3Call, sendEmpty, sendXml, smallBody } from "./call.ts";
+import { body, header, type S3Call, sendEmpty, sendXml, xmlRequest } from "./call.ts";
 import { s3Error } from "./errors-xml.ts";
 import { copySource, objectMeta, parseRange, quoted } from "./object-headers.ts";
 import { checkKey, checksumHeaders } from "./objects.ts";
@@ -97,21 +96,7 @@ interface CompleteDoc {
 
 export async function completeUpload(call: S3Call, bucket: string, key: string): Promise<void> {
   requireAccess(call.principal, bucket, "write");
-  const doc = (await smallBody(call)).toString("utf8");
-  let parsed: CompleteDoc;
-  try {
-    // htmlEntities: Go clients (rclone, restic) write the ETag's quotes as &#34;.
-    parsed = new XMLParser({
-      isArray: (name) => name === "Part",
-      parseTagValue: false,
-      htmlEntities: true,
-    }).parse(doc, true);
-  } catch {
-    throw s3Error(
-      "MalformedXML",
-      "The XML you provided was not well-formed or did not validate against our published schema.",
-    );
-  }
+  const parsed = (await xmlRequest<CompleteDoc>(call, ["Part"])) ?? {};
   const parts = (parsed.CompleteMultipartUpload?.Part ?? []).map((p) => ({
     partNumber: Number(p.PartNumber),
     etag: String(p.ETag ?? "")

@@ -1,5 +1,4 @@
 /** Object calls: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject. */
-import { XMLParser } from "fast-xml-parser";
 import { DfsError, isDfsError } from "../errors.ts";
 import { requireAccess } from "./auth.ts";
 import {
@@ -10,7 +9,7 @@ import {
   sendEmpty,
   sendStream,
   sendXml,
-  smallBody,
+  xmlRequest,
 } from "./call.ts";
 import { s3CodeOf, s3Error } from "./errors-xml.ts";
 import {
@@ -113,21 +112,7 @@ const MAX_DELETE_KEYS = 1000;
 
 export async function deleteObjects(call: S3Call, bucket: string): Promise<void> {
   requireAccess(call.principal, bucket, "write");
-  const doc = (await smallBody(call)).toString("utf8");
-  let parsed: DeleteRequest;
-  try {
-    // htmlEntities: Go clients write characters such as ' and " in keys as &#39; and &#34;.
-    parsed = new XMLParser({
-      isArray: (name) => name === "Object",
-      parseTagValue: false,
-      htmlEntities: true,
-    }).parse(doc, true);
-  } catch {
-    throw s3Error(
-      "MalformedXML",
-      "The XML you provided was not well-formed or did not validate against our published schema.",
-    );
-  }
+  const parsed = (await xmlRequest<DeleteRequest>(call, ["Object"])) ?? {};
   const objects = parsed.Delete?.Object ?? [];
   if (parsed.Delete === undefined || objects.length === 0 || objects.length > MAX_DELETE_KEYS) {
     throw s3Error("MalformedXML", `a Delete request names 1 to ${MAX_DELETE_KEYS} objects`);
