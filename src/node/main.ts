@@ -4,7 +4,7 @@ import type { HealCounters } from "../formats/index.ts";
 import type { Logger } from "../logger.ts";
 import { type NodeMembership, startNodeMembership } from "../registry/index.ts";
 import { Healer, REFS_MARKER } from "./heal/index.ts";
-import { NODE_FEATURES, NODE_VERSION, StorageNode } from "./storage-node.ts";
+import { NODE_VERSION, nodeFeatures, StorageNode } from "./storage-node.ts";
 
 /** The counters as the registry publishes them: a snapshot (the healer keeps counting). */
 function published(c: HealCounters): HealCounters {
@@ -20,6 +20,7 @@ async function join(
   config: NodeConfig,
   logger: Logger,
   heal: () => HealCounters | undefined,
+  refsBuilt: () => boolean,
 ): Promise<NodeMembership | undefined> {
   if (!config.registry) {
     logger.warn(
@@ -48,7 +49,7 @@ async function join(
         startedAt: node.startedAt,
         heal: heal(),
         store: node.store.counters,
-        features: NODE_FEATURES,
+        features: nodeFeatures(refsBuilt()),
       };
     },
     {
@@ -77,7 +78,13 @@ export async function runNode(config: NodeConfig, logger: Logger): Promise<void>
   // Assigned once healing starts (it needs the membership); beats before that carry no counters.
   let healer: Healer | undefined;
   try {
-    membership = await join(node, config, logger, () => healer && published(healer.counters));
+    membership = await join(
+      node,
+      config,
+      logger,
+      () => healer && published(healer.counters),
+      () => healer?.refsBuilt ?? false,
+    );
   } catch (err) {
     await node.close(0);
     throw err;

@@ -28,8 +28,14 @@ import { TableStore } from "./tables/index.ts";
 export const TABLES_FILE = "tables.mdb";
 
 export const NODE_VERSION = "0.1.0";
-/** What this node serves beyond every version (its registry record says so; types.ts, `features`). */
-export const NODE_FEATURES = ["sync"];
+/**
+ * What this node serves beyond every version (its registry record says so; types.ts, `features`):
+ * "sync" (SYNC digests), and "refs" once every manifest it holds has its chunk references
+ * (heal/refs-upgrade.ts): until every live node says "refs", no node collects chunks (heal/gc.ts).
+ */
+export function nodeFeatures(refsBuilt: boolean): string[] {
+  return refsBuilt ? ["sync", "refs"] : ["sync"];
+}
 
 /** A running storage node: its store, its protocol server, and a client for its peers. */
 export class StorageNode {

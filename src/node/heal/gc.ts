@@ -31,8 +31,11 @@ const PAGE = 1000;
  * retracted or lapsed, the last of them longer ago than gcGraceMs, and its file was written longer
  * ago than that too (checked under the chunk's lock as it is deleted: an upload storing it again
  * makes it young). A chunk without any record is kept: it was written before references existed
- * and the upgrade (refs-upgrade.ts) has not built its references yet. No other node is asked: a
- * round costs what this node holds, whatever the cluster's size.
+ * and the upgrade (refs-upgrade.ts) has not built its references yet. Chunks are collected only
+ * while the view is fresh and every live node's record says "refs" (it has built the references of
+ * the manifests it holds): during a rolling upgrade, a manifest held only by older nodes has no
+ * references yet. No other node is asked: a round costs what this node holds, whatever the
+ * cluster's size.
  *
  * A tombstone (a deleted file's manifest object) hides the older copies of the file's manifest
  * that a node away during the delete, or a write that lost the race, may still hold. It is dropped
@@ -62,7 +65,17 @@ export class GarbageCollector {
   }
 
   async round(members: Members, stale: boolean): Promise<void> {
-    await this.#collectChunks();
+    const building = [...(members.withoutRefs ?? [])];
+    if (stale || building.length > 0) {
+      // A chunk's records are whole only once every holder of a manifest that uses it has built
+      // that manifest's references (an older node writes none): until then, collect nothing.
+      this.#deps.logger.info(
+        { stale, withoutRefs: building },
+        "gc: chunks wait until every live node has built its chunk references",
+      );
+    } else {
+      await this.#collectChunks();
+    }
     if (stale || members.nodes.some((n) => !members.live.has(n.addr))) return;
     await this.#expireTombstones([...members.live]);
   }

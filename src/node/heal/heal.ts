@@ -15,7 +15,7 @@ import { GarbageCollector } from "./gc.ts";
 import { Identities } from "./identities.ts";
 import { Layouts } from "./layout.ts";
 import { GraceMembers, type Members, membershipKey } from "./members.ts";
-import { buildReferences } from "./refs-upgrade.ts";
+import { buildReferences, referencesBuilt } from "./refs-upgrade.ts";
 import { repairRound } from "./repair.ts";
 import { scrubRound } from "./scrub.ts";
 
@@ -34,6 +34,8 @@ export interface HealOptions {
 }
 
 const DEFAULT_DEBOUNCE_MS = 1000;
+/** How soon a reference build that could not run or finish (stale view, no quorum) is tried again, at most. */
+const REFS_RETRY_MS = 5000;
 /** How often membership is looked at for changes (in memory: the view and the grace). */
 const WATCH_MS = 250;
 
@@ -83,6 +85,7 @@ export class Healer {
   readonly #abort = new AbortController();
   readonly #loops: Promise<void>[] = [];
   #refsBuilt = false;
+  #refsBuilding: Promise<boolean> | undefined;
 
   constructor(deps: HealDeps, options: HealOptions) {
     this.#deps = deps;
@@ -105,6 +108,7 @@ export class Healer {
       this.#watch(),
       this.#loop("scrub", o.scrubIntervalMs, () => this.scrubOnce()),
       this.#loop("gc", Math.max(o.repairIntervalMs, Math.floor(o.gcGraceMs / 2)), () => this.gcOnce()),
+      this.#refsLoop(),
     );
   }
 
@@ -142,17 +146,48 @@ export class Healer {
     this.counters.scrubRounds++;
   }
 
+  /**
+   * Whether every manifest this node held when it started has its chunk references (the marker
+   * file): the node's registry record then says "refs", and until every live node's does, no node
+   * collects chunks (gc.ts).
+   */
+  get refsBuilt(): boolean {
+    return this.#refsBuilt;
+  }
+
+  /** Builds the references of the manifests held (refs-upgrade.ts) unless built; one build at a time. */
+  async #ensureRefs(): Promise<boolean> {
+    const d = this.#deps;
+    if (this.#refsBuilt) return true;
+    if (d.view.stale) {
+      this.#refsBuilt = await referencesBuilt(d.refsMarker);
+      return this.#refsBuilt;
+    }
+    this.#refsBuilding ??= buildReferences({
+      store: d.store,
+      tableClient: d.tableClient,
+      markerPath: d.refsMarker,
+      logger: d.logger,
+      signal: this.#abort.signal,
+    }).finally(() => {
+      this.#refsBuilding = undefined;
+    });
+    this.#refsBuilt = await this.#refsBuilding;
+    return this.#refsBuilt;
+  }
+
+  /** At start, and every repair period until it succeeds: the build, so garbage collection need not wait for it. */
+  async #refsLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    const clock = this.#deps.clock ?? systemClock;
+    while (!signal.aborted && !(await this.#ensureRefs().catch(() => false))) {
+      await clock.sleep(Math.min(this.#options.repairIntervalMs, REFS_RETRY_MS), signal).catch(() => {});
+    }
+  }
+
   async gcOnce(): Promise<void> {
     const d = this.#deps;
-    if (!this.#refsBuilt && !d.view.stale) {
-      this.#refsBuilt = await buildReferences({
-        store: d.store,
-        tableClient: d.tableClient,
-        markerPath: d.refsMarker,
-        logger: d.logger,
-        signal: this.#abort.signal,
-      });
-    }
+    await this.#ensureRefs();
     await this.#gc.round(this.#membersNow(), d.view.stale);
     // Table tombstones past their grace (tombstoneGraceMs, hours by default: far longer than the
     // repair period, so sync carries a deletion to every owner before its tombstone can go).

@@ -9,6 +9,11 @@ export interface Members {
   live: Set<string>;
   /** Live addresses whose record does not offer "sync" (older nodes): never sent SYNC. */
   withoutSync?: Set<string>;
+  /**
+   * Live addresses whose record does not say "refs": older nodes, or nodes still building the
+   * references of the manifests they hold. Chunks are not collected while there is one.
+   */
+  withoutRefs?: Set<string>;
 }
 
 /**
@@ -27,8 +32,10 @@ export class GraceMembers {
   update(all: readonly NodeInfo[], now = Date.now()): Members {
     const live = new Set<string>();
     const withoutSync = new Set<string>();
+    const withoutRefs = new Set<string>();
     for (const n of all) {
       if (n.state === "live" && !n.features?.includes("sync")) withoutSync.add(n.addr);
+      if (n.state === "live" && !n.features?.includes("refs")) withoutRefs.add(n.addr);
       const aliveAt = n.state === "live" ? now : now - n.lastHeartbeatAgeMs;
       const prev = this.#seen.get(n.id);
       const node = { id: n.id, addr: n.addr, zone: n.zone, capacityBytes: n.capacityBytes };
@@ -47,7 +54,12 @@ export class GraceMembers {
       const other = byAddr.get(n.addr);
       if (!other || all.some((a) => a.id === n.id && a.state === "live")) byAddr.set(n.addr, n);
     }
-    return { nodes: [...byAddr.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), live, withoutSync };
+    return {
+      nodes: [...byAddr.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      live,
+      withoutSync,
+      withoutRefs,
+    };
   }
 }
 

@@ -32,7 +32,7 @@ const BATCH = 512;
  * Returns whether the references are built.
  */
 export async function buildReferences(d: RefsUpgradeDeps): Promise<boolean> {
-  if (await exists(d.markerPath)) return true;
+  if (await referencesBuilt(d.markerPath)) return true;
   let manifests = 0;
   let references = 0;
   const pending: RecordWrite[] = [];
@@ -78,9 +78,10 @@ export async function buildReferences(d: RefsUpgradeDeps): Promise<boolean> {
   return true;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether the references were built once (the marker file is there). */
+export async function referencesBuilt(markerPath: string): Promise<boolean> {
   try {
-    await access(path);
+    await access(markerPath);
     return true;
   } catch {
     return false;
