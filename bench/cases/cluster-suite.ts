@@ -14,6 +14,8 @@ import {
 import { type CeilingCases, startCeilings } from "./ceilings.ts";
 import { type BenchCluster, startBenchCluster } from "./cluster.ts";
 import { type GatewayCases, gatewayCases } from "./gateway.ts";
+import { S3_BUCKET, type S3Cases, s3Access, s3Cases } from "./s3.ts";
+import { fillListBucket, LIST_BUCKET, listCase } from "./s3-list.ts";
 import type { CaseKey, Suite, SuiteContext } from "./suite.ts";
 import { type TableCases, tableCases } from "./tables.ts";
 
@@ -26,6 +28,10 @@ export const TARGETS = {
   smallDownloadsPerSecond: 3000,
   gatewayRssMiB: 200,
   nodeRssMiB: 150,
+  /** S3 PutObject and GetObject of the largest size against /v1's PUT and GET: within 10%. */
+  s3LargeOfV1: 0.9,
+  s3SmallUploadsOfV1: 0.8,
+  s3ListKeysPerSecond: 20_000,
 };
 const NODES = 3;
 /** Range reads of 1,000 table records per run: one per 40 small files (50 by default), at least 2. */
@@ -33,11 +39,18 @@ const tableRanges = (o: BenchOptions) => Math.max(2, Math.round(o.small / 40));
 /** Table cases run on the cluster's nodes, ceilings included (one node of the same cluster). */
 const TABLE_KEYS = ["tbl-write", "tbl-write-1", "tbl-read", "tbl-read-1", "tbl-range", "tbl-range-1"];
 
+const S3_KEYS = (o: BenchOptions) => [
+  ...o.sizes.flatMap((s) => [`s3-put-${s}`, `s3-get-${s}`]),
+  "s3-small-put",
+  "s3-list",
+];
+
 const ours = (o: BenchOptions) => [
   ...o.sizes.flatMap((s) => [`gw-put-${s}`, `gw-post-${s}`, `gw-get-${s}`]),
   "gw-small-put",
   "gw-small-get",
   ...TABLE_KEYS,
+  ...S3_KEYS(o),
   ...(o.big ? ["big-put", "big-get"] : []),
 ];
 const ceilings = (o: BenchOptions) => [
@@ -74,8 +87,14 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
   let gw: GatewayCases | undefined;
   let tables: TableCases | undefined;
   let ceil: CeilingCases | undefined;
+  let s3: S3Cases | undefined;
+  let list: ReturnType<typeof listCase> | undefined;
+  let fillSeconds: number | undefined;
+  const listOptions = { keys: opts.listKeys, page: opts.listPage };
   const close = async () => {
     await gw?.close();
+    await s3?.close();
+    await list?.close();
     await tables?.close();
     await ceil?.close();
     await cluster?.close();
@@ -86,6 +105,8 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         nodes: NODES,
         nodeFlags: [...nodeFlags, ...opts.clusterFlags],
         entry: dfsEntry(opts.from),
+        // An API key, as production has: S3 signatures are then checked, /v1 requests carry it.
+        access: true,
       });
       gw = gatewayCases(cluster, {
         sizesMib: opts.sizes,
@@ -98,6 +119,19 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         ranges: tableRanges(opts),
         connections: opts.connections,
       });
+      if (any(S3_KEYS(opts))) {
+        const credentials = await s3Access(cluster, [S3_BUCKET, LIST_BUCKET]);
+        s3 = s3Cases(cluster, credentials, {
+          sizesMib: opts.sizes,
+          small: opts.small,
+          connections: opts.connections,
+        });
+        list = listCase(cluster, credentials, listOptions);
+        if (wanted("s3-list", "cluster")) {
+          process.stderr.write(`filling ${LIST_BUCKET} with ${opts.listKeys} keys for s3-list\n`);
+          fillSeconds = (await fillListBucket(cluster, listOptions)).seconds;
+        }
+      }
     }
     if (any(ceilings(opts))) {
       ceil = await startCeilings(root, {
@@ -118,14 +152,38 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
   opts.sizes.forEach((_mib, i) => {
     const g = gw?.large[i];
     const c = ceil?.large[i];
-    for (const x of [c?.chain, g?.put, c?.put, g?.post, c?.post, g?.get, c?.file]) if (x) cases.push(x);
+    const s = s3?.large[i];
+    for (const x of [c?.chain, g?.put, s?.put, c?.put, g?.post, c?.post, g?.get, s?.get, c?.file]) {
+      if (x) cases.push(x);
+    }
   });
-  for (const x of [gw?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet]) if (x) cases.push(x);
+  for (const x of [gw?.smallPut, s3?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet])
+    if (x) cases.push(x);
   if (tables) {
     const t = tables;
     cases.push(t.write, t.write1, t.read, t.read1, t.range, t.range1);
   }
+  if (list) cases.push(list.list);
   if (gw?.big) cases.push(gw.big.put, gw.big.get);
+
+  /** Each S3 case beside its /v1 twin; the listing against its fixed target in keys per second. */
+  const s3Rows = (results: Results): (Row | undefined)[] => {
+    const out: (Row | undefined)[] = [];
+    opts.sizes.forEach((mib, i) => {
+      const g = gw?.large[i];
+      const s = s3?.large[i];
+      if (!g || !s) return;
+      const t = mib === largest ? TARGETS.s3LargeOfV1 : undefined;
+      out.push(versus(results, s.put, g.put, t), versus(results, s.get, g.get, t));
+    });
+    if (gw && s3) out.push(versus(results, s3.smallPut, gw.smallPut, TARGETS.s3SmallUploadsOfV1));
+    const listed = list && results[list.list.key];
+    if (list && listed?.length) {
+      const keysPerSecond = opts.listKeys / medianOf(listed, (m) => m.seconds);
+      out.push(bounded(list.list.label, keysPerSecond, TARGETS.s3ListKeysPerSecond, "keys/s", "min"));
+    }
+    return out;
+  };
 
   const rows = (results: Results, warmups: Warmups): (Row | undefined)[] => {
     const out: (Row | undefined)[] = [];
@@ -166,6 +224,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         bounded(gw.smallGet.label, headline(runs).value, TARGETS.smallDownloadsPerSecond, "req/s", "min"),
       );
     }
+    out.push(...s3Rows(results));
     if (tables) {
       out.push(
         versus(results, tables.write, tables.write1),
@@ -191,6 +250,15 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         `single-record writes then reads ${opts.connections} at a time, ${tableRanges(opts)} range reads of 1,000 records ` +
         "(a TableClient in the bench process, with a gateway credential)" +
         (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
+        (s3
+          ? "; the gateway runs with an API key (/v1 requests carry it) and its S3 listener, S3 requests " +
+            "SigV4-signed by an access key granted on the bench buckets (large bodies UNSIGNED-PAYLOAD, " +
+            "4 KiB bodies with their SHA-256 signed)"
+          : "") +
+        (fillSeconds === undefined
+          ? ""
+          : `; ${LIST_BUCKET} filled before the runs with ${opts.listKeys} keys (one empty PUT, its key ` +
+            `record copied under the others by table writes) in ${fillSeconds.toFixed(1)} s`) +
         (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
     ],
     rows,
