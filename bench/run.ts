@@ -60,8 +60,12 @@ async function runCases(
   const warmups: Warmups = {};
   // Run 0 warms every process alike (first touch of memory decides results here); not counted.
   // Cases take turns, ours beside its ceiling, so drift on a shared machine hits both alike.
-  for (let run = 0; run <= opts.runs; run++) {
-    for (const c of order) {
+  // Cases marked `last` take their turns after all the others are done (they leave memory behind).
+  const rounds = [order.filter((c) => !c.last), order.filter((c) => c.last)];
+  for (const [round, run] of rounds.flatMap((r) =>
+    Array.from({ length: opts.runs + 1 }, (_, i) => [r, i] as const),
+  )) {
+    for (const c of round) {
       if (c.once && run !== 1) continue;
       const m: Measurement = await measure(c, c.bytes ?? opts.mib * PIECE_BYTES, run);
       if (run === 0) warmups[c.key] = m;

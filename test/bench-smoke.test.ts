@@ -66,6 +66,8 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
       ["GET 4 KiB <- gateway, 16 at a time (verified)", "target", "req/s"],
       ["gateway peak RSS, 1 MiB transfers", "target", "MiB"],
       ["largest node peak RSS, 1 MiB transfers", "target", "MiB"],
+      ["gateway peak RSS, S3 1 MiB transfers", "target", "MiB"],
+      ["largest node peak RSS, S3 1 MiB transfers", "target", "MiB"],
     ];
     for (const [ours, ceiling, unit] of rows) {
       const row = new RegExp(

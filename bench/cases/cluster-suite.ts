@@ -1,3 +1,5 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { dfsEntry } from "../lib/dfs.ts";
 import type { BenchCase } from "../lib/measure.ts";
 import type { BenchOptions } from "../lib/options.ts";
@@ -15,7 +17,7 @@ import { type CeilingCases, startCeilings } from "./ceilings.ts";
 import { type BenchCluster, startBenchCluster } from "./cluster.ts";
 import { type GatewayCases, gatewayCases } from "./gateway.ts";
 import { S3_BUCKET, type S3Cases, s3Access, s3Cases } from "./s3.ts";
-import { fillListBucket, LIST_BUCKET, listCase } from "./s3-list.ts";
+import { LIST_BUCKET, listCase } from "./s3-list.ts";
 import type { CaseKey, Suite, SuiteContext } from "./suite.ts";
 import { type TableCases, tableCases } from "./tables.ts";
 
@@ -45,14 +47,14 @@ const S3_KEYS = (o: BenchOptions) => [
   "s3-list",
 ];
 
-const ours = (o: BenchOptions) => [
+const v1Keys = (o: BenchOptions) => [
   ...o.sizes.flatMap((s) => [`gw-put-${s}`, `gw-post-${s}`, `gw-get-${s}`]),
   "gw-small-put",
   "gw-small-get",
   ...TABLE_KEYS,
-  ...S3_KEYS(o),
   ...(o.big ? ["big-put", "big-get"] : []),
 ];
+const ours = (o: BenchOptions) => [...v1Keys(o), ...S3_KEYS(o)];
 const ceilings = (o: BenchOptions) => [
   ...o.sizes.flatMap((s) => [`chain3-${s}`, `fastify-put-${s}`, `fastify-post-${s}`, `fastify-file-${s}`]),
   "fastify-small-put",
@@ -84,12 +86,12 @@ function rssRows(cases: BenchCase[], what: string, results: Results, warmups: Wa
 export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteContext): Promise<Suite> {
   const any = (keys: string[]) => keys.some((k) => wanted(k, "cluster"));
   let cluster: BenchCluster | undefined;
+  let s3Cluster: BenchCluster | undefined;
   let gw: GatewayCases | undefined;
   let tables: TableCases | undefined;
   let ceil: CeilingCases | undefined;
   let s3: S3Cases | undefined;
   let list: ReturnType<typeof listCase> | undefined;
-  let fillSeconds: number | undefined;
   const listOptions = { keys: opts.listKeys, page: opts.listPage };
   const close = async () => {
     await gw?.close();
@@ -98,16 +100,20 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
     await tables?.close();
     await ceil?.close();
     await cluster?.close();
+    await s3Cluster?.close();
   };
   try {
-    if (any(ours(opts))) {
-      cluster = await startBenchCluster(root, {
-        nodes: NODES,
-        nodeFlags: [...nodeFlags, ...opts.clusterFlags],
-        entry: dfsEntry(opts.from),
-        // An API key, as production has: S3 signatures are then checked, /v1 requests carry it.
-        access: true,
-      });
+    // Both clusters run with an API key, as production does: /v1 requests carry it, S3 signatures
+    // are checked. The S3 cases get a cluster of their own, so what they leave in the processes
+    // (RSS) does not reach the /v1 cases' figures; their /v1 twins run alongside, taking turns.
+    const clusterOptions = {
+      nodes: NODES,
+      nodeFlags: [...nodeFlags, ...opts.clusterFlags],
+      entry: dfsEntry(opts.from),
+      access: true,
+    };
+    if (any(v1Keys(opts))) {
+      cluster = await startBenchCluster(root, clusterOptions);
       gw = gatewayCases(cluster, {
         sizesMib: opts.sizes,
         small: opts.small,
@@ -119,19 +125,18 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         ranges: tableRanges(opts),
         connections: opts.connections,
       });
-      if (any(S3_KEYS(opts))) {
-        const credentials = await s3Access(cluster, [S3_BUCKET, LIST_BUCKET]);
-        s3 = s3Cases(cluster, credentials, {
-          sizesMib: opts.sizes,
-          small: opts.small,
-          connections: opts.connections,
-        });
-        list = listCase(cluster, credentials, listOptions);
-        if (wanted("s3-list", "cluster")) {
-          process.stderr.write(`filling ${LIST_BUCKET} with ${opts.listKeys} keys for s3-list\n`);
-          fillSeconds = (await fillListBucket(cluster, listOptions)).seconds;
-        }
-      }
+    }
+    if (any(S3_KEYS(opts))) {
+      const s3Root = join(root, "s3");
+      await mkdir(s3Root, { recursive: true });
+      s3Cluster = await startBenchCluster(s3Root, clusterOptions);
+      const credentials = await s3Access(s3Cluster, [S3_BUCKET, LIST_BUCKET]);
+      s3 = s3Cases(s3Cluster, credentials, {
+        sizesMib: opts.sizes,
+        small: opts.small,
+        connections: opts.connections,
+      });
+      list = listCase(s3Cluster, credentials, listOptions);
     }
     if (any(ceilings(opts))) {
       ceil = await startCeilings(root, {
@@ -234,6 +239,8 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
     }
     const big = gw?.large.find((l) => l.mib === largest);
     if (big) out.push(...rssRows([big.put, big.post, big.get], `${largest} MiB transfers`, results, warmups));
+    const s3Big = s3?.large.find((l) => l.mib === largest);
+    if (s3Big) out.push(...rssRows([s3Big.put, s3Big.get], `S3 ${largest} MiB transfers`, results, warmups));
     if (gw?.big)
       out.push(...rssRows([gw.big.put, gw.big.get], `${opts.bigMib} MiB transfers`, results, warmups));
     return out;
@@ -241,26 +248,30 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
 
   return {
     cases,
-    describe: [
-      `cluster suite: ${NODES} nodes (fsync on), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
-        `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
-        "upload new bytes; downloads hashed by the client and checked; raw chain with " +
-        `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
-        `(undici Pool of ${opts.connections} connections); table records of 100 bytes, ${opts.small} ` +
-        `single-record writes then reads ${opts.connections} at a time, ${tableRanges(opts)} range reads of 1,000 records ` +
-        "(a TableClient in the bench process, with a gateway credential)" +
-        (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
-        (s3
-          ? "; the gateway runs with an API key (/v1 requests carry it) and its S3 listener, S3 requests " +
-            "SigV4-signed by an access key granted on the bench buckets (large bodies UNSIGNED-PAYLOAD, " +
-            "4 KiB bodies with their SHA-256 signed)"
-          : "") +
-        (fillSeconds === undefined
-          ? ""
-          : `; ${LIST_BUCKET} filled before the runs with ${opts.listKeys} keys (one empty PUT, its key ` +
-            `record copied under the others by table writes) in ${fillSeconds.toFixed(1)} s`) +
-        (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
-    ],
+    // A getter: the listing's bucket is filled when its case first runs.
+    get describe() {
+      const fillSeconds = list?.fillSeconds();
+      return [
+        `cluster suite: ${NODES} nodes (fsync on), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
+          `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
+          "upload new bytes; downloads hashed by the client and checked; raw chain with " +
+          `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
+          `(undici Pool of ${opts.connections} connections); table records of 100 bytes, ${opts.small} ` +
+          `single-record writes then reads ${opts.connections} at a time, ${tableRanges(opts)} range reads of 1,000 records ` +
+          "(a TableClient in the bench process, with a gateway credential)" +
+          (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
+          (s3
+            ? "; gateways with an API key (/v1 requests carry it); the S3 cases on a second, identical " +
+              "cluster, SigV4-signed by an access key granted on the bench buckets (large bodies " +
+              "UNSIGNED-PAYLOAD, 4 KiB bodies with their SHA-256 signed)"
+            : "") +
+          (fillSeconds === undefined
+            ? ""
+            : `; ${LIST_BUCKET} filled before its first run with ${opts.listKeys} keys (one empty PUT, its key ` +
+              `record copied under the others by table writes) in ${fillSeconds.toFixed(1)} s`) +
+          (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
+      ];
+    },
     rows,
     close,
   };

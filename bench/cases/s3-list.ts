@@ -6,8 +6,8 @@ import type { BenchCluster } from "./cluster.ts";
 import { benchTableClient } from "./tables.ts";
 
 /**
- * ListObjectsV2 over a bucket of `keys` keys: the bucket is filled once, before any case runs and
- * outside every measured time (fillListBucket); a run lists the whole bucket in pages of `page` keys (continuation
+ * ListObjectsV2 over a bucket of `keys` keys: the bucket is filled once, before the case's first
+ * run and outside every measured time (fillListBucket); a run lists the whole bucket in pages of `page` keys (continuation
  * tokens), SigV4-signed, and checks every key and its order. Its figure is keys per second.
  */
 export interface ListCaseOptions {
@@ -87,16 +87,23 @@ export function listCase(
   cluster: BenchCluster,
   credentials: S3Credentials,
   o: ListCaseOptions,
-): { list: BenchCase; close(): Promise<void> } {
+): { list: BenchCase; fillSeconds(): number | undefined; close(): Promise<void> } {
   const url = cluster.s3Url!;
   const pool = new Pool(url, { connections: 1 });
   const signer = new SigV4Signer(credentials, url);
+  let filled: { seconds: number } | undefined;
   const list: BenchCase = {
     key: "s3-list",
     label: `S3 ListObjectsV2 of ${o.keys} keys, pages of ${o.page}`,
     group: "cluster",
     roles: { client: process.pid, ...cluster.roles },
     bytes: 0,
+    last: true,
+    async prepare() {
+      if (filled !== undefined) return;
+      process.stderr.write(`filling ${LIST_BUCKET} with ${o.keys} keys for s3-list\n`);
+      filled = await fillListBucket(cluster, o);
+    },
     async run() {
       const latenciesMs: number[] = [];
       let listed = 0;
@@ -132,5 +139,5 @@ export function listCase(
       return { latenciesMs, errors: 0 };
     },
   };
-  return { list, close: () => pool.close() };
+  return { list, fillSeconds: () => filled?.seconds, close: () => pool.close() };
 }
