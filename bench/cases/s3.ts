@@ -71,7 +71,30 @@ export async function s3Access(cluster: BenchCluster, buckets: readonly string[]
       [200],
     );
   }
-  return { accessKeyId: String(key.id), secret: String(key.secret), region: "us-east-1" };
+  const credentials = { accessKeyId: String(key.id), secret: String(key.secret), region: "us-east-1" };
+  await refusesForgery(cluster.s3Url, credentials, buckets[0]!);
+  return credentials;
+}
+
+/**
+ * The S3 figures must include SigV4's checks: a request signed with a wrong secret must get 403
+ * SignatureDoesNotMatch (a gateway without keys would admit it), else the bench stops.
+ */
+async function refusesForgery(url: string, c: S3Credentials, bucket: string): Promise<void> {
+  const forged = new SigV4Signer({ ...c, secret: `${c.secret}x` }, url);
+  const signed = forged.sign({
+    method: "GET",
+    path: `/${bucket}`,
+    query: [["list-type", "2"]],
+    payloadHash: EMPTY_SHA256,
+  });
+  const res = await request(`${url}${signed.path}`, { headers: signed.headers });
+  const text = await res.body.text();
+  if (res.statusCode !== 403 || !text.includes("SignatureDoesNotMatch")) {
+    throw new Error(
+      `a forged S3 signature got ${res.statusCode}, not 403 SignatureDoesNotMatch: ${text.slice(0, 200)}`,
+    );
+  }
 }
 
 export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3CaseOptions): S3Cases {
