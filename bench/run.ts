@@ -60,16 +60,19 @@ async function runCases(
   const warmups: Warmups = {};
   // Run 0 warms every process alike (first touch of memory decides results here); not counted.
   // Cases take turns, ours beside its ceiling, so drift on a shared machine hits both alike.
-  for (let run = 0; run <= opts.runs; run++) {
-    for (const c of order) {
-      if (c.once && run !== 1) continue;
-      const m: Measurement = await measure(c, c.bytes ?? opts.mib * PIECE_BYTES, run);
-      if (run === 0) warmups[c.key] = m;
-      else results[c.key]!.push(m);
-      const rate = m.requests
-        ? `${m.requests.perSecond.toFixed(0)} req/s, p99 ${m.requests.p99Ms.toFixed(1)} ms, ${m.requests.errors} errors`
-        : `${m.mibPerSecond.toFixed(0)} MiB/s`;
-      process.stderr.write(`${run === 0 ? "warm-up" : `run ${run}`}: ${c.label}: ${rate}\n`);
+  // Cases marked `last` take their turns after all the others are done (they leave memory behind).
+  for (const round of [order.filter((c) => !c.last), order.filter((c) => c.last)]) {
+    for (let run = 0; run <= opts.runs; run++) {
+      for (const c of round) {
+        if (c.once && run !== 1) continue;
+        const m: Measurement = await measure(c, c.bytes ?? opts.mib * PIECE_BYTES, run);
+        if (run === 0) warmups[c.key] = m;
+        else results[c.key]!.push(m);
+        const rate = m.requests
+          ? `${m.requests.perSecond.toFixed(0)} req/s, p99 ${m.requests.p99Ms.toFixed(1)} ms, ${m.requests.errors} errors`
+          : `${m.mibPerSecond.toFixed(0)} MiB/s`;
+        process.stderr.write(`${run === 0 ? "warm-up" : `run ${run}`}: ${c.label}: ${rate}\n`);
+      }
     }
   }
   return { results, warmups };

@@ -1,3 +1,5 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { dfsEntry } from "../lib/dfs.ts";
 import type { BenchCase } from "../lib/measure.ts";
 import type { BenchOptions } from "../lib/options.ts";
@@ -14,6 +16,8 @@ import {
 import { type CeilingCases, startCeilings } from "./ceilings.ts";
 import { type BenchCluster, startBenchCluster } from "./cluster.ts";
 import { type GatewayCases, gatewayCases } from "./gateway.ts";
+import { S3_BUCKET, type S3Cases, s3Access, s3Cases } from "./s3.ts";
+import { LIST_BUCKET, listCase } from "./s3-list.ts";
 import type { CaseKey, Suite, SuiteContext } from "./suite.ts";
 import { type TableCases, tableCases } from "./tables.ts";
 
@@ -26,6 +30,10 @@ export const TARGETS = {
   smallDownloadsPerSecond: 3000,
   gatewayRssMiB: 200,
   nodeRssMiB: 150,
+  /** S3 PutObject and GetObject of the largest size against /v1's PUT and GET: within 10%. */
+  s3LargeOfV1: 0.9,
+  s3SmallUploadsOfV1: 0.8,
+  s3ListKeysPerSecond: 20_000,
 };
 const NODES = 3;
 /** Range reads of 1,000 table records per run: one per 40 small files (50 by default), at least 2. */
@@ -33,13 +41,20 @@ const tableRanges = (o: BenchOptions) => Math.max(2, Math.round(o.small / 40));
 /** Table cases run on the cluster's nodes, ceilings included (one node of the same cluster). */
 const TABLE_KEYS = ["tbl-write", "tbl-write-1", "tbl-read", "tbl-read-1", "tbl-range", "tbl-range-1"];
 
-const ours = (o: BenchOptions) => [
+const S3_KEYS = (o: BenchOptions) => [
+  ...o.sizes.flatMap((s) => [`s3-put-${s}`, `s3-get-${s}`]),
+  "s3-small-put",
+  "s3-list",
+];
+
+const v1Keys = (o: BenchOptions) => [
   ...o.sizes.flatMap((s) => [`gw-put-${s}`, `gw-post-${s}`, `gw-get-${s}`]),
   "gw-small-put",
   "gw-small-get",
   ...TABLE_KEYS,
   ...(o.big ? ["big-put", "big-get"] : []),
 ];
+const ours = (o: BenchOptions) => [...v1Keys(o), ...S3_KEYS(o)];
 const ceilings = (o: BenchOptions) => [
   ...o.sizes.flatMap((s) => [`chain3-${s}`, `fastify-put-${s}`, `fastify-post-${s}`, `fastify-file-${s}`]),
   "fastify-small-put",
@@ -71,22 +86,34 @@ function rssRows(cases: BenchCase[], what: string, results: Results, warmups: Wa
 export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteContext): Promise<Suite> {
   const any = (keys: string[]) => keys.some((k) => wanted(k, "cluster"));
   let cluster: BenchCluster | undefined;
+  let s3Cluster: BenchCluster | undefined;
   let gw: GatewayCases | undefined;
   let tables: TableCases | undefined;
   let ceil: CeilingCases | undefined;
+  let s3: S3Cases | undefined;
+  let list: ReturnType<typeof listCase> | undefined;
+  const listOptions = { keys: opts.listKeys, page: opts.listPage };
   const close = async () => {
     await gw?.close();
+    await s3?.close();
+    await list?.close();
     await tables?.close();
     await ceil?.close();
     await cluster?.close();
+    await s3Cluster?.close();
   };
   try {
-    if (any(ours(opts))) {
-      cluster = await startBenchCluster(root, {
-        nodes: NODES,
-        nodeFlags: [...nodeFlags, ...opts.clusterFlags],
-        entry: dfsEntry(opts.from),
-      });
+    // Both clusters run with an API key, as production does: /v1 requests carry it, S3 signatures
+    // are checked. The S3 cases get a cluster of their own, so what they leave in the processes
+    // (RSS) does not reach the /v1 cases' figures; their /v1 twins run alongside, taking turns.
+    const clusterOptions = {
+      nodes: NODES,
+      nodeFlags: [...nodeFlags, ...opts.clusterFlags],
+      entry: dfsEntry(opts.from),
+      access: true,
+    };
+    if (any(v1Keys(opts))) {
+      cluster = await startBenchCluster(root, clusterOptions);
       gw = gatewayCases(cluster, {
         sizesMib: opts.sizes,
         small: opts.small,
@@ -98,6 +125,18 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         ranges: tableRanges(opts),
         connections: opts.connections,
       });
+    }
+    if (any(S3_KEYS(opts))) {
+      const s3Root = join(root, "s3");
+      await mkdir(s3Root, { recursive: true });
+      s3Cluster = await startBenchCluster(s3Root, clusterOptions);
+      const credentials = await s3Access(s3Cluster, [S3_BUCKET, LIST_BUCKET]);
+      s3 = s3Cases(s3Cluster, credentials, {
+        sizesMib: opts.sizes,
+        small: opts.small,
+        connections: opts.connections,
+      });
+      list = listCase(s3Cluster, credentials, listOptions);
     }
     if (any(ceilings(opts))) {
       ceil = await startCeilings(root, {
@@ -118,14 +157,38 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
   opts.sizes.forEach((_mib, i) => {
     const g = gw?.large[i];
     const c = ceil?.large[i];
-    for (const x of [c?.chain, g?.put, c?.put, g?.post, c?.post, g?.get, c?.file]) if (x) cases.push(x);
+    const s = s3?.large[i];
+    for (const x of [c?.chain, g?.put, s?.put, c?.put, g?.post, c?.post, g?.get, s?.get, c?.file]) {
+      if (x) cases.push(x);
+    }
   });
-  for (const x of [gw?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet]) if (x) cases.push(x);
+  for (const x of [gw?.smallPut, s3?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet])
+    if (x) cases.push(x);
   if (tables) {
     const t = tables;
     cases.push(t.write, t.write1, t.read, t.read1, t.range, t.range1);
   }
+  if (list) cases.push(list.list);
   if (gw?.big) cases.push(gw.big.put, gw.big.get);
+
+  /** Each S3 case beside its /v1 twin; the listing against its fixed target in keys per second. */
+  const s3Rows = (results: Results): (Row | undefined)[] => {
+    const out: (Row | undefined)[] = [];
+    opts.sizes.forEach((mib, i) => {
+      const g = gw?.large[i];
+      const s = s3?.large[i];
+      if (!g || !s) return;
+      const t = mib === largest ? TARGETS.s3LargeOfV1 : undefined;
+      out.push(versus(results, s.put, g.put, t), versus(results, s.get, g.get, t));
+    });
+    if (gw && s3) out.push(versus(results, s3.smallPut, gw.smallPut, TARGETS.s3SmallUploadsOfV1));
+    const listed = list && results[list.list.key];
+    if (list && listed?.length) {
+      const keysPerSecond = opts.listKeys / medianOf(listed, (m) => m.seconds);
+      out.push(bounded(list.list.label, keysPerSecond, TARGETS.s3ListKeysPerSecond, "keys/s", "min"));
+    }
+    return out;
+  };
 
   const rows = (results: Results, warmups: Warmups): (Row | undefined)[] => {
     const out: (Row | undefined)[] = [];
@@ -166,6 +229,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
         bounded(gw.smallGet.label, headline(runs).value, TARGETS.smallDownloadsPerSecond, "req/s", "min"),
       );
     }
+    out.push(...s3Rows(results));
     if (tables) {
       out.push(
         versus(results, tables.write, tables.write1),
@@ -175,6 +239,8 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
     }
     const big = gw?.large.find((l) => l.mib === largest);
     if (big) out.push(...rssRows([big.put, big.post, big.get], `${largest} MiB transfers`, results, warmups));
+    const s3Big = s3?.large.find((l) => l.mib === largest);
+    if (s3Big) out.push(...rssRows([s3Big.put, s3Big.get], `S3 ${largest} MiB transfers`, results, warmups));
     if (gw?.big)
       out.push(...rssRows([gw.big.put, gw.big.get], `${opts.bigMib} MiB transfers`, results, warmups));
     return out;
@@ -182,17 +248,30 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
 
   return {
     cases,
-    describe: [
-      `cluster suite: ${NODES} nodes (fsync on), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
-        `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
-        "upload new bytes; downloads hashed by the client and checked; raw chain with " +
-        `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
-        `(undici Pool of ${opts.connections} connections); table records of 100 bytes, ${opts.small} ` +
-        `single-record writes then reads ${opts.connections} at a time, ${tableRanges(opts)} range reads of 1,000 records ` +
-        "(a TableClient in the bench process, with a gateway credential)" +
-        (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
-        (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
-    ],
+    // A getter: the listing's bucket is filled when its case first runs.
+    get describe() {
+      const fillSeconds = list?.fillSeconds();
+      return [
+        `cluster suite: ${NODES} nodes (fsync on), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
+          `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
+          "upload new bytes; downloads hashed by the client and checked; raw chain with " +
+          `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +
+          `(undici Pool of ${opts.connections} connections); table records of 100 bytes, ${opts.small} ` +
+          `single-record writes then reads ${opts.connections} at a time, ${tableRanges(opts)} range reads of 1,000 records ` +
+          "(a TableClient in the bench process, with a gateway credential)" +
+          (opts.big ? `; once: ${opts.bigMib} MiB PUT and GET` : "") +
+          (s3
+            ? "; gateways with an API key (/v1 requests carry it); the S3 cases on a second, identical " +
+              "cluster, SigV4-signed by an access key granted on the bench buckets (large bodies " +
+              "UNSIGNED-PAYLOAD, 4 KiB bodies with their SHA-256 signed)"
+            : "") +
+          (fillSeconds === undefined
+            ? ""
+            : `; ${LIST_BUCKET} filled before its first run with ${opts.listKeys} keys (one empty PUT, its key ` +
+              `record copied under the others by table writes) in ${fillSeconds.toFixed(1)} s`) +
+          (opts.clusterFlags.length ? `; gateway and nodes run with ${opts.clusterFlags.join(" ")}` : ""),
+      ];
+    },
     rows,
     close,
   };

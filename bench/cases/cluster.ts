@@ -19,6 +19,10 @@ export interface BenchCluster {
   roles: Record<string, number>;
   /** What the cluster's processes share: a bench client makes its own credential from them. */
   secrets: { clusterSecret: string; authorityKey: string };
+  /** With `access`: the gateway's API key (every permission), sent as `Authorization: Bearer KEY`. */
+  apiKey?: string;
+  /** With `access`: the S3 listener's URL. */
+  s3Url?: string;
   close(): Promise<void>;
 }
 
@@ -31,6 +35,11 @@ export interface ClusterOptions {
   nodeEnv?: Record<string, string>;
   /** How long a node may take to open its store and listen (default 15 s; a million objects take longer). */
   readyTimeoutMs?: number;
+  /**
+   * Run the gateway with an API key, as production does (so S3 signatures are checked), and with
+   * its S3 listener on a free port.
+   */
+  access?: boolean;
 }
 
 /**
@@ -40,12 +49,17 @@ export interface ClusterOptions {
  */
 const NODE_ENV = { DFS_FSYNC: "true", DFS_REPAIR_INTERVAL_MS: String(3_600_000) };
 
-async function waitLive(url: string, count: number, timeoutMs = 20_000): Promise<void> {
+async function waitLive(
+  url: string,
+  count: number,
+  timeoutMs = 20_000,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
     try {
-      const res = await request(`${url}/v1/nodes`);
+      const res = await request(`${url}/v1/nodes`, { headers });
       const body = (await res.body.json()) as { nodes?: { state: string }[] };
       const live = (body.nodes ?? []).filter((n) => n.state === "live").length;
       if (live === count) return;
@@ -81,6 +95,7 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
       DFS_AUTHORITY_KEY: randomBytes(32).toString("hex"),
     };
     const key = { DFS_CLUSTER_KEY: randomBytes(32).toString("hex") };
+    const apiKey = o.access ? randomBytes(24).toString("hex") : undefined;
     const cli = o.entry;
     const nodes = await Promise.all(
       Array.from({ length: o.nodes }, async (_, i) => {
@@ -100,18 +115,29 @@ export async function startBenchCluster(root: string, o: ClusterOptions): Promis
     );
     const gateway = await startChild({
       name: "gateway",
-      args: [cli, "gateway", "--listen", "127.0.0.1:0", ...registry],
-      env: { ...secret, ...key },
+      args: [
+        cli,
+        "gateway",
+        "--listen",
+        "127.0.0.1:0",
+        ...(o.access ? ["--s3-listen", "127.0.0.1:0"] : []),
+        ...registry,
+      ],
+      env: { ...secret, ...key, ...(apiKey === undefined ? {} : { DFS_API_KEYS: apiKey }) },
       nodeFlags: [...SERVICE_NODE_FLAGS, ...o.nodeFlags],
       isReady: (line) => line.msg === "gateway listening",
     });
     started.push(gateway);
     const url = `http://${gateway.address}`;
-    await waitLive(url, o.nodes, o.readyTimeoutMs);
+    const auth: Record<string, string> = apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` };
+    await waitLive(url, o.nodes, o.readyTimeoutMs, auth);
     const roles: Record<string, number> = { gateway: gateway.pid };
     for (const n of nodes) roles[n.name] = n.pid;
     const secrets = { clusterSecret: secret.DFS_CLUSTER_SECRET, authorityKey: secret.DFS_AUTHORITY_KEY };
-    return { url, gateway, nodes, roles, secrets, close };
+    const s3 = gateway.ready.s3;
+    const s3Url = typeof s3 === "string" ? `http://${s3}` : undefined;
+    if (o.access && s3Url === undefined) throw new Error("the gateway's ready line names no S3 address");
+    return { url, gateway, nodes, roles, secrets, close, ...(o.access ? { apiKey, s3Url } : {}) };
   } catch (err) {
     await close();
     throw err;

@@ -44,10 +44,14 @@ export function gatewayCases(cluster: BenchCluster, o: GatewayCaseOptions): Gate
   const roles = { client: process.pid, ...cluster.roles };
   /** The last file uploaded of each size: what the GET cases download. */
   const latest = new Map<number, Stored>();
+  /** The gateway's API key on every request when it has one (bench/cases/cluster.ts, `access`). */
+  const auth: Record<string, string> =
+    cluster.apiKey === undefined ? {} : { authorization: `Bearer ${cluster.apiKey}` };
 
   const upload = async (kind: UploadKind, s: number, run: number, bytes: number, hash: string) => {
     const { headers, body } = uploadBody(kind, payload.pieces(s, run, bytes), bytes);
-    const answer = await sendJson(pool, kind === "put" ? "PUT" : "POST", "/v1/files", headers, body);
+    const method = kind === "put" ? "PUT" : "POST";
+    const answer = await sendJson(pool, method, "/v1/files", { ...headers, ...auth }, body);
     if (answer.hash !== hash || answer.size !== bytes) {
       throw new Error(
         `upload of ${bytes} bytes: the gateway answered ${JSON.stringify(answer)}, expected ${hash}`,
@@ -92,7 +96,7 @@ export function gatewayCases(cluster: BenchCluster, o: GatewayCaseOptions): Gate
     },
     run: async (bytes) => {
       const file = latest.get(bytes)!;
-      await getVerified(pool, `/v1/files/${file.hash}`, bytes, file.hash);
+      await getVerified(pool, `/v1/files/${file.hash}`, bytes, file.hash, auth);
       return undefined;
     },
   });
@@ -116,7 +120,7 @@ export function gatewayCases(cluster: BenchCluster, o: GatewayCaseOptions): Gate
     await runPool(files.bodies.length, o.connections, async (i) => {
       const started = performance.now();
       try {
-        const headers = { "content-type": "application/octet-stream" };
+        const headers = { "content-type": "application/octet-stream", ...auth };
         const answer = await sendJson(pool, "PUT", "/v1/files", headers, files.bodies[i]!);
         if (answer.hash !== files.hashes[i]) throw new Error(`wrong hash ${String(answer.hash)}`);
         ok.bodies.push(files.bodies[i]!);
@@ -165,7 +169,7 @@ export function gatewayCases(cluster: BenchCluster, o: GatewayCaseOptions): Gate
       await runPool(files.bodies.length, o.connections, async (i) => {
         const started = performance.now();
         try {
-          await getVerified(pool, `/v1/files/${files.hashes[i]}`, SMALL_BYTES, files.hashes[i]!);
+          await getVerified(pool, `/v1/files/${files.hashes[i]}`, SMALL_BYTES, files.hashes[i]!, auth);
         } catch (err) {
           if (errors++ === 0) process.stderr.write(`4 KiB GET failed: ${(err as Error).message}\n`);
         }

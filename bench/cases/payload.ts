@@ -16,12 +16,18 @@ export class FilePayload {
 
   /** sha256 hex of file (salt, run) of `bytes`. */
   hash(salt: number, run: number, bytes: number): string {
-    const h = createHash("sha256");
+    return this.digests(salt, run, bytes, ["sha256"])[0]!;
+  }
+
+  /** Hex digests of file (salt, run) of `bytes` by each algorithm (one pass over the bytes). */
+  digests(salt: number, run: number, bytes: number, algorithms: readonly string[]): string[] {
+    const hs = algorithms.map((a) => createHash(a));
     const scratch = Buffer.from(this.#base);
     for (let i = 0, at = 0; at < bytes; i++, at += PIECE) {
-      h.update(stamp(scratch, salt, run, i).subarray(0, Math.min(PIECE, bytes - at)));
+      const piece = stamp(scratch, salt, run, i).subarray(0, Math.min(PIECE, bytes - at));
+      for (const h of hs) h.update(piece);
     }
-    return h.digest("hex");
+    return hs.map((h) => h.digest("hex"));
   }
 
   /**

@@ -35,7 +35,15 @@ const TABLE = "bench";
 const VALUE_BYTES = 100;
 const RANGE = 1000;
 
-export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCases {
+/**
+ * A TableClient on the cluster's nodes holding a gateway credential made from the cluster's
+ * authority seed, as a gateway's would. With 3 nodes and R = 3 every node owns every record, so its
+ * placement agrees with the gateway's.
+ */
+export function benchTableClient(
+  cluster: BenchCluster,
+  writer: string,
+): { client: TableClient; nodes: NodeClient } {
   const trust = {
     ...resolveTrust(
       {
@@ -44,7 +52,7 @@ export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCas
         identityText: undefined,
       },
       "gateway",
-      "bench-tables",
+      writer,
     ),
     secret: Buffer.from(cluster.secrets.clusterSecret),
   };
@@ -62,8 +70,13 @@ export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCas
     replicas: 3,
     writeQuorum: 2,
     clock: new HybridClock(),
-    writer: "bench-tables",
+    writer,
   });
+  return { client, nodes };
+}
+
+export function tableCases(cluster: BenchCluster, o: TableCaseOptions): TableCases {
+  const { client, nodes } = benchTableClient(cluster, "bench-tables");
   const roles = { client: process.pid, ...cluster.roles };
   const value = randomBytes(VALUE_BYTES);
   const first = cluster.nodes[0]!.address;

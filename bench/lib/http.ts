@@ -59,8 +59,14 @@ export async function sendJson(
 }
 
 /** Downloads `path`, hashing every byte as it arrives; throws unless the length and sha256 match. */
-export async function getVerified(d: Dispatcher, path: string, bytes: number, sha256: string): Promise<void> {
-  const res = await d.request({ method: "GET", path });
+export async function getVerified(
+  d: Dispatcher,
+  path: string,
+  bytes: number,
+  sha256: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
+  const res = await d.request({ method: "GET", path, headers });
   if (res.statusCode !== 200) {
     throw new Error(`GET ${path}: ${res.statusCode} ${(await res.body.text()).slice(0, 300)}`);
   }

@@ -20,6 +20,12 @@ export interface BenchCase {
   bytes?: number;
   /** Measured once, in run 1 only, with no warm-up (the optional 2 GiB case). */
   once?: boolean;
+  /**
+   * Runs (warm-up and measured runs) after every other case is done: what it leaves in the
+   * processes (a listing of 100,000 keys grows the nodes' and gateway's RSS) must not reach the
+   * other cases' figures.
+   */
+  last?: boolean;
   /** Unmeasured: make what the run needs (ids, payloads, files). */
   prepare?(bytes: number, run: number): Promise<void>;
   /** Measured: move `bytes` and resolve when every byte is acknowledged (or every request answered). */

@@ -34,6 +34,10 @@ export interface BenchOptions {
   small: number;
   /** HTTP connections (and requests in flight) of the small-file cases. */
   connections: number;
+  /** Keys in the bucket the ListObjectsV2 case lists, filled before the runs. */
+  listKeys: number;
+  /** ListObjectsV2 page size (max-keys, at most 1,000). */
+  listPage: number;
   /** Also the one-off big upload and download (RSS targets), of `bigMib`. */
   big: boolean;
   bigMib: number;
@@ -58,6 +62,9 @@ export const USAGE = `usage: npm run bench -- [options]   (or: npx node bench/ru
   --sizes N,N    file sizes in MiB of the cluster's large cases (BENCH_SIZES, default 64,512)
   --small N      4 KiB files uploaded then downloaded per run (BENCH_SMALL, default 2000)
   --connections N  HTTP connections / requests in flight for the 4 KiB cases (BENCH_CONNECTIONS, default 16)
+  --list-keys N  keys in the bucket s3-list lists with ListObjectsV2, filled before the runs
+                 (BENCH_LIST_KEYS, default 100000)
+  --list-page N  its page size, max-keys (BENCH_LIST_PAGE, default 1000, at most 1000)
   --big          also upload and download one big file once, for the RSS targets (BENCH_BIG=1)
   --big-mib N    its size in MiB (BENCH_BIG_MIB, default 2048)
   --from dist|src  what the dfs nodes and gateway run: dist/cli/main.js, built first with npm run
@@ -68,6 +75,11 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
   if (text === undefined || text === "") return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not "${text}"`);
+  return n;
+}
+
+function atMost(bound: number, n: number): number {
+  if (n > bound) throw new Error(`--list-page must be at most ${bound} (S3's largest page), not ${n}`);
   return n;
 }
 
@@ -96,6 +108,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       sizes: { type: "string" },
       small: { type: "string" },
       connections: { type: "string" },
+      "list-keys": { type: "string" },
+      "list-page": { type: "string" },
       big: { type: "boolean" },
       "big-mib": { type: "string" },
       from: { type: "string" },
@@ -121,6 +135,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       .map((k) => positiveInt("--sizes", k, 0)),
     small: positiveInt("--small", values.small ?? env.BENCH_SMALL, 2000),
     connections: positiveInt("--connections", values.connections ?? env.BENCH_CONNECTIONS, 16),
+    listKeys: positiveInt("--list-keys", values["list-keys"] ?? env.BENCH_LIST_KEYS, 100_000),
+    listPage: atMost(1000, positiveInt("--list-page", values["list-page"] ?? env.BENCH_LIST_PAGE, 1000)),
     big: values.big ?? truthy(env.BENCH_BIG),
     bigMib: positiveInt("--big-mib", values["big-mib"] ?? env.BENCH_BIG_MIB, 2048),
     from: oneOf("--from", values.from ?? env.BENCH_FROM, DFS_FROM),

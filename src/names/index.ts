@@ -8,6 +8,7 @@ export type { Files, StoredFile, StoreOptions } from "./files.ts";
 export { FILE_HOLDERS_TABLE, HASH_API_HOLDER, HOLDER_BYTES, HolderKind, newHolder } from "./holders.ts";
 export { decodeCursor, encodeCursor } from "./listing.ts";
 export { MAX_PART_NUMBER, uploadsCursor } from "./multipart.ts";
+export { OBJECTS_TABLE } from "./records.ts";
 export { checkBucketName, keyBytes, MAX_KEY_BYTES } from "./rules.ts";
 export { type NameServiceOptions, Names } from "./service.ts";
 export type * from "./types.ts";

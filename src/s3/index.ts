@@ -2,3 +2,13 @@
 export { KEYLESS, MAX_SKEW_MS } from "./auth.ts";
 export { type S3Listener, type S3Options, s3Handler, startS3Listener } from "./listener.ts";
 export { startS3Beside } from "./serve.ts";
+/** SigV4's canonical request and signing, for clients that sign in-process (bench/lib/sigv4.ts). */
+export {
+  canonicalQuery,
+  canonicalRequest,
+  EMPTY_SHA256,
+  scopeString,
+  signHex,
+  signingKey,
+  stringToSign,
+} from "./sigv4.ts";
