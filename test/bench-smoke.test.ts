@@ -53,8 +53,14 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
       ["table write, 1 record, W = 2 of 3 owners, 16 at a time", "TABLE_WRITE 1 record -> 1 node", "req/s"],
       ["table read, 1 record, 2 of 3 owners, 16 at a time", "TABLE_READ 1 record <- 1 node", "req/s"],
       ["table range read, 1000 records, 2 of 3 owners merged", "TABLE_READ pages of 1000 records", "req/s"],
+      ["S3 PutObject 1 MiB -> gateway", "PUT 1 MiB -> gateway /v1 key", "MiB/s"],
       ["S3 PutObject 1 MiB -> gateway", "PUT 1 MiB -> gateway", "MiB/s"],
       ["S3 GetObject 1 MiB <- gateway (verified)", "GET 1 MiB <- gateway (verified)", "MiB/s"],
+      [
+        "S3 PutObject 4 KiB (signed body) -> gateway, 16 at a time",
+        "PUT 4 KiB -> gateway /v1 key, 16 at a time",
+        "req/s",
+      ],
       [
         "S3 PutObject 4 KiB (signed body) -> gateway, 16 at a time",
         "PUT 4 KiB -> gateway, 16 at a time",
@@ -98,7 +104,7 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
     assert.equal(json.rows.length, rows.length);
     const keys = Object.keys(json.cases);
     assert.equal(keys.filter((k) => json.cases[k]!.group === "node").length, 7);
-    const s3 = ["s3-put-1", "s3-get-1", "s3-small-put", "s3-list"];
+    const s3 = ["s3-put-1", "key-put-1", "s3-get-1", "s3-small-put", "key-small-put", "s3-list"];
     for (const k of [
       "gw-put-1",
       "gw-post-1",
@@ -110,7 +116,7 @@ test("npm run bench runs end to end with tiny sizes and prints its tables", { ti
     ]) {
       assert.ok(keys.includes(k), `no case ${k} in ${keys.join(", ")}`);
     }
-    assert.equal(keys.length, 7 + 7 + 4 + 6 + 4);
+    assert.equal(keys.length, 7 + 7 + 4 + 6 + 6);
     for (const [key, c] of Object.entries(json.cases)) {
       assert.ok(c.median.value > 0, `${key} has no figure`);
       const run = c.runs[0]!;

@@ -42,8 +42,9 @@ const tableRanges = (o: BenchOptions) => Math.max(2, Math.round(o.small / 40));
 const TABLE_KEYS = ["tbl-write", "tbl-write-1", "tbl-read", "tbl-read-1", "tbl-range", "tbl-range-1"];
 
 const S3_KEYS = (o: BenchOptions) => [
-  ...o.sizes.flatMap((s) => [`s3-put-${s}`, `s3-get-${s}`]),
+  ...o.sizes.flatMap((s) => [`s3-put-${s}`, `key-put-${s}`, `s3-get-${s}`]),
   "s3-small-put",
+  "key-small-put",
   "s3-list",
 ];
 
@@ -158,11 +159,22 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
     const g = gw?.large[i];
     const c = ceil?.large[i];
     const s = s3?.large[i];
-    for (const x of [c?.chain, g?.put, s?.put, c?.put, g?.post, c?.post, g?.get, s?.get, c?.file]) {
+    for (const x of [
+      c?.chain,
+      g?.put,
+      s?.put,
+      s?.keyPut,
+      c?.put,
+      g?.post,
+      c?.post,
+      g?.get,
+      s?.get,
+      c?.file,
+    ]) {
       if (x) cases.push(x);
     }
   });
-  for (const x of [gw?.smallPut, s3?.smallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet])
+  for (const x of [gw?.smallPut, s3?.smallPut, s3?.keySmallPut, ceil?.smallPut, gw?.smallGet, ceil?.smallGet])
     if (x) cases.push(x);
   if (tables) {
     const t = tables;
@@ -171,17 +183,23 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
   if (list) cases.push(list.list);
   if (gw?.big) cases.push(gw.big.put, gw.big.get);
 
-  /** Each S3 case beside its /v1 twin; the listing against its fixed target in keys per second. */
+  /**
+   * Each S3 case beside its /v1 twin (uploads: the same upload to a /v1 key, which also makes an
+   * MD5 ETag and a key record; downloads: a /v1 download) against the target, and beside the /v1
+   * upload by hash for reference; the listing against its fixed target in keys per second.
+   */
   const s3Rows = (results: Results): (Row | undefined)[] => {
     const out: (Row | undefined)[] = [];
     opts.sizes.forEach((mib, i) => {
       const g = gw?.large[i];
       const s = s3?.large[i];
-      if (!g || !s) return;
+      if (!s) return;
       const t = mib === largest ? TARGETS.s3LargeOfV1 : undefined;
-      out.push(versus(results, s.put, g.put, t), versus(results, s.get, g.get, t));
+      out.push(versus(results, s.put, s.keyPut, t));
+      if (g) out.push(versus(results, s.put, g.put), versus(results, s.get, g.get, t));
     });
-    if (gw && s3) out.push(versus(results, s3.smallPut, gw.smallPut, TARGETS.s3SmallUploadsOfV1));
+    if (s3) out.push(versus(results, s3.smallPut, s3.keySmallPut, TARGETS.s3SmallUploadsOfV1));
+    if (gw && s3) out.push(versus(results, s3.smallPut, gw.smallPut));
     const listed = list && results[list.list.key];
     if (list && listed?.length) {
       const keysPerSecond = opts.listKeys / medianOf(listed, (m) => m.seconds);

@@ -12,13 +12,18 @@ import { FilePayload, smallFiles } from "./payload.ts";
 /**
  * Our figures through the gateway's S3 listener, each the twin of a /v1 case: PutObject of large
  * files (UNSIGNED-PAYLOAD, streamed) and GetObject of the last one (every byte hashed and checked),
- * and 4 KiB PutObjects with the body's SHA-256 signed, `connections` at a time. Every request is
+ * and 4 KiB PutObjects with the body's SHA-256 signed, `connections` at a time. The same uploads
+ * to /v1 keys (PUT /v1/buckets/{bucket}/objects/{key}: an MD5 ETag and a key record, as S3 makes)
+ * run on the same cluster, taking turns: what S3's own layer costs is the difference. Every request is
  * SigV4-signed in this process with an access key granted on the bench's bucket, and checked by
  * the gateway (it runs with an API key, so it admits no unsigned S3 request).
  */
 export interface S3Cases {
-  large: { mib: number; put: BenchCase; get: BenchCase }[];
+  /** `keyPut`: the same upload through /v1 to a key (MD5 ETag, key record): the S3 PUT's twin. */
+  large: { mib: number; put: BenchCase; get: BenchCase; keyPut: BenchCase }[];
   smallPut: BenchCase;
+  /** 4 KiB uploads through /v1 to keys: the S3 4 KiB PUT's twin. */
+  keySmallPut: BenchCase;
   close(): Promise<void>;
 }
 
@@ -31,7 +36,7 @@ export interface S3CaseOptions {
 const MiB = 1024 * 1024;
 export const S3_BUCKET = "bench-s3";
 /** Salts apart from bench/cases/gateway.ts's, so no S3 upload repeats a /v1 upload's chunk. */
-const SALT = { put: 7, getOwn: 8, small: 9 };
+const SALT = { put: 7, getOwn: 8, small: 9, keyPut: 10, keySmall: 11 };
 const salt = (which: number, mib: number) => which * 100_000 + mib;
 
 /** A /v1 call with the gateway's API key; throws unless it answers one of `ok`. */
@@ -127,6 +132,25 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
       throw new Error(`S3 PUT ${key}: ETag ${String(res.headers.etag)}, expected "${md5}"`);
     }
   };
+  const v1Pool = new Pool(cluster.url, { connections: o.connections });
+  /** PUT to a /v1 key; throws unless it answers 201 with the body's MD5 as its ETag. */
+  const putKey = async (key: string, body: Buffer | Readable, bytes: number, md5: string) => {
+    const res = await v1Pool.request({
+      method: "PUT",
+      path: `/v1/buckets/${S3_BUCKET}/objects/${key}`,
+      headers: {
+        authorization: `Bearer ${cluster.apiKey}`,
+        "content-type": "application/octet-stream",
+        "content-length": String(bytes),
+      },
+      body,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 201) throw new Error(`/v1 PUT ${key}: ${res.statusCode} ${text.slice(0, 300)}`);
+    if (res.headers.etag !== `"${md5}"`) {
+      throw new Error(`/v1 PUT ${key}: ETag ${String(res.headers.etag)}, expected "${md5}"`);
+    }
+  };
   const putLarge = async (
     which: number,
     mib: number,
@@ -179,44 +203,85 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
         return undefined;
       },
     };
-    return { mib, put: putCase, get: getCase };
+    let keyRun = 0;
+    let keyMd5 = "";
+    const keyPut: BenchCase = {
+      key: `key-put-${mib}`,
+      label: `PUT ${mib} MiB -> gateway /v1 key`,
+      group: "cluster",
+      roles,
+      bytes: mib * MiB,
+      async prepare(bytes, r) {
+        keyRun = r;
+        [keyMd5] = payload.digests(salt(SALT.keyPut, mib), keyRun, bytes, ["md5"]) as [string];
+      },
+      async run(bytes) {
+        const pieces = payload.pieces(salt(SALT.keyPut, mib), keyRun, bytes);
+        const key = `key-large-${mib}-${keyRun}`;
+        await putKey(key, Readable.from(pieces, { objectMode: false }), bytes, keyMd5);
+        return undefined;
+      },
+    };
+    return { mib, put: putCase, get: getCase, keyPut };
   });
 
   const base = randomFillSync(Buffer.allocUnsafe(SMALL_BYTES));
-  let next: { bodies: Buffer[]; hashes: string[]; md5s: string[]; run: number } | undefined;
-  const smallPut: BenchCase = {
-    key: "s3-small-put",
-    label: `S3 PutObject 4 KiB (signed body) -> gateway, ${o.connections} at a time`,
-    group: "cluster",
-    roles,
-    bytes: o.small * SMALL_BYTES,
-    async prepare(_bytes, run) {
-      const files = smallFiles(base, SALT.small, run, o.small);
-      next = { ...files, md5s: files.bodies.map((b) => createHash("md5").update(b).digest("hex")), run };
-    },
-    async run(): Promise<RunOutcome> {
-      const files = next!;
-      const latenciesMs: number[] = [];
-      let errors = 0;
-      await runPool(files.bodies.length, o.connections, async (i) => {
-        const started = performance.now();
-        try {
-          // The signature covers the body's SHA-256 (x-amz-content-sha256), which the gateway checks.
-          await put(
-            `small-${files.run}-${i}`,
-            files.bodies[i]!,
-            SMALL_BYTES,
-            files.hashes[i]!,
-            files.md5s[i]!,
-          );
-        } catch (err) {
-          if (errors++ === 0) process.stderr.write(`S3 4 KiB PUT failed: ${(err as Error).message}\n`);
-        }
-        latenciesMs.push(performance.now() - started);
-      });
-      return { latenciesMs, errors };
+  /** `o.small` distinct 4 KiB uploads, `connections` at a time, each checked by `one`. */
+  const smallCase = (
+    key: string,
+    label: string,
+    which: number,
+    one: (name: string, body: Buffer, sha256: string, md5: string) => Promise<void>,
+  ): BenchCase => {
+    let next: { bodies: Buffer[]; hashes: string[]; md5s: string[]; run: number } | undefined;
+    return {
+      key,
+      label,
+      group: "cluster",
+      roles,
+      bytes: o.small * SMALL_BYTES,
+      async prepare(_bytes, run) {
+        const files = smallFiles(base, which, run, o.small);
+        next = { ...files, md5s: files.bodies.map((b) => createHash("md5").update(b).digest("hex")), run };
+      },
+      async run(): Promise<RunOutcome> {
+        const files = next!;
+        const latenciesMs: number[] = [];
+        let errors = 0;
+        await runPool(files.bodies.length, o.connections, async (i) => {
+          const started = performance.now();
+          try {
+            await one(`small-${which}-${files.run}-${i}`, files.bodies[i]!, files.hashes[i]!, files.md5s[i]!);
+          } catch (err) {
+            if (errors++ === 0) process.stderr.write(`${label} failed: ${(err as Error).message}\n`);
+          }
+          latenciesMs.push(performance.now() - started);
+        });
+        return { latenciesMs, errors };
+      },
+    };
+  };
+  // The signature covers the body's SHA-256 (x-amz-content-sha256), which the gateway checks.
+  const smallPut = smallCase(
+    "s3-small-put",
+    `S3 PutObject 4 KiB (signed body) -> gateway, ${o.connections} at a time`,
+    SALT.small,
+    (name, body, sha256, md5) => put(name, body, SMALL_BYTES, sha256, md5),
+  );
+  const keySmallPut = smallCase(
+    "key-small-put",
+    `PUT 4 KiB -> gateway /v1 key, ${o.connections} at a time`,
+    SALT.keySmall,
+    (name, body, _sha256, md5) => putKey(name, body, SMALL_BYTES, md5),
+  );
+
+  return {
+    large,
+    smallPut,
+    keySmallPut,
+    close: async () => {
+      await pool.close();
+      await v1Pool.close();
     },
   };
-
-  return { large, smallPut, close: () => pool.close() };
 }
