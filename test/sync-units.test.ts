@@ -133,6 +133,38 @@ describe("element index", () => {
     assert.equal(index.hashOf(first!), undefined);
   });
 
+  test("pages stay sorted and whole when elements join and leave between pages", () => {
+    const index = new ElementIndex({ hashIsId: true });
+    const held = new Set(Array.from({ length: 1500 }, () => idIn(7)));
+    for (const id of held) index.set(id);
+    const seen: string[] = [];
+    let after: string | undefined;
+    let turn = 0;
+    do {
+      const page = index.page(7, after, 400);
+      for (let at = 0; at < page.elements.length; at += 64)
+        seen.push(page.elements.toString("hex", at, at + 32));
+      after = page.next;
+      if (turn++ === 1) {
+        // Between pages: one id above the cursor joins, one above it leaves, one below it leaves.
+        const above = [...held].sort().filter((id) => id > after!);
+        const below = [...held].sort().filter((id) => id <= after!);
+        index.delete(above[5]!);
+        held.delete(above[5]!);
+        index.delete(below[0]!);
+        held.delete(below[0]!);
+        const joined = `${after!.slice(0, -1)}${after!.endsWith("f") ? "e" : "f"}`;
+        if (joined > after! && !held.has(joined)) {
+          index.set(joined);
+          held.add(joined);
+        }
+      }
+    } while (after !== undefined);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i - 1]! < seen[i]!, "ascending, each once");
+    const expected = [...held].sort().filter((id) => id > seen[799]!);
+    assert.deepEqual(seen.slice(800), expected, "after the change, the pages list what is held now");
+  });
+
   test("a chunk's element is its id: nothing but the id is kept", () => {
     const index = new ElementIndex({ hashIsId: true });
     const id = randomId();

@@ -39,6 +39,8 @@ export class ElementIndex {
   #used = 0;
   #free: number[] = [];
   readonly #scratch = Buffer.alloc(ID_BYTES);
+  /** One partition's slots in id order (page), dropped when an element joins or leaves it. */
+  #sorted: { partition: number; slots: Int32Array } | undefined;
 
   constructor(options: { hashIsId: boolean }) {
     this.#hashes = options.hashIsId ? undefined : Buffer.alloc(INITIAL_SLOTS * HASH_BYTES);
@@ -112,26 +114,53 @@ export class ElementIndex {
     return out.sort();
   }
 
-  /** Up to `limit` elements of `partition` with ids after `after`, ascending. */
+  /**
+   * Up to `limit` elements of `partition` with ids after `after`, ascending. The partition's slots
+   * are sorted once and kept until an element joins or leaves it, so paging through a large
+   * partition (a bucket's keys are one) sorts it once, not once a page.
+   */
   page(partition: number, after: string | undefined, limit: number): ElementPage {
-    const slots: number[] = [];
-    for (let s = this.#heads[partition]!; s !== NONE; s = this.#next[s]!) slots.push(s);
-    const idOf = (s: number) => this.#ids.subarray(s * ID_BYTES, (s + 1) * ID_BYTES);
-    slots.sort((a, b) => idOf(a).compare(idOf(b)));
-    const from = after === undefined ? Buffer.alloc(0) : Buffer.from(after, "hex");
+    const slots = this.#sortedSlots(partition);
+    const ids = this.#ids;
     let start = 0;
-    while (start < slots.length && idOf(slots[start]!).compare(from) <= 0) start++;
+    if (after !== undefined) {
+      // The first slot whose id is above `after`.
+      const from = Buffer.from(after, "hex");
+      let hi = slots.length;
+      while (start < hi) {
+        const mid = (start + hi) >>> 1;
+        const s = slots[mid]!;
+        if (ids.compare(from, 0, ID_BYTES, s * ID_BYTES, (s + 1) * ID_BYTES) <= 0) start = mid + 1;
+        else hi = mid;
+      }
+    }
     const end = Math.min(slots.length, start + limit);
     const elements = Buffer.allocUnsafe((end - start) * (ID_BYTES + HASH_BYTES));
     for (let i = start; i < end; i++) {
       const s = slots[i]!;
       const at = (i - start) * (ID_BYTES + HASH_BYTES);
-      this.#ids.copy(elements, at, s * ID_BYTES, (s + 1) * ID_BYTES);
+      ids.copy(elements, at, s * ID_BYTES, (s + 1) * ID_BYTES);
       const [hashes, h] = this.#hashAt(s);
       hashes.copy(elements, at + ID_BYTES, h, h + HASH_BYTES);
     }
-    const next = end < slots.length && end > start ? idOf(slots[end - 1]!).toString("hex") : undefined;
+    const last = slots[end - 1];
+    const next =
+      end < slots.length && end > start && last !== undefined
+        ? ids.toString("hex", last * ID_BYTES, (last + 1) * ID_BYTES)
+        : undefined;
     return { elements, next };
+  }
+
+  /** The slots of `partition` in id order: the kept order when the partition has not changed since. */
+  #sortedSlots(partition: number): Int32Array {
+    if (this.#sorted?.partition === partition) return this.#sorted.slots;
+    const list: number[] = [];
+    for (let s = this.#heads[partition]!; s !== NONE; s = this.#next[s]!) list.push(s);
+    const ids = this.#ids;
+    list.sort((a, b) => ids.compare(ids, b * ID_BYTES, (b + 1) * ID_BYTES, a * ID_BYTES, (a + 1) * ID_BYTES));
+    const slots = Int32Array.from(list);
+    this.#sorted = { partition, slots };
+    return slots;
   }
 
   #hashAt(slot: number): [Buffer, number] {
@@ -184,6 +213,7 @@ export class ElementIndex {
   }
 
   #link(partition: number, slot: number): void {
+    if (this.#sorted?.partition === partition) this.#sorted = undefined;
     const head = this.#heads[partition]!;
     this.#next[slot] = head;
     this.#prev[slot] = NONE;
@@ -192,6 +222,7 @@ export class ElementIndex {
   }
 
   #unlink(partition: number, slot: number): void {
+    if (this.#sorted?.partition === partition) this.#sorted = undefined;
     const next = this.#next[slot]!;
     const prev = this.#prev[slot]!;
     if (prev === NONE) this.#heads[partition] = next;
