@@ -8,6 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeManifestHeader } from "../../src/formats/index.ts";
+import { REFS_MARKER } from "../../src/node/heal/index.ts";
 import { encodeHeader } from "../../src/node/store/pack-record.ts";
 
 export interface FillOptions {
@@ -21,6 +22,11 @@ export interface FillOptions {
   fileBytes: number;
   /** A pack is sealed at this many bytes, as a node does (64 MiB). */
   packBytes?: number;
+  /**
+   * Write `<data>/refs-built`, as a node that has run with chunk references does: it then starts
+   * without the one-off walk that builds them (src/node/heal/refs-upgrade.ts).
+   */
+  refsBuilt?: boolean;
 }
 
 const PACK_BYTES = 64 * 1024 * 1024;
@@ -50,14 +56,17 @@ export async function fillStore(dataDir: string, o: FillOptions): Promise<number
     if (bytes >= (o.packBytes ?? PACK_BYTES)) await flush();
   };
   const stamp = Date.now() - 86_400_000;
-  let lastChunk = "";
+  // Each manifest names a chunk of its own (the first `manifests` chunks), as files do.
+  const named: string[] = [];
   for (let i = 0; i < o.packedChunks; i++) {
     const body = randomBytes(o.chunkBytes);
-    lastChunk = sha256(body);
-    await append("chunk", lastChunk, body);
+    const id = sha256(body);
+    if (named.length < o.manifests) named.push(id);
+    await append("chunk", id, body);
   }
   for (let i = 0; i < o.manifests; i++) {
-    const body = Buffer.concat([encodeManifestHeader("manifest", stamp, [lastChunk]), randomBytes(100)]);
+    const chunk = named[i % Math.max(1, named.length)] ?? "00".repeat(32);
+    const body = Buffer.concat([encodeManifestHeader("manifest", stamp, [chunk]), randomBytes(100)]);
     await append("manifest", randomBytes(32).toString("hex"), body);
   }
   await flush();
@@ -70,5 +79,6 @@ export async function fillStore(dataDir: string, o: FillOptions): Promise<number
     await fh.write(body);
     await fh.close();
   }
+  if (o.refsBuilt) await writeFile(join(dataDir, REFS_MARKER), `${Date.now()}\n`);
   return o.packedChunks + o.manifests + o.chunkFiles;
 }
