@@ -118,12 +118,13 @@ export class PackAppender {
       await call((cb) => writeAll(pack.fd, buffers, total, start, cb));
       if (this.#options.fsync) await call((cb) => fdatasync(pack.fd, cb));
     } catch (err) {
-      for (const p of batch) p.reject(err);
       // Nothing of the batch is in the index. Cut it off so the next batch follows the last good
       // record; if even that fails, the next batch starts a new pack (its torn tail is ignored).
+      // Then the writers hear of the failure: by then the pack holds nothing of their batch.
       await call((cb) => ftruncate(pack.fd, start, cb)).catch(() =>
         this.startPack(pack.seq + 1).catch(() => {}),
       );
+      for (const p of batch) p.reject(err);
       return;
     }
     this.#batches++;
