@@ -3,7 +3,7 @@ import type { Manifest } from "../../crypto/index.ts";
 import { DfsError } from "../../errors.ts";
 import type { GatewayContext } from "../context.ts";
 import { contentDisposition, etagOf, ifRangeAllows, matchesIfNoneMatch } from "../download/headers.ts";
-import { contentRange, parseRange } from "../download/range.ts";
+import { planRange, type SendPlan } from "../download/range.ts";
 import { readManifest } from "../download/reader.ts";
 import { downloadBody } from "../download/send.ts";
 import { inlinePiece, plaintext } from "../download/stream.ts";
@@ -12,14 +12,8 @@ import { parseHash } from "../hash.ts";
 
 type FileRequest = FastifyRequest<{ Params: { hash: string } }>;
 
-interface Plan {
-  status: 200 | 206 | 304;
-  start: number;
-  end: number;
-}
-
 /** Decides what to send: the whole file, one range, or nothing new (304); throws 416. */
-function plan(request: FileRequest, reply: FastifyReply, m: Manifest): Plan {
+function plan(request: FileRequest, reply: FastifyReply, m: Manifest): SendPlan {
   reply
     .header("etag", etagOf(m.hash))
     .header("accept-ranges", "bytes")
@@ -31,17 +25,14 @@ function plan(request: FileRequest, reply: FastifyReply, m: Manifest): Plan {
     .header("x-content-type-options", "nosniff")
     .header("content-security-policy", "default-src 'none'; sandbox");
   if (matchesIfNoneMatch(request.headers["if-none-match"], m.hash)) return { status: 304, start: 0, end: -1 };
-  const range = ifRangeAllows(request.headers["if-range"] as string | undefined, m.hash)
-    ? parseRange(request.headers.range, m.size)
-    : { kind: "none" as const };
-  if (range.kind === "unsatisfiable") {
-    throw new DfsError("DFS_ERR_RANGE", `the file has ${m.size} bytes`, { details: { size: m.size } });
-  }
-  if (range.kind === "range") {
-    reply.header("content-range", contentRange(range.start, range.end, m.size));
-    return { status: 206, start: range.start, end: range.end };
-  }
-  return { status: 200, start: 0, end: m.size - 1 };
+  const p = planRange(
+    request.headers.range,
+    m.size,
+    ifRangeAllows(request.headers["if-range"] as string | undefined, m.hash),
+    "file",
+  );
+  if (p.contentRange !== undefined) reply.header("content-range", p.contentRange);
+  return p;
 }
 
 /** Aborted when the response ends early (client gone) so chunk fetches stop. */

@@ -5,7 +5,7 @@ import { freedAfterUse } from "../../memory.ts";
 import { type Conditions, checkConditions, type ObjectHeaders, type ObjectInfo } from "../../names/index.ts";
 import { authorizeBucket } from "../bucket-access.ts";
 import type { GatewayContext } from "../context.ts";
-import { contentRange, parseRange } from "../download/range.ts";
+import { planRange } from "../download/range.ts";
 import { downloadBody } from "../download/send.ts";
 import { guardBody, holdSlot, type TransferSlots } from "../guards.ts";
 import { cleanContentType } from "../upload/meta.ts";
@@ -89,18 +89,14 @@ function plan(request: FastifyRequest, reply: FastifyReply, o: ObjectInfo) {
   if (checkConditions(o, conditionsOf(request), "read") === "not-modified")
     return { status: 304 as const, start: 0, end: -1 };
   const ifRange = header(request, "if-range");
-  const range =
-    ifRange === undefined || ifRange.trim() === `"${o.etag}"`
-      ? parseRange(request.headers.range, o.size)
-      : { kind: "none" as const };
-  if (range.kind === "unsatisfiable") {
-    throw new DfsError("DFS_ERR_RANGE", `the object has ${o.size} bytes`, { details: { size: o.size } });
-  }
-  if (range.kind === "range") {
-    reply.header("content-range", contentRange(range.start, range.end, o.size));
-    return { status: 206 as const, start: range.start, end: range.end };
-  }
-  return { status: 200 as const, start: 0, end: o.size - 1 };
+  const p = planRange(
+    request.headers.range,
+    o.size,
+    ifRange === undefined || ifRange.trim() === `"${o.etag}"`,
+    "object",
+  );
+  if (p.contentRange !== undefined) reply.header("content-range", p.contentRange);
+  return p;
 }
 
 /** "bucket/key" (the key URL-encoded or not) of a copy source. */
