@@ -11,14 +11,30 @@ import { DfsError, type ErrorCode, isErrorCode } from "../../errors.ts";
 
 type Json = Record<string, unknown>;
 
-/** Counts bytes as they pass, for progress bars; the bytes themselves are not touched. */
-function counter(onBytes: (n: number) => void): Transform {
+/** Counts bytes as they pass, for progress bars, and hashes them when given a hash; the bytes are not touched. */
+export function tap(onBytes: (n: number) => void, hash?: ReturnType<typeof createHash>): Transform {
   return new Transform({
     transform(piece: Buffer, _enc, done) {
+      hash?.update(piece);
       onBytes(piece.length);
       done(null, piece);
     },
   });
+}
+
+/** A gateway's base URL and the headers every request to it carries (the API key, when given). */
+export class GatewayEndpoint {
+  readonly base: string;
+  readonly #apiKey: string | undefined;
+
+  constructor(settings: ClientSettings) {
+    this.base = settings.gateway.replace(/\/+$/, "");
+    this.#apiKey = settings.apiKey;
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.#apiKey ? { authorization: `Bearer ${this.#apiKey}`, ...extra } : extra;
+  }
 }
 
 /** Turns a problem+json answer into a DfsError carrying the gateway's code. */
@@ -42,16 +58,10 @@ export async function failWith(
 
 /** The gateway's HTTP API as the dfs client commands use it (see openapi.yaml). */
 export class GatewayClient {
-  readonly #base: string;
-  readonly #apiKey: string | undefined;
+  readonly #gw: GatewayEndpoint;
 
   constructor(settings: ClientSettings) {
-    this.#base = settings.gateway.replace(/\/+$/, "");
-    this.#apiKey = settings.apiKey;
-  }
-
-  #headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.#apiKey ? { authorization: `Bearer ${this.#apiKey}`, ...extra } : extra;
+    this.#gw = new GatewayEndpoint(settings);
   }
 
   /** Turns a problem+json answer into a DfsError carrying the gateway's code. */
@@ -64,9 +74,9 @@ export class GatewayClient {
     path: string,
     body?: Json,
   ): Promise<Json | undefined> {
-    const res = await request(`${this.#base}${path}`, {
+    const res = await request(`${this.#gw.base}${path}`, {
       method,
-      headers: this.#headers(body === undefined ? {} : { "content-type": "application/json" }),
+      headers: this.#gw.headers(body === undefined ? {} : { "content-type": "application/json" }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     if (res.statusCode >= 400) return this.#fail(res.statusCode, res.body);
@@ -84,10 +94,13 @@ export class GatewayClient {
   ): Promise<FileCreated & { created: boolean }> {
     const { size } = await stat(path);
     const name = encodeURIComponent(basename(path));
-    const body = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(counter(onBytes));
-    const res = await request(`${this.#base}/v1/files?name=${name}`, {
+    const body = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(tap(onBytes));
+    const res = await request(`${this.#gw.base}/v1/files?name=${name}`, {
       method: "PUT",
-      headers: this.#headers({ "content-type": "application/octet-stream", "content-length": String(size) }),
+      headers: this.#gw.headers({
+        "content-type": "application/octet-stream",
+        "content-length": String(size),
+      }),
       body,
     });
     if (res.statusCode >= 400) return this.#fail(res.statusCode, res.body);
@@ -105,7 +118,10 @@ export class GatewayClient {
     onStart: (size: number | undefined) => void,
     onBytes: (n: number) => void,
   ): Promise<number> {
-    const res = await request(`${this.#base}/v1/files/${hash}`, { method: "GET", headers: this.#headers() });
+    const res = await request(`${this.#gw.base}/v1/files/${hash}`, {
+      method: "GET",
+      headers: this.#gw.headers(),
+    });
     if (res.statusCode >= 400) return this.#fail(res.statusCode, res.body);
     const length = Number(res.headers["content-length"]);
     onStart(Number.isFinite(length) ? length : undefined);
@@ -162,7 +178,7 @@ export class GatewayClient {
   }
 
   async ready(): Promise<{ ready: boolean; body: Json }> {
-    const res = await request(`${this.#base}/readyz`, { method: "GET", headers: this.#headers() });
+    const res = await request(`${this.#gw.base}/readyz`, { method: "GET", headers: this.#gw.headers() });
     return { ready: res.statusCode === 200, body: (await res.body.json()) as Json };
   }
 }

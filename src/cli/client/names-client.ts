@@ -1,13 +1,12 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { request } from "undici";
 import type { components } from "../../api/index.ts";
 import type { ClientSettings } from "../../config/index.ts";
 import { DfsError } from "../../errors.ts";
-import { failWith } from "./gateway-client.ts";
+import { failWith, GatewayEndpoint, tap } from "./gateway-client.ts";
 
 type Schemas = components["schemas"];
 export type BucketEntry = Schemas["Bucket"];
@@ -20,36 +19,20 @@ export function splitName(arg: string): { bucket: string; key: string } {
   return at < 0 ? { bucket: arg, key: "" } : { bucket: arg.slice(0, at), key: arg.slice(at + 1) };
 }
 
-function tap(onBytes: (n: number) => void, hash?: ReturnType<typeof createHash>): Transform {
-  return new Transform({
-    transform(piece: Buffer, _enc, done) {
-      hash?.update(piece);
-      onBytes(piece.length);
-      done(null, piece);
-    },
-  });
-}
-
 /** Buckets and keys through the gateway's /v1/buckets routes (openapi.yaml). */
 export class NamesClient {
-  readonly #base: string;
-  readonly #apiKey: string | undefined;
+  readonly #gw: GatewayEndpoint;
 
   constructor(settings: ClientSettings) {
-    this.#base = settings.gateway.replace(/\/+$/, "");
-    this.#apiKey = settings.apiKey;
-  }
-
-  #headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.#apiKey ? { authorization: `Bearer ${this.#apiKey}`, ...extra } : extra;
+    this.#gw = new GatewayEndpoint(settings);
   }
 
   #objectUrl(bucket: string, key: string): string {
-    return `${this.#base}/v1/buckets/${encodeURIComponent(bucket)}/objects/${encodeURIComponent(key)}`;
+    return `${this.#gw.base}/v1/buckets/${encodeURIComponent(bucket)}/objects/${encodeURIComponent(key)}`;
   }
 
   async #call(method: "GET" | "PUT" | "DELETE", url: string): Promise<unknown> {
-    const res = await request(url, { method, headers: this.#headers() });
+    const res = await request(url, { method, headers: this.#gw.headers() });
     if (res.statusCode >= 400) return failWith(res.statusCode, res.body);
     if (res.statusCode === 204) {
       await res.body.dump();
@@ -59,16 +42,19 @@ export class NamesClient {
   }
 
   async buckets(): Promise<BucketEntry[]> {
-    const body = (await this.#call("GET", `${this.#base}/v1/buckets`)) as Schemas["BucketList"];
+    const body = (await this.#call("GET", `${this.#gw.base}/v1/buckets`)) as Schemas["BucketList"];
     return body.buckets;
   }
 
   async makeBucket(bucket: string): Promise<BucketEntry> {
-    return (await this.#call("PUT", `${this.#base}/v1/buckets/${encodeURIComponent(bucket)}`)) as BucketEntry;
+    return (await this.#call(
+      "PUT",
+      `${this.#gw.base}/v1/buckets/${encodeURIComponent(bucket)}`,
+    )) as BucketEntry;
   }
 
   async removeBucket(bucket: string): Promise<void> {
-    await this.#call("DELETE", `${this.#base}/v1/buckets/${encodeURIComponent(bucket)}`);
+    await this.#call("DELETE", `${this.#gw.base}/v1/buckets/${encodeURIComponent(bucket)}`);
   }
 
   async list(
@@ -77,7 +63,7 @@ export class NamesClient {
   ): Promise<ObjectListing> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(options)) if (v !== undefined && v !== "") q.set(k, String(v));
-    const url = `${this.#base}/v1/buckets/${encodeURIComponent(bucket)}/objects?${q}`;
+    const url = `${this.#gw.base}/v1/buckets/${encodeURIComponent(bucket)}/objects?${q}`;
     return (await this.#call("GET", url)) as ObjectListing;
   }
 
@@ -87,7 +73,10 @@ export class NamesClient {
     const body = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(tap(onBytes));
     const res = await request(this.#objectUrl(bucket, key), {
       method: "PUT",
-      headers: this.#headers({ "content-type": "application/octet-stream", "content-length": String(size) }),
+      headers: this.#gw.headers({
+        "content-type": "application/octet-stream",
+        "content-length": String(size),
+      }),
       body,
     });
     if (res.statusCode >= 400) return failWith(res.statusCode, res.body);
@@ -105,7 +94,7 @@ export class NamesClient {
     onStart: (size: number | undefined) => void,
     onBytes: (n: number) => void,
   ): Promise<number> {
-    const res = await request(this.#objectUrl(bucket, key), { method: "GET", headers: this.#headers() });
+    const res = await request(this.#objectUrl(bucket, key), { method: "GET", headers: this.#gw.headers() });
     if (res.statusCode >= 400) return failWith(res.statusCode, res.body);
     const length = Number(res.headers["content-length"]);
     onStart(Number.isFinite(length) ? length : undefined);
