@@ -7,7 +7,6 @@ import { isDfsError } from "../src/errors.ts";
 import {
   checkBucketName,
   checkConditions,
-  crc32c,
   decodeCursor,
   encodeCursor,
   keyBytes,
@@ -155,10 +154,4 @@ describe("names: preconditions", () => {
       "proceed",
     );
   });
-});
-
-test("CRC-32C: the check value of RFC 3720, and in pieces", () => {
-  assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283);
-  const data = randomBytes(1000);
-  assert.equal(crc32c(data.subarray(300), crc32c(data.subarray(0, 300))), crc32c(data));
 });

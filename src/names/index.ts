@@ -3,7 +3,6 @@
  * the gateway implements. Imports no HTTP framework: the /v1 routes and the S3 listener both call it.
  */
 export { checkConditions, etagListMatches } from "./conditions.ts";
-export { crc32c } from "./digests.ts";
 export type { Files, StoredFile, StoreOptions } from "./files.ts";
 export { FILE_HOLDERS_TABLE, HASH_API_HOLDER, HOLDER_BYTES, HolderKind, newHolder } from "./holders.ts";
 export { decodeCursor, encodeCursor } from "./listing.ts";

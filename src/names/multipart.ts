@@ -113,7 +113,7 @@ export class Multipart {
   putPart: NameService["putPart"] = async (bucket, key, uploadId, partNumber, input) => {
     checkPartNumber(partNumber);
     const upload = await this.#upload(bucket, key, uploadId);
-    const digests = new BodyDigests(input.checksums, input.expectMd5);
+    const digests = new BodyDigests(input.expectMd5);
     const holder = newHolder(HolderKind.PART);
     const stored = await this.#d.files.store(digests.wrap(input.body), holder, {
       contentType: "application/octet-stream",
@@ -157,7 +157,7 @@ export class Multipart {
       headers: upload.headers,
       userMeta: upload.userMeta,
     };
-    return { info, checksums: digests.checksums(), part: partInfo(partNumber, record) };
+    return { info, part: partInfo(partNumber, record) };
   };
 
   copyPart: NameService["copyPart"] = async (bucket, key, uploadId, partNumber, from) => {

@@ -200,7 +200,7 @@ export class Names implements NameService {
     const kb = keyBytes(key);
     checkMeta(input.headers, input.userMeta);
     await this.headBucket(bucket);
-    const digests = new BodyDigests(input.checksums, input.expectMd5);
+    const digests = new BodyDigests(input.expectMd5);
     const holder = newHolder(HolderKind.KEY);
     const stored = await this.#o.files.store(digests.wrap(input.body), holder, {
       contentType: input.headers.contentType,
@@ -218,7 +218,7 @@ export class Names implements NameService {
       userMeta: input.userMeta,
     };
     await this.#point(bucket, kb, record);
-    return { info: objectInfo(bucket, key, record), checksums: digests.checksums() };
+    return { info: objectInfo(bucket, key, record) };
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectInfo> {

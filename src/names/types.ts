@@ -77,14 +77,10 @@ export interface PutObjectInput {
   signal: AbortSignal;
   /** When given, the body's MD5 must equal it (Content-MD5) or the put fails with nothing visible. */
   expectMd5?: Buffer | undefined;
-  /** Extra digests the caller wants of the body (x-amz-checksum-*), computed on the way through. */
-  checksums?: readonly ("crc32" | "crc32c" | "sha1" | "sha256")[] | undefined;
 }
 
 export interface PutObjectResult {
   info: ObjectInfo;
-  /** Base64 digests of the body, for each name in `checksums`. */
-  checksums: Partial<Record<"crc32" | "crc32c" | "sha1" | "sha256", string>>;
 }
 
 export interface MultipartUpload {
