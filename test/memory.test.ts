@@ -79,20 +79,39 @@ describe("SentPieces, over a real HTTP response", () => {
   const PIECE_BYTES = 1024 * 1024;
   const pattern = (i: number) => Buffer.alloc(PIECE_BYTES, (i * 37 + 11) & 0xff);
 
-  /** A server whose one response sends PIECES fresh 1 MiB pieces the way a download does. */
-  async function serve(): Promise<{
+  /**
+   * A server whose one response sends PIECES fresh 1 MiB pieces the way a /v1 download does
+   * (through a body stream piped to the response) or, `direct`, the way the S3 listener's
+   * sendStream does (res.write, waiting for "drain").
+   */
+  async function serve(direct = false): Promise<{
     server: Server;
     url: string;
-    sent: Promise<{ pieces: Buffer[]; tracker: SentPieces; res: ServerResponse; body: Readable }>;
+    sent: Promise<{ pieces: Buffer[]; tracker: SentPieces; res: ServerResponse }>;
   }> {
-    let resolve!: (v: { pieces: Buffer[]; tracker: SentPieces; res: ServerResponse; body: Readable }) => void;
-    const sent = new Promise<{ pieces: Buffer[]; tracker: SentPieces; res: ServerResponse; body: Readable }>(
-      (r) => {
-        resolve = r;
-      },
-    );
+    let resolve!: (v: { pieces: Buffer[]; tracker: SentPieces; res: ServerResponse }) => void;
+    const sent = new Promise<{ pieces: Buffer[]; tracker: SentPieces; res: ServerResponse }>((r) => {
+      resolve = r;
+    });
     const server = createServer((_req, res) => {
       const pieces: Buffer[] = [];
+      if (direct) {
+        const tracker = new SentPieces(undefined, res);
+        res.setHeader("content-length", String(PIECES * PIECE_BYTES));
+        resolve({ pieces, tracker, res });
+        void (async () => {
+          for (let i = 0; i < PIECES && !res.destroyed; i++) {
+            tracker.freeWritten();
+            const piece = pattern(i);
+            pieces.push(piece);
+            const flowing = res.write(piece);
+            tracker.add(piece);
+            if (!flowing) await Promise.race([once(res, "drain"), once(res, "close")]);
+          }
+          res.end();
+        })();
+        return;
+      }
       async function* all(): AsyncGenerator<Buffer> {
         for (let i = 0; i < PIECES; i++) {
           tracker.freeWritten();
@@ -106,7 +125,7 @@ describe("SentPieces, over a real HTTP response", () => {
       const tracker = new SentPieces(body, res);
       res.setHeader("content-length", String(PIECES * PIECE_BYTES));
       body.pipe(res);
-      resolve({ pieces, tracker, res, body });
+      resolve({ pieces, tracker, res });
     });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
@@ -126,46 +145,52 @@ describe("SentPieces, over a real HTTP response", () => {
   // A piece freed too early is written as nothing: the client would wait for the missing bytes.
   const opts = { timeout: 30_000 };
 
-  test(
-    "frees nothing the response may still write; every byte arrives intact; all freed at the end",
-    opts,
-    async () => {
-      const { server, url, sent } = await serve();
-      try {
-        const response = await new Promise<IncomingMessage>((r) => get(url, r));
-        response.pause();
-        const state = await sent;
-        await stalled(state);
-        assert.ok(state.pieces.length < PIECES, "the response is held up by the paused client");
-        assert.ok(state.res.writableLength > 0, "bytes are waiting in the response");
-        state.tracker.freeWritten();
-        const last = state.pieces.at(-1)!;
-        assert.ok(!freed(last), "the newest piece, still queued, is not freed");
+  for (const direct of [false, true]) {
+    test(
+      `frees nothing the response may still write; every byte arrives intact; all freed at the end (${direct ? "res.write" : "a body stream"})`,
+      opts,
+      async () => {
+        const { server, url, sent } = await serve(direct);
+        try {
+          const response = await new Promise<IncomingMessage>((r) => get(url, r));
+          response.pause();
+          const state = await sent;
+          await stalled(state);
+          assert.ok(state.pieces.length < PIECES, "the response is held up by the paused client");
+          assert.ok(state.res.writableLength > 0, "bytes are waiting in the response");
+          state.tracker.freeWritten();
+          const last = state.pieces.at(-1)!;
+          assert.ok(!freed(last), "the newest piece, still queued, is not freed");
 
-        const hash = createHash("sha256");
-        let bytes = 0;
-        response.on("data", (d: Buffer) => {
-          hash.update(d);
-          bytes += d.length;
-        });
-        response.resume();
-        await once(response, "end");
-        const expected = createHash("sha256");
-        for (let i = 0; i < PIECES; i++) expected.update(pattern(i));
-        assert.equal(bytes, PIECES * PIECE_BYTES);
-        assert.equal(hash.digest("hex"), expected.digest("hex"), "no piece was freed before it was written");
-        if (!state.res.writableFinished) await once(state.res, "finish");
-        assert.equal(
-          state.pieces.filter(freed).length,
-          PIECES,
-          "every piece is freed once the response finished",
-        );
-      } finally {
-        server.closeAllConnections();
-        server.close();
-      }
-    },
-  );
+          const hash = createHash("sha256");
+          let bytes = 0;
+          response.on("data", (d: Buffer) => {
+            hash.update(d);
+            bytes += d.length;
+          });
+          response.resume();
+          await once(response, "end");
+          const expected = createHash("sha256");
+          for (let i = 0; i < PIECES; i++) expected.update(pattern(i));
+          assert.equal(bytes, PIECES * PIECE_BYTES);
+          assert.equal(
+            hash.digest("hex"),
+            expected.digest("hex"),
+            "no piece was freed before it was written",
+          );
+          if (!state.res.writableFinished) await once(state.res, "finish");
+          assert.equal(
+            state.pieces.filter(freed).length,
+            PIECES,
+            "every piece is freed once the response finished",
+          );
+        } finally {
+          server.closeAllConnections();
+          server.close();
+        }
+      },
+    );
+  }
 
   test("a response closed early (the client went away) frees nothing more", opts, async () => {
     const { server, url, sent } = await serve();

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { XMLParser } from "fast-xml-parser";
 import type { Principal } from "../access/types.ts";
+import { SentPieces } from "../gateway/download/sent-pieces.ts";
 import type { TransferSlots } from "../gateway/guards.ts";
 import type { Logger } from "../logger.ts";
 import type { NameService } from "../names/types.ts";
@@ -123,9 +124,14 @@ export async function sendStream(
 ): Promise<void> {
   const res = call.res;
   res.writeHead(status, headers);
+  // Each piece is a decipher output of its own: freed once written, not left to the GC (sent-pieces.ts).
+  const sent = new SentPieces(undefined, res);
   for await (const piece of pieces) {
     if (res.destroyed) throw s3Error("RequestTimeout", "the client went away", "DFS_ERR_CANCELLED");
-    if (!res.write(piece)) {
+    sent.freeWritten();
+    const flowing = res.write(piece);
+    sent.add(piece);
+    if (!flowing) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           res.destroy();

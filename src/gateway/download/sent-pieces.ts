@@ -1,10 +1,10 @@
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { freeNow } from "../../memory.ts";
 
 /**
- * The plaintext pieces a download has handed to its response body, freed (freeNow) as soon as
- * none of them can still be read: the body holds none (readableLength 0) and the response none
- * (writableLength 0, which counts a socket write until libuv completed it). Each piece is a
+ * The plaintext pieces a download has handed to its response, freed (freeNow) as soon as none of
+ * them can still be read: the body stream between them, if any, holds none (readableLength 0) and
+ * the response none (writableLength 0, which counts a socket write until libuv completed it). Each piece is a
  * decipher output of its own, dead once written; left to the GC it lingers until a scavenge, and a
  * 2 GiB download would hold tens of MiB of them and run mark-compacts for them.
  *
@@ -13,11 +13,12 @@ import { freeNow } from "../../memory.ts";
  * the GC reclaims those pieces as before.
  */
 export class SentPieces {
-  readonly #body: Readable;
+  readonly #body: { readonly readableLength: number } | undefined;
   readonly #response: Writable;
   #pieces: Buffer[] = [];
 
-  constructor(body: Readable, response: Writable) {
+  /** `body`: the stream the pieces pass through on their way to `response`, when there is one. */
+  constructor(body: { readonly readableLength: number } | undefined, response: Writable) {
     this.#body = body;
     this.#response = response;
     const free = () => this.freeWritten();
@@ -32,7 +33,11 @@ export class SentPieces {
   }
 
   freeWritten(): void {
-    if (this.#pieces.length === 0 || this.#body.readableLength > 0 || this.#response.writableLength > 0)
+    if (
+      this.#pieces.length === 0 ||
+      (this.#body?.readableLength ?? 0) > 0 ||
+      this.#response.writableLength > 0
+    )
       return;
     if (this.#response.destroyed && !this.#response.writableFinished) return;
     for (const piece of this.#pieces) freeNow(piece);
