@@ -252,6 +252,28 @@ describe("multipart uploads", () => {
     for (const u of made) await names.abortUpload("mpu-list", u.key, u.uploadId);
   });
 
+  test("listUploads orders keys by their UTF-8 bytes, as S3 and the key listing do", async () => {
+    await names.createBucket("mpu-utf8");
+    const meta = { headers: { contentType: "text/plain" }, userMeta: {} };
+    // U+1F600 is a surrogate pair in UTF-16 (0xD83D first) and F0 9F 98 80 in UTF-8; U+FF5E is
+    // 0xFF5E and EF BD 9E: the two orders disagree.
+    const emoji = await names.createUpload("mpu-utf8", "k-\u{1F600}", meta);
+    const wide = await names.createUpload("mpu-utf8", "k-\uFF5E", meta);
+    const all = await names.listUploads("mpu-utf8", { limit: 10 });
+    assert.deepEqual(
+      all.uploads.map((u) => u.key),
+      ["k-\uFF5E", "k-\u{1F600}"],
+    );
+    const first = await names.listUploads("mpu-utf8", { limit: 1 });
+    assert.equal(first.truncated, true);
+    const second = await names.listUploads("mpu-utf8", { after: first.next, limit: 1 });
+    assert.deepEqual(
+      second.uploads.map((u) => u.key),
+      ["k-\u{1F600}"],
+    );
+    for (const u of [emoji, wide]) await names.abortUpload("mpu-utf8", u.key, u.uploadId);
+  });
+
   test("the sweep removes uploads older than the max age (the test's clock), and only those", async () => {
     await names.createBucket("mpu-sweep");
     const old = await names.createUpload("mpu-sweep", "old", {

@@ -267,11 +267,15 @@ export class Multipart {
         all.push(uploadOf(bucket, r.sortKey.toString("hex"), decodeUpload(r.value)));
       after = page.next;
     } while (after !== undefined);
-    const order = (u: MultipartUpload) => orderOf(u.key, u.uploadId);
-    const start = options.after === undefined ? "" : Buffer.from(options.after, "base64url").toString("utf8");
+    // S3 orders keys by their UTF-8 bytes (as the objects table does), not by UTF-16 code units.
+    const order = (u: MultipartUpload) => Buffer.from(orderOf(u.key, u.uploadId), "utf8");
+    const start = options.after === undefined ? Buffer.alloc(0) : Buffer.from(options.after, "base64url");
     const matching = all
-      .filter((u) => u.key.startsWith(options.prefix ?? "") && order(u) > start)
-      .sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+      .filter((u) => u.key.startsWith(options.prefix ?? ""))
+      .map((u) => ({ u, at: order(u) }))
+      .filter((e) => Buffer.compare(e.at, start) > 0)
+      .sort((a, b) => Buffer.compare(a.at, b.at))
+      .map((e) => e.u);
     const limit = Math.max(1, Math.min(1000, options.limit));
     const uploads = matching.slice(0, limit);
     const truncated = matching.length > limit;
@@ -279,7 +283,7 @@ export class Multipart {
     return {
       uploads,
       truncated,
-      next: truncated && last ? Buffer.from(order(last), "utf8").toString("base64url") : undefined,
+      next: truncated && last ? order(last).toString("base64url") : undefined,
     };
   };
 
