@@ -37,8 +37,11 @@ const COMMANDS: Record<string, Entry> = {
     summary: "delete files by hash, or keys",
     load: async () => (await import("./commands/rm.ts")).rmCommand,
   },
-  mb: { summary: "make a bucket", load: async () => (await import("./commands/mb.ts")).mbCommand },
-  rb: { summary: "remove an empty bucket", load: async () => (await import("./commands/rb.ts")).rbCommand },
+  mb: { summary: "make a bucket", load: async () => (await import("./commands/buckets.ts")).mbCommand },
+  rb: {
+    summary: "remove an empty bucket",
+    load: async () => (await import("./commands/buckets.ts")).rbCommand,
+  },
   ls: {
     summary: "list buckets, or a bucket's keys",
     load: async () => (await import("./commands/ls.ts")).lsCommand,
