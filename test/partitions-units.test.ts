@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { check } from "./partitions/checker.ts";
 import { FAULT_KINDS } from "./partitions/faults.ts";
 import { ABSENT, type Op } from "./partitions/history.ts";
-import { backAfter, faultRows } from "./partitions/report.ts";
+import { backAfter, faultRows, oneNodeTransfers } from "./partitions/report.ts";
 import { randomSchedule, shortSchedule } from "./partitions/schedule.ts";
 
 let id = 0;
@@ -158,5 +158,21 @@ describe("schedule", () => {
     assert.deepEqual(randomSchedule(3, 5, o), randomSchedule(3, 5, o));
     assert.notDeepEqual(randomSchedule(3, 5, o), randomSchedule(4, 5, o));
     assert.equal(randomSchedule(3, 5, o).length, 30);
+  });
+});
+
+describe("one-node faults", () => {
+  test("uploads and downloads while one node was away are counted, other faults' are not", () => {
+    const ops = [
+      op({ kind: "upload", target: "1", invokeMs: 100 }),
+      op({ kind: "download", target: "1", invokeMs: 200, outcome: "fail" }),
+      op({ kind: "get", target: "k", invokeMs: 300 }),
+      op({ kind: "upload", target: "2", invokeMs: 1100, outcome: "fail" }),
+    ];
+    const faults = [
+      { name: "stop-node n1", startMs: 0, healMs: 1000 },
+      { name: "bandwidth n2", startMs: 1000, healMs: 2000 },
+    ];
+    assert.deepEqual(oneNodeTransfers(ops, faults), { ok: 1, total: 2 });
   });
 });

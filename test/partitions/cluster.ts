@@ -23,6 +23,9 @@ export const CHUNK_BYTES = 64 * 1024;
 export const REPAIR_GRACE_MS = 5000;
 export const REPAIR_INTERVAL_MS = 5000;
 export const REPAIR_RATE_BYTES = 8 * 1024 * 1024;
+/** Heartbeats: a node silent for HEARTBEAT_TTL_MS leaves the views (the stop faults outlast it). */
+export const HEARTBEAT_MS = 1000;
+export const HEARTBEAT_TTL_MS = 5000;
 /** The node whose data folder is a small tmpfs (the disk-full fault fills it). */
 export const SMALL_DISK_NODE = "n5";
 export const SMALL_DISK_BYTES = 96 * 1024 * 1024;
@@ -83,6 +86,8 @@ const nodeEnv = (sentinels: string): NodeJS.ProcessEnv => ({
   DFS_REPAIR_GRACE_MS: String(REPAIR_GRACE_MS),
   DFS_REPAIR_INTERVAL_MS: String(REPAIR_INTERVAL_MS),
   DFS_REPAIR_RATE: String(REPAIR_RATE_BYTES),
+  DFS_HEARTBEAT_MS: String(HEARTBEAT_MS),
+  DFS_HEARTBEAT_TTL_MS: String(HEARTBEAT_TTL_MS),
   LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
 });
 

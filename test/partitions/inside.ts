@@ -25,10 +25,11 @@ import { type Heal, inject } from "./faults.ts";
 import { finalReads, surelyPresent, untilCopies } from "./final.ts";
 import { History } from "./history.ts";
 import { hostsLayout } from "./hosts.ts";
-import { faultRows, reportTable } from "./report.ts";
+import { faultRows, oneNodeTransfers, reportTable } from "./report.ts";
 import { randomSchedule, type Step, scheduleMs, shortSchedule } from "./schedule.ts";
 import { startWorkload } from "./workload.ts";
 
+/** Each fault lasts longer than every timeout it meets: Sentinel's 1 s, the 5 s heartbeat TTL and repair grace. */
 export const FAULT_MS = 7000;
 export const GAP_MS = 9000;
 const CLIENTS = 6;
@@ -45,6 +46,8 @@ export interface RunResult {
   lostOrCorrupt: number;
   /** Ms from cutting or stopping the Redis master until the Sentinels named another. */
   failovers: { name: string; ms: number | undefined }[];
+  /** Uploads and downloads while one node was partitioned, stopped or killed. */
+  oneNode: { ok: number; total: number };
 }
 
 async function waitNodes(url: string, count: number): Promise<void> {
@@ -89,14 +92,14 @@ async function runSchedule(cluster: Cluster, history: History, steps: readonly S
     console.log(`${(healMs / 1000).toFixed(1)} s: healed ${name}`);
     const window = { name, startMs, healMs, copiesMs: undefined as number | undefined, failoverMs };
     history.faults.push(window);
-    // Copies of what was acknowledged meanwhile, watched through the gap (not past it).
+    // Copies of what was acknowledged meanwhile, watched until the next fault heals at most.
     const written = history.ops
       .filter(
         (o) => o.kind === "upload" && o.outcome === "ok" && o.invokeMs >= startMs && o.invokeMs < healMs,
       )
       .slice(0, 12)
       .map((o) => o.target);
-    void untilCopies(cluster.urls[1]!, written, REPLICAS, GAP_MS).then((ms) => {
+    void untilCopies(cluster.urls[1]!, written, REPLICAS, GAP_MS + FAULT_MS).then((ms) => {
       window.copiesMs = ms;
     });
   }
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
       finalCopiesMs,
       copiesDeadlineMs,
       lostOrCorrupt,
+      oneNode: oneNodeTransfers(history.ops, history.faults),
       failovers: history.faults
         .filter((f) => f.name.startsWith("split-brain") || f.name.startsWith("stop-master"))
         .map((f) => ({ name: f.name, ms: f.failoverMs })),

@@ -67,8 +67,26 @@ export function faultRows(ops: readonly Op[], faults: readonly FaultWindow[], ho
   });
 }
 
+/** Faults that take one node away (partitioned, stopped, killed, deaf). */
+export const ONE_NODE_FAULTS = ["partition-node", "stop-node", "kill-restart-node", "one-way-loss"];
+
+/** Uploads and downloads invoked while a one-node fault lasted: how many, how many succeeded. */
+export function oneNodeTransfers(
+  ops: readonly Op[],
+  faults: readonly FaultWindow[],
+): { ok: number; total: number } {
+  const windows = faults.filter((f) => ONE_NODE_FAULTS.some((k) => f.name.startsWith(`${k} `)));
+  const during = ops.filter(
+    (o) =>
+      o.client >= 0 &&
+      (o.kind === "upload" || o.kind === "download") &&
+      windows.some((f) => o.invokeMs >= f.startMs && o.invokeMs < f.healMs),
+  );
+  return { ok: during.filter(ok).length, total: during.length };
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-const sec = (ms: number | undefined) => (ms === undefined ? "not seen" : `${(ms / 1000).toFixed(1)} s`);
+const sec = (ms: number | undefined) => (ms === undefined ? "not seen*" : `${(ms / 1000).toFixed(1)} s`);
 
 export function reportTable(rows: readonly FaultRow[]): string {
   return [
@@ -78,5 +96,7 @@ export function reportTable(rows: readonly FaultRow[]): string {
       (r) =>
         `| ${r.name} | ${sec(r.durationMs)} | ${r.ops} | ${pct(r.okShare)} | ${pct(r.transferOkShare)} | ${sec(r.writesBackMs)} | ${sec(r.readsBackMs)} | ${sec(r.copiesMs)} |`,
     ),
+    "",
+    "Shares count the requests invoked while the fault lasted. Back after: from the fault's start to the first request after the last failed one. R copies: files uploaded during the fault (12 at most), from the heal; *not seen until the next fault healed (the final check covers every file).",
   ].join("\n");
 }

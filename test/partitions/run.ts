@@ -84,6 +84,7 @@ export function reportText(r: RunResult): string {
     "",
     `${r.schedule.length} faults, ${r.ops} operations, ${r.anomalies.length} anomalies, ${r.lostOrCorrupt} acknowledged uploads lost or corrupted.`,
     `Every file back at R copies ${copies} after the last read-back (bound ${(r.copiesDeadlineMs / 1000).toFixed(1)} s).`,
+    `With one node partitioned, stopped or killed: ${r.oneNode.ok} of ${r.oneNode.total} uploads and downloads succeeded.`,
     ...r.failovers.map(
       (f) =>
         `${f.name}: the Sentinels named a new master ${f.ms === undefined ? "not within the fault" : `${(f.ms / 1000).toFixed(1)} s after the cut`}.`,
