@@ -74,6 +74,19 @@ async function newMasterAfter(cluster: Cluster, before: string | undefined, with
   return undefined;
 }
 
+/** A process of the cluster that exited on its own (not by a fault) is an anomaly. */
+async function crashed(cluster: Cluster): Promise<string[]> {
+  const out: string[] = [];
+  for (const s of [...cluster.nodes, ...cluster.gateways]) {
+    const gone = await Promise.race([s.proc.exited, delay(10).then(() => undefined)]);
+    if (gone)
+      out.push(
+        `ANOMALY crash: ${s.name} exited (${gone.code ?? gone.signal}): ${s.proc.stderr().slice(-2000)}`,
+      );
+  }
+  return out;
+}
+
 async function runSchedule(cluster: Cluster, history: History, steps: readonly Step[]): Promise<void> {
   const origin = history.now();
   for (const step of steps) {
@@ -141,6 +154,7 @@ async function main(): Promise<void> {
     const finalCopiesMs = await untilCopies(cluster.urls[0]!, present, REPLICAS, copiesDeadlineMs);
     const anomalies = check(history.ops);
     const explained = anomalies.slice(0, 20).map((a) => explain(a, history.ops));
+    explained.push(...(await crashed(cluster)));
     if (finalCopiesMs === undefined)
       explained.push(`ANOMALY copies: not every file had ${REPLICAS} copies within ${copiesDeadlineMs} ms`);
     const table = reportTable(faultRows(history.ops, history.faults, GAP_MS));
