@@ -139,6 +139,7 @@ describe("report", () => {
     assert.equal(row!.transferOkShare, 0.5);
     assert.equal(row!.writesBackMs, 0);
     assert.equal(row!.readsBackMs, 700);
+    assert.equal(row!.slowestWriteMs, 10);
   });
 });
 

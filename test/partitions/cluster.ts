@@ -28,7 +28,8 @@ export const HEARTBEAT_MS = 1000;
 export const HEARTBEAT_TTL_MS = 5000;
 /** The node whose data folder is a small tmpfs (the disk-full fault fills it). */
 export const SMALL_DISK_NODE = "n5";
-export const SMALL_DISK_BYTES = 96 * 1024 * 1024;
+/** Room for the node's share of a long run's data: only the fault's filler fills it. */
+export const SMALL_DISK_BYTES = 512 * 1024 * 1024;
 
 export const NODE_ZONES: Readonly<Record<string, string>> = {
   n1: "z1",

@@ -16,6 +16,8 @@ export interface FaultRow {
   /** Ms from its start until writes (reads) succeeded again for good; 0 when none failed. */
   writesBackMs: number;
   readsBackMs: number;
+  /** The longest a write invoked while it lasted took to be answered (a stall shows here). */
+  slowestWriteMs: number;
   copiesMs: number | undefined;
 }
 
@@ -62,6 +64,7 @@ export function faultRows(ops: readonly Op[], faults: readonly FaultWindow[], ho
         f.startMs,
         until,
       ),
+      slowestWriteMs: Math.max(0, ...during.filter((o) => isWrite(o.kind)).map((o) => o.endMs - o.invokeMs)),
       copiesMs: f.copiesMs,
     };
   });
@@ -90,11 +93,11 @@ const sec = (ms: number | undefined) => (ms === undefined ? "not seen*" : `${(ms
 
 export function reportTable(rows: readonly FaultRow[]): string {
   return [
-    "| fault | lasted | ops | succeeded | uploads+downloads ok | writes back after | reads back after | R copies after heal |",
-    "|---|---|---|---|---|---|---|---|",
+    "| fault | lasted | ops | succeeded | uploads+downloads ok | writes back after | reads back after | slowest write | R copies after heal |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${sec(r.durationMs)} | ${r.ops} | ${pct(r.okShare)} | ${pct(r.transferOkShare)} | ${sec(r.writesBackMs)} | ${sec(r.readsBackMs)} | ${sec(r.copiesMs)} |`,
+        `| ${r.name} | ${sec(r.durationMs)} | ${r.ops} | ${pct(r.okShare)} | ${pct(r.transferOkShare)} | ${sec(r.writesBackMs)} | ${sec(r.readsBackMs)} | ${sec(r.slowestWriteMs)} | ${sec(r.copiesMs)} |`,
     ),
     "",
     "Shares count the requests invoked while the fault lasted. Back after: from the fault's start to the first request after the last failed one. R copies: files uploaded during the fault (12 at most), from the heal; *not seen until the next fault healed (the final check covers every file).",
