@@ -2,7 +2,7 @@
  * The short partition schedule (test/partitions/): the cluster on 14 network namespaces, every
  * fault once while clients write and read files and keys, then everything read back through both
  * gateways and checked. Any anomaly fails with the history around it; the per-fault table is
- * printed and written to test-results/partitions/report.md. Where namespaces cannot be made (not
+ * printed and written under test-results/partitions/. Where namespaces cannot be made (not
  * root, not Linux), it says so and skips.
  */
 import assert from "node:assert/strict";

@@ -1,8 +1,8 @@
 /**
  * A partition run from the machine's own namespace: makes the hosts, starts inside.ts on the
  * clients' host, waits for it (killed by pid past a deadline), then removes every namespace and
- * what still runs in them, also when the run failed or this process exits. Writes the report to
- * test-results/partitions/report.md.
+ * what still runs in them, also when the run failed or this process exits. Leaves the report (in
+ * markdown), the history and the processes' warnings in test-results/partitions/.
  */
 import { spawn } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
