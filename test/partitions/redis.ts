@@ -6,7 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { Redis } from "ioredis";
+import { dataConf } from "../../src/dev/redis-conf.ts";
+import { redisCommandAt } from "../../src/dev/redis-process.ts";
 import type { Host } from "./hosts.ts";
 
 export const REDIS_PORT = 6379;
@@ -57,31 +58,6 @@ export class HostRedis {
   }
 }
 
-/** One command to host:port on a fresh connection, 1 s at most. */
-export async function redisAt(host: string, port: number, ...args: (string | number)[]): Promise<unknown> {
-  const client = new Redis({
-    host,
-    port,
-    protocol: 2,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    commandTimeout: 1000,
-    enableReadyCheck: false,
-    disconnectTimeout: 10,
-  });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    const [name, ...rest] = args;
-    return await client.call(String(name), ...rest);
-  } finally {
-    client.disconnect();
-  }
-}
-
 export interface RedisSet {
   readonly data: HostRedis[];
   readonly sentinels: HostRedis[];
@@ -90,25 +66,6 @@ export interface RedisSet {
   /** The master's ip as the majority of answering Sentinels name it. */
   master(): Promise<string | undefined>;
   stopAll(): Promise<void>;
-}
-
-function dataConf(dir: string, h: Host, master: Host | undefined): string {
-  return [
-    `bind ${h.ip}`,
-    `port ${REDIS_PORT}`,
-    "protected-mode no",
-    "daemonize no",
-    `logfile ${join(dir, `redis-${h.name}.log`)}`,
-    `dir ${join(dir, `redis-${h.name}`)}`,
-    'save ""',
-    "appendonly no",
-    "repl-diskless-sync yes",
-    "repl-diskless-sync-delay 0",
-    "repl-ping-replica-period 1",
-    "notify-keyspace-events KEA",
-    ...(master ? [`replicaof ${master.ip} ${REDIS_PORT}`] : []),
-    "",
-  ].join("\n");
 }
 
 function sentinelConf(dir: string, h: Host, master: Host, downAfterMs: number): string {
@@ -140,9 +97,12 @@ export async function startRedis(
   const data: HostRedis[] = [];
   const sentinels: HostRedis[] = [];
   for (const h of dataHosts) {
-    await mkdir(join(dir, `redis-${h.name}`), { recursive: true });
-    const conf = join(dir, `redis-${h.name}.conf`);
-    await writeFile(conf, dataConf(dir, h, h === master ? undefined : master));
+    // A folder per host: every data node listens on the same port, each on its own address.
+    const own = join(dir, h.name);
+    await mkdir(join(own, `redis-${REDIS_PORT}`), { recursive: true });
+    const conf = join(own, `redis-${REDIS_PORT}.conf`);
+    const replicaOf = h === master ? undefined : REDIS_PORT;
+    await writeFile(conf, dataConf(own, REDIS_PORT, replicaOf, h.ip, master.ip));
     data.push(new HostRedis(h, "data", conf));
   }
   for (const h of sentinelHosts) {
@@ -159,7 +119,7 @@ export async function startRedis(
       const votes = new Map<string, number>();
       await Promise.all(
         sentinels.map(async (s) => {
-          const reply = await redisAt(
+          const reply = await redisCommandAt(
             s.host.ip,
             SENTINEL_PORT,
             "SENTINEL",
@@ -188,7 +148,7 @@ export async function startRedis(
 async function waitAnswer(procs: readonly HostRedis[]): Promise<void> {
   for (const p of procs) {
     for (let i = 0; ; i++) {
-      if ((await redisAt(p.host.ip, p.port, "PING").catch(() => "")) === "PONG") break;
+      if ((await redisCommandAt(p.host.ip, p.port, "PING").catch(() => "")) === "PONG") break;
       if (i > 250) throw new Error(`redis on ${p.host.name} does not answer`);
       await delay(40);
     }
@@ -203,7 +163,7 @@ async function waitReplicas(set: RedisSet, timeoutMs: number): Promise<void> {
     let ok = (await set.master()) === want;
     for (const s of set.sentinels) {
       if (!ok) break;
-      const reply = await redisAt(s.host.ip, SENTINEL_PORT, "SENTINEL", "master", MASTER_NAME).catch(
+      const reply = await redisCommandAt(s.host.ip, SENTINEL_PORT, "SENTINEL", "master", MASTER_NAME).catch(
         () => [],
       );
       const f = new Map<string, string>();
