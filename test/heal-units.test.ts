@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
+import { isDfsError } from "../src/errors.ts";
 import { HybridClock } from "../src/formats/index.ts";
 import { Healer } from "../src/node/heal/index.ts";
 import { GraceMembers } from "../src/node/heal/members.ts";
 import { planObject } from "../src/node/heal/plan.ts";
+import { HAS_TIMEOUT_MS, hasWithin } from "../src/node/heal/repair.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import { AliveMark, ObjectStore } from "../src/node/store/index.ts";
@@ -362,5 +364,24 @@ describe("healer rounds", () => {
     assert.equal(Date.now(), 600);
     await advance(5000);
     assert.deepEqual(at("repair"), [500]);
+  });
+});
+
+describe("repair's HAS", () => {
+  useMockTime();
+
+  test("a peer that answers nothing fails after HAS_TIMEOUT_MS, not the request timeout", async () => {
+    const silent = { has: () => new Promise<boolean[]>(() => {}) };
+    const asked = hasWithin(silent, "10.0.0.9:7000", ["a".repeat(64)], "chunk");
+    asked.catch(() => {});
+    await advance(HAS_TIMEOUT_MS - 1);
+    assert.equal(await settled(asked), false, "gave up early");
+    await advance(1);
+    await assert.rejects(asked, (err: unknown) => isDfsError(err, "DFS_ERR_TIMEOUT"));
+  });
+
+  test("an answer in time is passed on", async () => {
+    const quick = { has: async () => [true, false] };
+    assert.deepEqual(await settle(hasWithin(quick, "10.0.0.9:7000", ["a", "b"], "manifest")), [true, false]);
   });
 });

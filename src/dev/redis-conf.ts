@@ -17,10 +17,19 @@ export async function topologyDir(
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** A data node: no persistence, fast diskless replication, keyspace events on. */
-export function dataConf(dir: string, port: number, masterPort: number | undefined): string {
+/**
+ * A data node: no persistence, fast diskless replication, keyspace events on. It binds `host` and
+ * replicates `masterHost` (both loopback unless told: the partition harness puts each on a host).
+ */
+export function dataConf(
+  dir: string,
+  port: number,
+  masterPort: number | undefined,
+  host = HOST,
+  masterHost = HOST,
+): string {
   return [
-    `bind ${HOST}`,
+    `bind ${host}`,
     `port ${port}`,
     "protected-mode no",
     "daemonize no",
@@ -32,7 +41,7 @@ export function dataConf(dir: string, port: number, masterPort: number | undefin
     "repl-diskless-sync-delay 0",
     "repl-ping-replica-period 1",
     "notify-keyspace-events KEA",
-    ...(masterPort === undefined ? [] : [`replicaof ${HOST} ${masterPort}`]),
+    ...(masterPort === undefined ? [] : [`replicaof ${masterHost} ${masterPort}`]),
     "",
   ].join("\n");
 }

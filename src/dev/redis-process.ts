@@ -46,10 +46,19 @@ export async function freePorts(count: number): Promise<number[]> {
  * One command on a fresh connection: a dead or frozen process fails fast (1 s). A connection lost
  * mid-command is tried again twice: Sentinel CLIENT KILLs every client when it converts a master.
  */
-export async function redisCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
+export function redisCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
+  return redisCommandAt(HOST, port, ...args);
+}
+
+/** redisCommand to a process on another address (the partition harness's hosts). */
+export async function redisCommandAt(
+  host: string,
+  port: number,
+  ...args: (string | number)[]
+): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await commandOnce(port, args);
+      return await commandOnce(host, port, args);
     } catch (err) {
       if ((err as Error).name === "ReplyError" || attempt === 3) throw err;
       await delay(50);
@@ -57,9 +66,9 @@ export async function redisCommand(port: number, ...args: (string | number)[]): 
   }
 }
 
-async function commandOnce(port: number, args: (string | number)[]): Promise<unknown> {
+async function commandOnce(host: string, port: number, args: (string | number)[]): Promise<unknown> {
   const client = new Redis({
-    host: HOST,
+    host,
     port,
     protocol: 2,
     lazyConnect: true,

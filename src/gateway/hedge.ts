@@ -62,21 +62,24 @@ export function timer(hedge: HedgeDelay): () => void {
 export interface GatewayHedges {
   readonly small: HedgeDelay;
   readonly chunk: HedgeDelay;
+  /** Chain PUTs (a chunk stored and forwarded along its owners): when to also send it straight. */
+  readonly chain: HedgeDelay;
 }
 
 /**
  * A gateway's hedge delays. Small reads (manifests, an upload's existence check) answer in a few
  * ms and a second one costs little; a chunk read moves up to a chunk, so it waits longer at least.
- * The ceilings, 200 ms and 1 s, also apply until 16 answers were timed.
+ * A chain PUT waits on a fsync at every hop, so it waits longer still. The ceilings, 200 ms, 1 s
+ * and 2 s, also apply until 16 answers were timed.
  */
 export function gatewayHedges(): GatewayHedges {
-  return { small: new HedgeDelay(5, 200), chunk: new HedgeDelay(20, 1000) };
+  return { small: new HedgeDelay(5, 200), chunk: new HedgeDelay(20, 1000), chain: new HedgeDelay(100, 2000) };
 }
 
 /** askInTurn's hedge options for a read of `kind`: the delay learnt so far, and a count on /metrics. */
 export function hedging(
   ctx: Pick<GatewayContext, "hedges" | "metrics">,
-  kind: keyof GatewayHedges,
+  kind: "small" | "chunk",
 ): { hedgeMs: number; onHedge: () => void } {
   return { hedgeMs: ctx.hedges[kind].ms, onHedge: () => ctx.metrics.readHedges.inc({ kind }) };
 }

@@ -92,9 +92,17 @@ export async function startNodes(
   count: number,
   options: Omit<StartNodeOptions, "dataDir"> = {},
 ): Promise<NodeProc[]> {
-  return Promise.all(
+  const started = await Promise.allSettled(
     Array.from({ length: count }, (_, i) => startNode({ ...options, dataDir: join(root, `node-${i}`) })),
   );
+  const nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    // The ones that did start would otherwise outlive the test file and keep it running.
+    await stopAll(nodes);
+    throw failed.reason;
+  }
+  return nodes;
 }
 
 export async function stopAll(nodes: readonly NodeProc[]): Promise<void> {

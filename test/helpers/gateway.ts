@@ -81,7 +81,11 @@ export async function startCluster(
     if (prepare) {
       for (let i = 0; i < count; i++) await prepare(join(tmp.path, `node-${i}`), i);
     }
-    cluster.nodes = await Promise.all(Array.from({ length: count }, (_, i) => start(i)));
+    // allSettled: the nodes that did start are stopped below when another one failed to.
+    const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i)));
+    cluster.nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   } catch (err) {
     await cluster.stop();
     throw err;

@@ -28,8 +28,16 @@ export interface Proc {
   stderr(): string;
 }
 
-export function startProcess(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
-  const child = spawn(process.execPath, args, {
+export interface StartProcessOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** A command that runs node in turn and becomes it (exec), e.g. `ip netns exec NS`: pid stays node's. */
+  wrap?: readonly string[];
+}
+
+export function startProcess(args: string[], options: StartProcessOptions = {}): Proc {
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

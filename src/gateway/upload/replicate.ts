@@ -2,6 +2,19 @@ import { DfsError, toDfsError } from "../../errors.ts";
 import type { ObjectKind, TableRecord } from "../../formats/index.ts";
 import { type PutResult, SMALL_PUT_MAX_BYTES } from "../../transport/index.ts";
 import type { GatewayContext } from "../context.ts";
+import { timer } from "../hedge.ts";
+
+/** True when `p` settles (either way) within `ms`. */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    const done = () => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    p.then(done, done);
+  });
+}
 
 export interface ReplicateOptions {
   kind: ObjectKind;
@@ -33,6 +46,10 @@ export interface ReplicateOptions {
  * it or no node is left: then DFS_ERR_INSUFFICIENT_REPLICAS. A node that only failed as part of a
  * chain (its upstream died, say) is asked again directly. Copies missing beyond W are left to the nodes' repair.
  *
+ * A chain whose head has not answered within the learnt chain delay (src/gateway/hedge.ts) is not
+ * waited for: the copies also go straight to the next owners, and the chain's answer counts when
+ * it comes. A stopped or cut-off head then costs an upload that delay, not the request timeout.
+ *
  * Straight requests resolve replicate as soon as W of them stored the object: the last owner's
  * fsync is then off the upload's path (the slowest of three fsyncs is often several times the
  * second slowest here). Its request goes on, and a failure of it is logged; repair covers it.
@@ -47,6 +64,8 @@ export async function replicate(
   const order = ctx.placement.order(id);
   const stored = new Set<string>();
   const refused = new Set<string>(); // failed when asked directly: not asked again
+  const silent = new Set<string>(); // a chain head still unanswered: its copy may yet come
+  let chain: Promise<void> | undefined;
   let lastFailure: DfsError | undefined;
   const started: Promise<void>[] = [];
   let anyFailed = false;
@@ -108,15 +127,29 @@ export async function replicate(
     } else {
       const [head, ...rest] = owners;
       if (head !== undefined) {
-        const chain = put(head, rest);
+        const answered = timer(ctx.hedges.chain);
+        chain = put(head, rest).then(() => {
+          if (stored.has(head)) answered();
+        });
         started.push(chain);
-        await chain;
+        // A head that stays silent (stopped, cut off) would hold the upload for the request
+        // timeout: past the learnt delay the copies also go straight to the next owners.
+        if (!(await settlesWithin(chain, ctx.hedges.chain.ms))) silent.add(head);
       }
     }
     for (;;) {
       if (stored.size >= writeQuorum) return [...stored];
-      const targets = order.filter((a) => !stored.has(a) && !refused.has(a)).slice(0, replicas - stored.size);
-      if (targets.length === 0) break;
+      const targets = order
+        .filter((a) => !stored.has(a) && !refused.has(a) && !silent.has(a))
+        .slice(0, replicas - stored.size);
+      if (targets.length === 0) {
+        if (!chain) break;
+        // Only the silent chain is left to wait for.
+        await chain;
+        chain = undefined;
+        silent.clear();
+        continue;
+      }
       await directUntilQuorum(targets);
     }
   } finally {

@@ -1,5 +1,5 @@
 import type { ObjectSignatures } from "../../credentials/index.ts";
-import { toDfsError } from "../../errors.ts";
+import { DfsError, toDfsError } from "../../errors.ts";
 import type { HealCounters, ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { Placement } from "../../placement/index.ts";
@@ -42,6 +42,32 @@ export interface RepairDeps extends PlanDeps {
   layouts: Layouts;
   /** The node's table records: what differs from a peer is pushed to it (table-sync.ts). */
   tables: TableStore;
+}
+
+/** A peer that answers nothing (stopped, cut off) is left out of a round after this, not the request timeout. */
+export const HAS_TIMEOUT_MS = 5000;
+
+/**
+ * `nodes.has`, or DFS_ERR_TIMEOUT after `ms`: the round goes on as if the peer were unreachable
+ * (its copies are not counted; it is asked again next round). The request itself is not cancelled.
+ */
+export function hasWithin(
+  nodes: Pick<NodeApi, "has">,
+  addr: string,
+  ids: readonly string[],
+  kind: ObjectKind,
+  ms = HAS_TIMEOUT_MS,
+): Promise<boolean[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DfsError("DFS_ERR_TIMEOUT", `${addr}: no HAS answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  const asked = nodes.has(addr, ids, kind);
+  asked.catch(() => {});
+  return Promise.race([asked, timeout]).finally(() => clearTimeout(timer));
 }
 
 const PAGE = 500;
@@ -119,7 +145,7 @@ async function repairPage(
   await Promise.all(
     [...ask].map(async ([addr, list]) => {
       try {
-        const answers = await deps.nodes.has(addr, list, kind);
+        const answers = await hasWithin(deps.nodes, addr, list, kind);
         list.forEach((id, i) => {
           if (!answers[i]) return;
           const set = held.get(id) ?? new Set<string>();

@@ -57,6 +57,47 @@ const PURGE_BATCH = 1000;
  * event loop never waits for an fsync. Reads are synchronous, from memory-mapped pages.
  * ARCHITECTURE.md ("Tables") has the measurements behind the choice.
  */
+/** lmdb-js's error for a failed commit: its cause is in `commitError`. */
+const isCommitFailure = (r: unknown): boolean =>
+  r instanceof Error && r.message.startsWith("Commit failed") && "commitError" in r;
+
+let guarded = false;
+
+/**
+ * A failed commit (a full disk) also rejects a promise inside lmdb-js that nobody can hear; the
+ * transaction's own rejection reports the failure (commitFailure), so that one is ignored rather
+ * than ending the process. Any other unhandled rejection still ends it, as by default.
+ */
+function ignoreUnheardCommitFailures(): void {
+  if (guarded) return;
+  guarded = true;
+  process.on("unhandledRejection", (reason) => {
+    if (isCommitFailure(reason)) return;
+    if (process.listenerCount("unhandledRejection") === 1) throw reason;
+  });
+}
+
+/**
+ * The error of a failed LMDB transaction. lmdb-js rejects a failed commit with an error whose
+ * `commitError` is a second, rejected promise holding the cause: it is taken here (left alone it
+ * would end the process as an unhandled rejection), and a full disk becomes DFS_ERR_DISK_FULL.
+ */
+export async function commitFailure(err: unknown): Promise<DfsError> {
+  const pending = (err as { commitError?: unknown } | undefined)?.commitError;
+  const cause =
+    pending instanceof Promise
+      ? await pending.then(
+          () => err,
+          (e: unknown) => e,
+        )
+      : err;
+  const { code, message } = (cause ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 28 || code === "ENOSPC" || /No space left/i.test(String(message))) {
+    return new DfsError("DFS_ERR_DISK_FULL", "no space left on the disk for table records", { cause });
+  }
+  return toDfsError(cause);
+}
+
 export class TableStore {
   readonly #root: RootDatabase<Buffer, Buffer>;
   readonly #records: Database<Buffer, Buffer>;
@@ -83,6 +124,7 @@ export class TableStore {
   }
 
   static async open(options: TableStoreOptions): Promise<TableStore> {
+    ignoreUnheardCommitFailures();
     const root = open<Buffer, Buffer>({
       path: options.path,
       keyEncoding: "binary",
@@ -135,7 +177,7 @@ export class TableStore {
         }),
       );
     } catch (err) {
-      throw toDfsError(err);
+      throw await commitFailure(err);
     }
     for (const r of records) this.#clock.observe(r.version.hlc);
     this.#emit(changes);
@@ -225,7 +267,7 @@ export class TableStore {
         batch.push(Buffer.from(key));
       if (batch.length === 0) return purged;
       const changes: TableChange[] = [];
-      await this.#root.transaction(() => {
+      const purging = this.#root.transaction(() => {
         for (const index of batch) {
           void this.#tombstones.remove(index);
           const key = index.subarray(8);
@@ -238,6 +280,11 @@ export class TableStore {
           changes.push({ partition: parts.partition, previous: held, next: undefined });
         }
       });
+      try {
+        await purging;
+      } catch (err) {
+        throw await commitFailure(err);
+      }
       purged += changes.length;
       this.#emit(changes);
     }
