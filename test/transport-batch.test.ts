@@ -171,7 +171,9 @@ describe("FrameSocket on a sealed link: one BATCH per flush for small frames", (
     const tagged = new GatheredData(fs, 2, false, () => true);
     const pieces = Array.from({ length: 5 }, (_, i) => patternBytes(64 * 1024, 10 + i));
     const written: number[] = [];
-    pieces.forEach((p, i) => whole.write(p, () => written.push(i)));
+    pieces.forEach((p, i) => {
+      whole.write(p, () => written.push(i));
+    });
     whole.flush(true);
     tagged.write(pieces[0]!);
     // A piece alone goes after HOLD_MS, without waiting for more.

@@ -51,7 +51,12 @@ export class GatheredData {
     this.#held = [];
     this.#written = [];
     this.#bytes = 0;
-    const written = callbacks.length === 0 ? undefined : () => callbacks.forEach((w) => w());
+    const written =
+      callbacks.length === 0
+        ? undefined
+        : () => {
+            for (const w of callbacks) w();
+          };
     if (!this.#alive()) {
       written?.();
       return true;
