@@ -14,6 +14,7 @@ import {
   SealingKey,
 } from "../src/protocol/index.ts";
 import { FrameSocket } from "../src/transport/frame-socket.ts";
+import { GatheredData } from "../src/transport/gathered-data.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 
 const KEY = Buffer.alloc(32, 21);
@@ -161,6 +162,45 @@ describe("FrameSocket on a sealed link: one BATCH per flush for small frames", (
       ],
     );
     assert.ok(written);
+    fs.close();
+  });
+
+  test("a forwarded stream's pieces are gathered into frames of 256 KiB, each piece sent from where it lies", async () => {
+    const { fs, rx } = await pair();
+    const whole = new GatheredData(fs, 1, true, () => true);
+    const tagged = new GatheredData(fs, 2, false, () => true);
+    const pieces = Array.from({ length: 5 }, (_, i) => patternBytes(64 * 1024, 10 + i));
+    const written: number[] = [];
+    pieces.forEach((p, i) => {
+      whole.write(p, () => written.push(i));
+    });
+    whole.flush(true);
+    tagged.write(pieces[0]!);
+    // A piece alone goes after HOLD_MS, without waiting for more.
+    await rx.waitFor(3);
+    tagged.flush(true);
+    await rx.waitFor(4);
+    assert.deepEqual(
+      rx.frames.map((f) => [f.requestId, f.flags & FrameFlags.END, f.body.length]),
+      [
+        [1, 0, 256 * 1024],
+        [1, FrameFlags.END, 64 * 1024],
+        [2, 0, 64 * 1024],
+        [2, FrameFlags.END, 0],
+      ],
+    );
+    assert.ok(Buffer.concat([rx.frames[0]!.body, rx.frames[1]!.body]).equals(Buffer.concat(pieces)));
+    // The whole chunk's tags cover their headers; the other stream's, its bytes too (they checked).
+    assert.deepEqual(
+      rx.wire().map((w) => [w.type, w.flags & FrameFlags.BYTES_TAGGED]),
+      [
+        [FrameType.DATA, 0],
+        [FrameType.DATA, 0],
+        [FrameType.DATA, FrameFlags.BYTES_TAGGED],
+        [FrameType.DATA, FrameFlags.BYTES_TAGGED],
+      ],
+    );
+    assert.deepEqual(written, [0, 1, 2, 3, 4]);
     fs.close();
   });
 

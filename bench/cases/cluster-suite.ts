@@ -270,7 +270,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
     get describe() {
       const fillSeconds = list?.fillSeconds();
       return [
-        `cluster suite: ${NODES} nodes (fsync on), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
+        `cluster suite: ${NODES} nodes (fsync on, background work on its default periods as npm start runs it), R = 3, W = 2, 1 MiB chunks, gateway defaults ` +
           `(4 chunks in flight), Redis under 3 Sentinels; files of ${opts.sizes.join(" and ")} MiB, each ` +
           "upload new bytes; downloads hashed by the client and checked; raw chain with " +
           `${opts.inflight} connections; ${opts.small} files of 4 KiB at ${opts.connections} at a time ` +

@@ -21,6 +21,7 @@ import type { IncomingBody, NodeClient, Peer, RequestHandlers, RequestType } fro
 import type { ForwardGuard } from "./forward.ts";
 import type { ManifestGate } from "./manifest-gate.ts";
 import { chainPut } from "./put.ts";
+import { PutRecords } from "./put-records.ts";
 import type { ReplacedManifests } from "./replaced-manifests.ts";
 import { authorize } from "./roles.ts";
 import type { ObjectStore } from "./store/index.ts";
@@ -62,6 +63,7 @@ export class NodeHandlers implements RequestHandlers {
 
   readonly #gate: ManifestGate;
   readonly #tables: TableStore;
+  readonly #putRecords: PutRecords;
   readonly #replaced: ReplacedManifests;
   readonly #digests: ObjectDigests;
 
@@ -87,6 +89,7 @@ export class NodeHandlers implements RequestHandlers {
     this.#gate = gate;
     this.#store = store;
     this.#tables = tables;
+    this.#putRecords = new PutRecords(tables);
     this.#nodes = nodes;
     this.#selfAddr = selfAddr;
     this.#zone = zone;
@@ -104,13 +107,20 @@ export class NodeHandlers implements RequestHandlers {
     checkPutRecords(request);
     const held = request.kind === "manifest" ? await this.#replaced.held(request.id) : undefined;
     const gated = request.kind === "manifest" ? await this.#gate.gate(request.id, body) : body;
-    // The records are written while the object streams in: their commit is off the PUT's path.
+    // The records commit once the body has arrived, with those of the PUTs beside it, while the
+    // object is synced: their commit is off the PUT's path.
     const records = request.records ?? [];
-    const keeping = records.length > 0 ? this.#tables.apply(records) : undefined;
+    const keeping = records.length > 0 ? this.#putRecords.add(records) : undefined;
     keeping?.catch(() => {});
     const selfAddr = this.#selfAddr();
     const result = await chainPut(
-      { store: this.#store, peers: this.#nodes, selfAddr, stallMs: this.#putStallMs },
+      {
+        store: this.#store,
+        peers: this.#nodes,
+        selfAddr,
+        stallMs: this.#putStallMs,
+        bodyArrived: () => this.#putRecords.flush(),
+      },
       request,
       gated,
       signal,

@@ -38,6 +38,8 @@ export interface ChainPutContext {
   peers: NodeClient;
   selfAddr: string;
   stallMs: number;
+  /** Called once the body has arrived, or failed: the PUT's records may commit now (put-records.ts). */
+  bodyArrived?: () => void;
 }
 
 export async function chainPut(
@@ -104,7 +106,9 @@ export async function chainPut(
   pipe.start();
   try {
     await pipe.finished;
+    ctx.bodyArrived?.();
   } catch (err) {
+    ctx.bodyArrived?.();
     // The upstream went away or cancelled: nothing of this request may become visible here.
     upload?.abort(toDfsError(err, "DFS_ERR_CANCELLED"));
     await (await local)?.abort();

@@ -70,11 +70,11 @@ export class SealingKey extends Direction {
     return Buffer.concat([out, c.getAuthTag()]);
   }
 
-  /** A DATA frame's tag over its header and bytes, which are sent as they are. */
-  mac(header: Buffer, bytes: Buffer): Buffer {
+  /** A DATA frame's tag over its header and bytes (in order, as parts), which are sent as they are. */
+  mac(header: Buffer, bytes: Buffer | readonly Buffer[]): Buffer {
     const c = createCipheriv(ALGORITHM, this.key, this.next());
     c.setAAD(header);
-    if (bytes.length > 0) c.setAAD(bytes);
+    for (const part of Buffer.isBuffer(bytes) ? [bytes] : bytes) if (part.length > 0) c.setAAD(part);
     c.final();
     return c.getAuthTag();
   }

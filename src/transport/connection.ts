@@ -3,6 +3,7 @@ import { DfsError, toDfsError } from "../errors.ts";
 import { EMPTY, ErrorMsg, type FrameHeader, FrameType, Limits } from "../protocol/index.ts";
 import { dial } from "./dial.ts";
 import { type FrameSocket, isEnd } from "./frame-socket.ts";
+import { GatheredData } from "./gathered-data.ts";
 import type { LinkTrust } from "./link.ts";
 import { pieces } from "./pieces.ts";
 import type { Timeouts } from "./timeouts.ts";
@@ -147,26 +148,33 @@ export class ClientConnection {
     return started.reply;
   }
 
-  /** Starts a request whose body follows through the returned Upload; the reply is a RESULT. */
+  /**
+   * Starts a request whose body follows through the returned Upload; the reply is a RESULT. Its
+   * pieces are gathered into frames (GatheredData).
+   */
   upload(type: FrameType, body: Buffer, signal?: AbortSignal, wholeChunk = false): Upload {
     const { id, p, reply } = this.#start(type, body, { signal });
     const fs = this.#fs;
-    const refresh = () => p?.timer.refresh();
     const alive = () => id !== 0 && this.#pending.get(id) === p && !fs.closed;
+    const data = new GatheredData(fs, id, wholeChunk, alive);
     return {
       write(piece, written) {
         if (!alive()) {
+          data.flush(false);
           written?.();
           return true;
         }
-        refresh();
-        return fs.sendData(id, piece, false, written, wholeChunk);
+        p?.timer.refresh();
+        return data.write(piece, written);
       },
       end() {
-        if (alive()) fs.sendData(id, EMPTY, true, undefined, wholeChunk);
+        data.flush(true);
       },
       drained: () => fs.drained(),
-      abort: (err) => this.#abandon(id, err),
+      abort: (err) => {
+        this.#abandon(id, err);
+        data.flush(false);
+      },
       get alive() {
         return alive();
       },

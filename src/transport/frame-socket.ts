@@ -235,21 +235,69 @@ export class FrameSocket {
       offset += part.length;
       const last = offset >= piece.length;
       const flags = last && end ? FrameFlags.END : 0;
-      const seal = this.#seal;
-      if (seal === undefined) {
-        this.socket.write(encodeHeader(FrameType.DATA, requestId, part.length, flags));
-        ok = last && written ? this.socket.write(part, written) : this.socket.write(part);
-      } else {
-        const tagged = wholeChunk ? flags : flags | FrameFlags.BYTES_TAGGED;
-        const header = encodeHeader(FrameType.DATA, requestId, part.length + TAG_BYTES, tagged);
-        const tag = seal.mac(header, wholeChunk ? EMPTY : part);
-        this.socket.write(header);
-        if (part.length > 0) this.socket.write(part);
-        ok = last && written ? this.socket.write(tag, written) : this.socket.write(tag);
-      }
+      ok = this.#writeData(requestId, [part], flags, wholeChunk, last ? written : undefined);
     } while (offset < piece.length);
     this.socket.uncork();
     return ok;
+  }
+
+  /**
+   * Sends `parts` (at most MAX_DATA_BODY bytes in all) as ONE DATA frame, each part written from
+   * where it is: a node forwarding a chunk gathers the pieces its socket reads brought (often 64
+   * KiB each) into frames of DATA_PIECE, one header and one tag each instead of one per read, on
+   * its side and the receiver's. `written`, `end` and `wholeChunk` as for sendData.
+   */
+  sendDataParts(
+    requestId: number,
+    parts: readonly Buffer[],
+    end: boolean,
+    written?: () => void,
+    wholeChunk = false,
+  ): boolean {
+    if (parts.length === 1) return this.sendData(requestId, parts[0]!, end, written, wholeChunk);
+    if (this.#closed) {
+      written?.();
+      return false;
+    }
+    let total = 0;
+    for (const part of parts) total += part.length;
+    if (total > Limits.MAX_DATA_BODY) throw new RangeError(`a DATA frame of ${total} bytes`);
+    // Small: one copy, and it joins the turn's batch like any small piece.
+    if (this.#seal !== undefined && total <= BATCHED_BODY_MAX)
+      return this.sendData(requestId, Buffer.concat(parts, total), end, written, wholeChunk);
+    this.#flushBatch();
+    this.socket.cork();
+    const ok = this.#writeData(requestId, parts, end ? FrameFlags.END : 0, wholeChunk, written);
+    this.socket.uncork();
+    return ok;
+  }
+
+  /** One DATA frame of `parts`, sealed as the link is; the socket is corked by the caller. */
+  #writeData(
+    requestId: number,
+    parts: readonly Buffer[],
+    flags: number,
+    wholeChunk: boolean,
+    written: (() => void) | undefined,
+  ): boolean {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    const seal = this.#seal;
+    const last = parts.length - 1;
+    if (seal === undefined) {
+      this.socket.write(encodeHeader(FrameType.DATA, requestId, length, flags));
+      let ok = true;
+      parts.forEach((part, i) => {
+        ok = i === last && written ? this.socket.write(part, written) : this.socket.write(part);
+      });
+      return ok;
+    }
+    const tagged = wholeChunk ? flags : flags | FrameFlags.BYTES_TAGGED;
+    const header = encodeHeader(FrameType.DATA, requestId, length + TAG_BYTES, tagged);
+    const tag = seal.mac(header, wholeChunk ? EMPTY : parts);
+    this.socket.write(header);
+    for (const part of parts) if (part.length > 0) this.socket.write(part);
+    return written ? this.socket.write(tag, written) : this.socket.write(tag);
   }
 
   sendError(requestId: number, err: unknown): void {

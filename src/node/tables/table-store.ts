@@ -144,14 +144,8 @@ export class TableStore {
    */
   async apply(records: readonly TableRecord[]): Promise<ApplyResult[]> {
     this.#checkOpen();
+    this.check(records);
     const keyed = records.map((r) => {
-      checkRecord(r);
-      if (this.#clock.isTooFarAhead(r.version.hlc)) {
-        throw new DfsError(
-          "DFS_ERR_CLOCK_SKEW",
-          `a record stamped at ${new Date(hlcMs(r.version.hlc)).toISOString()} is too far ahead of this node's clock`,
-        );
-      }
       const partition = recordPartition(recordPlacementId(r.table, r.partitionKey));
       return {
         record: r,
@@ -182,6 +176,19 @@ export class TableStore {
     for (const r of records) this.#clock.observe(r.version.hlc);
     this.#emit(changes);
     return results;
+  }
+
+  /** Throws what apply() would refuse these records for (bounds, DFS_ERR_CLOCK_SKEW), storing nothing. */
+  check(records: readonly TableRecord[]): void {
+    for (const r of records) {
+      checkRecord(r);
+      if (this.#clock.isTooFarAhead(r.version.hlc)) {
+        throw new DfsError(
+          "DFS_ERR_CLOCK_SKEW",
+          `a record stamped at ${new Date(hlcMs(r.version.hlc)).toISOString()} is too far ahead of this node's clock`,
+        );
+      }
+    }
   }
 
   /** The record held under a key, tombstone included; undefined when none is. */
