@@ -40,6 +40,21 @@ const HEAL_LABELS: [string, string][] = [
 
 const stateText = (s: string) => (s === "live" ? "live" : "dead");
 
+type NodeRow = Report["nodes"][number] & { gone?: boolean };
+
+/**
+ * The report's nodes, and those this page saw before that have left the registry since (the live
+ * nodes remove a dead peer's record soon after its heartbeat expired): shown dead, not dropped.
+ */
+function withGone(nodes: Report["nodes"], seen: Map<string, NodeRow>): NodeRow[] {
+  const now = new Set(nodes.map((n) => n.id));
+  for (const n of nodes) seen.set(n.id, n);
+  const gone = [...seen.values()]
+    .filter((n) => !now.has(n.id))
+    .map((n) => ({ ...n, state: "expired", gone: true }));
+  return [...nodes, ...gone].sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
 function table(caption: string, head: string[], rows: (string | Node)[][]): HTMLElement {
   return h(
     "div",
@@ -60,6 +75,7 @@ export function renderCluster(main: HTMLElement): () => void {
   const updated = h("p", { class: "muted", id: "cluster-updated" });
   fill(main, h("h1", {}, "Cluster"), updated, body);
   let previous: { at: number; g: Report["gateway"] } | undefined;
+  const seen = new Map<string, NodeRow>();
   let stopped = false;
 
   async function poll(): Promise<void> {
@@ -85,13 +101,13 @@ export function renderCluster(main: HTMLElement): () => void {
       table(
         "Nodes",
         ["Node", "Zone", "State", "Capacity", "Free", "Last heartbeat", "Version"],
-        r.nodes.map((n) => [
+        withGone(r.nodes, seen).map((n) => [
           n.id,
           n.zone || "-",
           h("span", { class: `badge ${stateText(n.state)}`, "data-node": n.id }, stateText(n.state)),
           bytes(n.capacityBytes),
           bytes(n.freeBytes),
-          ago(n.lastHeartbeatAgeMs),
+          n.gone ? "left the registry" : ago(n.lastHeartbeatAgeMs),
           n.version,
         ]),
       ),

@@ -1,7 +1,6 @@
-import { Redis } from "ioredis";
 import { type HostPort, parseHostPort, type RegistryConfig } from "../config/index.ts";
 import { sentinelAuth } from "./redis.ts";
-import { sentinelLogin } from "./sentinel-query.ts";
+import { sentinelClient } from "./sentinel-query.ts";
 
 /** One Redis server as Sentinel describes it. */
 export interface SentinelPeer {
@@ -38,21 +37,7 @@ async function ask(
   at: HostPort,
   config: RegistryConfig,
 ): Promise<{ master: Fields; replicas: Fields[] } | undefined> {
-  const client = new Redis({
-    host: at.host,
-    port: at.port,
-    ...sentinelLogin(sentinelAuth(config)),
-    protocol: 2,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    enableReadyCheck: false,
-    connectTimeout: 1000,
-    commandTimeout: 1000,
-    disconnectTimeout: 50,
-  });
-  client.on("error", () => {});
+  const client = sentinelClient(at, sentinelAuth(config));
   try {
     await client.connect();
     const master = fieldsOf(await client.call("SENTINEL", "master", config.masterName));

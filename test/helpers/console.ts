@@ -4,14 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { buildConsole } from "../../console/build.ts";
-import { loadGatewayConfig } from "../../src/config/index.ts";
 import { addConsole } from "../../src/console/index.ts";
 import { type RunningGateway, startGateway } from "../../src/gateway/index.ts";
 import { startS3Beside } from "../../src/s3/index.ts";
-import { TEST_AUTHORITY_KEY, TEST_SECRET } from "./cluster.ts";
-import { type Cluster, http, startCluster, TEST_KEY, waitLive } from "./gateway.ts";
+import { type Cluster, http, startCluster, waitLive } from "./gateway.ts";
 import { testLogger } from "./registry.ts";
-import { ADMIN } from "./s3.ts";
+import { ADMIN, s3GatewayConfig } from "./s3.ts";
 
 export const admin = { authorization: `Bearer ${ADMIN}` };
 const json = { "content-type": "application/json" };
@@ -45,24 +43,7 @@ export async function startConsoleGateway(
   cluster: Cluster,
   flags: Record<string, string | boolean> = {},
 ): Promise<RunningGateway> {
-  const [, sentinels, , masterName, , redisPrefix] = cluster.registryArgs;
-  const config = loadGatewayConfig({
-    env: {
-      DFS_CLUSTER_SECRET: TEST_SECRET,
-      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
-      DFS_CLUSTER_KEY: TEST_KEY,
-      ...cluster.registryEnv,
-    },
-    flags: {
-      listen: "127.0.0.1:0",
-      "s3-listen": "127.0.0.1:0",
-      sentinels,
-      "master-name": masterName,
-      "redis-prefix": redisPrefix,
-      "api-keys": ADMIN,
-      ...flags,
-    },
-  });
+  const config = s3GatewayConfig(cluster, { "api-keys": ADMIN, ...flags });
   return startGateway(config, testLogger(), { startS3: startS3Beside, extend: addConsole });
 }
 
