@@ -59,6 +59,7 @@ describe("web console, server side", { timeout: 120_000 }, () => {
       assert.match(csp, /script-src 'self'(;|$)/, "no inline script, no eval");
       assert.match(csp, /frame-ancestors 'none'/);
       assert.equal(r.headers["x-content-type-options"], "nosniff");
+      assert.equal(r.headers["cache-control"], "no-cache", "revalidated by ETag");
       total += r.body.length;
       const gz = await call(h.url, "GET", path, { "accept-encoding": "gzip" });
       assert.equal(gz.headers["content-encoding"], "gzip");

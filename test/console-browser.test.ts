@@ -193,6 +193,39 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
     );
   });
 
+  test("cancel stops an upload: the gateway drops its parts, the page forgets it", async () => {
+    await page.goto(`${proxy.url}/ui/#/b/photos/`);
+    const parts = watchParts(page, "cancelled.bin");
+    const third = /\/parts\/3\?key=cancelled\.bin$/;
+    await page.route(third, () => {});
+    await page.setInputFiles("#file-input", {
+      name: "cancelled.bin",
+      mimeType: "application/octet-stream",
+      buffer: files["resume.bin"]!.bytes,
+    });
+    await waitFor(() => parts.ok.size >= 2, 120_000, "parts 1 and 2 of cancelled.bin acknowledged");
+    const uploadId = await page.evaluate<string>(
+      'JSON.parse(localStorage.getItem("dfs-upload:photos/cancelled.bin")).uploadId',
+    );
+    await page.click('button[aria-label="Cancel cancelled.bin"]');
+    await page.locator('li.upload[data-key="cancelled.bin"][data-state="cancelled"]').waitFor();
+    await page.unroute(third);
+    assert.equal(await page.evaluate('localStorage.getItem("dfs-upload:photos/cancelled.bin")'), null);
+    const as = { authorization: `Bearer ${h.key.id}:${h.key.secret}` };
+    await waitFor(
+      async () =>
+        (await fetch(`${h.url}/v1/buckets/photos/uploads/${uploadId}?key=cancelled.bin`, { headers: as }))
+          .status === 404,
+      30_000,
+      "the upload aborted on the gateway",
+    );
+    const key = await fetch(`${h.url}/v1/buckets/photos/objects/cancelled.bin`, {
+      method: "HEAD",
+      headers: as,
+    });
+    assert.equal(key.status, 404, "no key was made");
+  });
+
   test("browse folders, search by prefix, download and compare bytes", async () => {
     await page.goto(`${proxy.url}/ui/#/b/photos/`);
     await page.locator("#keys a", { hasText: "docs/" }).click();

@@ -77,8 +77,8 @@ function signedInKey(request: FastifyRequest): AccessKey {
 export async function consoleApiRoutes(app: FastifyInstance, o: ConsoleRouteOptions): Promise<void> {
   const auth = sessionAuth(o);
   const report = clusterReport(o.ctx, o.config);
-  app.addHook("onSend", async (_request, reply: FastifyReply) => {
-    securityHeaders(reply).header("cache-control", "no-store");
+  app.addHook("onSend", async (request, reply: FastifyReply) => {
+    if (request.url.startsWith("/ui/api/")) securityHeaders(reply).header("cache-control", "no-store");
   });
 
   app.post<{ Body: { id?: unknown; secret?: unknown } }>(

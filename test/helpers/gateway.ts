@@ -81,7 +81,11 @@ export async function startCluster(
     if (prepare) {
       for (let i = 0; i < count; i++) await prepare(join(tmp.path, `node-${i}`), i);
     }
-    cluster.nodes = await Promise.all(Array.from({ length: count }, (_, i) => start(i)));
+    // Settled, not all: a node that failed to start must not leave its started peers running.
+    const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i)));
+    cluster.nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   } catch (err) {
     await cluster.stop();
     throw err;
