@@ -47,9 +47,23 @@ export async function startConsoleGateway(
   return startGateway(config, testLogger(), { startS3: startS3Beside, extend: addConsole });
 }
 
+/**
+ * startCluster, tried up to three times: on a loaded machine a node can miss the harness's start
+ * deadline, and these tests are about the console, not about start-up times.
+ */
+async function startClusterPatiently(prefix: string): Promise<Cluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCluster(3, `${prefix}${attempt}:`);
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
 export async function startConsoleHarness(prefix: string): Promise<ConsoleHarness> {
   await buildConsole();
-  const cluster = await startCluster(3, prefix);
+  const cluster = await startClusterPatiently(prefix);
   try {
     const gateway = await startConsoleGateway(cluster);
     const url = `http://${gateway.address}`;
