@@ -73,6 +73,7 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
     await make("pixel.png", PNG);
     await make("big.bin", randomBytes(64 * MiB));
     await make("resume.bin", randomBytes(24 * MiB));
+    await make("cancelled.bin", randomBytes(24 * MiB));
     h = await startConsoleHarness("console-browser:");
     proxy = await startCutProxy(h.gateway.address);
     browser = await launch();
@@ -198,11 +199,7 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
     const parts = watchParts(page, "cancelled.bin");
     const third = /\/parts\/3\?key=cancelled\.bin$/;
     await page.route(third, () => {});
-    await page.setInputFiles("#file-input", {
-      name: "cancelled.bin",
-      mimeType: "application/octet-stream",
-      buffer: files["resume.bin"]!.bytes,
-    });
+    await page.setInputFiles("#file-input", [files["cancelled.bin"]!.path]);
     await waitFor(() => parts.ok.size >= 2, 120_000, "parts 1 and 2 of cancelled.bin acknowledged");
     const uploadId = await page.evaluate<string>(
       'JSON.parse(localStorage.getItem("dfs-upload:photos/cancelled.bin")).uploadId',
@@ -287,12 +284,16 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
 
   test("on a phone-sized screen the page fits its width", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${proxy.url}/ui/#/b/photos/docs%2F`);
-    await page.locator("#keys button.link", { hasText: "big.bin" }).waitFor();
-    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
-    assert.ok(width <= 390, `page ${width}px wide on a 390px screen`);
-    await shot(page, "9-browse-phone");
-    await page.setViewportSize({ width: 1200, height: 760 });
+    try {
+      await page.goto(`${proxy.url}/ui/#/b/photos/docs%2F`);
+      await page.locator("#keys button.link", { hasText: "big.bin" }).waitFor();
+      const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+      assert.ok(width <= 390, `page ${width}px wide on a 390px screen`);
+      await shot(page, "9-browse-phone");
+      await noSeriousViolations(page, "browse on a phone");
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 760 });
+    }
   });
 
   test("the cluster page shows the nodes live, then a stopped node dead", async () => {

@@ -206,7 +206,7 @@ export function renderBrowse(main: HTMLElement, bucket: string, prefix: string):
     h("div", { class: "row" }, searchForm, deleteButton),
     h(
       "div",
-      { class: "scroll" },
+      { class: "scroll", tabindex: 0, role: "region", "aria-label": "Keys and folders" },
       h(
         "table",
         { id: "keys" },

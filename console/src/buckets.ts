@@ -95,7 +95,7 @@ export function renderBuckets(main: HTMLElement, session: SessionInfo): void {
     canCreate ? form : null,
     h(
       "div",
-      { class: "scroll" },
+      { class: "scroll", tabindex: 0, role: "region", "aria-label": "Buckets" },
       h(
         "table",
         {},

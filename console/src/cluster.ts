@@ -58,7 +58,7 @@ function withGone(nodes: Report["nodes"], seen: Map<string, NodeRow>): NodeRow[]
 function table(caption: string, head: string[], rows: (string | Node)[][]): HTMLElement {
   return h(
     "div",
-    { class: "scroll" },
+    { class: "scroll", tabindex: 0, role: "region", "aria-label": caption },
     h(
       "table",
       {},
