@@ -6,11 +6,12 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# With dev dependencies (typescript). --ignore-scripts: the `node` devDependency (a Node binary for
+# With dev dependencies (typescript, esbuild for the web console). --ignore-scripts: the `node` devDependency (a Node binary for
 # npm scripts) stays uninstalled, so npm scripts run the image's own Node 24.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json openapi.yaml ./
 COPY src ./src
+COPY console ./console
 RUN npm run build && rm -f dist/.tsbuildinfo
 
 FROM node:24-bookworm-slim AS deps

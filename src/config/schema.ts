@@ -190,6 +190,8 @@ export const GatewaySchema = z
     maxConnections: z.number().int().min(1).default(1024),
     /** Uploads and downloads in flight beyond this get a 503 (DFS_ERR_BUSY); each holds a few chunks. */
     maxTransfers: z.number().int().min(1).default(16),
+    /** The web console at /ui/ on this port (src/console/). */
+    console: z.boolean().default(true),
   })
   .strict()
   .refine((g) => g.writeQuorum <= g.replicas, {

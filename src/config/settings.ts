@@ -282,6 +282,7 @@ export const SETTINGS: readonly Setting[] = [
     "int",
     "connections served at once",
   ),
+  s(["gateway", "console"], "DFS_CONSOLE", "console", "bool", "serve the web console at /ui/ (default true)"),
   s(["gateway", "maxTransfers"], "DFS_MAX_TRANSFERS", "max-transfers", "int", "uploads+downloads in flight"),
   s(["s3", "listen"], "DFS_S3_LISTEN", "s3-listen", "string", "host:port of the S3 API (off when unset)"),
   s(["s3", "region"], "DFS_S3_REGION", "s3-region", "string", "region S3 clients sign for"),

@@ -19,11 +19,12 @@ import { checkChunkBytes, effectiveMaxUpload } from "./limits.ts";
 import { capConnections, serverOptions } from "./listener.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { nameServiceFor, startUploadSweep } from "./names.ts";
-import { authenticate } from "./principal.ts";
+import { authenticate, type SessionAuth } from "./principal.ts";
 import { bucketRoutes } from "./routes/buckets.ts";
 import { downloadRoutes } from "./routes/download.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { manageRoutes } from "./routes/manage.ts";
+import { multipartRoutes } from "./routes/multipart.ts";
 import { objectRoutes } from "./routes/objects.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { uploadRoutes } from "./routes/upload.ts";
@@ -49,7 +50,12 @@ declare module "fastify" {
     /** The gateway's naming service (ctx.names), for what shares it: the S3 listener, tests. */
     names: Names;
     /** What another listener of this gateway (the S3 API) shares with /v1: context and transfer slots. */
-    shared: { readonly ctx: GatewayContext; readonly slots: TransferSlots };
+    shared: {
+      readonly ctx: GatewayContext;
+      readonly slots: TransferSlots;
+      /** Lets the web console sign requests in by its session cookie (before the app listens). */
+      useSessions(auth: SessionAuth): void;
+    };
   }
   interface FastifyRequest {
     /** The name of the API key (or the access key id) the request came with; for the log. */
@@ -153,6 +159,7 @@ export function buildGateway(
   metrics.load = { connections, transfers: () => slots.inUse };
 
   let closing = false;
+  let sessions: SessionAuth | undefined;
   app.addHook("preClose", async () => {
     closing = true;
   });
@@ -164,6 +171,7 @@ export function buildGateway(
       request.routeOptions.config.access ?? "admin",
       keys,
       access,
+      sessions,
     );
     if (principal !== undefined) request.principal = principal;
     if (principal?.kind === "access-key") request.apiKey = principal.key.id;
@@ -200,9 +208,16 @@ export function buildGateway(
   app.register(async (scope) => keyRoutes(scope, ctx));
   app.register(async (scope) => bucketRoutes(scope, ctx));
   app.register(async (scope) => objectRoutes(scope, ctx, slots));
+  app.register(async (scope) => multipartRoutes(scope, ctx, slots));
   app.decorate("names", names);
   const sweep = startUploadSweep(ctx);
   app.addHook("onClose", async () => sweep.stop());
-  app.decorate("shared", { ctx, slots });
+  app.decorate("shared", {
+    ctx,
+    slots,
+    useSessions: (auth: SessionAuth) => {
+      sessions = auth;
+    },
+  });
   return app;
 }

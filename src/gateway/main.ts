@@ -30,6 +30,17 @@ export type SideStarter = (
   logger: Logger,
 ) => Promise<SideListener | undefined>;
 
+/**
+ * Routes added to the app before it listens (the web console, src/console/). `s3Address` answers
+ * the S3 listener's "host:port" once it runs (it starts after the app listens).
+ */
+export type AppExtension = (
+  app: FastifyInstance,
+  config: GatewayConfig,
+  logger: Logger,
+  s3Address: () => string | undefined,
+) => void;
+
 export interface RunningGateway {
   readonly app: FastifyInstance;
   /** "host:port" actually bound (the port is chosen by the OS for port 0). */
@@ -74,7 +85,10 @@ function followKeys(config: GatewayConfig, keys: ApiKeys, logger: Logger): KeysW
 export async function startGateway(
   config: GatewayConfig,
   logger: Logger,
-  extra: Pick<GatewayDeps, "now"> & { startS3?: SideStarter | undefined } = {},
+  extra: Pick<GatewayDeps, "now"> & {
+    startS3?: SideStarter | undefined;
+    extend?: AppExtension | undefined;
+  } = {},
 ): Promise<RunningGateway> {
   checkChunkBytes(config.gateway.chunkBytes); // before anything that would keep the process alive
   if (config.trust === undefined) {
@@ -96,8 +110,9 @@ export async function startGateway(
   let app: FastifyInstance | undefined;
   let s3: SideListener | undefined;
   try {
-    const { startS3, ...more } = extra;
+    const { startS3, extend, ...more } = extra;
     app = buildGateway(config, { nodes, view, logger, identity: trust.identity, ...more }, keys);
+    extend?.(app, config, logger, () => s3?.address);
     await app.listen({ host: config.gateway.listenAddr.host, port: config.gateway.listenAddr.port });
     s3 = await startS3?.(app, config, logger);
   } catch (err) {
@@ -136,8 +151,9 @@ export async function runGateway(
   config: GatewayConfig,
   logger: Logger,
   startS3?: SideStarter,
+  extend?: AppExtension,
 ): Promise<void> {
-  const gateway = await startGateway(config, logger, { startS3 });
+  const gateway = await startGateway(config, logger, { startS3, extend });
   const hangup = () => gateway.reloadKeys();
   process.on("SIGHUP", hangup);
   logger.info(

@@ -1,12 +1,19 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import type { AccessKeyDirectory, Principal } from "../access/index.ts";
+import type { AccessKey, AccessKeyDirectory, Principal } from "../access/index.ts";
 import { DfsError } from "../errors.ts";
 import { type Access, type ApiKeys, bearerToken } from "./auth.ts";
 import { authorizeHashApi } from "./bucket-access.ts";
 
 /** `Authorization: Bearer ID:SECRET` with an access key id. */
 const ACCESS_TOKEN = /^(DK[A-Z0-9]{18}):(\S+)$/;
+
+/**
+ * Who a request is by something other than its Authorization header: the web console's session
+ * cookie (src/console/). Undefined when the request carries none (or one that does not open); it
+ * throws for one that is not acceptable (a write without its CSRF token).
+ */
+export type SessionAuth = (request: FastifyRequest) => Promise<AccessKey | undefined>;
 
 const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
 
@@ -26,8 +33,13 @@ export async function authenticate(
   access: Access,
   keys: ApiKeys,
   directory: AccessKeyDirectory,
+  sessions?: SessionAuth,
 ): Promise<Principal | undefined> {
   const token = bearerToken(request);
+  if (request.headers.authorization === undefined && access !== "public" && sessions !== undefined) {
+    const signedIn = await sessions(request);
+    if (signedIn !== undefined) return admitted(request, signedIn, access);
+  }
   const m = token === undefined ? null : ACCESS_TOKEN.exec(token);
   if (!keys.keyed || access === "public" || m === null || keys.holds(token!)) {
     return keys.principal(request, access);
@@ -38,6 +50,11 @@ export async function authenticate(
   const matches = sameSecret(key?.secret ?? "", secret!);
   if (key === undefined || !matches)
     throw new DfsError("DFS_ERR_FORBIDDEN", "the access key is not accepted");
+  return admitted(request, key, access);
+}
+
+/** An access key's principal on a route: never admin; on the hash API, a grant on "*" is needed. */
+function admitted(request: FastifyRequest, key: AccessKey, access: Exclude<Access, "public">): Principal {
   if (access === "admin")
     throw new DfsError(
       "DFS_ERR_FORBIDDEN",

@@ -11,6 +11,7 @@ export {
   type ViewStartOptions,
 } from "./membership.ts";
 export { CONNECTION_NAME, createRedis, type RegistryRedis } from "./redis.ts";
+export { type SentinelPeer, type SentinelTopology, sentinelTopology } from "./sentinel-topology.ts";
 export type {
   MembershipEvents,
   MembershipView,

@@ -22,6 +22,26 @@ export function sentinelLogin(auth: SentinelAuth | undefined): {
   };
 }
 
+/** A short-lived connection to one Sentinel: no retries, no offline queue, 1 s timeouts. */
+export function sentinelClient({ host, port }: HostPort, auth: SentinelAuth | undefined): Redis {
+  const client = new Redis({
+    host,
+    port,
+    ...sentinelLogin(auth),
+    protocol: 2,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    disconnectTimeout: 50,
+  });
+  client.on("error", () => {});
+  return client;
+}
+
 export interface MasterAnswer {
   /** "ip:port" */
   readonly addr: string;
@@ -47,25 +67,11 @@ export async function currentMaster(
 }
 
 async function askOne(
-  { host, port }: HostPort,
+  at: HostPort,
   masterName: string,
   auth: SentinelAuth | undefined,
 ): Promise<{ addr: string; epoch: number } | undefined> {
-  const client = new Redis({
-    host,
-    port,
-    ...sentinelLogin(auth),
-    protocol: 2,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    enableReadyCheck: false,
-    connectTimeout: 1000,
-    commandTimeout: 1000,
-    disconnectTimeout: 50,
-  });
-  client.on("error", () => {});
+  const client = sentinelClient(at, auth);
   try {
     await client.connect();
     const reply = await client.call("SENTINEL", "master", masterName);

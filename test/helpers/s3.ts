@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { S3Client, type S3ClientConfig, type S3ServiceException } from "@aws-sdk/client-s3";
 import type { BucketGrant } from "../../src/access/index.ts";
-import { loadGatewayConfig } from "../../src/config/index.ts";
+import { type GatewayConfig, loadGatewayConfig } from "../../src/config/index.ts";
 import { startGateway } from "../../src/gateway/index.ts";
 import { startS3Beside } from "../../src/s3/index.ts";
 import { TEST_AUTHORITY_KEY, TEST_SECRET } from "./cluster.ts";
-import { http, startCluster, TEST_KEY, waitLive } from "./gateway.ts";
+import { type Cluster, http, startCluster, TEST_KEY, waitLive } from "./gateway.ts";
 import { testLogger } from "./registry.ts";
 
 export const ADMIN = "s3-test-admin-key-0123456789";
@@ -26,6 +26,30 @@ export interface S3Harness {
   stop(): Promise<void>;
 }
 
+/** A gateway's config for `cluster` with an S3 listener, both on free loopback ports; `flags` added. */
+export function s3GatewayConfig(
+  cluster: Cluster,
+  flags: Record<string, string | boolean> = {},
+): GatewayConfig {
+  const [, sentinels, , masterName, , redisPrefix] = cluster.registryArgs;
+  return loadGatewayConfig({
+    env: {
+      DFS_CLUSTER_SECRET: TEST_SECRET,
+      DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
+      DFS_CLUSTER_KEY: TEST_KEY,
+      ...cluster.registryEnv,
+    },
+    flags: {
+      listen: "127.0.0.1:0",
+      "s3-listen": "127.0.0.1:0",
+      sentinels,
+      "master-name": masterName,
+      "redis-prefix": redisPrefix,
+      ...flags,
+    },
+  });
+}
+
 /** `keyed`: the gateway has an admin API key, so S3 requests must be signed by access keys. */
 export async function startS3Harness(
   keyed: boolean,
@@ -34,24 +58,7 @@ export async function startS3Harness(
 ): Promise<S3Harness> {
   const cluster = await startCluster(3, prefix);
   try {
-    const [, sentinels, , masterName, , redisPrefix] = cluster.registryArgs;
-    const config = loadGatewayConfig({
-      env: {
-        DFS_CLUSTER_SECRET: TEST_SECRET,
-        DFS_AUTHORITY_KEY: TEST_AUTHORITY_KEY,
-        DFS_CLUSTER_KEY: TEST_KEY,
-        ...cluster.registryEnv,
-      },
-      flags: {
-        listen: "127.0.0.1:0",
-        "s3-listen": "127.0.0.1:0",
-        sentinels,
-        "master-name": masterName,
-        "redis-prefix": redisPrefix,
-        ...(keyed ? { "api-keys": ADMIN } : {}),
-        ...flags,
-      },
-    });
+    const config = s3GatewayConfig(cluster, { ...(keyed ? { "api-keys": ADMIN } : {}), ...flags });
     const running = await startGateway(config, testLogger(), { startS3: startS3Beside });
     const url = `http://${running.address}`;
     await waitLive(url, 3, keyed ? admin : {});

@@ -1,4 +1,5 @@
 import { loadGatewayConfig } from "../../config/index.ts";
+import { addConsole } from "../../console/index.ts";
 import { runGateway } from "../../gateway/index.ts";
 import { startS3Beside } from "../../s3/index.ts";
 import { serviceCommand } from "../service.ts";
@@ -15,5 +16,5 @@ export const gatewayCommand = serviceCommand({
     "--authority-public-key, or, for development, --authority-key-file.",
   ],
   load: loadGatewayConfig,
-  run: (config, logger) => runGateway(config, logger, startS3Beside),
+  run: (config, logger) => runGateway(config, logger, startS3Beside, addConsole),
 });
