@@ -110,17 +110,52 @@ export async function readManifestObject(
     if (o && (!best || newer(o, best))) best = { ...o, version: sha256Hex(sealed) };
   }
   if (best) return best;
-  for (const addr of order.slice(asked)) {
-    const sealed = await readOne(addr);
+  // None of the owners asked has a copy (the owners changed, or they were away). The first copy
+  // further on is not enough: a node a delete missed may come before one its tombstone reached,
+  // so the rest of the fan-out is asked and the newest copy wins, as among the owners.
+  for (let at = asked; at < order.length && best === undefined; at++) {
+    const sealed = await readOne(order[at]!);
     const o = sealed === undefined || sealed === "missing" ? undefined : open(sealed);
-    if (o) return { ...o, version: sha256Hex(sealed as Buffer) };
+    if (o) best = { ...o, version: sha256Hex(sealed as Buffer) };
+    if (best) {
+      for (const later of await laterCopies(order.slice(at + 1), readOne, ctx.hedges.small.ms)) {
+        const l = open(later);
+        if (l && newer(l, best)) best = { ...l, version: sha256Hex(later) };
+      }
+    }
   }
+  if (best) return best;
   if (failures.missing > 0 || failures.corrupt > 0) {
     throw new DfsError("DFS_ERR_NOT_FOUND", `no file ${hash}`);
   }
   throw new DfsError("DFS_ERR_UNAVAILABLE", "no storage node could be asked for this file", {
     cause: failures.other,
   });
+}
+
+/**
+ * The copies the nodes of `rest` hold, asked all at once; a node that has not answered within
+ * `graceMs` (twice the learnt small-read delay, at least 250 ms) is left out, so a stopped node
+ * does not hold the read.
+ */
+async function laterCopies(
+  rest: readonly string[],
+  readOne: (addr: string) => Promise<Buffer | "missing" | undefined>,
+  learntMs: number,
+): Promise<Buffer[]> {
+  if (rest.length === 0) return [];
+  const graceMs = Math.max(250, 2 * learntMs);
+  const copies: Buffer[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const asked = Promise.all(
+    rest.map(async (addr) => {
+      const sealed = await readOne(addr);
+      if (sealed instanceof Buffer) copies.push(sealed);
+    }),
+  );
+  await Promise.race([asked, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+  clearTimeout(timer);
+  return [...copies];
 }
 
 /** Between two objects under one manifest id: the higher stamp, a tombstone on a tie. */
