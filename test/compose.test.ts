@@ -112,7 +112,8 @@ test("Dockerfile: the image runs the compiled JavaScript that npm run build writ
     "the build stage installs dev deps",
   );
   // openapi.yaml: the build generates the API types from it (npm run gen:api).
-  for (const f of ["tsconfig.json", "tsconfig.build.json", "openapi.yaml", "src"]) {
+  // console: the web console's browser code, bundled into dist/ui by npm run build:ui.
+  for (const f of ["tsconfig.json", "tsconfig.build.json", "openapi.yaml", "src", "console"]) {
     assert.ok(
       build.lines.some((l) => l.startsWith("COPY ") && l.split(/\s+/).includes(f)),
       `build copies ${f}`,
@@ -124,7 +125,7 @@ test("Dockerfile: the image runs the compiled JavaScript that npm run build writ
     type: string;
     scripts: Record<string, string>;
   };
-  assert.equal(pkg.scripts.build, "npm run gen:api && tsc -p tsconfig.build.json");
+  assert.equal(pkg.scripts.build, "npm run gen:api && tsc -p tsconfig.build.json && npm run build:ui");
   assert.equal(pkg.type, "module", "dist/*.js are ES modules because package.json says so");
   const tsconfig = JSON.parse(await readFile(join(REPO_ROOT, "tsconfig.build.json"), "utf8")) as {
     compilerOptions: { outDir: string; rootDir: string; rewriteRelativeImportExtensions: boolean };
