@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChunkCipher } from "../src/crypto/index.ts";
-import type { NodeProc } from "./helpers/cluster.ts";
+import { TREES } from "../src/node/sync/index.ts";
+import { SyncLimits } from "../src/protocol/sync-messages.ts";
+import { type NodeProc, testNodeClient } from "./helpers/cluster.ts";
 import { patternBytes } from "./helpers/data.ts";
 import { http, SMALL_CHUNK, TEST_KEY, waitFor, waitLive } from "./helpers/gateway.ts";
 import {
@@ -160,10 +162,30 @@ test("a differing manifest version on one owner is found and replaced by the sig
   assert.ok(((await download(h.gw.url, f.hash)) as Buffer).equals(data));
 });
 
+/** Whether each tree (chunks, manifests, table records) has the same root over every partition on every live node. */
+async function treesAgree(): Promise<boolean> {
+  const peer = testNodeClient("node", "heal-sync-probe");
+  try {
+    const set = new Uint8Array(SyncLimits.SET_BYTES).fill(0xff);
+    for (const tree of Object.values(TREES)) {
+      const roots = await Promise.all(
+        liveAddrs().map(async (addr) => (await peer.sync(addr, { op: "root", tree, set })).answer.digests),
+      );
+      if (!roots.every((r) => r.equals(roots[0]!))) return false;
+    }
+    return true;
+  } finally {
+    await peer.close();
+  }
+}
+
 test("a round in sync exchanges the root digests only: one request per peer and tree", async () => {
   await cleanState(3);
   for (let i = 0; i < 10; i++) await upload(h.gw.url, patternBytes(mixedSize(i, SMALL_CHUNK), 300 + i));
   await waitFor(async () => outOfRange(await copies(h.client, liveAddrs()), R) === 0, 10_000, "R copies");
+  // The uploads' table records reach their third owner after the write quorum answered: wait
+  // until every tree's root is the same on every node, or a round would rightly find that record.
+  await waitFor(treesAgree, 10_000, "every tree the same on every node");
   const quiet = await counters();
   // Node 2 leaves and comes back with everything it had: membership changes, so the other two
   // run rounds (with each other, then with it), all of them in sync.
