@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { LABELS } from "../crypto/index.ts";
+import { hkdfSync } from "node:crypto";
+import { LABELS, openBytes, SEALED_OVERHEAD, sealBytes } from "../crypto/index.ts";
 import { DfsError } from "../errors.ts";
 
 /**
@@ -21,8 +21,6 @@ import { DfsError } from "../errors.ts";
  * and creation time beside it from being altered: they open only as they were sealed.
  */
 export const SECRET_FORMAT = 0x01;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 
 export class SecretSealer {
   readonly #key: Buffer;
@@ -33,12 +31,11 @@ export class SecretSealer {
   }
 
   seal(id: string, secret: string, bound = ""): Buffer {
-    const nonce = randomBytes(NONCE_BYTES);
     const head = Buffer.of(SECRET_FORMAT);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
-    cipher.setAAD(additional(head, id, bound));
-    const body = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
-    return Buffer.concat([head, nonce, body, cipher.getAuthTag()]);
+    return Buffer.concat([
+      head,
+      sealBytes(this.#key, Buffer.from(secret, "utf8"), additional(head, id, bound)),
+    ]);
   }
 
   /**
@@ -46,24 +43,12 @@ export class SecretSealer {
    * sealed with another key.
    */
   open(id: string, sealed: Buffer, bound = ""): string {
-    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== SECRET_FORMAT)
+    if (sealed.length < 1 + SEALED_OVERHEAD || sealed[0] !== SECRET_FORMAT)
       throw new DfsError("DFS_ERR_CORRUPT", `the sealed secret of access key ${id} has an unknown format`);
-    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
-    const tag = sealed.subarray(sealed.length - TAG_BYTES);
-    const decipher = createDecipheriv("aes-256-gcm", this.#key, nonce);
-    decipher.setAAD(additional(sealed.subarray(0, 1), id, bound));
-    decipher.setAuthTag(tag);
-    try {
-      const plain = Buffer.concat([
-        decipher.update(sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-      return plain.toString("utf8");
-    } catch (err) {
-      throw new DfsError("DFS_ERR_CORRUPT", `the sealed secret of access key ${id} does not open`, {
-        cause: err,
-      });
-    }
+    const plain = openBytes(this.#key, sealed.subarray(1), additional(sealed.subarray(0, 1), id, bound));
+    if (plain === undefined)
+      throw new DfsError("DFS_ERR_CORRUPT", `the sealed secret of access key ${id} does not open`);
+    return plain.toString("utf8");
   }
 }
 

@@ -1,12 +1,5 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  hkdfSync,
-  randomBytes,
-  timingSafeEqual,
-} from "node:crypto";
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { openBytes, sealBytes } from "../crypto/index.ts";
 
 /** Key derivation labels: one key seals session cookies, another derives their CSRF tokens. */
 const SALT = Buffer.from("dfs-mesh console", "utf8");
@@ -17,8 +10,6 @@ export const SESSION_COOKIE = "dfs_console";
 /** How long a sign-in lasts. */
 export const SESSION_TTL_MS = 12 * 3_600_000;
 
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 /** Cookies longer than this are not ours: refused before any work. */
 const MAX_COOKIE_CHARS = 512;
 
@@ -48,29 +39,17 @@ export class SessionSeal {
   }
 
   seal(session: Session): string {
-    // A random 96-bit nonce per cookie: far fewer than 2^32 cookies are sealed under one key.
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#seal, nonce);
-    const body = Buffer.concat([
-      cipher.update(JSON.stringify({ k: session.keyId, p: session.secretPrint, e: session.expiresMs })),
-      cipher.final(),
-    ]);
-    return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64url");
+    const json = JSON.stringify({ k: session.keyId, p: session.secretPrint, e: session.expiresMs });
+    return sealBytes(this.#seal, Buffer.from(json, "utf8")).toString("base64url");
   }
 
   /** The session of a cookie value, or undefined when it does not open or has expired. */
   open(value: string, nowMs: number): Session | undefined {
     if (value.length > MAX_COOKIE_CHARS) return undefined;
-    const raw = Buffer.from(value, "base64url");
-    if (raw.length <= NONCE_BYTES + TAG_BYTES) return undefined;
+    const plain = openBytes(this.#seal, Buffer.from(value, "base64url"));
+    if (plain === undefined) return undefined;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#seal, raw.subarray(0, NONCE_BYTES));
-      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-      const text = Buffer.concat([
-        decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
-        decipher.final(),
-      ]).toString("utf8");
-      const v = JSON.parse(text) as { k?: unknown; p?: unknown; e?: unknown };
+      const v = JSON.parse(plain.toString("utf8")) as { k?: unknown; p?: unknown; e?: unknown };
       if (typeof v.k !== "string" || typeof v.p !== "string" || typeof v.e !== "number") return undefined;
       if (v.e <= nowMs) return undefined;
       return { keyId: v.k, secretPrint: v.p, expiresMs: v.e };

@@ -1,5 +1,5 @@
 /**
- * Chunk and manifest encryption: the gateway's alone. Storage nodes never import this folder; they
+ * Chunk and manifest encryption, and the sealing of small secrets: the gateway's alone. Storage nodes never import this folder; they
  * only ever see chunk ids and sealed bytes.
  */
 export { ChunkCipher, type OpenedManifest, type SealedChunk } from "./cipher.ts";
@@ -12,3 +12,4 @@ export {
   sha256Hex,
 } from "./format.ts";
 export { INLINE_MAX_BYTES, type Manifest, type ManifestChunk } from "./manifest.ts";
+export { openBytes, SEALED_OVERHEAD, sealBytes } from "./sealed-bytes.ts";
