@@ -5,8 +5,8 @@ import { isDfsError } from "../src/errors.ts";
 import { HybridClock } from "../src/formats/index.ts";
 import { Healer } from "../src/node/heal/index.ts";
 import { GraceMembers } from "../src/node/heal/members.ts";
+import { hasWithin, PEER_ANSWER_MS } from "../src/node/heal/peer-answer.ts";
 import { planObject } from "../src/node/heal/plan.ts";
-import { HAS_TIMEOUT_MS, hasWithin } from "../src/node/heal/repair.ts";
 import { ExpiredTombstones } from "../src/node/heal/tombstones.ts";
 import { TokenBucket } from "../src/node/rate-limit.ts";
 import { AliveMark, ObjectStore } from "../src/node/store/index.ts";
@@ -370,11 +370,11 @@ describe("healer rounds", () => {
 describe("repair's HAS", () => {
   useMockTime();
 
-  test("a peer that answers nothing fails after HAS_TIMEOUT_MS, not the request timeout", async () => {
+  test("a peer that answers nothing fails after PEER_ANSWER_MS, not the request timeout", async () => {
     const silent = { has: () => new Promise<boolean[]>(() => {}) };
     const asked = hasWithin(silent, "10.0.0.9:7000", ["a".repeat(64)], "chunk");
     asked.catch(() => {});
-    await advance(HAS_TIMEOUT_MS - 1);
+    await advance(PEER_ANSWER_MS - 1);
     assert.equal(await settled(asked), false, "gave up early");
     await advance(1);
     await assert.rejects(asked, (err: unknown) => isDfsError(err, "DFS_ERR_TIMEOUT"));

@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import { DfsError, isDfsError } from "../src/errors.ts";
 import { findWork } from "../src/node/heal/differences.ts";
 import { Layout } from "../src/node/heal/layout.ts";
+import { PEER_ANSWER_MS } from "../src/node/heal/peer-answer.ts";
 import { ObjectStore } from "../src/node/store/index.ts";
 import {
   answerSync,
@@ -23,6 +24,7 @@ import {
   TREES,
 } from "../src/node/sync/index.ts";
 import { type SyncDigests, SyncLimits, SyncReq, type SyncRequest, SyncRes } from "../src/protocol/index.ts";
+import { advance, settled, useMockTime } from "./helpers/clock.ts";
 import { patternBytes, sha256 } from "./helpers/data.ts";
 import { testLogger } from "./helpers/registry.ts";
 import { putChunk, storeOptions } from "./helpers/store.ts";
@@ -414,5 +416,35 @@ describe("finding repair's work", () => {
     assert.deepEqual(work.handoff.manifest, [stray]);
     assert.deepEqual([...work.failed], ["d:1"]);
     assert.equal(work.differences, 3, "ours changed and lost, theirs changed");
+  });
+  describe("a peer that does not answer", () => {
+    useMockTime();
+
+    test("its SYNC fails after PEER_ANSWER_MS, not the request timeout; the others are compared", async () => {
+      const layout = new Layout({ nodes, live }, "a:1", 3);
+      const mine = new ObjectDigests();
+      // A chunk a:1 and c:1 both own: c:1 lacks it.
+      const owns = (id: string, addr: string) => layout.placement.owners(id, 3).some((n) => n.addr === addr);
+      let id = randomId();
+      while (!owns(id, "a:1") || !owns(id, "c:1")) id = randomId();
+      mine.held("chunk", id, sha256(Buffer.from(id)));
+      const empty = new ObjectDigests();
+      const sync = (addr: string, request: SyncRequest) => {
+        // b:1 is cut off: its answer never comes.
+        if (addr === "b:1") return new Promise<never>(() => {});
+        const answer = SyncRes.decode(request, SyncRes.encode(answerSync(empty, request)));
+        return Promise.resolve({ answer, bytes: 0 } as never);
+      };
+      const found = findWork(
+        { digests: mine, nodes: { sync }, logger: testLogger(), signal: new AbortController().signal },
+        layout,
+      );
+      await advance(PEER_ANSWER_MS - 1);
+      assert.equal(await settled(found), false, "gave up on b:1 early");
+      await advance(1);
+      const work = await found;
+      assert.deepEqual([...work.failed], ["b:1"]);
+      assert.ok(work.differing.chunk.has(id), "compared with c:1 all the same");
+    });
   });
 });

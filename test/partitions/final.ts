@@ -51,18 +51,21 @@ export function surelyPresent(ops: readonly Op[]): string[] {
 
 /**
  * Ms until every chunk of every file in `hashes` has `replicas` copies (asked through `url`), or
- * undefined when not by `timeoutMs`. Files already seen complete are not asked again.
+ * undefined when not by `timeoutMs`. Files already seen complete are not asked again, nor those
+ * `dropped` says a client has since deleted (they rightly go below R copies).
  */
 export async function untilCopies(
   url: string,
   hashes: readonly string[],
   replicas: number,
   timeoutMs: number,
+  dropped: (hash: string) => boolean = () => false,
 ): Promise<number | undefined> {
   const started = performance.now();
   const pending = new Set(hashes);
   const late = () => performance.now() - started > timeoutMs;
   while (pending.size > 0) {
+    for (const h of pending) if (dropped(h)) pending.delete(h);
     const round = [...pending];
     // 16 at a time: a thousand files are asked about in seconds, not one after another.
     for (let i = 0; i < round.length && !late(); i += 16) {

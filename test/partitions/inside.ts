@@ -89,7 +89,7 @@ async function crashed(cluster: Cluster): Promise<string[]> {
 
 async function runSchedule(cluster: Cluster, history: History, steps: readonly Step[]): Promise<void> {
   const origin = history.now();
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     const wait = origin + step.atMs - history.now();
     if (wait > 0) await delay(wait);
     const name = `${step.fault.kind} ${step.fault.target}`;
@@ -105,14 +105,19 @@ async function runSchedule(cluster: Cluster, history: History, steps: readonly S
     console.log(`${(healMs / 1000).toFixed(1)} s: healed ${name}`);
     const window = { name, startMs, healMs, copiesMs: undefined as number | undefined, failoverMs };
     history.faults.push(window);
-    // Copies of what was acknowledged meanwhile, watched until the next fault heals at most.
+    // Copies of what was acknowledged meanwhile, watched until the next fault starts (it may
+    // stop a node holding some), GAP_MS after the last. A file a client deletes leaves the watch.
+    const next = steps[i + 1];
+    const watchMs = next ? Math.max(0, origin + next.atMs - healMs) : GAP_MS;
     const written = history.ops
       .filter(
         (o) => o.kind === "upload" && o.outcome === "ok" && o.invokeMs >= startMs && o.invokeMs < healMs,
       )
       .slice(0, 12)
       .map((o) => o.target);
-    void untilCopies(cluster.urls[1]!, written, REPLICAS, GAP_MS + FAULT_MS).then((ms) => {
+    const deleted = (hash: string) =>
+      history.ops.some((o) => o.kind === "delete" && o.target === hash && o.invokeMs >= startMs);
+    void untilCopies(cluster.urls[1]!, written, REPLICAS, watchMs, deleted).then((ms) => {
       window.copiesMs = ms;
     });
   }

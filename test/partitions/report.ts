@@ -100,6 +100,6 @@ export function reportTable(rows: readonly FaultRow[]): string {
         `| ${r.name} | ${sec(r.durationMs)} | ${r.ops} | ${pct(r.okShare)} | ${pct(r.transferOkShare)} | ${sec(r.writesBackMs)} | ${sec(r.readsBackMs)} | ${sec(r.slowestWriteMs)} | ${sec(r.copiesMs)} |`,
     ),
     "",
-    "Shares count the requests invoked while the fault lasted. Back after: from the fault's start to the first request after the last failed one. R copies: files uploaded during the fault (12 at most), from the heal; *not seen until the next fault healed (the final check covers every file).",
+    "Shares count the requests invoked while the fault lasted. Back after: from the fault's start to the first request after the last failed one. R copies: files uploaded during the fault (12 at most, less those deleted since), from the heal; *not seen before the next fault started (the final check covers every file).",
   ].join("\n");
 }

@@ -1,7 +1,8 @@
 import { toDfsError } from "../../errors.ts";
 import type { ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
-import type { NodeApi } from "../../transport/api.ts";
+import type { SyncRequest } from "../../protocol/index.ts";
+import type { NodeApi, Synced } from "../../transport/api.ts";
 import {
   compareTree,
   type ObjectDigests,
@@ -12,6 +13,7 @@ import {
   type TreeDifferences,
 } from "../sync/index.ts";
 import type { Layout } from "./layout.ts";
+import { answerWithin } from "./peer-answer.ts";
 import { runLimited } from "./run-limited.ts";
 
 export interface DifferenceDeps {
@@ -46,6 +48,12 @@ export interface Work {
 }
 
 const KINDS: readonly ObjectKind[] = ["manifest", "chunk"];
+
+/** SYNC requests to `addr` that fail when not answered within PEER_ANSWER_MS (peer-answer.ts). */
+const syncWithin =
+  (deps: DifferenceDeps, addr: string) =>
+  <R extends SyncRequest>(request: R): Promise<Synced<R>> =>
+    answerWithin(deps.nodes.sync(addr, request), `${addr}: no SYNC answer`);
 /** Peers compared with at once (in a large cluster a node shares partitions with hundreds). */
 const PARALLEL_PEERS = 16;
 
@@ -69,7 +77,7 @@ async function compareTables(
   work: Work,
 ): Promise<void> {
   deps.signal.throwIfAborted();
-  const remote = remoteTree((request) => deps.nodes.sync(addr, request), TREES.tables, cost);
+  const remote = remoteTree(syncWithin(deps, addr), TREES.tables, cost);
   let found: TreeDifferences;
   try {
     found = await compareTree(deps.digests.tables, remote, shared);
@@ -115,7 +123,7 @@ export async function findWork(deps: DifferenceDeps, layout: Layout): Promise<Wo
       try {
         for (const kind of KINDS) {
           deps.signal.throwIfAborted();
-          const remote = remoteTree((request) => deps.nodes.sync(addr, request), TREES[kind], cost);
+          const remote = remoteTree(syncWithin(deps, addr), TREES[kind], cost);
           const found = await compareTree(deps.digests.of(kind), remote, shared);
           for (const id of found.ours) work.differing[kind].add(id);
           work.differences += found.ours.length + found.theirs;

@@ -1,5 +1,5 @@
 import type { ObjectSignatures } from "../../credentials/index.ts";
-import { DfsError, toDfsError } from "../../errors.ts";
+import { toDfsError } from "../../errors.ts";
 import type { HealCounters, ObjectKind } from "../../formats/index.ts";
 import type { Logger } from "../../logger.ts";
 import type { Placement } from "../../placement/index.ts";
@@ -12,6 +12,7 @@ import { findWork } from "./differences.ts";
 import type { Layouts } from "./layout.ts";
 import type { Members } from "./members.ts";
 import { checksumOf, localCopy, readLocal, remoteCopy } from "./objects.ts";
+import { hasWithin } from "./peer-answer.ts";
 import { planObject } from "./plan.ts";
 import { runLimited } from "./run-limited.ts";
 import { syncTables } from "./table-sync.ts";
@@ -42,32 +43,6 @@ export interface RepairDeps extends PlanDeps {
   layouts: Layouts;
   /** The node's table records: what differs from a peer is pushed to it (table-sync.ts). */
   tables: TableStore;
-}
-
-/** A peer that answers nothing (stopped, cut off) is left out of a round after this, not the request timeout. */
-export const HAS_TIMEOUT_MS = 5000;
-
-/**
- * `nodes.has`, or DFS_ERR_TIMEOUT after `ms`: the round goes on as if the peer were unreachable
- * (its copies are not counted; it is asked again next round). The request itself is not cancelled.
- */
-export function hasWithin(
-  nodes: Pick<NodeApi, "has">,
-  addr: string,
-  ids: readonly string[],
-  kind: ObjectKind,
-  ms = HAS_TIMEOUT_MS,
-): Promise<boolean[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new DfsError("DFS_ERR_TIMEOUT", `${addr}: no HAS answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  const asked = nodes.has(addr, ids, kind);
-  asked.catch(() => {});
-  return Promise.race([asked, timeout]).finally(() => clearTimeout(timer));
 }
 
 const PAGE = 500;
