@@ -8,8 +8,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -22,11 +24,13 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  ListPartsCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
   type S3ClientConfig,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { bytesOf, fails, md5, type S3Harness, s3Client, startS3Harness } from "./helpers/s3.ts";
 
@@ -166,6 +170,55 @@ describe("objects", () => {
       400,
     );
     await fails(s3.send(new HeadObjectCommand({ Bucket: "objects", Key: "bad-crc" })), "NotFound", 404);
+  });
+
+  test("a declared SHA-256 is checked against the stored file: a wrong one stores nothing", async () => {
+    const data = randomBytes(300_000);
+    const sha = createHash("sha256").update(data).digest();
+    const other = createHash("sha256").update("other").digest();
+    const put = (c: S3Client, Key: string, extra: object = {}) =>
+      c.send(new PutObjectCommand({ Bucket: "objects", Key, Body: data, ...extra }));
+    const absent = (Key: string) =>
+      fails(s3.send(new HeadObjectCommand({ Bucket: "objects", Key })), "NotFound", 404);
+    // x-amz-checksum-sha256: echoed when it matches.
+    const ok = await put(s3, "sha-ok", { ChecksumSHA256: sha.toString("base64") });
+    assert.equal(ok.ChecksumSHA256, sha.toString("base64"));
+    const got = await s3.send(new GetObjectCommand({ Bucket: "objects", Key: "sha-ok" }));
+    assert.deepEqual(await bytesOf(got.Body), data);
+    await fails(put(s3, "sha-bad", { ChecksumSHA256: other.toString("base64") }), "BadDigest", 400);
+    await absent("sha-bad");
+    // The signed x-amz-content-sha256 (set before the SDK signs, so the signature holds).
+    const signing = (hex: string) => {
+      const c = client(creds);
+      c.middlewareStack.add(
+        (next) => (args) => {
+          (args.request as { headers: Record<string, string> }).headers["x-amz-content-sha256"] = hex;
+          return next(args);
+        },
+        { step: "build" },
+      );
+      return c;
+    };
+    const [right, wrong] = [signing(sha.toString("hex")), signing(other.toString("hex"))];
+    try {
+      await put(right, "payload-ok");
+      const back = await s3.send(new GetObjectCommand({ Bucket: "objects", Key: "payload-ok" }));
+      assert.deepEqual(await bytesOf(back.Body), data);
+      await fails(put(wrong, "payload-bad"), "XAmzContentSHA256Mismatch", 400);
+      await absent("payload-bad");
+      // A part: refused alike, and the upload holds no part.
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: "objects", Key: "mp" }));
+      const part = (c: S3Client) =>
+        c.send(new UploadPartCommand({ Bucket: "objects", Key: "mp", UploadId, PartNumber: 1, Body: data }));
+      await fails(part(wrong), "XAmzContentSHA256Mismatch", 400);
+      const parts = await s3.send(new ListPartsCommand({ Bucket: "objects", Key: "mp", UploadId }));
+      assert.equal(parts.Parts?.length ?? 0, 0);
+      await part(right);
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: "objects", Key: "mp", UploadId }));
+    } finally {
+      right.destroy();
+      wrong.destroy();
+    }
   });
 
   test("Range reads and conditional GETs", async () => {

@@ -42,7 +42,7 @@ const tableRanges = (o: BenchOptions) => Math.max(2, Math.round(o.small / 40));
 const TABLE_KEYS = ["tbl-write", "tbl-write-1", "tbl-read", "tbl-read-1", "tbl-range", "tbl-range-1"];
 
 const S3_KEYS = (o: BenchOptions) => [
-  ...o.sizes.flatMap((s) => [`s3-put-${s}`, `key-put-${s}`, `s3-get-${s}`]),
+  ...o.sizes.flatMap((s) => [`s3-put-${s}`, `s3-put-signed-${s}`, `key-put-${s}`, `s3-get-${s}`]),
   "s3-small-put",
   "key-small-put",
   "s3-list",
@@ -163,6 +163,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
       c?.chain,
       g?.put,
       s?.put,
+      s?.putSigned,
       s?.keyPut,
       c?.put,
       g?.post,
@@ -195,7 +196,7 @@ export async function clusterSuite({ root, opts, nodeFlags, wanted }: SuiteConte
       const s = s3?.large[i];
       if (!s) return;
       const t = mib === largest ? TARGETS.s3LargeOfV1 : undefined;
-      out.push(versus(results, s.put, s.keyPut, t));
+      out.push(versus(results, s.put, s.keyPut, t), versus(results, s.putSigned, s.put));
       if (g) out.push(versus(results, s.put, g.put), versus(results, s.get, g.get, t));
     });
     if (s3) out.push(versus(results, s3.smallPut, s3.keySmallPut, TARGETS.s3SmallUploadsOfV1));

@@ -20,7 +20,8 @@ import { FilePayload, smallFiles } from "./payload.ts";
  */
 export interface S3Cases {
   /** `keyPut`: the same upload through /v1 to a key (MD5 ETag, key record): the S3 PUT's twin. */
-  large: { mib: number; put: BenchCase; get: BenchCase; keyPut: BenchCase }[];
+  /** `putSigned`: the PutObject with its body's SHA-256 signed, as aws-cli sends over plain HTTP. */
+  large: { mib: number; put: BenchCase; putSigned: BenchCase; get: BenchCase; keyPut: BenchCase }[];
   smallPut: BenchCase;
   /** 4 KiB uploads through /v1 to keys: the S3 4 KiB PUT's twin. */
   keySmallPut: BenchCase;
@@ -36,7 +37,7 @@ export interface S3CaseOptions {
 const MiB = 1024 * 1024;
 export const S3_BUCKET = "bench-s3";
 /** Salts apart from bench/cases/gateway.ts's, so no S3 upload repeats a /v1 upload's chunk. */
-const SALT = { put: 7, getOwn: 8, small: 9, keyPut: 10, keySmall: 11 };
+const SALT = { put: 7, getOwn: 8, small: 9, keyPut: 10, keySmall: 11, putSigned: 12 };
 const salt = (which: number, mib: number) => which * 100_000 + mib;
 
 /** A /v1 call with the gateway's API key; throws unless it answers one of `ok`. */
@@ -161,7 +162,7 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
   ) => {
     const key = `large-${which}-${mib}-${run}`;
     const body = Readable.from(payload.pieces(salt(which, mib), run, bytes), { objectMode: false });
-    await put(key, body, bytes, "UNSIGNED-PAYLOAD", md5);
+    await put(key, body, bytes, which === SALT.putSigned ? sha256 : "UNSIGNED-PAYLOAD", md5);
     latest.set(bytes, { key, sha256 });
   };
 
@@ -179,6 +180,21 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
         digests = payload.digests(salt(SALT.put, mib), run, bytes, ["md5", "sha256"]);
       },
       run: async (bytes) => void (await putLarge(SALT.put, mib, run, bytes, digests[0]!, digests[1]!)),
+    };
+    let signedRun = 0;
+    let signedDigests: string[] = [];
+    const putSigned: BenchCase = {
+      key: `s3-put-signed-${mib}`,
+      label: `S3 PutObject ${mib} MiB, SHA-256 signed -> gateway`,
+      group: "cluster",
+      roles,
+      bytes: mib * MiB,
+      async prepare(bytes, r) {
+        signedRun = r;
+        signedDigests = payload.digests(salt(SALT.putSigned, mib), r, bytes, ["md5", "sha256"]);
+      },
+      run: async (bytes) =>
+        void (await putLarge(SALT.putSigned, mib, signedRun, bytes, signedDigests[0]!, signedDigests[1]!)),
     };
     const getCase: BenchCase = {
       key: `s3-get-${mib}`,
@@ -222,7 +238,7 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
         return undefined;
       },
     };
-    return { mib, put: putCase, get: getCase, keyPut };
+    return { mib, put: putCase, putSigned, get: getCase, keyPut };
   });
 
   const base = randomFillSync(Buffer.allocUnsafe(SMALL_BYTES));

@@ -49,7 +49,13 @@ export class GatewayFiles implements Files {
   async store(body: AsyncIterable<Buffer>, holder: Buffer, options: StoreOptions): Promise<StoredFile> {
     const ctx = this.#ctx;
     const into = options.chunked ? { ...ctx, config: { ...ctx.config, inlineMaxBytes: 0 } } : ctx;
-    return this.#commit(await ingest(into, body, options.signal), holder, options);
+    const file = await ingest(into, body, options.signal);
+    const expected = options.expectSha256;
+    if (expected !== undefined && file.hash !== expected.hex) {
+      file.holds.release();
+      throw expected.mismatch();
+    }
+    return this.#commit(file, holder, options);
   }
 
   async hold(sha256: string, holder: Buffer): Promise<void> {

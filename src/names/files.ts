@@ -16,6 +16,18 @@ export interface StoreOptions {
   signal: AbortSignal;
   /** Never store the bytes inside the manifest (parts to be joined by their chunk lists). */
   chunked?: boolean;
+  /** The SHA-256 the body must have (a client's signed digest), checked against the file id. */
+  expectSha256?: Sha256Check | undefined;
+}
+
+/**
+ * A SHA-256 a client declared for a body. The store computes every body's SHA-256 anyway (it is
+ * the file id), so the check costs no pass of its own: a mismatch fails the store before the
+ * file is committed, with `mismatch()`, and nothing becomes visible.
+ */
+export interface Sha256Check {
+  hex: string;
+  mismatch: () => Error;
 }
 
 export interface Files {

@@ -120,6 +120,7 @@ export class Multipart {
       name: `part-${partNumber}`,
       signal: input.signal,
       chunked: true,
+      expectSha256: input.expectSha256,
     });
     const record: PartRecord = {
       sha256: stored.sha256,

@@ -206,6 +206,7 @@ export class Names implements NameService {
       contentType: input.headers.contentType,
       name: fileNameOf(key),
       signal: input.signal,
+      expectSha256: input.expectSha256,
     });
     const record: ObjectRecord = {
       sha256: stored.sha256,

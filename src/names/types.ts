@@ -3,6 +3,7 @@
  * uploads. One implementation (src/names/) serves both the /v1 routes and the S3 listener; neither
  * API reaches the tables directly.
  */
+import type { Sha256Check } from "./files.ts";
 
 /** An object's standard headers, kept as the uploader gave them and sent back on GET / HEAD. */
 export interface ObjectHeaders {
@@ -77,6 +78,8 @@ export interface PutObjectInput {
   signal: AbortSignal;
   /** When given, the body's MD5 must equal it (Content-MD5) or the put fails with nothing visible. */
   expectMd5?: Buffer | undefined;
+  /** Likewise for its SHA-256 (files.ts: checked against the file id, no pass of its own). */
+  expectSha256?: Sha256Check | undefined;
 }
 
 export interface PutObjectResult {

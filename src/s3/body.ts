@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { guardBody } from "../gateway/guards.ts";
+import type { Sha256Check } from "../names/index.ts";
 import type { Authenticated } from "./auth.ts";
 import { CHECKSUM_NAMES, type ChecksumName, type Digest, isChecksumName, newDigest } from "./checksums.ts";
 import { decodeAwsChunked } from "./chunked-body.ts";
@@ -24,12 +25,19 @@ export interface BodyOptions {
   idleTimeoutMs: number;
   onStall: () => void;
   maxBytes: number;
+  /**
+   * The body goes to a store, which computes its SHA-256 anyway (the file id): a SHA-256 the
+   * client declared up front is handed to it as `expectSha256` instead of hashed here again.
+   */
+  deferSha256?: boolean;
 }
 
 export interface CheckedBody {
   body: AsyncIterable<Buffer>;
-  /** The x-amz-checksum-* values verified, once the body has been read to its end. */
+  /** The x-amz-checksum-* values verified, once the body has been read to its end (and stored, with `expectSha256`). */
   verified: Partial<Record<ChecksumName, string>>;
+  /** With `deferSha256`: the SHA-256 the store must find, not checked by this body. */
+  expectSha256?: Sha256Check | undefined;
 }
 
 const one = (h: ReadonlyMap<string, readonly string[]>, name: string) => h.get(name)?.[0];
@@ -39,6 +47,8 @@ interface Expectation {
   /** The value, or a function giving it once the trailers are read. */
   value: () => string | undefined;
   fail: () => Error;
+  /** The value as it came in a header, known before the body (a trailer's is not). */
+  header?: string;
 }
 
 function checksumHeader(name: string): ChecksumName {
@@ -62,11 +72,12 @@ function expectations(
   if (md5 !== undefined) {
     if (Buffer.from(md5, "base64").length !== 16)
       throw s3Error("InvalidDigest", "The Content-MD5 you specified is not valid.");
-    out.push({ name: "md5", value: () => md5, fail: mismatch("Content-MD5") });
+    out.push({ name: "md5", value: () => md5, fail: mismatch("Content-MD5"), header: md5 });
   }
   if (/^[0-9a-f]{64}$/.test(auth.payloadHash)) {
     out.push({
       name: "sha256-hex",
+      header: auth.payloadHash,
       value: () => auth.payloadHash,
       fail: () =>
         s3Error(
@@ -78,7 +89,7 @@ function expectations(
   for (const [name, values] of headers) {
     if (!name.startsWith("x-amz-checksum-") || NOT_DIGESTS.has(name)) continue;
     const algorithm = checksumHeader(name);
-    out.push({ name: algorithm, value: () => values[0], fail: mismatch(name) });
+    out.push({ name: algorithm, value: () => values[0], fail: mismatch(name), header: values[0] });
   }
   const announced = one(headers, "x-amz-trailer");
   if (announced !== undefined) {
@@ -121,7 +132,11 @@ export function checkedBody(
     );
   }
   const trailers = new Map<string, string>();
-  const wanted = expectations(headers, auth, trailers);
+  const expected = expectations(headers, auth, trailers);
+  const verified: CheckedBody["verified"] = {};
+  const deferred = options.deferSha256 ? deferredSha256(expected) : undefined;
+  const wanted = deferred ? expected.filter((w) => !deferred.covers.includes(w)) : expected;
+  if (deferred?.checksum !== undefined) verified.sha256 = deferred.checksum;
   const guarded = guardBody(req as AsyncIterable<Buffer>, options.idleTimeoutMs, options.onStall);
   const source = streaming
     ? decodeAwsChunked(
@@ -135,7 +150,6 @@ export function checkedBody(
         trailers,
       )
     : guarded;
-  const verified: CheckedBody["verified"] = {};
   async function* body(): AsyncGenerator<Buffer> {
     const digests = new Map<string, Digest>();
     for (const w of wanted) {
@@ -166,5 +180,27 @@ export function checkedBody(
       if ((CHECKSUM_NAMES as readonly string[]).includes(w.name)) verified[w.name as ChecksumName] = got;
     }
   }
-  return { body: body(), verified };
+  return { body: body(), verified, expectSha256: deferred?.check };
+}
+
+/**
+ * The SHA-256 expectations known from headers (the signed x-amz-content-sha256, an
+ * x-amz-checksum-sha256 header) as one check for the store; undefined when there are none, or
+ * when two of them disagree (then the body is hashed here and one of them fails as it ends).
+ */
+function deferredSha256(
+  wanted: readonly Expectation[],
+): { check: Sha256Check; covers: Expectation[]; checksum: string | undefined } | undefined {
+  const covers = wanted.filter(
+    (w) => (w.name === "sha256-hex" || w.name === "sha256") && w.header !== undefined,
+  );
+  const hexOf = (w: Expectation) =>
+    w.name === "sha256" ? Buffer.from(w.header!, "base64").toString("hex") : w.header!;
+  const first = covers[0];
+  if (first === undefined || covers.some((w) => hexOf(w) !== hexOf(first))) return undefined;
+  return {
+    check: { hex: hexOf(first), mismatch: first.fail },
+    covers,
+    checksum: covers.find((w) => w.name === "sha256")?.header,
+  };
 }

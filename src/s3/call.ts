@@ -45,11 +45,13 @@ export function header(call: S3Call, name: string): string | undefined {
   return call.headers.get(name)?.[0];
 }
 
-export function body(call: S3Call, maxBytes = call.deps.maxUploadBytes): CheckedBody {
+/** A request body; with `deferSha256` a declared SHA-256 is left to the store to check (body.ts). */
+export function body(call: S3Call, maxBytes = call.deps.maxUploadBytes, deferSha256 = false): CheckedBody {
   return checkedBody(call.req, call.headers, call.auth, {
     idleTimeoutMs: call.deps.bodyIdleTimeoutMs,
     onStall: call.deps.onStall,
     maxBytes,
+    deferSha256,
   });
 }
 

@@ -50,10 +50,11 @@ export async function uploadPart(call: S3Call, bucket: string, key: string): Pro
     throw err;
   }
   try {
-    const checked = body(call, Math.min(MAX_PART_BYTES, call.deps.maxUploadBytes));
+    const checked = body(call, Math.min(MAX_PART_BYTES, call.deps.maxUploadBytes), true);
     const result = await call.deps.names.putPart(bucket, key, uploadId(call), n, {
       body: checked.body,
       signal: call.signal,
+      expectSha256: checked.expectSha256,
     });
     sendEmpty(call, 200, { etag: quoted(result.part.etag), ...checksumHeaders(checked.verified) });
   } finally {

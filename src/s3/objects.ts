@@ -49,11 +49,12 @@ export async function putObject(call: S3Call, bucket: string, key: string): Prom
   const meta = objectMeta(call);
   const release = takeSlot(call);
   try {
-    const checked = body(call);
+    const checked = body(call, call.deps.maxUploadBytes, true);
     const result = await call.deps.names.putObject(bucket, key, {
       ...meta,
       body: checked.body,
       signal: call.signal,
+      expectSha256: checked.expectSha256,
     });
     sendEmpty(call, 200, { etag: quoted(result.info.etag), ...checksumHeaders(checked.verified) });
   } finally {
