@@ -166,36 +166,32 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
     latest.set(bytes, { key, sha256 });
   };
 
-  const large = o.sizesMib.map((mib) => {
+  /** A PutObject case of `mib` MiB; `which` (a SALT) picks its payloads and whether it signs them. */
+  const putCase = (which: number, key: string, label: string, mib: number): BenchCase => {
     let run = 0;
     let digests: string[] = [];
-    const putCase: BenchCase = {
-      key: `s3-put-${mib}`,
-      label: `S3 PutObject ${mib} MiB -> gateway`,
+    return {
+      key,
+      label,
       group: "cluster",
       roles,
       bytes: mib * MiB,
       async prepare(bytes, r) {
         run = r;
-        digests = payload.digests(salt(SALT.put, mib), run, bytes, ["md5", "sha256"]);
+        digests = payload.digests(salt(which, mib), run, bytes, ["md5", "sha256"]);
       },
-      run: async (bytes) => void (await putLarge(SALT.put, mib, run, bytes, digests[0]!, digests[1]!)),
+      run: async (bytes) => void (await putLarge(which, mib, run, bytes, digests[0]!, digests[1]!)),
     };
-    let signedRun = 0;
-    let signedDigests: string[] = [];
-    const putSigned: BenchCase = {
-      key: `s3-put-signed-${mib}`,
-      label: `S3 PutObject ${mib} MiB, SHA-256 signed -> gateway`,
-      group: "cluster",
-      roles,
-      bytes: mib * MiB,
-      async prepare(bytes, r) {
-        signedRun = r;
-        signedDigests = payload.digests(salt(SALT.putSigned, mib), r, bytes, ["md5", "sha256"]);
-      },
-      run: async (bytes) =>
-        void (await putLarge(SALT.putSigned, mib, signedRun, bytes, signedDigests[0]!, signedDigests[1]!)),
-    };
+  };
+
+  const large = o.sizesMib.map((mib) => {
+    const put = putCase(SALT.put, `s3-put-${mib}`, `S3 PutObject ${mib} MiB -> gateway`, mib);
+    const putSigned = putCase(
+      SALT.putSigned,
+      `s3-put-signed-${mib}`,
+      `S3 PutObject ${mib} MiB, SHA-256 signed -> gateway`,
+      mib,
+    );
     const getCase: BenchCase = {
       key: `s3-get-${mib}`,
       label: `S3 GetObject ${mib} MiB <- gateway (verified)`,
@@ -238,7 +234,7 @@ export function s3Cases(cluster: BenchCluster, credentials: S3Credentials, o: S3
         return undefined;
       },
     };
-    return { mib, put: putCase, putSigned, get: getCase, keyPut };
+    return { mib, put, putSigned, get: getCase, keyPut };
   });
 
   const base = randomFillSync(Buffer.allocUnsafe(SMALL_BYTES));
