@@ -54,7 +54,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "access",
   ],
   s3: ["errors.ts", "logger.ts", "config", "access", "names", "gateway"],
-  console: ["errors.ts", "logger.ts", "config", "access", "formats", "registry", "gateway", "s3"],
+  console: ["errors.ts", "logger.ts", "config", "access", "crypto", "formats", "registry", "gateway", "s3"],
   dev: ["errors.ts", "config", "runtime.ts", "credentials"],
   cli: ["*"],
 };
