@@ -56,12 +56,13 @@ export async function putManifest(store: ObjectStore, id: string, body: Buffer):
 /**
  * Stores for one describe block, each in its own folder under a temp dir made before the block's
  * tests: `open` opens one there with `defaults` (then `extra`), `fresh` in a new folder; whatever is
- * still open after the block is closed and the dir removed.
+ * still open after the block (those two open, and any a test pushes on `opened`) is closed and the
+ * dir removed.
  */
 export function storesForSuite(prefix: string, defaults: Partial<StoreOptions>) {
   let dir: Awaited<ReturnType<typeof makeTempDir>> | undefined;
   let n = 0;
-  const opened = new Set<ObjectStore>();
+  const opened: ObjectStore[] = [];
   before(async () => {
     dir = await makeTempDir(prefix);
   });
@@ -71,14 +72,18 @@ export function storesForSuite(prefix: string, defaults: Partial<StoreOptions>) 
   });
   const open = async (dataDir: string, extra: Partial<StoreOptions> = {}): Promise<ObjectStore> => {
     const s = await ObjectStore.open(storeOptions(dataDir, { ...defaults, ...extra }));
-    opened.add(s);
+    opened.push(s);
     return s;
   };
   return {
     open,
     fresh: (extra: Partial<StoreOptions> = {}) => open(join(dir!.path, `s${++n}`), extra),
+    opened,
     /** A store closed by the test itself: not closed again after the block. */
-    closed: (s: ObjectStore) => opened.delete(s),
+    closed: (s: ObjectStore) => {
+      const at = opened.indexOf(s);
+      if (at >= 0) opened.splice(at, 1);
+    },
     get path(): string {
       return dir!.path;
     },
