@@ -74,7 +74,15 @@ export async function startNode(options: StartNodeOptions): Promise<NodeProc> {
       },
     },
   );
-  const line = await proc.waitForLog((l) => l.msg === "node listening");
+  let line: Record<string, unknown>;
+  try {
+    line = await proc.waitForLog((l) => l.msg === "node listening", 30_000);
+  } catch (err) {
+    // Not listening in time: a process left running would outlive the test file and keep it from
+    // ending (its pipes stay open).
+    await proc.stop("SIGKILL");
+    throw err;
+  }
   return {
     proc,
     addr: String(line.address),

@@ -54,15 +54,19 @@ export async function startCluster(
     prefix,
   ];
   const registryEnv = { DFS_HEARTBEAT_MS: "200", DFS_HEARTBEAT_TTL_MS: "2000" };
+  /** Every node this cluster started: stop() ends them all, even those a failed test never listed. */
+  const spawned = new Set<NodeProc>();
   const start = async (i: number, port?: number) => {
     const dataDir = join(tmp.path, `node-${i}`);
     await mkdir(dataDir, { recursive: true });
-    return startNode({
+    const node = await startNode({
       dataDir,
       port,
       args: registryArgs,
       env: { ...registryEnv, DFS_FSYNC: "false", ...nodeEnv },
     });
+    spawned.add(node);
+    return node;
   };
   const cluster: Cluster = {
     topology,
@@ -72,7 +76,7 @@ export async function startCluster(
     registryEnv,
     startNode: start,
     async stop() {
-      await Promise.all(cluster.nodes.map((n) => n.stop("SIGKILL")));
+      await Promise.all([...new Set([...cluster.nodes, ...spawned])].map((n) => n.stop("SIGKILL")));
       await topology.stopAll();
       await tmp.remove();
     },
