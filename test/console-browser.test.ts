@@ -92,6 +92,21 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
     await tmp?.remove();
   });
 
+  /**
+   * Picks `name` in the photos bucket with its part 3 held back (never sent on), so the test acts
+   * before the upload can end; resolves once parts 1 and 2 are acknowledged. `release` lets part
+   * 3 through again.
+   */
+  async function uploadHoldingPart3(name: string) {
+    await page.goto(`${proxy.url}/ui/#/b/photos/`);
+    const parts = watchParts(page, name);
+    const third = new RegExp(`/parts/3\\?key=${name.replaceAll(".", "\\.")}$`);
+    await page.route(third, () => {});
+    await page.setInputFiles("#file-input", [files[name]!.path]);
+    await waitFor(() => parts.ok.size >= 2, 120_000, `parts 1 and 2 of ${name} acknowledged`);
+    return { parts, release: () => page.unroute(third) };
+  }
+
   test("first load is under 200 KiB on the wire; the sign-in page is accessible", async () => {
     let wire = 0;
     const sizes: Promise<void>[] = [];
@@ -166,16 +181,11 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
   });
 
   test("after a reload, the same file chosen again resumes from the parts already sent", async () => {
-    await page.goto(`${proxy.url}/ui/#/b/photos/`);
-    const parts = watchParts(page, "resume.bin");
-    // Part 3 is held back (never sent on) so the reload surely comes before the upload ends.
-    const third = /\/parts\/3\?key=resume\.bin$/;
-    await page.route(third, () => {});
-    await page.setInputFiles("#file-input", [files["resume.bin"]!.path]);
-    await waitFor(() => parts.ok.size >= 2, 120_000, "parts 1 and 2 of resume.bin acknowledged");
+    // Part 3 held back: the reload surely comes before the upload ends.
+    const { parts, release } = await uploadHoldingPart3("resume.bin");
     const sent = new Set(parts.ok.keys());
     await page.reload();
-    await page.unroute(third);
+    await release();
     const resume = page.locator('.resume[data-key="resume.bin"]');
     await resume.waitFor();
     await shot(page, "5-resume-after-reload");
@@ -195,18 +205,13 @@ describe("web console in Chromium", { skip: missing, timeout: 600_000 }, () => {
   });
 
   test("cancel stops an upload: the gateway drops its parts, the page forgets it", async () => {
-    await page.goto(`${proxy.url}/ui/#/b/photos/`);
-    const parts = watchParts(page, "cancelled.bin");
-    const third = /\/parts\/3\?key=cancelled\.bin$/;
-    await page.route(third, () => {});
-    await page.setInputFiles("#file-input", [files["cancelled.bin"]!.path]);
-    await waitFor(() => parts.ok.size >= 2, 120_000, "parts 1 and 2 of cancelled.bin acknowledged");
+    const { release } = await uploadHoldingPart3("cancelled.bin");
     const uploadId = await page.evaluate<string>(
       'JSON.parse(localStorage.getItem("dfs-upload:photos/cancelled.bin")).uploadId',
     );
     await page.click('button[aria-label="Cancel cancelled.bin"]');
     await page.locator('li.upload[data-key="cancelled.bin"][data-state="cancelled"]').waitFor();
-    await page.unroute(third);
+    await release();
     assert.equal(await page.evaluate('localStorage.getItem("dfs-upload:photos/cancelled.bin")'), null);
     const as = { authorization: `Bearer ${h.key.id}:${h.key.secret}` };
     await waitFor(
