@@ -47,7 +47,7 @@ interface Expectation {
   /** The value, or a function giving it once the trailers are read. */
   value: () => string | undefined;
   fail: () => Error;
-  /** The value as it came in a header, known before the body (a trailer's is not). */
+  /** The value of an x-amz header, known before the body (a trailer's is not): deferredSha256 reads it. */
   header?: string;
 }
 
@@ -72,7 +72,7 @@ function expectations(
   if (md5 !== undefined) {
     if (Buffer.from(md5, "base64").length !== 16)
       throw s3Error("InvalidDigest", "The Content-MD5 you specified is not valid.");
-    out.push({ name: "md5", value: () => md5, fail: mismatch("Content-MD5"), header: md5 });
+    out.push({ name: "md5", value: () => md5, fail: mismatch("Content-MD5") });
   }
   if (/^[0-9a-f]{64}$/.test(auth.payloadHash)) {
     out.push({
